@@ -1,0 +1,39 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "swift-autodiff",
+    products: [
+        .library(name: "AutoDiff", targets: ["AutoDiff"]),
+        .library(name: "NN", targets: ["NN"]),
+        .library(name: "GradCheck", targets: ["GradCheck"]),
+        .executable(name: "demos", targets: ["Demos"]),
+        .executable(name: "bench", targets: ["Bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
+        .target(
+            name: "AutoDiff",
+            dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]),
+        .target(name: "GradCheck", dependencies: ["AutoDiff"], path: "GradCheck"),
+        .target(name: "NN", dependencies: ["AutoDiff", "CZlib"]),
+        .executableTarget(
+            name: "Demos",
+            dependencies: ["NN", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "Bench",
+            dependencies: ["NN", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(name: "AutoDiffTests", dependencies: ["AutoDiff", "GradCheck"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "GradCheck"]),
+        .testTarget(name: "DemosTests", dependencies: ["NN"]),
+    ]
+)

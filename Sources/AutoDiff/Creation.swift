@@ -1,0 +1,61 @@
+// Factory functions. Random tensors draw from an explicit ``RandomGenerator``, so a seed fixes
+// them on every run and machine.
+
+extension Tensor {
+    /// A tensor of the given shape with every element `value`.
+    public static func full(_ shape: [Int], _ value: Scalar) -> Tensor {
+        guard shape.allSatisfy({ $0 >= 0 }) else { tensorFailure("full: shape \(shape) has a negative dimension") }
+        return Tensor(shape: shape, storage: .filled(ShapeMath.count(shape), with: value))
+    }
+
+    public static func zeros(_ shape: [Int]) -> Tensor { full(shape, 0) }
+    public static func ones(_ shape: [Int]) -> Tensor { full(shape, 1) }
+    public static func zeros(like t: Tensor) -> Tensor { full(t.shape, 0) }
+    public static func ones(like t: Tensor) -> Tensor { full(t.shape, 1) }
+
+    /// `start, start + step, …` up to but excluding `end`.
+    public static func arange(_ start: Scalar, _ end: Scalar, step: Scalar = 1) -> Tensor {
+        guard step != 0 else { tensorFailure("arange: step is 0") }
+        let n = Swift.max(0, Int(((end - start) / step).rounded(.up)))
+        return Tensor(shape: [n], scalars: (0..<n).map { start + Scalar($0) * step })
+    }
+
+    /// `count` evenly spaced values from `start` to `end`, both included.
+    public static func linspace(_ start: Scalar, _ end: Scalar, count: Int) -> Tensor {
+        guard count >= 0 else { tensorFailure("linspace: count \(count) is negative") }
+        if count == 1 { return Tensor([start]) }
+        let step = (end - start) / Scalar(count - 1)
+        return Tensor(shape: [count], scalars: (0..<count).map { $0 == count - 1 ? end : start + Scalar($0) * step })
+    }
+
+    /// The `n × n` identity matrix.
+    public static func eye(_ n: Int) -> Tensor {
+        var scalars = [Scalar](repeating: 0, count: n * n)
+        for i in 0..<n { scalars[i * n + i] = 1 }
+        return Tensor(shape: [n, n], scalars: scalars)
+    }
+
+    /// Uniform samples in `[low, high)`.
+    public static func randomUniform(
+        _ shape: [Int], low: Scalar = 0, high: Scalar = 1, generator: inout RandomGenerator
+    ) -> Tensor {
+        let n = ShapeMath.count(shape)
+        let span = Double(high - low), lo = Double(low)
+        var scalars = [Scalar]()
+        scalars.reserveCapacity(n)
+        for _ in 0..<n { scalars.append(Scalar(lo + span * generator.nextUniform())) }
+        return Tensor(shape: shape, scalars: scalars)
+    }
+
+    /// Normal samples with the given mean and standard deviation.
+    public static func randomNormal(
+        _ shape: [Int], mean: Scalar = 0, standardDeviation: Scalar = 1, generator: inout RandomGenerator
+    ) -> Tensor {
+        let n = ShapeMath.count(shape)
+        let sd = Double(standardDeviation), mu = Double(mean)
+        var scalars = [Scalar]()
+        scalars.reserveCapacity(n)
+        for _ in 0..<n { scalars.append(Scalar(mu + sd * generator.nextNormal())) }
+        return Tensor(shape: shape, scalars: scalars)
+    }
+}

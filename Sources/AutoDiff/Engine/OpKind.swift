@@ -1,0 +1,23 @@
+/// Every primitive operation the engine records: the one list of differentiable ops.
+///
+/// Everything else (mean, softmax, logSumExp, losses, layers) is composed from these and needs no
+/// rule of its own. The test suite fails when a case here has no finite-difference check, so a
+/// new primitive cannot land without one.
+public enum OpKind: String, CaseIterable, Sendable {
+    // Elementwise, two tensors with broadcasting (Ops/Elementwise.swift).
+    case add, subtract, multiply, divide, power, maximum, minimum, select
+    // Elementwise with a Swift scalar (Ops/Elementwise.swift).
+    case addScalar, multiplyScalar, powerScalar
+    // Elementwise unary (Ops/Elementwise.swift).
+    case negate, exp, log, sqrt, abs, sin, cos, tanh, sigmoid, relu, leakyRelu, softplus, clamp
+    // Fused backward kernels that are themselves differentiable, for second derivatives.
+    case tanhBackward, sigmoidBackward
+    // Reductions (Ops/Reduction.swift).
+    case sum, max, min
+    // Linear algebra (Ops/Matmul.swift).
+    case matmul
+    // Shape and indexing (Ops/Shape.swift).
+    case reshape, permute, expand, slice, sliceBackward, concat, gather, scatterAdd
+    // A user-defined op (Engine/CustomOp.swift).
+    case custom
+}

@@ -1,0 +1,126 @@
+/// Shape-level drivers of the kernels: they walk broadcast and reduced shapes row by row and
+/// call the element type's kernel once per contiguous run. Nothing here records on the tape.
+extension Tensor {
+    /// `f(self)` elementwise into a new tensor.
+    @inline(__always)
+    func mapped(_ op: UnaryKernel<Scalar>) -> Tensor {
+        let out = TensorStorage<Scalar>.allocate(count)
+        Scalar.unary(op, storage.base, out.base, count)
+        withExtendedLifetime(storage) {}
+        return Tensor(shape: shape, storage: out)
+    }
+
+    /// Strides of a tensor of shape `shape` read as a tensor of the (broadcast) shape `out`: 0 on
+    /// every broadcast dimension.
+    static func broadcastStrides(_ shape: [Int], to out: [Int]) -> [Int] {
+        let own = ShapeMath.strides(shape)
+        let offset = out.count - shape.count
+        return (0..<out.count).map { i in
+            i < offset || shape[i - offset] == 1 ? 0 : own[i - offset]
+        }
+    }
+
+    /// Walks every row (last dimension) of `shape`, giving the offsets of each operand whose
+    /// strides (in elements) are listed.
+    @inline(__always)
+    static func forEachRow(
+        _ shape: [Int], _ strides: [[Int]], _ body: (_ offsets: UnsafeMutablePointer<Int>, _ row: Int) -> Void
+    ) {
+        let rank = shape.count
+        let rows = rank == 0 ? 1 : ShapeMath.count(shape) / Swift.max(shape[rank - 1], 1)
+        guard ShapeMath.count(shape) > 0 else { return }
+        let operands = strides.count
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: operands + Swift.max(rank, 1)) { scratch in
+            let offsets = scratch.baseAddress!
+            let index = offsets + operands
+            for k in 0..<operands { offsets[k] = 0 }
+            for d in 0..<Swift.max(rank, 1) { index[d] = 0 }
+            for row in 0..<rows {
+                body(offsets, row)
+                // Odometer over every dimension but the last.
+                var d = rank - 2
+                while d >= 0 {
+                    index[d] += 1
+                    for k in 0..<operands { offsets[k] += strides[k][d] }
+                    if index[d] < shape[d] { break }
+                    for k in 0..<operands { offsets[k] -= strides[k][d] * shape[d] }
+                    index[d] = 0
+                    d -= 1
+                }
+            }
+        }
+    }
+
+    /// `f(a, b)` elementwise with NumPy broadcasting.
+    static func zipped(_ a: Tensor, _ b: Tensor, _ op: BinaryKernel, name: String) -> Tensor {
+        if a.shape == b.shape {
+            let out = TensorStorage<Scalar>.allocate(a.count)
+            Scalar.binary(op, a.storage.base, 1, b.storage.base, 1, out.base, a.count)
+            withExtendedLifetime((a.storage, b.storage)) {}
+            return Tensor(shape: a.shape, storage: out)
+        }
+        let shape = ShapeMath.broadcast(a.shape, b.shape, op: name)
+        let count = ShapeMath.count(shape)
+        let out = TensorStorage<Scalar>.allocate(count)
+        let pa = a.storage.base, pb = b.storage.base, po = out.base
+        if b.count == 1 && shape == a.shape {
+            Scalar.binary(op, pa, 1, pb, 0, po, count)
+        } else if a.count == 1 && shape == b.shape {
+            Scalar.binary(op, pa, 0, pb, 1, po, count)
+        } else {
+            let sa = broadcastStrides(a.shape, to: shape)
+            let sb = broadcastStrides(b.shape, to: shape)
+            let inner = shape.last ?? 1
+            let ia = sa.last ?? 0, ib = sb.last ?? 0
+            forEachRow(shape, [sa, sb]) { offsets, row in
+                Scalar.binary(op, pa + offsets[0], ia, pb + offsets[1], ib, po + row * inner, inner)
+            }
+        }
+        withExtendedLifetime((a.storage, b.storage)) {}
+        return Tensor(shape: shape, storage: out)
+    }
+
+    /// Reduces `axes` (sorted, distinct) with `op`; the result keeps the reduced axes as 1.
+    func reducedKeepingDims(_ op: ReductionKernel, axes: [Int]) -> Tensor {
+        let outShape = ShapeMath.reduced(shape, axes: axes, keepDims: true)
+        let outCount = ShapeMath.count(outShape)
+        let out = TensorStorage<Scalar>.allocate(outCount)
+        Scalar.fill(out.base, op.identity(Scalar.self), outCount)
+        let px = storage.base, po = out.base
+        if axes.count == rank {
+            Scalar.reduce(op, px, 1, count, into: po)
+        } else if !axes.isEmpty {
+            var so = ShapeMath.strides(outShape)
+            for axis in axes { so[axis] = 0 }
+            let sx = ShapeMath.strides(shape)
+            let inner = shape.last ?? 1
+            let lastReduced = axes.last == rank - 1
+            Tensor.forEachRow(shape, [sx, so]) { offsets, _ in
+                if lastReduced {
+                    Scalar.reduce(op, px + offsets[0], 1, inner, into: po + offsets[1])
+                } else {
+                    Scalar.accumulate(op, px + offsets[0], 1, into: po + offsets[1], inner)
+                }
+            }
+        } else {
+            Scalar.copy(px, 1, po, 1, count)
+        }
+        withExtendedLifetime(storage) {}
+        return Tensor(shape: outShape, storage: out)
+    }
+
+    /// A contiguous copy of this tensor read through arbitrary strides (used by permute and
+    /// expand): `out[i₀,…] = self[Σ iₖ·strides[k]]`.
+    func gathered(shape outShape: [Int], strides: [Int], offset: Int = 0) -> Tensor {
+        let n = ShapeMath.count(outShape)
+        let out = TensorStorage<Scalar>.allocate(n)
+        let px = storage.base + offset, po = out.base
+        let inner = outShape.last ?? 1
+        let innerStride = strides.last ?? 0
+        Tensor.forEachRow(outShape, [strides]) { offsets, row in
+            Scalar.copy(px + offsets[0], innerStride, po + row * inner, 1, inner)
+        }
+        withExtendedLifetime(storage) {}
+        return Tensor(shape: outShape, storage: out)
+    }
+}

@@ -1,0 +1,48 @@
+/// Each element type's kernels: the CPU loops of `CPUKernels`, specialised for its precision.
+extension Float {
+    public static func unary(_ op: UnaryKernel<Float>, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        CPUKernels.unary(op, x, y, n)
+    }
+    public static func binary(
+        _ op: BinaryKernel, _ a: UnsafePointer<Float>, _ sa: Int, _ b: UnsafePointer<Float>, _ sb: Int,
+        _ out: UnsafeMutablePointer<Float>, _ n: Int
+    ) { CPUKernels.binary(op, a, sa, b, sb, out, n) }
+    public static func select(
+        _ mask: UnsafePointer<Float>, _ sm: Int, _ a: UnsafePointer<Float>, _ sa: Int,
+        _ b: UnsafePointer<Float>, _ sb: Int, _ out: UnsafeMutablePointer<Float>, _ n: Int
+    ) { CPUKernels.select(mask, sm, a, sa, b, sb, out, n) }
+    public static func reduce(
+        _ op: ReductionKernel, _ x: UnsafePointer<Float>, _ s: Int, _ n: Int, into acc: UnsafeMutablePointer<Float>
+    ) { CPUKernels.reduce(op, x, s, n, into: acc) }
+    public static func accumulate(
+        _ op: ReductionKernel, _ x: UnsafePointer<Float>, _ s: Int, into acc: UnsafeMutablePointer<Float>, _ n: Int
+    ) { CPUKernels.accumulate(op, x, s, into: acc, n) }
+    public static func copy(_ x: UnsafePointer<Float>, _ sx: Int, _ y: UnsafeMutablePointer<Float>, _ sy: Int, _ n: Int) {
+        CPUKernels.copy(x, sx, y, sy, n)
+    }
+    public static func fill(_ y: UnsafeMutablePointer<Float>, _ value: Float, _ n: Int) { CPUKernels.fill(y, value, n) }
+}
+
+extension Double {
+    public static func unary(_ op: UnaryKernel<Double>, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ n: Int) {
+        CPUKernels.unary(op, x, y, n)
+    }
+    public static func binary(
+        _ op: BinaryKernel, _ a: UnsafePointer<Double>, _ sa: Int, _ b: UnsafePointer<Double>, _ sb: Int,
+        _ out: UnsafeMutablePointer<Double>, _ n: Int
+    ) { CPUKernels.binary(op, a, sa, b, sb, out, n) }
+    public static func select(
+        _ mask: UnsafePointer<Double>, _ sm: Int, _ a: UnsafePointer<Double>, _ sa: Int,
+        _ b: UnsafePointer<Double>, _ sb: Int, _ out: UnsafeMutablePointer<Double>, _ n: Int
+    ) { CPUKernels.select(mask, sm, a, sa, b, sb, out, n) }
+    public static func reduce(
+        _ op: ReductionKernel, _ x: UnsafePointer<Double>, _ s: Int, _ n: Int, into acc: UnsafeMutablePointer<Double>
+    ) { CPUKernels.reduce(op, x, s, n, into: acc) }
+    public static func accumulate(
+        _ op: ReductionKernel, _ x: UnsafePointer<Double>, _ s: Int, into acc: UnsafeMutablePointer<Double>, _ n: Int
+    ) { CPUKernels.accumulate(op, x, s, into: acc, n) }
+    public static func copy(_ x: UnsafePointer<Double>, _ sx: Int, _ y: UnsafeMutablePointer<Double>, _ sy: Int, _ n: Int) {
+        CPUKernels.copy(x, sx, y, sy, n)
+    }
+    public static func fill(_ y: UnsafeMutablePointer<Double>, _ value: Double, _ n: Int) { CPUKernels.fill(y, value, n) }
+}

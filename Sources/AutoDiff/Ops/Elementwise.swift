@@ -1,0 +1,250 @@
+// Elementwise ops and their derivative rules: one place to read every rule of the family.
+//
+// Notation in the rules: `g` is the gradient of the loss with respect to the op's output `y`;
+// each rule returns the gradient with respect to each input, shaped like `y` (the engine sums it
+// back to the input's own shape when the input was broadcast). Masks (`sign`, `positive`, …) are
+// constants: they carry no gradient, so the second derivative of relu or abs is zero away from
+// the kink, as it should be.
+
+extension Tensor {
+    // MARK: Two tensors, NumPy broadcasting
+
+    static func binaryOp(
+        _ a: Tensor, _ b: Tensor, _ kernel: BinaryKernel, _ op: OpKind, savingOutput: Bool = false,
+        _ rule: @escaping (Tensor, GradNode<Scalar>, Bool, Bool) -> (Tensor?, Tensor?)
+    ) -> Tensor {
+        zipped(a, b, kernel, name: op.rawValue).recorded(op, a, b, savingOutput: savingOutput) {
+            .binary(rule)
+        }
+    }
+
+    /// `a + b`, broadcasting.
+    public static func + (a: Tensor, b: Tensor) -> Tensor {
+        binaryOp(a, b, .add, .add) { g, _, wa, wb in (wa ? g : nil, wb ? g : nil) }
+    }
+
+    /// `a − b`, broadcasting.
+    public static func - (a: Tensor, b: Tensor) -> Tensor {
+        binaryOp(a, b, .subtract, .subtract) { g, _, wa, wb in (wa ? g : nil, wb ? -g : nil) }
+    }
+
+    /// `a ⊙ b` (elementwise), broadcasting. ∂/∂a = g⊙b, ∂/∂b = g⊙a.
+    public static func * (a: Tensor, b: Tensor) -> Tensor {
+        binaryOp(a, b, .multiply, .multiply) { g, _, wa, wb in
+            (wa ? g * b : nil, wb ? g * a : nil)
+        }
+    }
+
+    /// `a / b` (elementwise), broadcasting. ∂/∂a = g/b, ∂/∂b = −g·a/b².
+    public static func / (a: Tensor, b: Tensor) -> Tensor {
+        binaryOp(a, b, .divide, .divide) { g, _, wa, wb in
+            (wa ? g / b : nil, wb ? -(g * a) / (b * b) : nil)
+        }
+    }
+
+    /// `aᵇ` elementwise, broadcasting. ∂/∂a = g·b·aᵇ⁻¹, ∂/∂b = g·aᵇ·ln a (defined for a > 0).
+    public static func pow(_ a: Tensor, _ b: Tensor) -> Tensor {
+        binaryOp(a, b, .power, .power, savingOutput: true) { g, node, wa, wb in
+            (wa ? g * b * Tensor.pow(a, b - 1) : nil, wb ? g * node.output * a.log() : nil)
+        }
+    }
+
+    /// The larger of `a` and `b` elementwise. A tie sends half the gradient to each side.
+    public static func maximum(_ a: Tensor, _ b: Tensor) -> Tensor {
+        binaryOp(a, b, .maximum, .maximum) { g, _, wa, wb in
+            let toA = zipped(a, b, .greaterMask, name: "maximum")
+            return (wa ? g * toA : nil, wb ? g * (1 - toA) : nil)
+        }
+    }
+
+    /// The smaller of `a` and `b` elementwise. A tie sends half the gradient to each side.
+    public static func minimum(_ a: Tensor, _ b: Tensor) -> Tensor {
+        binaryOp(a, b, .minimum, .minimum) { g, _, wa, wb in
+            let toA = zipped(b, a, .greaterMask, name: "minimum")
+            return (wa ? g * toA : nil, wb ? g * (1 - toA) : nil)
+        }
+    }
+
+    /// `mask ? a : b` elementwise, broadcasting all three. The mask (nonzero means true) is not
+    /// differentiated; the gradient flows to `a` where the mask holds and to `b` elsewhere.
+    public static func `where`(_ mask: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor {
+        let name = "where"
+        let shape = ShapeMath.broadcast(mask.shape, ShapeMath.broadcast(a.shape, b.shape, op: name), op: name)
+        let out = TensorStorage<Scalar>.allocate(ShapeMath.count(shape))
+        let sm = broadcastStrides(mask.shape, to: shape), sa = broadcastStrides(a.shape, to: shape)
+        let sb = broadcastStrides(b.shape, to: shape)
+        let inner = shape.last ?? 1
+        let pm = mask.storage.base, pa = a.storage.base, pb = b.storage.base, po = out.base
+        forEachRow(shape, [sm, sa, sb]) { o, row in
+            Scalar.select(
+                pm + o[0], sm.last ?? 0, pa + o[1], sa.last ?? 0, pb + o[2], sb.last ?? 0,
+                po + row * inner, inner)
+        }
+        withExtendedLifetime((mask.storage, a.storage, b.storage)) {}
+        let constantMask = mask.detached()
+        return Tensor(shape: shape, storage: out).recorded(.select, a, b) {
+            .binary { g, _, wa, wb in
+                let keep = Tensor.zipped(constantMask, Tensor(0), .notEqual, name: name)
+                return (wa ? g * keep : nil, wb ? g * (1 - keep) : nil)
+            }
+        }
+    }
+
+    // MARK: A tensor and a Swift scalar
+
+    func unaryOp(
+        _ kernel: UnaryKernel<Scalar>, _ op: OpKind, savingOutput: Bool = false,
+        _ rule: @escaping (Tensor, GradNode<Scalar>) -> Tensor
+    ) -> Tensor {
+        mapped(kernel).recorded(op, self, savingOutput: savingOutput) { .unary(rule) }
+    }
+
+    public static func + (a: Tensor, c: Scalar) -> Tensor { a.unaryOp(.addScalar(c), .addScalar) { g, _ in g } }
+    public static func + (c: Scalar, a: Tensor) -> Tensor { a + c }
+    public static func - (a: Tensor, c: Scalar) -> Tensor { a + (-c) }
+    public static func - (c: Scalar, a: Tensor) -> Tensor { -a + c }
+
+    /// `c·a`. ∂/∂a = c·g.
+    public static func * (a: Tensor, c: Scalar) -> Tensor {
+        a.unaryOp(.multiplyScalar(c), .multiplyScalar) { g, _ in g * c }
+    }
+    public static func * (c: Scalar, a: Tensor) -> Tensor { a * c }
+    public static func / (a: Tensor, c: Scalar) -> Tensor { a * (1 / c) }
+    public static func / (c: Scalar, a: Tensor) -> Tensor { a.pow(-1) * c }
+
+    public static func += (a: inout Tensor, b: Tensor) { a = a + b }
+    public static func -= (a: inout Tensor, b: Tensor) { a = a - b }
+    public static func *= (a: inout Tensor, b: Tensor) { a = a * b }
+    public static func /= (a: inout Tensor, b: Tensor) { a = a / b }
+    public static func += (a: inout Tensor, c: Scalar) { a = a + c }
+    public static func -= (a: inout Tensor, c: Scalar) { a = a - c }
+    public static func *= (a: inout Tensor, c: Scalar) { a = a * c }
+    public static func /= (a: inout Tensor, c: Scalar) { a = a / c }
+
+    /// `xᵖ` elementwise. ∂/∂x = g·p·xᵖ⁻¹.
+    public func pow(_ p: Scalar) -> Tensor {
+        let x = self
+        return unaryOp(.powerScalar(p), .powerScalar) { g, _ in
+            p == 2 ? g * x * 2 : g * (x.pow(p - 1) * p)
+        }
+    }
+
+    /// `x²` elementwise.
+    public func squared() -> Tensor { pow(2) }
+
+    // MARK: Unary
+
+    /// `−x`.
+    public static prefix func - (x: Tensor) -> Tensor { x.unaryOp(.negate, .negate) { g, _ in -g } }
+
+    /// `eˣ`. ∂/∂x = g·y (the saved output).
+    public func exp() -> Tensor { unaryOp(.exp, .exp, savingOutput: true) { g, node in g * node.output } }
+
+    /// `ln x`. ∂/∂x = g/x.
+    public func log() -> Tensor {
+        let x = self
+        return unaryOp(.log, .log) { g, _ in g / x }
+    }
+
+    /// `√x`. ∂/∂x = g/(2y).
+    public func sqrt() -> Tensor {
+        unaryOp(.sqrt, .sqrt, savingOutput: true) { g, node in g / (node.output * 2) }
+    }
+
+    /// `|x|`. ∂/∂x = g·sign(x) (0 at x = 0).
+    public func abs() -> Tensor {
+        let x = self
+        return unaryOp(.abs, .abs) { g, _ in g * x.detached().mapped(.sign) }
+    }
+
+    /// `sin x`. ∂/∂x = g·cos x.
+    public func sin() -> Tensor {
+        let x = self
+        return unaryOp(.sin, .sin) { g, _ in g * x.cos() }
+    }
+
+    /// `cos x`. ∂/∂x = −g·sin x.
+    public func cos() -> Tensor {
+        let x = self
+        return unaryOp(.cos, .cos) { g, _ in -(g * x.sin()) }
+    }
+
+    /// `tanh x`. ∂/∂x = g·(1 − y²), one fused kernel on the saved output.
+    public func tanh() -> Tensor {
+        unaryOp(.tanh, .tanh, savingOutput: true) { g, node in Tensor.tanhBackward(g, node.output) }
+    }
+
+    /// The logistic function `1/(1 + e⁻ˣ)`, computed without overflow for any x.
+    /// ∂/∂x = g·y·(1 − y), one fused kernel on the saved output.
+    public func sigmoid() -> Tensor {
+        unaryOp(.sigmoid, .sigmoid, savingOutput: true) { g, node in Tensor.sigmoidBackward(g, node.output) }
+    }
+
+    /// `max(x, 0)`. ∂/∂x = g where x > 0, else 0 (0 at the kink).
+    public func relu() -> Tensor {
+        let x = self.detached()
+        return unaryOp(.relu, .relu) { g, _ in g * x.mapped(.positive) }
+    }
+
+    /// `x` where x > 0, else `slope·x`.
+    public func leakyRelu(slope: Scalar = 0.01) -> Tensor {
+        let x = self.detached()
+        return unaryOp(.leakyRelu(slope), .leakyRelu) { g, _ in g * x.mapped(.leakyReluSlope(slope)) }
+    }
+
+    /// `ln(1 + eˣ)`, computed as `max(x, 0) + ln(1 + e^{−|x|})` so it never overflows.
+    /// ∂/∂x = g·σ(x).
+    public func softplus() -> Tensor {
+        let x = self
+        return unaryOp(.softplus, .softplus) { g, _ in g * x.sigmoid() }
+    }
+
+    /// `x` limited to `[lo, hi]`. ∂/∂x = g inside the interval (ends included), else 0.
+    public func clamped(min lo: Scalar, max hi: Scalar) -> Tensor {
+        guard lo <= hi else { tensorFailure("clamp: min \(lo) is greater than max \(hi)") }
+        let x = self.detached()
+        return unaryOp(.clamp(lo, hi), .clamp) { g, _ in g * x.mapped(.inside(lo, hi)) }
+    }
+
+    // MARK: Fused backward kernels (differentiable, for second derivatives)
+
+    /// `g·(1 − y²)`: tanh's VJP. ∂/∂g = h·(1 − y²), ∂/∂y = −2·h·g·y.
+    static func tanhBackward(_ g: Tensor, _ y: Tensor) -> Tensor {
+        binaryOp(g, y, .tanhBackward, .tanhBackward) { h, _, wg, wy in
+            (wg ? tanhBackward(h, y) : nil, wy ? h * g * y * -2 : nil)
+        }
+    }
+
+    /// `g·y·(1 − y)`: sigmoid's VJP. ∂/∂g = h·y·(1 − y), ∂/∂y = h·g·(1 − 2y).
+    static func sigmoidBackward(_ g: Tensor, _ y: Tensor) -> Tensor {
+        binaryOp(g, y, .sigmoidBackward, .sigmoidBackward) { h, _, wg, wy in
+            (wg ? sigmoidBackward(h, y) : nil, wy ? h * g * (1 - y * 2) : nil)
+        }
+    }
+
+    // MARK: Comparisons (not differentiable: masks of 0 and 1)
+
+    public static func .< (a: Tensor, b: Tensor) -> Tensor { zipped(a.detached(), b.detached(), .less, name: "<") }
+    public static func .<= (a: Tensor, b: Tensor) -> Tensor { zipped(a.detached(), b.detached(), .lessEqual, name: "<=") }
+    public static func .> (a: Tensor, b: Tensor) -> Tensor { zipped(a.detached(), b.detached(), .greater, name: ">") }
+    public static func .>= (a: Tensor, b: Tensor) -> Tensor { zipped(a.detached(), b.detached(), .greaterEqual, name: ">=") }
+    public static func .== (a: Tensor, b: Tensor) -> Tensor { zipped(a.detached(), b.detached(), .equal, name: "==") }
+    public static func .!= (a: Tensor, b: Tensor) -> Tensor { zipped(a.detached(), b.detached(), .notEqual, name: "!=") }
+    public static func .< (a: Tensor, c: Scalar) -> Tensor { a.detached().mapped(.lessThanScalar(c)) }
+    public static func .> (a: Tensor, c: Scalar) -> Tensor { a.detached().mapped(.greaterThanScalar(c)) }
+    public static func .== (a: Tensor, c: Scalar) -> Tensor { a.detached().mapped(.equalToScalar(c)) }
+}
+
+/// `aᵇ` elementwise with broadcasting (see ``Tensor/pow(_:_:)``).
+public func pow<Scalar>(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) -> Tensor<Scalar> { Tensor.pow(a, b) }
+/// `xᵖ` elementwise.
+public func pow<Scalar>(_ x: Tensor<Scalar>, _ p: Scalar) -> Tensor<Scalar> { x.pow(p) }
+public func exp<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.exp() }
+public func log<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.log() }
+public func sqrt<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.sqrt() }
+public func abs<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.abs() }
+public func sin<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.sin() }
+public func cos<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.cos() }
+public func tanh<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.tanh() }
+public func maximum<Scalar>(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) -> Tensor<Scalar> { Tensor.maximum(a, b) }
+public func minimum<Scalar>(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) -> Tensor<Scalar> { Tensor.minimum(a, b) }

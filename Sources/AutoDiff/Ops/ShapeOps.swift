@@ -1,0 +1,276 @@
+// Shape and indexing ops and their derivative rules. Each rule is the op's adjoint: reshape's is
+// a reshape back, permute's the inverse permutation, slice's a pad with zeros, gather's a
+// scatter-add, and expand's the identity (the engine sums the gradient back to the input's shape).
+
+extension Tensor {
+    /// Same storage, another shape with the same count; records nothing.
+    @inline(__always)
+    func reshapedStorage(_ newShape: [Int]) -> Tensor { Tensor(shape: newShape, storage: storage) }
+
+    /// The same elements in another shape with the same number of elements (one dimension may be
+    /// `-1`, inferred). No copy. ∂/∂x = g reshaped back.
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        var target = newShape
+        if let hole = newShape.firstIndex(of: -1) {
+            let known = newShape.enumerated().reduce(1) { $1.offset == hole ? $0 : $0 * $1.element }
+            guard known > 0, count % known == 0, newShape.filter({ $0 == -1 }).count == 1 else {
+                tensorFailure("reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
+            }
+            target[hole] = count / known
+        }
+        guard target.allSatisfy({ $0 >= 0 }), ShapeMath.count(target) == count else {
+            tensorFailure("reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
+        }
+        if target == shape { return self }
+        let inputShape = shape
+        return reshapedStorage(target).recorded(.reshape, self) {
+            .unary { g, _ in g.reshaped(inputShape) }
+        }
+    }
+
+    /// Flattens to one dimension.
+    public func flattened() -> Tensor { reshaped([count]) }
+
+    /// Inserts an axis of size 1 at `axis` (which may be `rank`, or negative).
+    public func unsqueezed(axis: Int) -> Tensor {
+        let a = axis < 0 ? axis + rank + 1 : axis
+        guard a >= 0 && a <= rank else {
+            tensorFailure("unsqueeze: axis \(axis) is out of range for a tensor of rank \(rank)")
+        }
+        var s = shape
+        s.insert(1, at: a)
+        return reshaped(s)
+    }
+
+    /// Removes the axis `axis`, which must have size 1; with no axis, every axis of size 1.
+    public func squeezed(axis: Int? = nil) -> Tensor {
+        guard let axis else { return reshaped(shape.filter { $0 != 1 }) }
+        let a = ShapeMath.axis(axis, rank: rank, op: "squeeze")
+        guard shape[a] == 1 else {
+            tensorFailure("squeeze: axis \(axis) of shape \(shape) has size \(shape[a]), not 1")
+        }
+        var s = shape
+        s.remove(at: a)
+        return reshaped(s)
+    }
+
+    /// Reorders the axes: result axis `i` is input axis `axes[i]`. Copies into row-major order.
+    /// ∂/∂x = g permuted by the inverse permutation.
+    public func permuted(_ axes: [Int]) -> Tensor {
+        let normalised = axes.map { ShapeMath.axis($0, rank: rank, op: "permute") }
+        guard normalised.count == rank, Set(normalised).count == rank else {
+            tensorFailure("permute: \(axes) is not a permutation of the \(rank) axes of \(shape)")
+        }
+        if normalised == Array(0..<rank) { return self }
+        let strides = ShapeMath.strides(shape)
+        let out = gathered(shape: normalised.map { shape[$0] }, strides: normalised.map { strides[$0] })
+        var inverse = [Int](repeating: 0, count: rank)
+        for (i, a) in normalised.enumerated() { inverse[a] = i }
+        return out.recorded(.permute, self) { .unary { g, _ in g.permuted(inverse) } }
+    }
+
+    /// Swaps the last two axes (a matrix transpose; batched for rank 3).
+    public func transposed() -> Tensor {
+        guard rank >= 2 else { tensorFailure("transpose: needs rank ≥ 2, got shape \(shape)") }
+        var axes = Array(0..<rank)
+        axes.swapAt(rank - 1, rank - 2)
+        return permuted(axes)
+    }
+
+    /// Repeats the tensor along broadcast dimensions to `newShape` (NumPy `broadcast_to`).
+    /// ∂/∂x = g summed back to the input's shape (done by the engine).
+    public func expanded(to newShape: [Int]) -> Tensor {
+        guard ShapeMath.broadcast(shape, newShape, op: "expand") == newShape else {
+            tensorFailure("expand: shape \(shape) cannot be broadcast to \(newShape)")
+        }
+        if newShape == shape { return self }
+        return gathered(shape: newShape, strides: Tensor.broadcastStrides(shape, to: newShape))
+            .recorded(.expand, self) { .unary { g, _ in g } }
+    }
+
+    /// The same as ``expanded(to:)``.
+    public func broadcast(to newShape: [Int]) -> Tensor { expanded(to: newShape) }
+
+    /// Sums a gradient of a broadcast shape back to `target`: the one place broadcasting is
+    /// undone.
+    func sumToShape(_ target: [Int]) -> Tensor {
+        let lead = rank - target.count
+        guard lead >= 0 else { tensorFailure("internal: cannot sum \(shape) to \(target)") }
+        var axes = Array(0..<lead)
+        for i in lead..<rank where target[i - lead] != shape[i] {
+            guard target[i - lead] == 1 else { tensorFailure("internal: cannot sum \(shape) to \(target)") }
+            axes.append(i)
+        }
+        return sum(alongAxes: axes, keepDims: true).reshaped(target)
+    }
+
+    // MARK: Slicing
+
+    /// The sub-tensor selected by one range per leading axis (later axes are kept whole).
+    /// ∂/∂x = g placed in a tensor of zeros at the same position.
+    public func slice(_ ranges: [Range<Int>]) -> Tensor {
+        guard ranges.count <= rank else {
+            tensorFailure("slice: \(ranges.count) ranges for a tensor of shape \(shape)")
+        }
+        for (i, r) in ranges.enumerated() where r.lowerBound < 0 || r.upperBound > shape[i] {
+            tensorFailure("slice: range \(r) is out of bounds for axis \(i) of shape \(shape)")
+        }
+        let ranges = ranges + shape[ranges.count...].map { 0..<$0 }
+        let strides = ShapeMath.strides(shape)
+        let offset = zip(ranges, strides).reduce(0) { $0 + $1.0.lowerBound * $1.1 }
+        let outShape = ranges.map(\.count)
+        let inputShape = shape
+        return gathered(shape: outShape, strides: strides, offset: offset).recorded(.slice, self) {
+            .unary { g, _ in g.padded(into: inputShape, at: ranges) }
+        }
+    }
+
+    public subscript(_ ranges: Range<Int>...) -> Tensor { slice(ranges) }
+
+    /// Rows `range` along `axis`, all other axes whole.
+    public func slice(alongAxis axis: Int, _ range: Range<Int>) -> Tensor {
+        let a = ShapeMath.axis(axis, rank: rank, op: "slice")
+        return slice(shape[..<a].map { 0..<$0 } + [range])
+    }
+
+    /// The adjoint of slicing: `self` placed at `ranges` inside zeros of `shape`.
+    /// ∂/∂self = the same slice of the upstream gradient.
+    func padded(into fullShape: [Int], at ranges: [Range<Int>]) -> Tensor {
+        let n = ShapeMath.count(fullShape)
+        let out = TensorStorage<Scalar>.filled(n, with: 0)
+        let strides = ShapeMath.strides(fullShape)
+        let offset = zip(ranges, strides).reduce(0) { $0 + $1.0.lowerBound * $1.1 }
+        let inner = shape.last ?? 1
+        let px = storage.base, po = out.base + offset
+        Tensor.forEachRow(shape, [strides]) { o, row in
+            Scalar.copy(px + row * inner, 1, po + o[0], 1, inner)
+        }
+        withExtendedLifetime(storage) {}
+        return Tensor(shape: fullShape, storage: out).recorded(.sliceBackward, self) {
+            .unary { h, _ in h.slice(ranges) }
+        }
+    }
+
+    // MARK: Joining
+
+    /// Joins tensors along an existing axis; all other dimensions must agree.
+    /// ∂/∂xᵢ = the slice of g that xᵢ occupies.
+    public static func concat(_ tensors: [Tensor], alongAxis axis: Int = 0) -> Tensor {
+        guard let first = tensors.first else { tensorFailure("concat: no tensors given") }
+        let a = ShapeMath.axis(axis, rank: first.rank, op: "concat")
+        for t in tensors where t.rank != first.rank || t.shape[..<a] != first.shape[..<a] || t.shape[(a + 1)...] != first.shape[(a + 1)...] {
+            tensorFailure("concat: shapes \(tensors.map(\.shape)) differ outside axis \(axis)")
+        }
+        var outShape = first.shape
+        outShape[a] = tensors.reduce(0) { $0 + $1.shape[a] }
+        let outer = first.shape[..<a].reduce(1, *)
+        let inner = first.shape[(a + 1)...].reduce(1, *)
+        let out = TensorStorage<Scalar>.allocate(ShapeMath.count(outShape))
+        let rowLength = outShape[a] * inner
+        var start = 0
+        var bounds: [Range<Int>] = []
+        for t in tensors {
+            let chunk = t.shape[a] * inner
+            for o in 0..<outer {
+                Scalar.copy(t.storage.base + o * chunk, 1, out.base + o * rowLength + start * inner, 1, chunk)
+            }
+            bounds.append(start..<(start + t.shape[a]))
+            start += t.shape[a]
+            withExtendedLifetime(t.storage) {}
+        }
+        return Tensor(shape: outShape, storage: out).recorded(.concat, tensors) {
+            .nary { g, _ in bounds.map { g.slice(alongAxis: a, $0) } }
+        }
+    }
+
+    /// Joins tensors of equal shape along a new axis.
+    public static func stack(_ tensors: [Tensor], alongAxis axis: Int = 0) -> Tensor {
+        guard let first = tensors.first else { tensorFailure("stack: no tensors given") }
+        for t in tensors where t.shape != first.shape {
+            tensorFailure("stack: shapes \(tensors.map(\.shape)) differ")
+        }
+        return concat(tensors.map { $0.unsqueezed(axis: axis) }, alongAxis: axis)
+    }
+
+    // MARK: Gather and scatter
+
+    /// Picks elements along `axis` by index (PyTorch `gather`): with `k` indices per position,
+    /// the result has the input's shape with `shape[axis] = k`, and
+    /// `out[…, j, …] = x[…, indices[…, j, …], …]`. `indices` is in row-major order of the result.
+    /// ∂/∂x = g scattered (added) back to the picked positions.
+    ///
+    /// ```swift
+    /// let scores = logits.gather(alongAxis: 1, indices: labels)   // [N, C] → [N, 1]
+    /// ```
+    public func gather(alongAxis axis: Int, indices: [Int]) -> Tensor {
+        let a = ShapeMath.axis(axis, rank: rank, op: "gather")
+        let outer = shape[..<a].reduce(1, *)
+        let inner = shape[(a + 1)...].reduce(1, *)
+        guard outer * inner > 0, indices.count % (outer * inner) == 0 else {
+            tensorFailure(
+                "gather: \(indices.count) indices do not fill the other axes of shape \(shape) (a multiple of \(outer * inner) is needed)"
+            )
+        }
+        let k = indices.count / (outer * inner)
+        let n = shape[a]
+        if let bad = indices.first(where: { $0 < 0 || $0 >= n }) {
+            tensorFailure("gather: index \(bad) is out of range for axis \(axis) of size \(n) (shape \(shape))")
+        }
+        var outShape = shape
+        outShape[a] = k
+        let out = TensorStorage<Scalar>.allocate(indices.count)
+        let px = storage.base, po = out.base
+        indices.withUnsafeBufferPointer { idx in
+            for o in 0..<outer {
+                for j in 0..<k {
+                    for i in 0..<inner {
+                        let e = (o * k + j) * inner + i
+                        po[e] = px[(o * n + idx[e]) * inner + i]
+                    }
+                }
+            }
+        }
+        withExtendedLifetime(storage) {}
+        let inputShape = shape
+        return Tensor(shape: outShape, storage: out).recorded(.gather, self) {
+            .unary { g, _ in g.scatterAdded(into: inputShape, alongAxis: a, indices: indices) }
+        }
+    }
+
+    /// The adjoint of ``gather(alongAxis:indices:)``: zeros of `fullShape` with `self` added at
+    /// the indexed positions. ∂/∂self = gather of the upstream gradient.
+    func scatterAdded(into fullShape: [Int], alongAxis a: Int, indices: [Int]) -> Tensor {
+        let outer = fullShape[..<a].reduce(1, *)
+        let inner = fullShape[(a + 1)...].reduce(1, *)
+        let n = fullShape[a]
+        let k = shape[a]
+        let out = TensorStorage<Scalar>.filled(ShapeMath.count(fullShape), with: 0)
+        let px = storage.base, po = out.base
+        indices.withUnsafeBufferPointer { idx in
+            for o in 0..<outer {
+                for j in 0..<k {
+                    for i in 0..<inner {
+                        let e = (o * k + j) * inner + i
+                        po[(o * n + idx[e]) * inner + i] += px[e]
+                    }
+                }
+            }
+        }
+        withExtendedLifetime(storage) {}
+        return Tensor(shape: fullShape, storage: out).recorded(.scatterAdd, self) {
+            .unary { h, _ in h.gather(alongAxis: a, indices: indices) }
+        }
+    }
+
+    /// Rows of zeros with a one at each label: `[labels.count, classes]` (not differentiable).
+    public static func oneHot(_ labels: [Int], classes: Int) -> Tensor {
+        let out = TensorStorage<Scalar>.filled(labels.count * classes, with: 0)
+        for (row, label) in labels.enumerated() {
+            guard label >= 0 && label < classes else {
+                tensorFailure("oneHot: label \(label) at row \(row) is outside 0..<\(classes)")
+            }
+            out.base[row * classes + label] = 1
+        }
+        return Tensor(shape: [labels.count, classes], storage: out)
+    }
+}

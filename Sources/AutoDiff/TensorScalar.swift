@@ -1,0 +1,76 @@
+import COpenBLAS
+import RealModule
+
+/// The element types a ``Tensor`` can hold: `Float` (the default for models) and `Double`
+/// (what GradCheck computes in).
+///
+/// The protocol carries the two things that cannot be written generically: the BLAS
+/// matrix product for this precision, and the name used in descriptions and files.
+public protocol TensorScalar: Real, BinaryFloatingPoint, Sendable
+where Self.RawSignificand: FixedWidthInteger {
+    /// The name of the type as safetensors and descriptions spell it (`F32`, `F64`).
+    static var dtypeName: String { get }
+
+    /// `C ← α·op(A)·op(B) + β·C` for row-major matrices (CBLAS `?gemm`).
+    static func gemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Self,
+        a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
+        beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+
+    // The kernels (Kernels/): ops call them through the protocol, so a caller in another module
+    // (NN, a user's model) still runs loops specialised for its precision.
+
+    static func unary(_ op: UnaryKernel<Self>, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, _ n: Int)
+    static func binary(
+        _ op: BinaryKernel, _ a: UnsafePointer<Self>, _ sa: Int, _ b: UnsafePointer<Self>, _ sb: Int,
+        _ out: UnsafeMutablePointer<Self>, _ n: Int)
+    static func select(
+        _ mask: UnsafePointer<Self>, _ sm: Int, _ a: UnsafePointer<Self>, _ sa: Int,
+        _ b: UnsafePointer<Self>, _ sb: Int, _ out: UnsafeMutablePointer<Self>, _ n: Int)
+    static func reduce(
+        _ op: ReductionKernel, _ x: UnsafePointer<Self>, _ s: Int, _ n: Int,
+        into acc: UnsafeMutablePointer<Self>)
+    static func accumulate(
+        _ op: ReductionKernel, _ x: UnsafePointer<Self>, _ s: Int,
+        into acc: UnsafeMutablePointer<Self>, _ n: Int)
+    static func copy(
+        _ x: UnsafePointer<Self>, _ sx: Int, _ y: UnsafeMutablePointer<Self>, _ sy: Int, _ n: Int)
+    static func fill(_ y: UnsafeMutablePointer<Self>, _ value: Self, _ n: Int)
+}
+
+@inline(__always)
+private func cblasTranspose(_ t: Bool) -> CBLAS_TRANSPOSE { t ? CblasTrans : CblasNoTrans }
+
+extension Float: TensorScalar {
+    public static var dtypeName: String { "F32" }
+    public static func gemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        cblas_sgemm(
+            CblasRowMajor, cblasTranspose(transA), cblasTranspose(transB), blasint(m), blasint(n),
+            blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+}
+
+extension Double: TensorScalar {
+    public static var dtypeName: String { "F64" }
+    public static func gemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Double,
+        a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
+        beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
+    ) {
+        cblas_dgemm(
+            CblasRowMajor, cblasTranspose(transA), cblasTranspose(transB), blasint(m), blasint(n),
+            blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+}
+
+/// Controls the number of threads OpenBLAS uses for matrix products.
+public enum BLASThreads {
+    /// The number of threads OpenBLAS currently uses.
+    public static var count: Int { Int(openblas_get_num_threads()) }
+    /// Sets the number of OpenBLAS threads (at least 1).
+    public static func set(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+}
