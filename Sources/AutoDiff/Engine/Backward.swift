@@ -159,3 +159,13 @@ extension GradNode: Hashable {
     public static func == (a: GradNode, b: GradNode) -> Bool { a === b }
     public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
 }
+
+extension Tensor {
+    /// The ops recorded on the tape that produced this tensor, latest first (empty for a leaf or
+    /// a constant). For inspecting a graph, and for tests that check which primitives a
+    /// function exercised.
+    public var recordedOps: [OpKind] {
+        guard let node else { return [] }
+        return Engine.tape(from: node).compactMap(\.op)
+    }
+}
