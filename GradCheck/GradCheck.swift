@@ -62,7 +62,7 @@ public enum GradCheck {
         epsilon: Double = 1e-6, tolerance: Double = 1e-6
     ) -> Report {
         var generator = RandomGenerator(seed: seed)
-        let probe = withoutGrad { f(inputs) }
+        let probe = evaluate(f, inputs)
         let u = Tensor<Double>.randomNormal(probe.shape, generator: &generator)
         let ws = inputs.map { Tensor<Double>.randomNormal($0.shape, generator: &generator) }
         let firstDerivative: ([Tensor<Double>]) -> Tensor<Double> = { xs in
@@ -97,8 +97,10 @@ public enum GradCheck {
 
     // MARK: - Implementation
 
+    /// `f` at constant inputs. Recording stays on, so an `f` that differentiates internally
+    /// (a gradient of a gradient) still works; with constant inputs nothing else is recorded.
     static func evaluate(_ f: ([Tensor<Double>]) -> Tensor<Double>, _ inputs: [Tensor<Double>]) -> Tensor<Double> {
-        withoutGrad { f(inputs.map { $0.detached() }) }
+        f(inputs.map { $0.detached() }).detached()
     }
 
     static func fullJacobian(

@@ -86,7 +86,11 @@ enum Engine {
         let savedMode = state.gradEnabled
         state.gradEnabled = createGraph
         defer { state.gradEnabled = savedMode }
+        // Ops run by the rules are checked as the backward pass of the node that ran them, not
+        // as forward ops of their own.
         let anomaly = state.anomalyDetection
+        state.anomalyDetection = false
+        defer { state.anomalyDetection = anomaly }
 
         var results = [Tensor<Scalar>?](repeating: nil, count: targets.count)
         var kept: [GradNode<Scalar>: Tensor<Scalar>] = [:]

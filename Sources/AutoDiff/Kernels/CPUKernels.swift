@@ -30,7 +30,13 @@ enum CPUKernels {
         case .addScalar(let c): map { $0 + c }
         case .multiplyScalar(let c): map { $0 * c }
         case .powerScalar(let p):
-            if p == 2 { map { $0 * $0 } } else { map { S.pow($0, p) } }
+            if p == 2 {
+                map { $0 * $0 }
+            } else if let n = integerExponent(p) {
+                map { S.pow($0, n) }
+            } else {
+                map { S.pow($0, p) }
+            }
         case .leakyRelu(let a): map { $0 > 0 ? $0 : a * $0 }
         case .leakyReluSlope(let a): map { $0 > 0 ? 1 : a }
         case .clamp(let lo, let hi): map { Swift.min(Swift.max($0, lo), hi) }
@@ -39,6 +45,13 @@ enum CPUKernels {
         case .lessThanScalar(let c): map { $0 < c ? 1 : 0 }
         case .equalToScalar(let c): map { $0 == c ? 1 : 0 }
         }
+    }
+
+    /// An integral exponent as an `Int`: `xⁿ` is then defined for negative `x` too (the real
+    /// `pow(x, y) = e^{y·ln x}` is NaN there).
+    @inline(__always)
+    static func integerExponent<S: TensorScalar>(_ y: S) -> Int? {
+        y == y.rounded() && Swift.abs(y) < 16_777_216 ? Int(y) : nil
     }
 
     /// `1/(1+e^{-x})` for `x ≥ 0` and `e^x/(1+e^x)` below, so neither branch overflows.
@@ -75,7 +88,7 @@ enum CPUKernels {
         case .subtract: zip(-)
         case .multiply: zip(*)
         case .divide: zip(/)
-        case .power: zip { S.pow($0, $1) }
+        case .power: zip { x, y in integerExponent(y).map { S.pow(x, $0) } ?? S.pow(x, y) }
         case .maximum: zip { $0 >= $1 ? $0 : $1 }
         case .minimum: zip { $0 <= $1 ? $0 : $1 }
         case .greaterMask: zip { $0 > $1 ? 1 : ($0 == $1 ? 0.5 : 0) }

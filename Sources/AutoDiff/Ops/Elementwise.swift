@@ -112,14 +112,31 @@ extension Tensor {
     public static func / (a: Tensor, c: Scalar) -> Tensor { a * (1 / c) }
     public static func / (c: Scalar, a: Tensor) -> Tensor { a.pow(-1) * c }
 
-    public static func += (a: inout Tensor, b: Tensor) { a = a + b }
-    public static func -= (a: inout Tensor, b: Tensor) { a = a - b }
-    public static func *= (a: inout Tensor, b: Tensor) { a = a * b }
-    public static func /= (a: inout Tensor, b: Tensor) { a = a / b }
-    public static func += (a: inout Tensor, c: Scalar) { a = a + c }
-    public static func -= (a: inout Tensor, c: Scalar) { a = a - c }
-    public static func *= (a: inout Tensor, c: Scalar) { a = a * c }
-    public static func /= (a: inout Tensor, c: Scalar) { a = a / c }
+    // Compound assignment. Under `withoutGrad`, on a leaf that requires gradients, it updates
+    // the values in place and keeps the leaf (as `w -= lr * w.grad` does in PyTorch's no_grad):
+    // that is how a parameter is updated. Everywhere else `a op= b` is `a = a op b`.
+    public static func += (a: inout Tensor, b: Tensor) { a.assignResult(a + b, op: "+=") }
+    public static func -= (a: inout Tensor, b: Tensor) { a.assignResult(a - b, op: "-=") }
+    public static func *= (a: inout Tensor, b: Tensor) { a.assignResult(a * b, op: "*=") }
+    public static func /= (a: inout Tensor, b: Tensor) { a.assignResult(a / b, op: "/=") }
+    public static func += (a: inout Tensor, c: Scalar) { a.assignResult(a + c, op: "+=") }
+    public static func -= (a: inout Tensor, c: Scalar) { a.assignResult(a - c, op: "-=") }
+    public static func *= (a: inout Tensor, c: Scalar) { a.assignResult(a * c, op: "*=") }
+    public static func /= (a: inout Tensor, c: Scalar) { a.assignResult(a / c, op: "/=") }
+
+    mutating func assignResult(_ result: Tensor, op: String) {
+        guard let node, node.isLeaf, !ThreadState.current.gradEnabled else {
+            self = result
+            return
+        }
+        guard result.shape == shape else {
+            tensorFailure("\(op): the result has shape \(result.shape) but the parameter being updated has shape \(shape)")
+        }
+        // Copy-on-write keeps any saved value on a still-living tape intact.
+        makeUnique()
+        Scalar.copy(result.storage.base, 1, storage.base, 1, count)
+        withExtendedLifetime(result.storage) {}
+    }
 
     /// `xᵖ` elementwise. ∂/∂x = g·p·xᵖ⁻¹.
     public func pow(_ p: Scalar) -> Tensor {

@@ -83,9 +83,12 @@ extension Tensor {
         self - logSumExp(alongAxes: [axis], keepDims: true)
     }
 
-    /// `softmax(x)ᵢ = e^{xᵢ} / Σⱼ e^{xⱼ}` along `axis`, computed as `exp(logSoftmax(x))`.
+    /// `softmax(x)ᵢ = e^{xᵢ} / Σⱼ e^{xⱼ}` along `axis`, computed as `e^{x−m} / Σ e^{x−m}` with
+    /// `m` the (constant) maximum, so it never overflows and rows of equal logits are exact.
     public func softmax(alongAxis axis: Int = -1) -> Tensor {
-        logSoftmax(alongAxis: axis).exp()
+        let m = detached().max(alongAxes: [axis], keepDims: true)
+        let e = (self - m).exp()
+        return e / e.sum(alongAxes: [axis], keepDims: true)
     }
 
     // MARK: Not differentiable

@@ -1,0 +1,94 @@
+import AutoDiff
+import Foundation
+import Testing
+
+/// Misuse stops the program with one line naming the op and the shapes. Each case runs in a
+/// child process (an exit test) and its standard error is checked.
+enum Misuse: String, Codable, Sendable, CaseIterable {
+    case matmulInner, broadcast, badAxis, reshapeCount, backwardNonScalar, backwardTwice
+    case noGradient, gradientsOfConstant, anomalyForward, anomalyBackward, sliceOutOfRange
+    case gatherIndex, concatShapes, scalarsCount
+
+    /// Every one of these must appear in the message.
+    var expected: [String] {
+        switch self {
+        case .anomalyForward: ["anomaly: log produced ", "nan in its forward pass (element 1 of shape [2]), called at ", "ErrorTests.swift:"]
+        case .anomalyBackward: ["anomaly: sqrt produced inf in its backward pass (element 0 of shape [2]), called at ", "ErrorTests.swift:"]
+        default: [expectedLine]
+        }
+    }
+
+    var expectedLine: String {
+        switch self {
+        case .matmulInner: "matmul: [3, 4] × [5, 2]: inner dimensions 4 and 5 differ"
+        case .broadcast: "add: shapes [3, 4] and [5] cannot broadcast: dimension 1 is 4 vs 5"
+        case .badAxis: "sum: axis 3 is out of range for a tensor of rank 2"
+        case .reshapeCount: "reshape: cannot reshape [2, 3] (6 elements) to [4, 2]"
+        case .backwardNonScalar: "backward: the output has shape [2, 2], not a scalar: pass a seed gradient of that shape"
+        case .backwardTwice: "backward: the graph through 'sum' was already released by an earlier backward; pass retainGraph: true"
+        case .noGradient: "backward: the tensor does not require gradients"
+        case .gradientsOfConstant: "gradients(of:wrt:): input 1 (shape [2]) does not require gradients"
+        case .anomalyForward, .anomalyBackward: ""
+        case .sliceOutOfRange: "slice: range 1..<5 is out of bounds for axis 0 of shape [3, 2]"
+        case .gatherIndex: "gather: index 7 is out of range for axis 1 of size 3 (shape [2, 3])"
+        case .concatShapes: "concat: shapes [[2, 3], [2, 4]] differ outside axis 0"
+        case .scalarsCount: "Tensor(shape:scalars:): shape [2, 2] holds 4 elements but 3 were given"
+        }
+    }
+
+    func trigger() {
+        let m = Tensor<Float>.ones([3, 4])
+        switch self {
+        case .matmulInner: _ = m.matmul(Tensor<Float>.ones([5, 2]))
+        case .broadcast: _ = m + Tensor<Float>.ones([5])
+        case .badAxis: _ = Tensor<Float>.ones([2, 2]).sum(alongAxes: [3])
+        case .reshapeCount: _ = Tensor<Float>.ones([2, 3]).reshaped([4, 2])
+        case .backwardNonScalar: (Tensor<Float>.ones([2, 2]).requiringGrad() * 2).backward()
+        case .backwardTwice:
+            let x = Tensor<Float>([1, 2]).requiringGrad()
+            let y = (x * x).sum()
+            y.backward()
+            y.backward()
+        case .noGradient: (m * 2).sum().backward()
+        case .gradientsOfConstant:
+            let x = Tensor<Float>([1, 2]).requiringGrad()
+            _ = gradients(of: x.sum(), wrt: [x, Tensor<Float>([1, 2])])
+        case .anomalyForward:
+            withAnomalyDetection {
+                let x = Tensor<Float>([1, -1]).requiringGrad()
+                _ = x.log()
+            }
+        case .anomalyBackward:
+            withAnomalyDetection {
+                let x = Tensor<Float>([0, 1]).requiringGrad()
+                x.sqrt().sum().backward()
+            }
+        case .sliceOutOfRange: _ = Tensor<Float>.ones([3, 2]).slice([1..<5])
+        case .gatherIndex: _ = Tensor<Float>.ones([2, 3]).gather(alongAxis: 1, indices: [0, 7])
+        case .concatShapes: _ = Tensor.concat([Tensor<Float>.ones([2, 3]), Tensor<Float>.ones([2, 4])])
+        case .scalarsCount: _ = Tensor<Float>(shape: [2, 2], scalars: [1, 2, 3])
+        }
+    }
+}
+
+@Suite("Error messages")
+struct ErrorTests {
+    @Test("misuse stops with a message naming the op and the shapes", arguments: Misuse.allCases)
+    func message(_ misuse: Misuse) async throws {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) { [misuse] in
+            misuse.trigger()
+        }
+        let stderr = String(decoding: try #require(result).standardErrorContent, as: UTF8.self)
+        for part in misuse.expected {
+            #expect(stderr.contains(part), "stderr was: \(stderr.prefix(600))")
+        }
+    }
+
+    @Test("without anomaly mode, NaN flows through silently")
+    func anomalyModeIsOptIn() {
+        let x = Tensor<Float>([1, -1]).requiringGrad()
+        let y = x.log().sum()
+        #expect(y.item.isNaN)
+        #expect(!GradMode.isAnomalyDetectionEnabled)
+    }
+}

@@ -1,0 +1,164 @@
+import AutoDiff
+import GradCheck
+import Testing
+
+/// One differentiable function to check against finite differences.
+struct OpCase: Sendable, CustomTestStringConvertible {
+    enum Domain: Sendable { case any, positive }
+    let name: String
+    let shapes: [[Int]]
+    let domains: [Domain]
+    let f: @Sendable ([Tensor<Double>]) -> Tensor<Double>
+
+    init(_ name: String, _ shapes: [[Int]], domains: [Domain]? = nil, _ f: @escaping @Sendable ([Tensor<Double>]) -> Tensor<Double>) {
+        self.name = name
+        self.shapes = shapes
+        self.domains = domains ?? shapes.map { _ in .any }
+        self.f = f
+    }
+
+    var testDescription: String { "\(name) \(shapes.map { "\($0)" }.joined(separator: " "))" }
+
+    /// Deterministic inputs away from kinks (see GradCheck's documentation).
+    func inputs() -> [Tensor<Double>] {
+        zip(shapes, domains).enumerated().map { i, pair in
+            let seed = UInt64(i + 1) &* 7919 &+ UInt64(name.utf8.reduce(0) { $0 &* 31 &+ Int($1) } & 0xffff)
+            return pair.1 == .positive ? GradCheck.positiveInput(pair.0, seed: seed) : GradCheck.input(pair.0, seed: seed)
+        }
+    }
+}
+
+/// The derivative of `f` with respect to its single input, recorded (`createGraph`), so checking
+/// it checks the rules of the backward pass itself.
+@Sendable func firstDerivative(_ f: @escaping @Sendable (Tensor<Double>) -> Tensor<Double>) -> @Sendable ([Tensor<Double>]) -> Tensor<Double> {
+    { xs in
+        let x = xs[0].requiresGrad ? xs[0] : xs[0].requiringGrad()
+        return gradients(of: f(x), wrt: [x], createGraph: true)[0]
+    }
+}
+
+/// Every differentiable op, in every broadcast pattern, reduction axis and transpose combination.
+/// The coverage test fails when an `OpKind` appears in none of these tapes.
+enum OpCases {
+    /// Shape pairs for binary ops: same, scalar, row, column, leading axes, both sides broadcast.
+    static let broadcastPatterns: [([Int], [Int])] = [
+        ([3, 4], [3, 4]), ([3, 4], []), ([3, 4], [4]), ([3, 4], [3, 1]), ([2, 3, 4], [3, 4]), ([3, 1], [1, 4]),
+        ([4], [2, 3, 4]),
+    ]
+
+    static let binary: [OpCase] = broadcastPatterns.flatMap { a, b -> [OpCase] in
+        [
+            OpCase("add", [a, b]) { $0[0] + $0[1] },
+            OpCase("subtract", [a, b]) { $0[0] - $0[1] },
+            OpCase("multiply", [a, b]) { $0[0] * $0[1] },
+            OpCase("divide", [a, b]) { $0[0] / $0[1] },
+            OpCase("power", [a, b], domains: [.positive, .any]) { pow($0[0], $0[1]) },
+            OpCase("maximum", [a, b]) { maximum($0[0], $0[1]) },
+            OpCase("minimum", [a, b]) { minimum($0[0], $0[1]) },
+            OpCase("where", [a, b]) { xs in Tensor.where(xs[0] .> xs[1], xs[0] * 2, xs[1].exp()) },
+        ]
+    }
+
+    static let scalar: [OpCase] = [
+        OpCase("x + c", [[3, 4]]) { $0[0] + 2.5 },
+        OpCase("c + x", [[3, 4]]) { 2.5 + $0[0] },
+        OpCase("x - c", [[3, 4]]) { $0[0] - 1.5 },
+        OpCase("c - x", [[3, 4]]) { 1.5 - $0[0] },
+        OpCase("x * c", [[3, 4]]) { $0[0] * 3 },
+        OpCase("c * x", [[3, 4]]) { -3 * $0[0] },
+        OpCase("x / c", [[3, 4]]) { $0[0] / 4 },
+        OpCase("c / x", [[3, 4]]) { 4 / $0[0] },
+        OpCase("pow 2", [[3, 4]]) { $0[0].pow(2) },
+        OpCase("pow 3", [[3, 4]]) { $0[0].pow(3) },
+        OpCase("pow -1.5", [[3, 4]], domains: [.positive]) { $0[0].pow(-1.5) },
+        OpCase("squared", [[3, 4]]) { $0[0].squared() },
+    ]
+
+    static let unary: [OpCase] = [
+        OpCase("negate", [[3, 4]]) { -$0[0] },
+        OpCase("exp", [[3, 4]]) { $0[0].exp() },
+        OpCase("log", [[3, 4]], domains: [.positive]) { $0[0].log() },
+        OpCase("sqrt", [[3, 4]], domains: [.positive]) { $0[0].sqrt() },
+        OpCase("abs", [[3, 4]]) { $0[0].abs() },
+        OpCase("sin", [[3, 4]]) { $0[0].sin() },
+        OpCase("cos", [[3, 4]]) { $0[0].cos() },
+        OpCase("tanh", [[3, 4]]) { $0[0].tanh() },
+        OpCase("sigmoid", [[3, 4]]) { $0[0].sigmoid() },
+        OpCase("sigmoid large |x|", [[3, 4]]) { ($0[0] * 30).sigmoid() },
+        OpCase("relu", [[3, 4]]) { $0[0].relu() },
+        OpCase("leakyRelu", [[3, 4]]) { $0[0].leakyRelu(slope: 0.1) },
+        OpCase("softplus", [[3, 4]]) { $0[0].softplus() },
+        OpCase("softplus large |x|", [[3, 4]]) { ($0[0] * 40).softplus() },
+        OpCase("clamp", [[3, 4]]) { $0[0].clamped(min: -0.55, max: 0.45) },
+    ]
+
+    static let reductions: [OpCase] = {
+        var cases: [OpCase] = []
+        let axesList: [[Int]?] = [nil, [0], [1], [2], [-1], [0, 2], [1, 2]]
+        for axes in axesList {
+            for keep in [false, true] {
+                let tag = "axes \(axes.map { "\($0)" } ?? "all") keepDims \(keep)"
+                cases.append(OpCase("sum \(tag)", [[2, 3, 4]]) { $0[0].sum(alongAxes: axes, keepDims: keep) })
+                cases.append(OpCase("mean \(tag)", [[2, 3, 4]]) { $0[0].mean(alongAxes: axes, keepDims: keep) })
+                cases.append(OpCase("max \(tag)", [[2, 3, 4]]) { $0[0].max(alongAxes: axes, keepDims: keep) })
+                cases.append(OpCase("min \(tag)", [[2, 3, 4]]) { $0[0].min(alongAxes: axes, keepDims: keep) })
+                cases.append(OpCase("logSumExp \(tag)", [[2, 3, 4]]) { $0[0].logSumExp(alongAxes: axes, keepDims: keep) })
+            }
+        }
+        for axis in [0, 1, -1] {
+            cases.append(OpCase("softmax axis \(axis)", [[3, 4]]) { $0[0].softmax(alongAxis: axis) })
+            cases.append(OpCase("logSoftmax axis \(axis)", [[3, 4]]) { $0[0].logSoftmax(alongAxis: axis) })
+        }
+        cases.append(OpCase("logSoftmax large logits", [[3, 4]]) { ($0[0] * 200).logSoftmax(alongAxis: 1) })
+        return cases
+    }()
+
+    static let matmul: [OpCase] = {
+        var cases: [OpCase] = []
+        for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+            let a = ta ? [4, 3] : [3, 4], b = tb ? [5, 4] : [4, 5]
+            cases.append(OpCase("matmul 2-D ta \(ta) tb \(tb)", [a, b]) { $0[0].matmul($0[1], transposeSelf: ta, transposeOther: tb) })
+            cases.append(OpCase("matmul batched ta \(ta) tb \(tb)", [[2] + a, [2] + b]) { $0[0].matmul($0[1], transposeSelf: ta, transposeOther: tb) })
+            cases.append(OpCase("matmul 3-D × 2-D ta \(ta) tb \(tb)", [[2] + a, b]) { $0[0].matmul($0[1], transposeSelf: ta, transposeOther: tb) })
+            cases.append(OpCase("matmul 2-D × 3-D ta \(ta) tb \(tb)", [a, [2] + b]) { $0[0].matmul($0[1], transposeSelf: ta, transposeOther: tb) })
+        }
+        cases.append(OpCase("matmul vector × matrix", [[4], [4, 5]]) { $0[0].matmul($0[1]) })
+        cases.append(OpCase("matmul matrix × vector", [[3, 4], [4]]) { $0[0].matmul($0[1]) })
+        cases.append(OpCase("matmul vector · vector", [[4], [4]]) { $0[0].matmul($0[1]) })
+        return cases
+    }()
+
+    static let shape: [OpCase] = [
+        OpCase("reshape", [[2, 3, 4]]) { $0[0].reshaped([4, -1]) * Tensor(shape: [4, 6], scalars: (0..<24).map(Double.init)) },
+        OpCase("permute", [[2, 3, 4]]) { $0[0].permuted([2, 0, 1]) * Tensor(shape: [4, 2, 3], scalars: (0..<24).map(Double.init)) },
+        OpCase("transposed", [[3, 4]]) { $0[0].transposed() * Tensor(shape: [4, 3], scalars: (0..<12).map(Double.init)) },
+        OpCase("expand", [[3, 1]]) { $0[0].expanded(to: [2, 3, 4]) * Tensor(shape: [2, 3, 4], scalars: (0..<24).map(Double.init)) },
+        OpCase("unsqueeze squeeze", [[3, 4]]) { $0[0].unsqueezed(axis: 1).squeezed(axis: 1).exp() },
+        OpCase("slice", [[4, 5]]) { $0[0].slice([1..<3, 0..<4]).exp() },
+        OpCase("slice subscript", [[2, 4, 5]]) { $0[0][0..<2, 1..<4].exp() },
+        OpCase("slice along axis", [[4, 5]]) { $0[0].slice(alongAxis: 1, 2..<5).exp() },
+        OpCase("concat axis 0", [[2, 3], [4, 3]]) { Tensor.concat([$0[0], $0[1].exp()], alongAxis: 0) },
+        OpCase("concat axis 1", [[2, 3], [2, 1], [2, 2]]) { Tensor.concat([$0[0], $0[1] * 2, $0[2]], alongAxis: 1).exp() },
+        OpCase("stack", [[2, 3], [2, 3]]) { Tensor.stack([$0[0], $0[1].exp()], alongAxis: 1) },
+        OpCase("gather axis 1", [[3, 4]]) { $0[0].gather(alongAxis: 1, indices: [2, 0, 3]).exp() },
+        OpCase("gather repeated indices", [[3, 4]]) { $0[0].gather(alongAxis: 0, indices: [0, 0, 2, 1, 1, 1, 2, 0]).exp() },
+    ]
+
+    /// Rules whose ops only appear in backward graphs: checked by differentiating a gradient.
+    static let backwardPrimitives: [OpCase] = [
+        OpCase("tanhBackward", [[3, 4]], firstDerivative { $0.tanh().sum() }),
+        OpCase("sigmoidBackward", [[3, 4]], firstDerivative { $0.sigmoid().sum() }),
+        OpCase("sliceBackward", [[4, 5]], firstDerivative { $0.slice([1..<3]).squared().sum() }),
+        OpCase("scatterAdd", [[3, 4]], firstDerivative { $0.gather(alongAxis: 1, indices: [2, 0, 2]).squared().sum() }),
+    ]
+
+    static let custom: [OpCase] = [
+        OpCase("custom softsign", [[3, 4]]) { xs in
+            Tensor.customOp(
+                name: "softsign", inputs: [xs[0]], forward: { $0[0] / ($0[0].abs() + 1) },
+                vjp: { g, inputs, _ in [g / (inputs[0].abs() + 1).squared()] })
+        }
+    ]
+
+    static let all: [OpCase] = binary + scalar + unary + reductions + matmul + shape + backwardPrimitives + custom
+}
