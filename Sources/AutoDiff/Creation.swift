@@ -3,17 +3,29 @@
 
 extension Tensor {
     /// A tensor of the given shape with every element `value`.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func full(_ shape: [Int], _ value: Scalar) -> Tensor {
         guard shape.allSatisfy({ $0 >= 0 }) else { tensorFailure("full: shape \(shape) has a negative dimension") }
         return Tensor(shape: shape, storage: .filled(ShapeMath.count(shape), with: value))
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func zeros(_ shape: [Int]) -> Tensor { full(shape, 0) }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func ones(_ shape: [Int]) -> Tensor { full(shape, 1) }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func zeros(like t: Tensor) -> Tensor { full(t.shape, 0) }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func ones(like t: Tensor) -> Tensor { full(t.shape, 1) }
 
     /// `start, start + step, …` up to but excluding `end`.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func arange(_ start: Scalar, _ end: Scalar, step: Scalar = 1) -> Tensor {
         guard step != 0 else { tensorFailure("arange: step is 0") }
         let n = Swift.max(0, Int(((end - start) / step).rounded(.up)))
@@ -21,6 +33,8 @@ extension Tensor {
     }
 
     /// `count` evenly spaced values from `start` to `end`, both included.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func linspace(_ start: Scalar, _ end: Scalar, count: Int) -> Tensor {
         guard count >= 0 else { tensorFailure("linspace: count \(count) is negative") }
         if count == 1 { return Tensor([start]) }
@@ -29,6 +43,8 @@ extension Tensor {
     }
 
     /// The `n × n` identity matrix.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func eye(_ n: Int) -> Tensor {
         var scalars = [Scalar](repeating: 0, count: n * n)
         for i in 0..<n { scalars[i * n + i] = 1 }
@@ -36,6 +52,8 @@ extension Tensor {
     }
 
     /// Uniform samples in `[low, high)`.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func randomUniform(
         _ shape: [Int], low: Scalar = 0, high: Scalar = 1, generator: inout RandomGenerator
     ) -> Tensor {
@@ -48,6 +66,8 @@ extension Tensor {
     }
 
     /// Normal samples with the given mean and standard deviation.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func randomNormal(
         _ shape: [Int], mean: Scalar = 0, standardDeviation: Scalar = 1, generator: inout RandomGenerator
     ) -> Tensor {

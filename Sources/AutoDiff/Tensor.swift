@@ -28,6 +28,8 @@ public struct Tensor<Scalar: TensorScalar> {
     }
 
     /// A tensor of the given shape holding `scalars` in row-major order.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public init(shape: [Int], scalars: [Scalar]) {
         guard shape.allSatisfy({ $0 >= 0 }) else {
             tensorFailure("Tensor(shape:scalars:): shape \(shape) has a negative dimension")
@@ -41,12 +43,18 @@ public struct Tensor<Scalar: TensorScalar> {
     }
 
     /// A one-dimensional tensor.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public init(_ scalars: [Scalar]) { self.init(shape: [scalars.count], scalars: scalars) }
 
     /// A rank-0 tensor.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public init(_ scalar: Scalar) { self.init(shape: [], storage: .filled(1, with: scalar)) }
 
     /// A matrix from rows of equal length.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public init(rows: [[Scalar]]) {
         let width = rows.first?.count ?? 0
         guard rows.allSatisfy({ $0.count == width }) else {
@@ -144,11 +152,15 @@ public struct Tensor<Scalar: TensorScalar> {
     }
 
     /// This tensor as a new leaf that requires gradients.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func requiringGrad() -> Tensor {
         Tensor(shape: shape, storage: storage, node: GradNode(leafShape: shape))
     }
 
     /// The same values, cut from the tape: no gradient flows through the result.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func detached() -> Tensor { Tensor(shape: shape, storage: storage) }
 
     /// Whether this tensor is a leaf of the tape (requires gradients and was not computed by an
@@ -171,6 +183,8 @@ public struct Tensor<Scalar: TensorScalar> {
     }
 
     /// Clears the accumulated gradient of this leaf.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func zeroGrad() { node?.grad = nil }
 }
 

@@ -1,15 +1,18 @@
 import AutoDiff
-let x = Tensor<Double>(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6]).requiringGrad()
-let w = Tensor<Double>(shape: [3, 1], scalars: [0.5, -1, 2]).requiringGrad()
-let y = (x.matmul(w).tanh() * 2 + x.sum(alongAxis: 1, keepDims: true)).sigmoid().mean()
-y.backward()
-print(y)
-print(x.grad!)
-print(w.grad!)
-let z = x.softmax(alongAxis: 1)
-print(z)
-var c = x
-for _ in 0..<100_000 { c = c * 1.0000001 + 0.0 }
-let t0 = ContinuousClock.now
-c.sum().backward()
-print("100k chain ok", ContinuousClock.now - t0)
+import Foundation
+
+// op-overhead: 4×4 tensors, 10 × (c = (c*b + a).tanh()), sum, backward: 31 recorded ops.
+var g = RandomGenerator(seed: 0)
+let a = Tensor<Float>.randomNormal([4, 4], generator: &g).requiringGrad()
+let b = Tensor<Float>.randomNormal([4, 4], generator: &g).requiringGrad()
+func iteration(_ a: Tensor<Float>, _ b: Tensor<Float>) {
+    var c = a
+    for _ in 0..<10 { c = (c * b + a).tanh() }
+    c.sum().backward()
+}
+for _ in 0..<(n / 20) { iteration(a, b) }
+let n = Int(ProcessInfo.processInfo.environment["OPS_N"] ?? "") ?? 20000
+let t0 = DispatchTime.now().uptimeNanoseconds
+for _ in 0..<n { iteration(a, b) }
+let secs = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+print("op-overhead µs/op:", secs / Double(n * 31) * 1e6)

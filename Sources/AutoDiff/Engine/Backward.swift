@@ -12,6 +12,8 @@ extension Tensor {
     ///     again (Hessian-vector products, gradient penalties).
     ///
     /// Gradients **accumulate** into `.grad`; reset them with ``zeroGrad()``.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(seed: Tensor? = nil, retainGraph: Bool? = nil, createGraph: Bool = false) {
         guard let node else {
             tensorFailure(
@@ -44,6 +46,8 @@ extension Tensor {
 /// - Parameters:
 ///   - seed: as in ``Tensor/backward(seed:retainGraph:createGraph:)``.
 ///   - createGraph: record the backward pass, so the returned gradients are differentiable.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func gradients<Scalar>(
     of output: Tensor<Scalar>, wrt inputs: [Tensor<Scalar>], seed: Tensor<Scalar>? = nil,
     retainGraph: Bool? = nil, createGraph: Bool = false
@@ -92,47 +96,57 @@ enum Engine {
         state.anomalyDetection = false
         defer { state.anomalyDetection = anomaly }
 
-        var results = [Tensor<Scalar>?](repeating: nil, count: targets.count)
-        var kept: [GradNode<Scalar>: Tensor<Scalar>] = [:]
+        // Only the functional form keeps gradients of targets; backward() allocates nothing here.
+        var kept: [ObjectIdentifier: Tensor<Scalar>]? = functional ? [:] : nil
         root.pending = createGraph ? seed : seed.detached()
+
+        /// Adds one input's gradient into its pending sum, undoing broadcasting first: the one
+        /// place broadcasting is undone, for every op.
+        @inline(__always)
+        func accumulate(_ input: NodeBase?, _ gradient: Tensor<Scalar>?, from node: GradNode<Scalar>) {
+            guard let input = GradNode<Scalar>.typed(input), var gradient else { return }
+            if gradient.shape != input.shape { gradient = gradient.sumToShape(input.shape) }
+            if _slowPath(anomaly) {
+                gradient.checkFinite(node.op ?? .custom, direction: "backward", callSite: node.callSite)
+            }
+            if let existing = input.pending.take() {
+                input.pending = existing + gradient
+            } else {
+                input.pending = gradient
+            }
+        }
 
         // One reverse sweep in creation order: every node is complete before it is visited,
         // because all its consumers were created after it.
         for node in order {
-            guard let upstream = node.pending else { continue }
-            node.pending = nil
-            if node.visitStamp == targetStamp { kept[node] = upstream }
+            guard let upstream = node.pending.take() else { continue }
+            if functional && node.visitStamp == targetStamp { kept![ObjectIdentifier(node)] = upstream }
             guard let pullback = node.pullback else {
                 if node.isLeaf && !functional {
-                    node.grad = node.grad.map { $0 + upstream } ?? upstream
+                    if let existing = node.grad.take() {
+                        node.grad = existing + upstream
+                    } else {
+                        node.grad = upstream
+                    }
                 }
                 continue
             }
-            let grads: [Tensor<Scalar>?]
             switch pullback {
             case .unary(let rule):
-                grads = [rule(upstream, node)]
+                accumulate(node.first, rule(upstream, node), from: node)
             case .binary(let rule):
-                let (ga, gb) = rule(upstream, node, node.inputs[0] != nil, node.inputs[1] != nil)
-                grads = [ga, gb]
+                let a = node.first, b = node.second
+                let (ga, gb) = rule(upstream, node, a != nil, b != nil)
+                accumulate(a, ga, from: node)
+                accumulate(b, gb, from: node)
             case .nary(let rule):
-                grads = rule(upstream, node)
-            }
-            for (input, grad) in zip(node.inputs, grads) {
-                guard let input, var grad else { continue }
-                // Broadcasting is undone here, once, for every op.
-                if grad.shape != input.shape { grad = grad.sumToShape(input.shape) }
-                if _slowPath(anomaly) {
-                    grad.checkFinite(node.op ?? .custom, direction: "backward", callSite: node.callSite)
-                }
-                input.pending = input.pending.map { $0 + grad } ?? grad
+                let grads = rule(upstream, node)
+                for (input, gradient) in zip(node.inputs, grads) { accumulate(input, gradient, from: node) }
             }
             if !retainGraph { node.release() }
         }
-        for (index, target) in targets.enumerated() {
-            results[index] = kept[target]
-        }
-        return results
+        guard let kept else { return [] }
+        return targets.map { kept[ObjectIdentifier($0)] }
     }
 
     /// The nodes reachable from `root`, latest first: the part of the tape this pass sweeps.
@@ -140,7 +154,7 @@ enum Engine {
     static func tape<Scalar>(from root: GradNode<Scalar>) -> [GradNode<Scalar>] {
         let stamp = visitCounter.wrappingAdd(1, ordering: .relaxed).newValue
         var order: [GradNode<Scalar>] = []
-        var stack: [GradNode<Scalar>] = [root]
+        var stack: [NodeBase] = [root]
         root.visitStamp = stamp
         while let node = stack.popLast() {
             if node.released {
@@ -148,10 +162,12 @@ enum Engine {
                     "backward: the graph through '\(node.op?.rawValue ?? "leaf")' was already released by an earlier backward; pass retainGraph: true to the first call to backpropagate through it twice"
                 )
             }
-            order.append(node)
-            for case let input? in node.inputs where input.visitStamp != stamp {
-                input.visitStamp = stamp
-                stack.append(input)
+            order.append(unsafeDowncast(node, to: GradNode<Scalar>.self))
+            node.forEachInput { input in
+                if input.visitStamp != stamp {
+                    input.visitStamp = stamp
+                    stack.append(input)
+                }
             }
         }
         order.sort { $0.id > $1.id }
@@ -159,10 +175,7 @@ enum Engine {
     }
 }
 
-extension GradNode: Hashable {
-    public static func == (a: GradNode, b: GradNode) -> Bool { a === b }
-    public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
-}
+
 
 extension Tensor {
     /// The ops recorded on the tape that produced this tensor, latest first (empty for a leaf or

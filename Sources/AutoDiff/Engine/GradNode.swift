@@ -7,6 +7,12 @@ let nodeCounter = Atomic<UInt64>(0)
 /// One stamp per backward pass, to mark the nodes it visits without a hash set.
 let visitCounter = Atomic<UInt64>(0)
 
+/// A captured backtrace, for anomaly reports.
+final class CallSite {
+    let backtrace: Backtrace
+    init(_ backtrace: Backtrace) { self.backtrace = backtrace }
+}
+
 /// How an op turns the gradient of its output into gradients of its inputs (its VJP).
 ///
 /// Rules are written with differentiable tensor ops, so running them while recording
@@ -22,14 +28,92 @@ enum Pullback<Scalar: TensorScalar> {
     case nary((Tensor<Scalar>, GradNode<Scalar>) -> [Tensor<Scalar>?])
 }
 
-/// One entry of the tape: the op that produced a tensor, the nodes of its inputs, and its VJP.
-/// Leaves (tensors created with `requiresGrad`) have no pullback and own the `.grad` buffer.
-public final class GradNode<Scalar: TensorScalar> {
+/// The part of a tape entry that does not depend on the element type: identity, creation order,
+/// edges to the inputs, and the iterative teardown of long chains.
+///
+/// It is not generic on purpose: a generic class's `deinit` always runs unspecialised, and
+/// keeping the edges here keeps that path free of runtime generic-metadata lookups.
+public class NodeBase {
     let id: UInt64
     let op: OpKind?
     let shape: [Int]
-    /// Nodes of the inputs, `nil` for constant inputs.
-    var inputs: [GradNode?]
+    /// Nodes of the inputs, `nil` for constant inputs: the first two inline (every unary and
+    /// binary op, without an array allocation per node), the rest of an n-ary op's in `more`.
+    var first: NodeBase?
+    var second: NodeBase?
+    var more: [NodeBase?] = []
+    let inputCount: Int
+    var visitStamp: UInt64 = 0
+    var released = false
+    /// Where user code created this op (anomaly mode only).
+    var callSite: CallSite?
+
+    init(op: OpKind?, shape: [Int], first: NodeBase?, second: NodeBase?, arity: Int) {
+        id = nodeCounter.wrappingAdd(1, ordering: .relaxed).newValue
+        self.op = op
+        self.shape = shape
+        self.first = first
+        self.second = second
+        inputCount = arity
+    }
+
+    var isLeaf: Bool { op == nil }
+
+    /// All input nodes in order (allocates; for n-ary ops and inspection).
+    var inputs: [NodeBase?] {
+        switch inputCount {
+        case 0: []
+        case 1: [first]
+        case 2: [first, second]
+        default: [first, second] + more
+        }
+    }
+
+    /// Calls `body` for each input that requires gradients.
+    @inline(__always)
+    final func forEachInput(_ body: (NodeBase) -> Void) {
+        if let first { body(first) }
+        if let second { body(second) }
+        for case let input? in more { body(input) }
+    }
+
+    /// Drops the edges to the inputs and the saved values that point at them.
+    final func unlink() {
+        first = nil
+        second = nil
+        if !more.isEmpty { more = [] }
+        dropSavedState()
+    }
+
+    /// Releases the rule and saved values (overridden by the typed node).
+    func dropSavedState() {}
+
+    /// Releases what backward no longer needs: what a pass without `retainGraph` does.
+    final func release() {
+        unlink()
+        released = true
+    }
+
+    // Dropping the last reference to a long chain would otherwise release it recursively, one
+    // stack frame per node; unlink it iteratively instead. The rule is dropped with the edges
+    // because it captures the same inputs.
+    deinit {
+        guard first != nil || second != nil || !more.isEmpty else { return }
+        var stack: [NodeBase] = []
+        forEachInput { stack.append($0) }
+        unlink()
+        while var next = stack.popLast() {
+            if isKnownUniquelyReferenced(&next) {
+                next.forEachInput { stack.append($0) }
+                next.unlink()
+            }
+        }
+    }
+}
+
+/// One entry of the tape: the op that produced a tensor, its inputs' nodes, and its VJP.
+/// Leaves (tensors created with `requiresGrad`) have no pullback and own the `.grad` buffer.
+public final class GradNode<Scalar: TensorScalar>: NodeBase {
     var pullback: Pullback<Scalar>?
     /// The op's own output value, for rules written in terms of it (exp, tanh, sigmoid, sqrt).
     var savedOutput: TensorStorage<Scalar>?
@@ -37,27 +121,34 @@ public final class GradNode<Scalar: TensorScalar> {
     var grad: Tensor<Scalar>?
     /// The gradient being accumulated during a backward pass.
     var pending: Tensor<Scalar>?
-    var visitStamp: UInt64 = 0
-    var released = false
-    /// Where user code created this op (anomaly mode only).
-    var callSite: Backtrace?
-
-    var isLeaf: Bool { op == nil }
 
     /// A leaf.
     init(leafShape shape: [Int]) {
-        id = nodeCounter.wrappingAdd(1, ordering: .relaxed).newValue
-        op = nil
-        self.shape = shape
-        inputs = []
+        super.init(op: nil, shape: shape, first: nil, second: nil, arity: 0)
     }
 
-    init(op: OpKind, shape: [Int], inputs: [GradNode?], pullback: Pullback<Scalar>) {
-        id = nodeCounter.wrappingAdd(1, ordering: .relaxed).newValue
-        self.op = op
-        self.shape = shape
-        self.inputs = inputs
+    init(op: OpKind, shape: [Int], first: GradNode?, second: GradNode?, pullback: Pullback<Scalar>, arity: Int) {
         self.pullback = pullback
+        super.init(op: op, shape: shape, first: first, second: second, arity: arity)
+    }
+
+    convenience init(op: OpKind, shape: [Int], inputs: [GradNode?], pullback: Pullback<Scalar>) {
+        self.init(
+            op: op, shape: shape, first: inputs.first ?? nil, second: inputs.count > 1 ? inputs[1] : nil,
+            pullback: pullback, arity: inputs.count)
+        if inputs.count > 2 { more = inputs[2...].map { $0 } }
+    }
+
+    override func dropSavedState() {
+        pullback = nil
+        savedOutput = nil
+    }
+
+    /// The typed node of an input (every input of a `GradNode<Scalar>` has the same element type).
+    @inline(__always)
+    static func typed(_ node: NodeBase?) -> GradNode? {
+        guard let node else { return nil }
+        return unsafeDowncast(node, to: GradNode.self)
     }
 
     /// The op's output as a tensor still attached to this node, so a rule that uses it is
@@ -67,29 +158,5 @@ public final class GradNode<Scalar: TensorScalar> {
             tensorFailure("internal: \(op?.rawValue ?? "leaf") did not save its output")
         }
         return Tensor(shape: shape, storage: savedOutput, node: self)
-    }
-
-    /// Releases the saved values and input edges: what backward does without `retainGraph`.
-    func release() {
-        pullback = nil
-        savedOutput = nil
-        inputs = []
-        released = true
-    }
-
-    // Dropping the last reference to a long chain would otherwise release it recursively, one
-    // stack frame per node; unlink it iteratively instead.
-    deinit {
-        guard !inputs.isEmpty else { return }
-        var stack: [GradNode] = inputs.compactMap { $0 }
-        inputs = []
-        pullback = nil
-        while var next = stack.popLast() {
-            if isKnownUniquelyReferenced(&next) {
-                stack.append(contentsOf: next.inputs.lazy.compactMap { $0 })
-                next.inputs = []
-                next.pullback = nil
-            }
-        }
     }
 }

@@ -8,46 +8,43 @@ extension Tensor {
     /// `makePullback` is only called when a node is created, so an op that needs no gradient
     /// allocates nothing for its rule.
     @inline(__always)
-    func recorded(
+    consuming func recorded(
         _ op: OpKind, _ a: Tensor, _ b: Tensor? = nil, savingOutput: Bool = false,
         _ makePullback: () -> Pullback<Scalar>
     ) -> Tensor {
         let state = ThreadState.current
         if _slowPath(state.anomalyDetection) { checkFinite(op, direction: "forward") }
         guard state.gradEnabled, a.node != nil || b?.node != nil else { return self }
-        let inputs: [GradNode<Scalar>?] = b == nil ? [a.node] : [a.node, b!.node]
-        return attach(op, inputs: inputs, savingOutput: savingOutput, anomaly: state.anomalyDetection, makePullback())
+        let node = GradNode<Scalar>(
+            op: op, shape: shape, first: a.node, second: b?.node, pullback: makePullback(), arity: b == nil ? 1 : 2)
+        return attach(node, savingOutput: savingOutput, anomaly: state.anomalyDetection)
     }
 
     /// The n-ary form of ``recorded(_:_:_:savingOutput:_:)``.
     @inline(__always)
-    func recorded(
+    consuming func recorded(
         _ op: OpKind, _ inputs: [Tensor], savingOutput: Bool = false,
         _ makePullback: () -> Pullback<Scalar>
     ) -> Tensor {
         let state = ThreadState.current
         if _slowPath(state.anomalyDetection) { checkFinite(op, direction: "forward") }
         guard state.gradEnabled, inputs.contains(where: { $0.node != nil }) else { return self }
-        return attach(
-            op, inputs: inputs.map(\.node), savingOutput: savingOutput,
-            anomaly: state.anomalyDetection, makePullback())
+        let node = GradNode<Scalar>(op: op, shape: shape, inputs: inputs.map(\.node), pullback: makePullback())
+        return attach(node, savingOutput: savingOutput, anomaly: state.anomalyDetection)
     }
 
-    private func attach(
-        _ op: OpKind, inputs: [GradNode<Scalar>?], savingOutput: Bool, anomaly: Bool,
-        _ pullback: Pullback<Scalar>
-    ) -> Tensor {
-        let node = GradNode<Scalar>(op: op, shape: shape, inputs: inputs, pullback: pullback)
+    @inline(__always)
+    private consuming func attach(_ node: GradNode<Scalar>, savingOutput: Bool, anomaly: Bool) -> Tensor {
         if savingOutput { node.savedOutput = storage }
-        if _slowPath(anomaly) { node.callSite = try? Backtrace.capture() }
+        if _slowPath(anomaly) { node.callSite = (try? Backtrace.capture()).map(CallSite.init) }
         return Tensor(shape: shape, storage: storage, node: node)
     }
 
     /// Anomaly mode: stop at the first non-finite value, naming the op and the user's call site.
-    func checkFinite(_ op: OpKind, direction: String, callSite: Backtrace? = nil) {
+    func checkFinite(_ op: OpKind, direction: String, callSite: CallSite? = nil) {
         let p = storage.base
         for i in 0..<count where !p[i].isFinite {
-            let site = userCallSite(callSite ?? (try? Backtrace.capture()))
+            let site = userCallSite(callSite?.backtrace ?? (try? Backtrace.capture()))
             tensorFailure(
                 "anomaly: \(op.rawValue) produced \(p[i]) in its \(direction) pass (element \(i) of shape \(shape))\(site.map { ", called at \($0)" } ?? "")"
             )

@@ -9,64 +9,83 @@
 extension Tensor {
     // MARK: Two tensors, NumPy broadcasting
 
+    /// Runs a binary kernel and records it with `rule`. The rule closure is only created when a
+    /// node is recorded (the builder is non-escaping), so untracked ops allocate nothing for it.
+    @inline(__always)
     static func binaryOp(
         _ a: Tensor, _ b: Tensor, _ kernel: BinaryKernel, _ op: OpKind, savingOutput: Bool = false,
-        _ rule: @escaping (Tensor, GradNode<Scalar>, Bool, Bool) -> (Tensor?, Tensor?)
+        _ rule: () -> Pullback<Scalar>
     ) -> Tensor {
-        zipped(a, b, kernel, name: op.rawValue).recorded(op, a, b, savingOutput: savingOutput) {
-            .binary(rule)
-        }
+        zipped(a, b, kernel, name: op.rawValue).recorded(op, a, b, savingOutput: savingOutput, rule)
     }
 
     /// `a + b`, broadcasting.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func + (a: Tensor, b: Tensor) -> Tensor {
-        binaryOp(a, b, .add, .add) { g, _, wa, wb in (wa ? g : nil, wb ? g : nil) }
+        binaryOp(a, b, .add, .add) { .binary { g, _, wa, wb in (wa ? g : nil, wb ? g : nil) } }
     }
 
     /// `a − b`, broadcasting.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func - (a: Tensor, b: Tensor) -> Tensor {
-        binaryOp(a, b, .subtract, .subtract) { g, _, wa, wb in (wa ? g : nil, wb ? -g : nil) }
+        binaryOp(a, b, .subtract, .subtract) { .binary { g, _, wa, wb in (wa ? g : nil, wb ? -g : nil) } }
     }
 
     /// `a ⊙ b` (elementwise), broadcasting. ∂/∂a = g⊙b, ∂/∂b = g⊙a.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func * (a: Tensor, b: Tensor) -> Tensor {
-        binaryOp(a, b, .multiply, .multiply) { g, _, wa, wb in
+        binaryOp(a, b, .multiply, .multiply) { .binary { g, _, wa, wb in
             (wa ? g * b : nil, wb ? g * a : nil)
-        }
+        } }
     }
 
     /// `a / b` (elementwise), broadcasting. ∂/∂a = g/b, ∂/∂b = −g·a/b².
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func / (a: Tensor, b: Tensor) -> Tensor {
-        binaryOp(a, b, .divide, .divide) { g, _, wa, wb in
+        binaryOp(a, b, .divide, .divide) { .binary { g, _, wa, wb in
             (wa ? g / b : nil, wb ? -(g * a) / (b * b) : nil)
-        }
+        } }
     }
 
     /// `aᵇ` elementwise, broadcasting. ∂/∂a = g·b·aᵇ⁻¹, ∂/∂b = g·aᵇ·ln a (defined for a > 0).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func pow(_ a: Tensor, _ b: Tensor) -> Tensor {
-        binaryOp(a, b, .power, .power, savingOutput: true) { g, node, wa, wb in
-            (wa ? g * b * Tensor.pow(a, b - 1) : nil, wb ? g * node.output * a.log() : nil)
+        binaryOp(a, b, .power, .power, savingOutput: true) {
+            .binary { g, node, wa, wb in
+                (wa ? g * b * Tensor.pow(a, b - 1) : nil, wb ? g * node.output * a.log() : nil)
+            }
         }
     }
 
     /// The larger of `a` and `b` elementwise. A tie sends half the gradient to each side.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func maximum(_ a: Tensor, _ b: Tensor) -> Tensor {
-        binaryOp(a, b, .maximum, .maximum) { g, _, wa, wb in
+        binaryOp(a, b, .maximum, .maximum) { .binary { g, _, wa, wb in
             let toA = zipped(a, b, .greaterMask, name: "maximum")
             return (wa ? g * toA : nil, wb ? g * (1 - toA) : nil)
-        }
+        } }
     }
 
     /// The smaller of `a` and `b` elementwise. A tie sends half the gradient to each side.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func minimum(_ a: Tensor, _ b: Tensor) -> Tensor {
-        binaryOp(a, b, .minimum, .minimum) { g, _, wa, wb in
+        binaryOp(a, b, .minimum, .minimum) { .binary { g, _, wa, wb in
             let toA = zipped(b, a, .greaterMask, name: "minimum")
             return (wa ? g * toA : nil, wb ? g * (1 - toA) : nil)
-        }
+        } }
     }
 
     /// `mask ? a : b` elementwise, broadcasting all three. The mask (nonzero means true) is not
     /// differentiated; the gradient flows to `a` where the mask holds and to `b` elsewhere.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func `where`(_ mask: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor {
         let name = "where"
         let shape = ShapeMath.broadcast(mask.shape, ShapeMath.broadcast(a.shape, b.shape, op: name), op: name)
@@ -92,36 +111,69 @@ extension Tensor {
 
     // MARK: A tensor and a Swift scalar
 
+    /// Runs a unary kernel and records it with `rule` (built only when recorded).
+    @inline(__always)
     func unaryOp(
-        _ kernel: UnaryKernel<Scalar>, _ op: OpKind, savingOutput: Bool = false,
-        _ rule: @escaping (Tensor, GradNode<Scalar>) -> Tensor
+        _ kernel: UnaryKernel<Scalar>, _ op: OpKind, savingOutput: Bool = false, _ rule: () -> Pullback<Scalar>
     ) -> Tensor {
-        mapped(kernel).recorded(op, self, savingOutput: savingOutput) { .unary(rule) }
+        mapped(kernel).recorded(op, self, savingOutput: savingOutput, rule)
     }
 
-    public static func + (a: Tensor, c: Scalar) -> Tensor { a.unaryOp(.addScalar(c), .addScalar) { g, _ in g } }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public static func + (a: Tensor, c: Scalar) -> Tensor { a.unaryOp(.addScalar(c), .addScalar) { .unary { g, _ in g } } }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func + (c: Scalar, a: Tensor) -> Tensor { a + c }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func - (a: Tensor, c: Scalar) -> Tensor { a + (-c) }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func - (c: Scalar, a: Tensor) -> Tensor { -a + c }
 
     /// `c·a`. ∂/∂a = c·g.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func * (a: Tensor, c: Scalar) -> Tensor {
-        a.unaryOp(.multiplyScalar(c), .multiplyScalar) { g, _ in g * c }
+        a.unaryOp(.multiplyScalar(c), .multiplyScalar) { .unary { g, _ in g * c } }
     }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func * (c: Scalar, a: Tensor) -> Tensor { a * c }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func / (a: Tensor, c: Scalar) -> Tensor { a * (1 / c) }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func / (c: Scalar, a: Tensor) -> Tensor { a.pow(-1) * c }
 
     // Compound assignment. Under `withoutGrad`, on a leaf that requires gradients, it updates
     // the values in place and keeps the leaf (as `w -= lr * w.grad` does in PyTorch's no_grad):
     // that is how a parameter is updated. Everywhere else `a op= b` is `a = a op b`.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func += (a: inout Tensor, b: Tensor) { a.assignResult(a + b, op: "+=") }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func -= (a: inout Tensor, b: Tensor) { a.assignResult(a - b, op: "-=") }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func *= (a: inout Tensor, b: Tensor) { a.assignResult(a * b, op: "*=") }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func /= (a: inout Tensor, b: Tensor) { a.assignResult(a / b, op: "/=") }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func += (a: inout Tensor, c: Scalar) { a.assignResult(a + c, op: "+=") }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func -= (a: inout Tensor, c: Scalar) { a.assignResult(a - c, op: "-=") }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func *= (a: inout Tensor, c: Scalar) { a.assignResult(a * c, op: "*=") }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func /= (a: inout Tensor, c: Scalar) { a.assignResult(a / c, op: "/=") }
 
     mutating func assignResult(_ result: Tensor, op: String) {
@@ -139,129 +191,199 @@ extension Tensor {
     }
 
     /// `xᵖ` elementwise. ∂/∂x = g·p·xᵖ⁻¹.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func pow(_ p: Scalar) -> Tensor {
         let x = self
-        return unaryOp(.powerScalar(p), .powerScalar) { g, _ in
+        return unaryOp(.powerScalar(p), .powerScalar) { .unary { g, _ in
             p == 2 ? g * x * 2 : g * (x.pow(p - 1) * p)
-        }
+        } }
     }
 
     /// `x²` elementwise.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func squared() -> Tensor { pow(2) }
 
     // MARK: Unary
 
     /// `−x`.
-    public static prefix func - (x: Tensor) -> Tensor { x.unaryOp(.negate, .negate) { g, _ in -g } }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public static prefix func - (x: Tensor) -> Tensor { x.unaryOp(.negate, .negate) { .unary { g, _ in -g } } }
 
     /// `eˣ`. ∂/∂x = g·y (the saved output).
-    public func exp() -> Tensor { unaryOp(.exp, .exp, savingOutput: true) { g, node in g * node.output } }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func exp() -> Tensor { unaryOp(.exp, .exp, savingOutput: true) { .unary { g, node in g * node.output } } }
 
     /// `ln x`. ∂/∂x = g/x.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func log() -> Tensor {
         let x = self
-        return unaryOp(.log, .log) { g, _ in g / x }
+        return unaryOp(.log, .log) { .unary { g, _ in g / x } }
     }
 
     /// `√x`. ∂/∂x = g/(2y).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func sqrt() -> Tensor {
-        unaryOp(.sqrt, .sqrt, savingOutput: true) { g, node in g / (node.output * 2) }
+        unaryOp(.sqrt, .sqrt, savingOutput: true) { .unary { g, node in g / (node.output * 2) } }
     }
 
     /// `|x|`. ∂/∂x = g·sign(x) (0 at x = 0).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func abs() -> Tensor {
         let x = self
-        return unaryOp(.abs, .abs) { g, _ in g * x.detached().mapped(.sign) }
+        return unaryOp(.abs, .abs) { .unary { g, _ in g * x.detached().mapped(.sign) } }
     }
 
     /// `sin x`. ∂/∂x = g·cos x.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func sin() -> Tensor {
         let x = self
-        return unaryOp(.sin, .sin) { g, _ in g * x.cos() }
+        return unaryOp(.sin, .sin) { .unary { g, _ in g * x.cos() } }
     }
 
     /// `cos x`. ∂/∂x = −g·sin x.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func cos() -> Tensor {
         let x = self
-        return unaryOp(.cos, .cos) { g, _ in -(g * x.sin()) }
+        return unaryOp(.cos, .cos) { .unary { g, _ in -(g * x.sin()) } }
     }
 
     /// `tanh x`. ∂/∂x = g·(1 − y²), one fused kernel on the saved output.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func tanh() -> Tensor {
-        unaryOp(.tanh, .tanh, savingOutput: true) { g, node in Tensor.tanhBackward(g, node.output) }
+        unaryOp(.tanh, .tanh, savingOutput: true) { .unary { g, node in Tensor.tanhBackward(g, node.output) } }
     }
 
     /// The logistic function `1/(1 + e⁻ˣ)`, computed without overflow for any x.
     /// ∂/∂x = g·y·(1 − y), one fused kernel on the saved output.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func sigmoid() -> Tensor {
-        unaryOp(.sigmoid, .sigmoid, savingOutput: true) { g, node in Tensor.sigmoidBackward(g, node.output) }
+        unaryOp(.sigmoid, .sigmoid, savingOutput: true) { .unary { g, node in Tensor.sigmoidBackward(g, node.output) } }
     }
 
     /// `max(x, 0)`. ∂/∂x = g where x > 0, else 0 (0 at the kink).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func relu() -> Tensor {
         let x = self.detached()
-        return unaryOp(.relu, .relu) { g, _ in g * x.mapped(.positive) }
+        return unaryOp(.relu, .relu) { .unary { g, _ in g * x.mapped(.positive) } }
     }
 
     /// `x` where x > 0, else `slope·x`.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func leakyRelu(slope: Scalar = 0.01) -> Tensor {
         let x = self.detached()
-        return unaryOp(.leakyRelu(slope), .leakyRelu) { g, _ in g * x.mapped(.leakyReluSlope(slope)) }
+        return unaryOp(.leakyRelu(slope), .leakyRelu) { .unary { g, _ in g * x.mapped(.leakyReluSlope(slope)) } }
     }
 
     /// `ln(1 + eˣ)`, computed as `max(x, 0) + ln(1 + e^{−|x|})` so it never overflows.
     /// ∂/∂x = g·σ(x).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func softplus() -> Tensor {
         let x = self
-        return unaryOp(.softplus, .softplus) { g, _ in g * x.sigmoid() }
+        return unaryOp(.softplus, .softplus) { .unary { g, _ in g * x.sigmoid() } }
     }
 
     /// `x` limited to `[lo, hi]`. ∂/∂x = g inside the interval (ends included), else 0.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func clamped(min lo: Scalar, max hi: Scalar) -> Tensor {
         guard lo <= hi else { tensorFailure("clamp: min \(lo) is greater than max \(hi)") }
         let x = self.detached()
-        return unaryOp(.clamp(lo, hi), .clamp) { g, _ in g * x.mapped(.inside(lo, hi)) }
+        return unaryOp(.clamp(lo, hi), .clamp) { .unary { g, _ in g * x.mapped(.inside(lo, hi)) } }
     }
 
     // MARK: Fused backward kernels (differentiable, for second derivatives)
 
     /// `g·(1 − y²)`: tanh's VJP. ∂/∂g = h·(1 − y²), ∂/∂y = −2·h·g·y.
     static func tanhBackward(_ g: Tensor, _ y: Tensor) -> Tensor {
-        binaryOp(g, y, .tanhBackward, .tanhBackward) { h, _, wg, wy in
+        binaryOp(g, y, .tanhBackward, .tanhBackward) { .binary { h, _, wg, wy in
             (wg ? tanhBackward(h, y) : nil, wy ? h * g * y * -2 : nil)
-        }
+        } }
     }
 
     /// `g·y·(1 − y)`: sigmoid's VJP. ∂/∂g = h·y·(1 − y), ∂/∂y = h·g·(1 − 2y).
     static func sigmoidBackward(_ g: Tensor, _ y: Tensor) -> Tensor {
-        binaryOp(g, y, .sigmoidBackward, .sigmoidBackward) { h, _, wg, wy in
+        binaryOp(g, y, .sigmoidBackward, .sigmoidBackward) { .binary { h, _, wg, wy in
             (wg ? sigmoidBackward(h, y) : nil, wy ? h * g * (1 - y * 2) : nil)
-        }
+        } }
     }
 
     // MARK: Comparisons (not differentiable: masks of 0 and 1)
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func .< (a: Tensor, b: Tensor) -> Tensor { zipped(a.detached(), b.detached(), .less, name: "<") }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func .<= (a: Tensor, b: Tensor) -> Tensor { zipped(a.detached(), b.detached(), .lessEqual, name: "<=") }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func .> (a: Tensor, b: Tensor) -> Tensor { zipped(a.detached(), b.detached(), .greater, name: ">") }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func .>= (a: Tensor, b: Tensor) -> Tensor { zipped(a.detached(), b.detached(), .greaterEqual, name: ">=") }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func .== (a: Tensor, b: Tensor) -> Tensor { zipped(a.detached(), b.detached(), .equal, name: "==") }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func .!= (a: Tensor, b: Tensor) -> Tensor { zipped(a.detached(), b.detached(), .notEqual, name: "!=") }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func .< (a: Tensor, c: Scalar) -> Tensor { a.detached().mapped(.lessThanScalar(c)) }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func .> (a: Tensor, c: Scalar) -> Tensor { a.detached().mapped(.greaterThanScalar(c)) }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func .== (a: Tensor, c: Scalar) -> Tensor { a.detached().mapped(.equalToScalar(c)) }
 }
 
 /// `aᵇ` elementwise with broadcasting (see ``Tensor/pow(_:_:)``).
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func pow<Scalar>(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) -> Tensor<Scalar> { Tensor.pow(a, b) }
 /// `xᵖ` elementwise.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func pow<Scalar>(_ x: Tensor<Scalar>, _ p: Scalar) -> Tensor<Scalar> { x.pow(p) }
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func exp<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.exp() }
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func log<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.log() }
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func sqrt<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.sqrt() }
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func abs<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.abs() }
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func sin<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.sin() }
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func cos<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.cos() }
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func tanh<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.tanh() }
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func maximum<Scalar>(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) -> Tensor<Scalar> { Tensor.maximum(a, b) }
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func minimum<Scalar>(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) -> Tensor<Scalar> { Tensor.minimum(a, b) }

@@ -12,6 +12,8 @@ extension Tensor {
     ///   from the result, as in NumPy.
     ///
     /// Rules (for `C = A·B`): ∂A = G·Bᵀ, ∂B = Aᵀ·G; the transposed cases swap operands and flags.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func matmul(_ other: Tensor, transposeSelf: Bool = false, transposeOther: Bool = false) -> Tensor {
         let a = self, b = other
         switch (a.rank, b.rank) {
@@ -106,4 +108,6 @@ extension Tensor {
 }
 
 /// The matrix product `a · b` (see ``Tensor/matmul(_:transposeSelf:transposeOther:)``).
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func matmul<Scalar>(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) -> Tensor<Scalar> { a.matmul(b) }

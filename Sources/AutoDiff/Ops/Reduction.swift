@@ -3,6 +3,8 @@
 
 extension Tensor {
     /// Σ over `axes` (all axes when `nil`). ∂/∂x = g broadcast back over the summed axes.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func sum(alongAxes axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
         let axes = ShapeMath.axes(axes, rank: rank, op: "sum")
         let kept = reducedKeepingDims(.sum, axes: axes)
@@ -15,12 +17,16 @@ extension Tensor {
     }
 
     /// Σ along one axis.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func sum(alongAxis axis: Int, keepDims: Bool = false) -> Tensor {
         sum(alongAxes: [axis], keepDims: keepDims)
     }
 
     /// The mean over `axes` (all axes when `nil`): the sum divided by the number of elements
     /// summed.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func mean(alongAxes axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
         let axes = ShapeMath.axes(axes, rank: rank, op: "mean")
         let n = axes.reduce(1) { $0 * shape[$1] }
@@ -28,6 +34,8 @@ extension Tensor {
     }
 
     /// The mean along one axis.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func mean(alongAxis axis: Int, keepDims: Bool = false) -> Tensor {
         mean(alongAxes: [axis], keepDims: keepDims)
     }
@@ -36,16 +44,24 @@ extension Tensor {
     ///
     /// **Ties**: when several elements share the maximum, the gradient is split equally among
     /// them (as `torch.amax` does), so the sum of the gradient is preserved.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func max(alongAxes axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
         extremum(.max, .max, axes: axes, keepDims: keepDims)
     }
 
     /// The minimum over `axes` (all when `nil`); ties split the gradient equally.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func min(alongAxes axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
         extremum(.min, .min, axes: axes, keepDims: keepDims)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func max(alongAxis axis: Int, keepDims: Bool = false) -> Tensor { max(alongAxes: [axis], keepDims: keepDims) }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func min(alongAxis axis: Int, keepDims: Bool = false) -> Tensor { min(alongAxes: [axis], keepDims: keepDims) }
 
     private func extremum(_ kernel: ReductionKernel, _ op: OpKind, axes: [Int]?, keepDims: Bool) -> Tensor {
@@ -69,6 +85,8 @@ extension Tensor {
 
     /// `log Σ exp(x)` over `axes`, computed stably as `m + log Σ exp(x − m)` with `m` the
     /// (constant) maximum. Its gradient is `softmax(x)·g`.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func logSumExp(alongAxes axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
         let axes = ShapeMath.axes(axes, rank: rank, op: "logSumExp")
         var m = detached().max(alongAxes: axes, keepDims: true)
@@ -79,12 +97,16 @@ extension Tensor {
     }
 
     /// `log softmax(x)` along `axis`: `x − logSumExp(x)`, stable for any magnitude.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func logSoftmax(alongAxis axis: Int = -1) -> Tensor {
         self - logSumExp(alongAxes: [axis], keepDims: true)
     }
 
     /// `softmax(x)ᵢ = e^{xᵢ} / Σⱼ e^{xⱼ}` along `axis`, computed as `e^{x−m} / Σ e^{x−m}` with
     /// `m` the (constant) maximum, so it never overflows and rows of equal logits are exact.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func softmax(alongAxis axis: Int = -1) -> Tensor {
         let m = detached().max(alongAxes: [axis], keepDims: true)
         let e = (self - m).exp()
@@ -94,8 +116,12 @@ extension Tensor {
     // MARK: Not differentiable
 
     /// The index of the largest element along `axis` (the first one on ties), as integers.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func argmax(alongAxis axis: Int = -1) -> [Int] { argExtremum(axis, >) }
     /// The index of the smallest element along `axis` (the first one on ties).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func argmin(alongAxis axis: Int = -1) -> [Int] { argExtremum(axis, <) }
 
     private func argExtremum(_ axis: Int, _ better: (Scalar, Scalar) -> Bool) -> [Int] {

@@ -9,6 +9,8 @@ extension Tensor {
 
     /// The same elements in another shape with the same number of elements (one dimension may be
     /// `-1`, inferred). No copy. ∂/∂x = g reshaped back.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func reshaped(_ newShape: [Int]) -> Tensor {
         var target = newShape
         if let hole = newShape.firstIndex(of: -1) {
@@ -29,9 +31,13 @@ extension Tensor {
     }
 
     /// Flattens to one dimension.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func flattened() -> Tensor { reshaped([count]) }
 
     /// Inserts an axis of size 1 at `axis` (which may be `rank`, or negative).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func unsqueezed(axis: Int) -> Tensor {
         let a = axis < 0 ? axis + rank + 1 : axis
         guard a >= 0 && a <= rank else {
@@ -43,6 +49,8 @@ extension Tensor {
     }
 
     /// Removes the axis `axis`, which must have size 1; with no axis, every axis of size 1.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func squeezed(axis: Int? = nil) -> Tensor {
         guard let axis else { return reshaped(shape.filter { $0 != 1 }) }
         let a = ShapeMath.axis(axis, rank: rank, op: "squeeze")
@@ -56,6 +64,8 @@ extension Tensor {
 
     /// Reorders the axes: result axis `i` is input axis `axes[i]`. Copies into row-major order.
     /// ∂/∂x = g permuted by the inverse permutation.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func permuted(_ axes: [Int]) -> Tensor {
         let normalised = axes.map { ShapeMath.axis($0, rank: rank, op: "permute") }
         guard normalised.count == rank, Set(normalised).count == rank else {
@@ -70,6 +80,8 @@ extension Tensor {
     }
 
     /// Swaps the last two axes (a matrix transpose; batched for rank 3).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func transposed() -> Tensor {
         guard rank >= 2 else { tensorFailure("transpose: needs rank ≥ 2, got shape \(shape)") }
         var axes = Array(0..<rank)
@@ -79,6 +91,8 @@ extension Tensor {
 
     /// Repeats the tensor along broadcast dimensions to `newShape` (NumPy `broadcast_to`).
     /// ∂/∂x = g summed back to the input's shape (done by the engine).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func expanded(to newShape: [Int]) -> Tensor {
         guard ShapeMath.broadcast(shape, newShape, op: "expand") == newShape else {
             tensorFailure("expand: shape \(shape) cannot be broadcast to \(newShape)")
@@ -89,6 +103,8 @@ extension Tensor {
     }
 
     /// The same as ``expanded(to:)``.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func broadcast(to newShape: [Int]) -> Tensor { expanded(to: newShape) }
 
     /// Sums a gradient of a broadcast shape back to `target`: the one place broadcasting is
@@ -108,6 +124,8 @@ extension Tensor {
 
     /// The sub-tensor selected by one range per leading axis (later axes are kept whole).
     /// ∂/∂x = g placed in a tensor of zeros at the same position.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func slice(_ ranges: [Range<Int>]) -> Tensor {
         guard ranges.count <= rank else {
             tensorFailure("slice: \(ranges.count) ranges for a tensor of shape \(shape)")
@@ -128,6 +146,8 @@ extension Tensor {
     public subscript(_ ranges: Range<Int>...) -> Tensor { slice(ranges) }
 
     /// Rows `range` along `axis`, all other axes whole.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func slice(alongAxis axis: Int, _ range: Range<Int>) -> Tensor {
         let a = ShapeMath.axis(axis, rank: rank, op: "slice")
         return slice(shape[..<a].map { 0..<$0 } + [range])
@@ -155,6 +175,8 @@ extension Tensor {
 
     /// Joins tensors along an existing axis; all other dimensions must agree.
     /// ∂/∂xᵢ = the slice of g that xᵢ occupies.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func concat(_ tensors: [Tensor], alongAxis axis: Int = 0) -> Tensor {
         guard let first = tensors.first else { tensorFailure("concat: no tensors given") }
         let a = ShapeMath.axis(axis, rank: first.rank, op: "concat")
@@ -184,6 +206,8 @@ extension Tensor {
     }
 
     /// Joins tensors of equal shape along a new axis.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func stack(_ tensors: [Tensor], alongAxis axis: Int = 0) -> Tensor {
         guard let first = tensors.first else { tensorFailure("stack: no tensors given") }
         for t in tensors where t.shape != first.shape {
@@ -202,6 +226,8 @@ extension Tensor {
     /// ```swift
     /// let scores = logits.gather(alongAxis: 1, indices: labels)   // [N, C] → [N, 1]
     /// ```
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func gather(alongAxis axis: Int, indices: [Int]) -> Tensor {
         let a = ShapeMath.axis(axis, rank: rank, op: "gather")
         let outer = shape[..<a].reduce(1, *)
@@ -263,6 +289,8 @@ extension Tensor {
     }
 
     /// Rows of zeros with a one at each label: `[labels.count, classes]` (not differentiable).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func oneHot(_ labels: [Int], classes: Int) -> Tensor {
         let out = TensorStorage<Scalar>.filled(labels.count * classes, with: 0)
         for (row, label) in labels.enumerated() {
