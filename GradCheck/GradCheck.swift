@@ -128,10 +128,12 @@ public enum GradCheck {
         for (i, x) in inputs.enumerated() {
             var result = InputResult(input: i, shape: x.shape)
             for j in 0..<x.count {
-                var plus = inputs, minus = inputs
+                var plus = inputs
+                var minus = inputs
                 plus[i].withUnsafeMutableBufferPointer { $0[j] += epsilon }
                 minus[i].withUnsafeMutableBufferPointer { $0[j] -= epsilon }
-                let fp = evaluate(f, plus).scalars, fm = evaluate(f, minus).scalars
+                let fp = evaluate(f, plus).scalars
+                let fm = evaluate(f, minus).scalars
                 for k in 0..<outCount {
                     let numeric = (fp[k] - fm[k]) / (2 * epsilon)
                     result.record(analytic: analytic[i][k][j], numeric: numeric, element: j, output: k)
@@ -152,11 +154,13 @@ public enum GradCheck {
             let tracked = inputs.map { $0.requiringGrad() }
             let output = f(tracked)
             let u = Tensor<Double>.randomNormal(output.shape, generator: &generator)
-            let vjps = output.requiresGrad
+            let vjps =
+                output.requiresGrad
                 ? gradients(of: output, wrt: tracked, seed: u) : inputs.map { Tensor.zeros($0.shape) }
             for (i, x) in inputs.enumerated() {
                 let v = Tensor<Double>.randomNormal(x.shape, generator: &generator)
-                var plus = inputs, minus = inputs
+                var plus = inputs
+                var minus = inputs
                 plus[i] = (x + v * epsilon).detached()
                 minus[i] = (x - v * epsilon).detached()
                 let numeric = ((evaluate(f, plus) - evaluate(f, minus)) * u).sum().item / (2 * epsilon)
@@ -234,7 +238,8 @@ public enum GradCheck {
             let what = order == 2 ? "second-derivative check" : "gradient check"
             var lines = ["\(what) (\(mode)): \(passed ? "passed" : "FAILED"), tolerance \(tolerance)"]
             for r in inputs {
-                var line = "  input \(r.input) \(r.shape): max error \(r.maxRelativeError), max |Δ| \(r.maxAbsoluteError)"
+                var line =
+                    "  input \(r.input) \(r.shape): max error \(r.maxRelativeError), max |Δ| \(r.maxAbsoluteError)"
                 if r.maxRelativeError > tolerance {
                     line += " ✗"
                     if let element = r.worstElement {

@@ -58,7 +58,8 @@ extension Tensor {
         _ shape: [Int], low: Scalar = 0, high: Scalar = 1, generator: inout RandomGenerator
     ) -> Tensor {
         let n = ShapeMath.count(shape)
-        let span = Double(high - low), lo = Double(low)
+        let span = Double(high - low)
+        let lo = Double(low)
         var scalars = [Scalar]()
         scalars.reserveCapacity(n)
         for _ in 0..<n { scalars.append(Scalar(lo + span * generator.nextUniform())) }
@@ -72,7 +73,8 @@ extension Tensor {
         _ shape: [Int], mean: Scalar = 0, standardDeviation: Scalar = 1, generator: inout RandomGenerator
     ) -> Tensor {
         let n = ShapeMath.count(shape)
-        let sd = Double(standardDeviation), mu = Double(mean)
+        let sd = Double(standardDeviation)
+        let mu = Double(mean)
         var scalars = [Scalar]()
         scalars.reserveCapacity(n)
         for _ in 0..<n { scalars.append(Scalar(mu + sd * generator.nextNormal())) }

@@ -1,3 +1,5 @@
+import RealModule
+
 /// A seedable pseudo-random generator (xoshiro256**, seeded through SplitMix64) whose stream is
 /// the same on every run and every machine: a seed fixes every number drawn from it.
 ///
@@ -22,7 +24,8 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Hashable, Codabl
 
     /// Restores a generator from a saved ``state``.
     public init(state: [UInt64]) {
-        precondition(state.count == 4 && state.contains { $0 != 0 }, "RandomGenerator: state must be 4 words, not all zero")
+        precondition(
+            state.count == 4 && state.contains { $0 != 0 }, "RandomGenerator: state must be 4 words, not all zero")
         self.state = state
     }
 
@@ -61,5 +64,3 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Hashable, Codabl
         return p
     }
 }
-
-import RealModule

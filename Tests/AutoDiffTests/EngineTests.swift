@@ -1,6 +1,7 @@
-@testable import AutoDiff
 import Foundation
 import Testing
+
+@testable import AutoDiff
 
 @Suite("The tape")
 struct EngineTests {
@@ -65,7 +66,8 @@ struct EngineTests {
 
     @Test("operations on constants record nothing")
     func constantsAreNotRecorded() {
-        let a = Tensor<Double>([1, 2]), b = Tensor<Double>([3, 4])
+        let a = Tensor<Double>([1, 2])
+        let b = Tensor<Double>([3, 4])
         let c = (a * b).exp().sum()
         #expect(!c.requiresGrad)
         #expect(c.recordedOps.isEmpty)

@@ -12,8 +12,16 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
     /// Every one of these must appear in the message.
     var expected: [String] {
         switch self {
-        case .anomalyForward: ["anomaly: log produced ", "nan in its forward pass (element 1 of shape [2]), called at ", "ErrorTests.swift:"]
-        case .anomalyBackward: ["anomaly: sqrt produced inf in its backward pass (element 0 of shape [2]), called at ", "ErrorTests.swift:"]
+        case .anomalyForward:
+            [
+                "anomaly: log produced ", "nan in its forward pass (element 1 of shape [2]), called at ",
+                "ErrorTests.swift:",
+            ]
+        case .anomalyBackward:
+            [
+                "anomaly: sqrt produced inf in its backward pass (element 0 of shape [2]), called at ",
+                "ErrorTests.swift:",
+            ]
         default: [expectedLine]
         }
     }
@@ -24,8 +32,10 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
         case .broadcast: "add: shapes [3, 4] and [5] cannot broadcast: dimension 1 is 4 vs 5"
         case .badAxis: "sum: axis 3 is out of range for a tensor of rank 2"
         case .reshapeCount: "reshape: cannot reshape [2, 3] (6 elements) to [4, 2]"
-        case .backwardNonScalar: "backward: the output has shape [2, 2], not a scalar: pass a seed gradient of that shape"
-        case .backwardTwice: "backward: the graph through 'sum' was already released by an earlier backward; pass retainGraph: true"
+        case .backwardNonScalar:
+            "backward: the output has shape [2, 2], not a scalar: pass a seed gradient of that shape"
+        case .backwardTwice:
+            "backward: the graph through 'sum' was already released by an earlier backward; pass retainGraph: true"
         case .noGradient: "backward: the tensor does not require gradients"
         case .gradientsOfConstant: "gradients(of:wrt:): input 1 (shape [2]) does not require gradients"
         case .anomalyForward, .anomalyBackward: ""

@@ -23,10 +23,12 @@ struct GradientTests {
         #expect(missing.isEmpty, "no GradCheck case exercises: \(missing.map(\.rawValue))")
     }
 
-    @Test("large inputs pass the random-projection mode", arguments: [
-        OpCase("matmul large", [[40, 50], [50, 30]]) { $0[0].matmul($0[1]).tanh() },
-        OpCase("logSoftmax large", [[64, 100]]) { $0[0].logSoftmax(alongAxis: 1) },
-    ])
+    @Test(
+        "large inputs pass the random-projection mode",
+        arguments: [
+            OpCase("matmul large", [[40, 50], [50, 30]]) { $0[0].matmul($0[1]).tanh() },
+            OpCase("logSoftmax large", [[64, 100]]) { $0[0].logSoftmax(alongAxis: 1) },
+        ])
     func projections(_ op: OpCase) {
         let report = GradCheck.check(op.f, at: op.inputs(), mode: .projections(count: 4, seed: 11))
         #expect(report.passed, "\(report)")
@@ -48,11 +50,15 @@ struct GradientTests {
         OpCase("exp", [[3, 4]]) { $0[0].exp() },
         OpCase("x·y", [[3, 4], [3, 4]]) { $0[0] * $0[1] },
         OpCase("matmul", [[3, 4], [4, 2]]) { $0[0].matmul($0[1]) },
-        OpCase("matmul transposed", [[4, 3], [2, 4]]) { $0[0].matmul($0[1], transposeSelf: true, transposeOther: true) },
+        OpCase("matmul transposed", [[4, 3], [2, 4]]) {
+            $0[0].matmul($0[1], transposeSelf: true, transposeOther: true)
+        },
         OpCase("log", [[3, 4]], domains: [.positive]) { $0[0].log() },
         OpCase("softmax", [[3, 4]]) { $0[0].softmax(alongAxis: 1) },
         OpCase("divide", [[3, 4], [4]]) { $0[0] / $0[1] },
-        OpCase("two-layer tanh network", [[5, 3], [3, 4], [4, 1]]) { ($0[0].matmul($0[1]).tanh().matmul($0[2])).squared().mean() },
+        OpCase("two-layer tanh network", [[5, 3], [3, 4], [4, 1]]) {
+            ($0[0].matmul($0[1]).tanh().matmul($0[2])).squared().mean()
+        },
     ]
 
     @Test("second derivatives match finite differences of the first", arguments: secondOrderCases)

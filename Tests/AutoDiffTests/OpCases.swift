@@ -10,7 +10,10 @@ struct OpCase: Sendable, CustomTestStringConvertible {
     let domains: [Domain]
     let f: @Sendable ([Tensor<Double>]) -> Tensor<Double>
 
-    init(_ name: String, _ shapes: [[Int]], domains: [Domain]? = nil, _ f: @escaping @Sendable ([Tensor<Double>]) -> Tensor<Double>) {
+    init(
+        _ name: String, _ shapes: [[Int]], domains: [Domain]? = nil,
+        _ f: @escaping @Sendable ([Tensor<Double>]) -> Tensor<Double>
+    ) {
         self.name = name
         self.shapes = shapes
         self.domains = domains ?? shapes.map { _ in .any }
@@ -23,14 +26,17 @@ struct OpCase: Sendable, CustomTestStringConvertible {
     func inputs() -> [Tensor<Double>] {
         zip(shapes, domains).enumerated().map { i, pair in
             let seed = UInt64(i + 1) &* 7919 &+ UInt64(name.utf8.reduce(0) { $0 &* 31 &+ Int($1) } & 0xffff)
-            return pair.1 == .positive ? GradCheck.positiveInput(pair.0, seed: seed) : GradCheck.input(pair.0, seed: seed)
+            return pair.1 == .positive
+                ? GradCheck.positiveInput(pair.0, seed: seed) : GradCheck.input(pair.0, seed: seed)
         }
     }
 }
 
 /// The derivative of `f` with respect to its single input, recorded (`createGraph`), so checking
 /// it checks the rules of the backward pass itself.
-@Sendable func firstDerivative(_ f: @escaping @Sendable (Tensor<Double>) -> Tensor<Double>) -> @Sendable ([Tensor<Double>]) -> Tensor<Double> {
+@Sendable func firstDerivative(_ f: @escaping @Sendable (Tensor<Double>) -> Tensor<Double>)
+    -> @Sendable ([Tensor<Double>]) -> Tensor<Double>
+{
     { xs in
         let x = xs[0].requiresGrad ? xs[0] : xs[0].requiringGrad()
         return gradients(of: f(x), wrt: [x], createGraph: true)[0]
@@ -102,7 +108,8 @@ enum OpCases {
                 cases.append(OpCase("mean \(tag)", [[2, 3, 4]]) { $0[0].mean(alongAxes: axes, keepDims: keep) })
                 cases.append(OpCase("max \(tag)", [[2, 3, 4]]) { $0[0].max(alongAxes: axes, keepDims: keep) })
                 cases.append(OpCase("min \(tag)", [[2, 3, 4]]) { $0[0].min(alongAxes: axes, keepDims: keep) })
-                cases.append(OpCase("logSumExp \(tag)", [[2, 3, 4]]) { $0[0].logSumExp(alongAxes: axes, keepDims: keep) })
+                cases.append(
+                    OpCase("logSumExp \(tag)", [[2, 3, 4]]) { $0[0].logSumExp(alongAxes: axes, keepDims: keep) })
             }
         }
         for axis in [0, 1, -1] {
@@ -116,11 +123,24 @@ enum OpCases {
     static let matmul: [OpCase] = {
         var cases: [OpCase] = []
         for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
-            let a = ta ? [4, 3] : [3, 4], b = tb ? [5, 4] : [4, 5]
-            cases.append(OpCase("matmul 2-D ta \(ta) tb \(tb)", [a, b]) { $0[0].matmul($0[1], transposeSelf: ta, transposeOther: tb) })
-            cases.append(OpCase("matmul batched ta \(ta) tb \(tb)", [[2] + a, [2] + b]) { $0[0].matmul($0[1], transposeSelf: ta, transposeOther: tb) })
-            cases.append(OpCase("matmul 3-D × 2-D ta \(ta) tb \(tb)", [[2] + a, b]) { $0[0].matmul($0[1], transposeSelf: ta, transposeOther: tb) })
-            cases.append(OpCase("matmul 2-D × 3-D ta \(ta) tb \(tb)", [a, [2] + b]) { $0[0].matmul($0[1], transposeSelf: ta, transposeOther: tb) })
+            let a = ta ? [4, 3] : [3, 4]
+            let b = tb ? [5, 4] : [4, 5]
+            cases.append(
+                OpCase("matmul 2-D ta \(ta) tb \(tb)", [a, b]) {
+                    $0[0].matmul($0[1], transposeSelf: ta, transposeOther: tb)
+                })
+            cases.append(
+                OpCase("matmul batched ta \(ta) tb \(tb)", [[2] + a, [2] + b]) {
+                    $0[0].matmul($0[1], transposeSelf: ta, transposeOther: tb)
+                })
+            cases.append(
+                OpCase("matmul 3-D × 2-D ta \(ta) tb \(tb)", [[2] + a, b]) {
+                    $0[0].matmul($0[1], transposeSelf: ta, transposeOther: tb)
+                })
+            cases.append(
+                OpCase("matmul 2-D × 3-D ta \(ta) tb \(tb)", [a, [2] + b]) {
+                    $0[0].matmul($0[1], transposeSelf: ta, transposeOther: tb)
+                })
         }
         cases.append(OpCase("matmul vector × matrix", [[4], [4, 5]]) { $0[0].matmul($0[1]) })
         cases.append(OpCase("matmul matrix × vector", [[3, 4], [4]]) { $0[0].matmul($0[1]) })
@@ -129,19 +149,31 @@ enum OpCases {
     }()
 
     static let shape: [OpCase] = [
-        OpCase("reshape", [[2, 3, 4]]) { $0[0].reshaped([4, -1]) * Tensor(shape: [4, 6], scalars: (0..<24).map(Double.init)) },
-        OpCase("permute", [[2, 3, 4]]) { $0[0].permuted([2, 0, 1]) * Tensor(shape: [4, 2, 3], scalars: (0..<24).map(Double.init)) },
-        OpCase("transposed", [[3, 4]]) { $0[0].transposed() * Tensor(shape: [4, 3], scalars: (0..<12).map(Double.init)) },
-        OpCase("expand", [[3, 1]]) { $0[0].expanded(to: [2, 3, 4]) * Tensor(shape: [2, 3, 4], scalars: (0..<24).map(Double.init)) },
+        OpCase("reshape", [[2, 3, 4]]) {
+            $0[0].reshaped([4, -1]) * Tensor(shape: [4, 6], scalars: (0..<24).map(Double.init))
+        },
+        OpCase("permute", [[2, 3, 4]]) {
+            $0[0].permuted([2, 0, 1]) * Tensor(shape: [4, 2, 3], scalars: (0..<24).map(Double.init))
+        },
+        OpCase("transposed", [[3, 4]]) {
+            $0[0].transposed() * Tensor(shape: [4, 3], scalars: (0..<12).map(Double.init))
+        },
+        OpCase("expand", [[3, 1]]) {
+            $0[0].expanded(to: [2, 3, 4]) * Tensor(shape: [2, 3, 4], scalars: (0..<24).map(Double.init))
+        },
         OpCase("unsqueeze squeeze", [[3, 4]]) { $0[0].unsqueezed(axis: 1).squeezed(axis: 1).exp() },
         OpCase("slice", [[4, 5]]) { $0[0].slice([1..<3, 0..<4]).exp() },
         OpCase("slice subscript", [[2, 4, 5]]) { $0[0][0..<2, 1..<4].exp() },
         OpCase("slice along axis", [[4, 5]]) { $0[0].slice(alongAxis: 1, 2..<5).exp() },
         OpCase("concat axis 0", [[2, 3], [4, 3]]) { Tensor.concat([$0[0], $0[1].exp()], alongAxis: 0) },
-        OpCase("concat axis 1", [[2, 3], [2, 1], [2, 2]]) { Tensor.concat([$0[0], $0[1] * 2, $0[2]], alongAxis: 1).exp() },
+        OpCase("concat axis 1", [[2, 3], [2, 1], [2, 2]]) {
+            Tensor.concat([$0[0], $0[1] * 2, $0[2]], alongAxis: 1).exp()
+        },
         OpCase("stack", [[2, 3], [2, 3]]) { Tensor.stack([$0[0], $0[1].exp()], alongAxis: 1) },
         OpCase("gather axis 1", [[3, 4]]) { $0[0].gather(alongAxis: 1, indices: [2, 0, 3]).exp() },
-        OpCase("gather repeated indices", [[3, 4]]) { $0[0].gather(alongAxis: 0, indices: [0, 0, 2, 1, 1, 1, 2, 0]).exp() },
+        OpCase("gather repeated indices", [[3, 4]]) {
+            $0[0].gather(alongAxis: 0, indices: [0, 0, 2, 1, 1, 1, 2, 0]).exp()
+        },
     ]
 
     /// Rules whose ops only appear in backward graphs: checked by differentiating a gradient.
@@ -149,7 +181,8 @@ enum OpCases {
         OpCase("tanhBackward", [[3, 4]], firstDerivative { $0.tanh().sum() }),
         OpCase("sigmoidBackward", [[3, 4]], firstDerivative { $0.sigmoid().sum() }),
         OpCase("sliceBackward", [[4, 5]], firstDerivative { $0.slice([1..<3]).squared().sum() }),
-        OpCase("scatterAdd", [[3, 4]], firstDerivative { $0.gather(alongAxis: 1, indices: [2, 0, 2]).squared().sum() }),
+        OpCase(
+            "scatterAdd", [[3, 4]], firstDerivative { $0.gather(alongAxis: 1, indices: [2, 0, 2]).squared().sum() }),
     ]
 
     static let custom: [OpCase] = [

@@ -21,8 +21,10 @@ struct ReadmeExampleTests {
             loss.backward()
             let lr: Float = 0.5
             withoutGrad {
-                w1 -= w1.grad! * lr; b1 -= b1.grad! * lr
-                w2 -= w2.grad! * lr; b2 -= b2.grad! * lr
+                w1 -= w1.grad! * lr
+                b1 -= b1.grad! * lr
+                w2 -= w2.grad! * lr
+                b2 -= b2.grad! * lr
             }
             for p in [w1, b1, w2, b2] { p.zeroGrad() }
             losses.append(loss.item)

@@ -19,7 +19,8 @@ struct TensorTests {
 
     @Test("a seed gives the same random numbers, and the stream is fixed across machines")
     func reproducibleRandomness() {
-        var a = RandomGenerator(seed: 42), b = RandomGenerator(seed: 42)
+        var a = RandomGenerator(seed: 42)
+        var b = RandomGenerator(seed: 42)
         let x = Tensor<Float>.randomNormal([100], generator: &a)
         let y = Tensor<Float>.randomNormal([100], generator: &b)
         #expect(x.scalars == y.scalars)
@@ -55,7 +56,8 @@ struct TensorTests {
         let m = Tensor<Float>(rows: [[1, 2, 3], [4, 5, 6]])
         #expect((m + Tensor<Float>([10, 20, 30])).scalars == [11, 22, 33, 14, 25, 36])
         #expect((m * Tensor<Float>(shape: [2, 1], scalars: [1, -1])).scalars == [1, 2, 3, -4, -5, -6])
-        let outer = Tensor<Float>(shape: [2, 1], scalars: [1, 2]) * Tensor<Float>(shape: [1, 3], scalars: [1, 10, 100])
+        let outer =
+            Tensor<Float>(shape: [2, 1], scalars: [1, 2]) * Tensor<Float>(shape: [1, 3], scalars: [1, 10, 100])
         #expect(outer.shape == [2, 3] && outer.scalars == [1, 10, 100, 2, 20, 200])
         #expect((2 - m).scalars == [1, 0, -1, -2, -3, -4])
         #expect((12 / m).scalars == [12, 6, 4, 3, 2.4, 2])
@@ -128,7 +130,8 @@ struct TensorTests {
 
     @Test("comparisons give masks and where selects")
     func masks() {
-        let a = Tensor<Float>([1, 5, 3]), b = Tensor<Float>([2, 5, 1])
+        let a = Tensor<Float>([1, 5, 3])
+        let b = Tensor<Float>([2, 5, 1])
         #expect((a .< b).scalars == [1, 0, 0])
         #expect((a .== b).scalars == [0, 1, 0])
         #expect((a .> 2).scalars == [0, 1, 1])
@@ -145,7 +148,9 @@ struct TensorTests {
 
     @Test("description shows shape, type and values, elided when large")
     func description() {
-        #expect(Tensor<Float>(rows: [[1, 2], [3, 4]]).description == "Tensor<Float>(shape: [2, 2], [[1.0, 2.0], [3.0, 4.0]])")
+        #expect(
+            Tensor<Float>(rows: [[1, 2], [3, 4]]).description
+                == "Tensor<Float>(shape: [2, 2], [[1.0, 2.0], [3.0, 4.0]])")
         let long = Tensor<Double>.arange(0, 10).description
         #expect(long == "Tensor<Double>(shape: [10], [0.0, 1.0, 2.0, ..., 7.0, 8.0, 9.0])")
         #expect(Tensor<Float>(2).requiringGrad().description == "Tensor<Float>(shape: [], requiresGrad, 2.0)")

@@ -135,7 +135,8 @@ enum Engine {
             case .unary(let rule):
                 accumulate(node.first, rule(upstream, node), from: node)
             case .binary(let rule):
-                let a = node.first, b = node.second
+                let a = node.first
+                let b = node.second
                 let (ga, gb) = rule(upstream, node, a != nil, b != nil)
                 accumulate(a, ga, from: node)
                 accumulate(b, gb, from: node)
@@ -174,8 +175,6 @@ enum Engine {
         return order
     }
 }
-
-
 
 extension Tensor {
     /// The ops recorded on the tape that produced this tensor, latest first (empty for a leaf or

@@ -26,7 +26,8 @@ extension Tensor {
             .nary { g, node in
                 let grads = vjp(g, inputs, node.output)
                 guard grads.count == inputs.count else {
-                    tensorFailure("custom op \(name): the VJP returned \(grads.count) gradients for \(inputs.count) inputs")
+                    tensorFailure(
+                        "custom op \(name): the VJP returned \(grads.count) gradients for \(inputs.count) inputs")
                 }
                 return grads
             }

@@ -122,21 +122,36 @@ enum CPUKernels {
         case .sum:
             if s == 1 {
                 // Four partial sums: vectorisable, and less rounding error on long rows.
-                var p0: S = 0, p1: S = 0, p2: S = 0, p3: S = 0
+                var p0: S = 0
+                var p1: S = 0
+                var p2: S = 0
+                var p3: S = 0
                 var i = 0
                 while i + 4 <= n {
-                    p0 += x[i]; p1 += x[i + 1]; p2 += x[i + 2]; p3 += x[i + 3]
+                    p0 += x[i]
+                    p1 += x[i + 1]
+                    p2 += x[i + 2]
+                    p3 += x[i + 3]
                     i += 4
                 }
-                while i < n { p0 += x[i]; i += 1 }
+                while i < n {
+                    p0 += x[i]
+                    i += 1
+                }
                 r += (p0 + p1) + (p2 + p3)
             } else {
                 for i in 0..<n { r += x[i * s] }
             }
         case .max:
-            for i in 0..<n { let v = x[i * s]; if v > r || v.isNaN { r = v } }
+            for i in 0..<n {
+                let v = x[i * s]
+                if v > r || v.isNaN { r = v }
+            }
         case .min:
-            for i in 0..<n { let v = x[i * s]; if v < r || v.isNaN { r = v } }
+            for i in 0..<n {
+                let v = x[i * s]
+                if v < r || v.isNaN { r = v }
+            }
         }
         acc[0] = r
     }
@@ -154,9 +169,15 @@ enum CPUKernels {
                 for i in 0..<n { acc[i] += x[i * s] }
             }
         case .max:
-            for i in 0..<n { let v = x[i * s]; if v > acc[i] || v.isNaN { acc[i] = v } }
+            for i in 0..<n {
+                let v = x[i * s]
+                if v > acc[i] || v.isNaN { acc[i] = v }
+            }
         case .min:
-            for i in 0..<n { let v = x[i * s]; if v < acc[i] || v.isNaN { acc[i] = v } }
+            for i in 0..<n {
+                let v = x[i * s]
+                if v < acc[i] || v.isNaN { acc[i] = v }
+            }
         }
     }
 

@@ -21,7 +21,9 @@ public enum UnaryKernel<Scalar: TensorScalar>: Sendable {
     /// `1` where `lo ≤ x ≤ hi`, else `0` (clamp's derivative).
     case inside(Scalar, Scalar)
     /// Comparisons with a scalar, giving 1 or 0.
-    case greaterThanScalar(Scalar), lessThanScalar(Scalar), equalToScalar(Scalar)
+    case greaterThanScalar(Scalar)
+    case lessThanScalar(Scalar)
+    case equalToScalar(Scalar)
 }
 
 /// Elementwise functions of two tensors (after broadcasting).

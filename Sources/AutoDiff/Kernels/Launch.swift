@@ -62,7 +62,9 @@ extension Tensor {
         let shape = ShapeMath.broadcast(a.shape, b.shape, op: name)
         let count = ShapeMath.count(shape)
         let out = TensorStorage<Scalar>.allocate(count)
-        let pa = a.storage.base, pb = b.storage.base, po = out.base
+        let pa = a.storage.base
+        let pb = b.storage.base
+        let po = out.base
         if b.count == 1 && shape == a.shape {
             Scalar.binary(op, pa, 1, pb, 0, po, count)
         } else if a.count == 1 && shape == b.shape {
@@ -71,7 +73,8 @@ extension Tensor {
             let sa = broadcastStrides(a.shape, to: shape)
             let sb = broadcastStrides(b.shape, to: shape)
             let inner = shape.last ?? 1
-            let ia = sa.last ?? 0, ib = sb.last ?? 0
+            let ia = sa.last ?? 0
+            let ib = sb.last ?? 0
             forEachRow(shape, [sa, sb]) { offsets, row in
                 Scalar.binary(op, pa + offsets[0], ia, pb + offsets[1], ib, po + row * inner, inner)
             }
@@ -86,7 +89,8 @@ extension Tensor {
         let outCount = ShapeMath.count(outShape)
         let out = TensorStorage<Scalar>.allocate(outCount)
         Scalar.fill(out.base, op.identity(Scalar.self), outCount)
-        let px = storage.base, po = out.base
+        let px = storage.base
+        let po = out.base
         if axes.count == rank {
             Scalar.reduce(op, px, 1, count, into: po)
         } else if !axes.isEmpty {
@@ -114,7 +118,8 @@ extension Tensor {
     func gathered(shape outShape: [Int], strides: [Int], offset: Int = 0) -> Tensor {
         let n = ShapeMath.count(outShape)
         let out = TensorStorage<Scalar>.allocate(n)
-        let px = storage.base + offset, po = out.base
+        let px = storage.base + offset
+        let po = out.base
         let inner = outShape.last ?? 1
         let innerStride = strides.last ?? 0
         Tensor.forEachRow(outShape, [strides]) { offsets, row in

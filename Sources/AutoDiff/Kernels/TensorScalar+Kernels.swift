@@ -1,6 +1,8 @@
 /// Each element type's kernels: the CPU loops of `CPUKernels`, specialised for its precision.
 extension Float {
-    public static func unary(_ op: UnaryKernel<Float>, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    public static func unary(
+        _ op: UnaryKernel<Float>, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int
+    ) {
         CPUKernels.unary(op, x, y, n)
     }
     public static func binary(
@@ -17,14 +19,17 @@ extension Float {
     public static func accumulate(
         _ op: ReductionKernel, _ x: UnsafePointer<Float>, _ s: Int, into acc: UnsafeMutablePointer<Float>, _ n: Int
     ) { CPUKernels.accumulate(op, x, s, into: acc, n) }
-    public static func copy(_ x: UnsafePointer<Float>, _ sx: Int, _ y: UnsafeMutablePointer<Float>, _ sy: Int, _ n: Int) {
+    public static func copy(_ x: UnsafePointer<Float>, _ sx: Int, _ y: UnsafeMutablePointer<Float>, _ sy: Int, _ n: Int)
+    {
         CPUKernels.copy(x, sx, y, sy, n)
     }
     public static func fill(_ y: UnsafeMutablePointer<Float>, _ value: Float, _ n: Int) { CPUKernels.fill(y, value, n) }
 }
 
 extension Double {
-    public static func unary(_ op: UnaryKernel<Double>, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ n: Int) {
+    public static func unary(
+        _ op: UnaryKernel<Double>, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ n: Int
+    ) {
         CPUKernels.unary(op, x, y, n)
     }
     public static func binary(
@@ -41,8 +46,12 @@ extension Double {
     public static func accumulate(
         _ op: ReductionKernel, _ x: UnsafePointer<Double>, _ s: Int, into acc: UnsafeMutablePointer<Double>, _ n: Int
     ) { CPUKernels.accumulate(op, x, s, into: acc, n) }
-    public static func copy(_ x: UnsafePointer<Double>, _ sx: Int, _ y: UnsafeMutablePointer<Double>, _ sy: Int, _ n: Int) {
+    public static func copy(
+        _ x: UnsafePointer<Double>, _ sx: Int, _ y: UnsafeMutablePointer<Double>, _ sy: Int, _ n: Int
+    ) {
         CPUKernels.copy(x, sx, y, sy, n)
     }
-    public static func fill(_ y: UnsafeMutablePointer<Double>, _ value: Double, _ n: Int) { CPUKernels.fill(y, value, n) }
+    public static func fill(_ y: UnsafeMutablePointer<Double>, _ value: Double, _ n: Int) {
+        CPUKernels.fill(y, value, n)
+    }
 }

@@ -37,18 +37,22 @@ extension Tensor {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func * (a: Tensor, b: Tensor) -> Tensor {
-        binaryOp(a, b, .multiply, .multiply) { .binary { g, _, wa, wb in
-            (wa ? g * b : nil, wb ? g * a : nil)
-        } }
+        binaryOp(a, b, .multiply, .multiply) {
+            .binary { g, _, wa, wb in
+                (wa ? g * b : nil, wb ? g * a : nil)
+            }
+        }
     }
 
     /// `a / b` (elementwise), broadcasting. ∂/∂a = g/b, ∂/∂b = −g·a/b².
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func / (a: Tensor, b: Tensor) -> Tensor {
-        binaryOp(a, b, .divide, .divide) { .binary { g, _, wa, wb in
-            (wa ? g / b : nil, wb ? -(g * a) / (b * b) : nil)
-        } }
+        binaryOp(a, b, .divide, .divide) {
+            .binary { g, _, wa, wb in
+                (wa ? g / b : nil, wb ? -(g * a) / (b * b) : nil)
+            }
+        }
     }
 
     /// `aᵇ` elementwise, broadcasting. ∂/∂a = g·b·aᵇ⁻¹, ∂/∂b = g·aᵇ·ln a (defined for a > 0).
@@ -66,20 +70,24 @@ extension Tensor {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func maximum(_ a: Tensor, _ b: Tensor) -> Tensor {
-        binaryOp(a, b, .maximum, .maximum) { .binary { g, _, wa, wb in
-            let toA = zipped(a, b, .greaterMask, name: "maximum")
-            return (wa ? g * toA : nil, wb ? g * (1 - toA) : nil)
-        } }
+        binaryOp(a, b, .maximum, .maximum) {
+            .binary { g, _, wa, wb in
+                let toA = zipped(a, b, .greaterMask, name: "maximum")
+                return (wa ? g * toA : nil, wb ? g * (1 - toA) : nil)
+            }
+        }
     }
 
     /// The smaller of `a` and `b` elementwise. A tie sends half the gradient to each side.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func minimum(_ a: Tensor, _ b: Tensor) -> Tensor {
-        binaryOp(a, b, .minimum, .minimum) { .binary { g, _, wa, wb in
-            let toA = zipped(b, a, .greaterMask, name: "minimum")
-            return (wa ? g * toA : nil, wb ? g * (1 - toA) : nil)
-        } }
+        binaryOp(a, b, .minimum, .minimum) {
+            .binary { g, _, wa, wb in
+                let toA = zipped(b, a, .greaterMask, name: "minimum")
+                return (wa ? g * toA : nil, wb ? g * (1 - toA) : nil)
+            }
+        }
     }
 
     /// `mask ? a : b` elementwise, broadcasting all three. The mask (nonzero means true) is not
@@ -90,10 +98,14 @@ extension Tensor {
         let name = "where"
         let shape = ShapeMath.broadcast(mask.shape, ShapeMath.broadcast(a.shape, b.shape, op: name), op: name)
         let out = TensorStorage<Scalar>.allocate(ShapeMath.count(shape))
-        let sm = broadcastStrides(mask.shape, to: shape), sa = broadcastStrides(a.shape, to: shape)
+        let sm = broadcastStrides(mask.shape, to: shape)
+        let sa = broadcastStrides(a.shape, to: shape)
         let sb = broadcastStrides(b.shape, to: shape)
         let inner = shape.last ?? 1
-        let pm = mask.storage.base, pa = a.storage.base, pb = b.storage.base, po = out.base
+        let pm = mask.storage.base
+        let pa = a.storage.base
+        let pb = b.storage.base
+        let po = out.base
         forEachRow(shape, [sm, sa, sb]) { o, row in
             Scalar.select(
                 pm + o[0], sm.last ?? 0, pa + o[1], sa.last ?? 0, pb + o[2], sb.last ?? 0,
@@ -121,7 +133,9 @@ extension Tensor {
 
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public static func + (a: Tensor, c: Scalar) -> Tensor { a.unaryOp(.addScalar(c), .addScalar) { .unary { g, _ in g } } }
+    public static func + (a: Tensor, c: Scalar) -> Tensor {
+        a.unaryOp(.addScalar(c), .addScalar) { .unary { g, _ in g } }
+    }
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func + (c: Scalar, a: Tensor) -> Tensor { a + c }
@@ -182,7 +196,8 @@ extension Tensor {
             return
         }
         guard result.shape == shape else {
-            tensorFailure("\(op): the result has shape \(result.shape) but the parameter being updated has shape \(shape)")
+            tensorFailure(
+                "\(op): the result has shape \(result.shape) but the parameter being updated has shape \(shape)")
         }
         // Copy-on-write keeps any saved value on a still-living tape intact.
         makeUnique()
@@ -195,9 +210,11 @@ extension Tensor {
     @_specialize(where Scalar == Double)
     public func pow(_ p: Scalar) -> Tensor {
         let x = self
-        return unaryOp(.powerScalar(p), .powerScalar) { .unary { g, _ in
-            p == 2 ? g * x * 2 : g * (x.pow(p - 1) * p)
-        } }
+        return unaryOp(.powerScalar(p), .powerScalar) {
+            .unary { g, _ in
+                p == 2 ? g * x * 2 : g * (x.pow(p - 1) * p)
+            }
+        }
     }
 
     /// `x²` elementwise.
@@ -309,16 +326,20 @@ extension Tensor {
 
     /// `g·(1 − y²)`: tanh's VJP. ∂/∂g = h·(1 − y²), ∂/∂y = −2·h·g·y.
     static func tanhBackward(_ g: Tensor, _ y: Tensor) -> Tensor {
-        binaryOp(g, y, .tanhBackward, .tanhBackward) { .binary { h, _, wg, wy in
-            (wg ? tanhBackward(h, y) : nil, wy ? h * g * y * -2 : nil)
-        } }
+        binaryOp(g, y, .tanhBackward, .tanhBackward) {
+            .binary { h, _, wg, wy in
+                (wg ? tanhBackward(h, y) : nil, wy ? h * g * y * -2 : nil)
+            }
+        }
     }
 
     /// `g·y·(1 − y)`: sigmoid's VJP. ∂/∂g = h·y·(1 − y), ∂/∂y = h·g·(1 − 2y).
     static func sigmoidBackward(_ g: Tensor, _ y: Tensor) -> Tensor {
-        binaryOp(g, y, .sigmoidBackward, .sigmoidBackward) { .binary { h, _, wg, wy in
-            (wg ? sigmoidBackward(h, y) : nil, wy ? h * g * (1 - y * 2) : nil)
-        } }
+        binaryOp(g, y, .sigmoidBackward, .sigmoidBackward) {
+            .binary { h, _, wg, wy in
+                (wg ? sigmoidBackward(h, y) : nil, wy ? h * g * (1 - y * 2) : nil)
+            }
+        }
     }
 
     // MARK: Comparisons (not differentiable: masks of 0 and 1)
@@ -328,19 +349,25 @@ extension Tensor {
     public static func .< (a: Tensor, b: Tensor) -> Tensor { zipped(a.detached(), b.detached(), .less, name: "<") }
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public static func .<= (a: Tensor, b: Tensor) -> Tensor { zipped(a.detached(), b.detached(), .lessEqual, name: "<=") }
+    public static func .<= (a: Tensor, b: Tensor) -> Tensor {
+        zipped(a.detached(), b.detached(), .lessEqual, name: "<=")
+    }
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func .> (a: Tensor, b: Tensor) -> Tensor { zipped(a.detached(), b.detached(), .greater, name: ">") }
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public static func .>= (a: Tensor, b: Tensor) -> Tensor { zipped(a.detached(), b.detached(), .greaterEqual, name: ">=") }
+    public static func .>= (a: Tensor, b: Tensor) -> Tensor {
+        zipped(a.detached(), b.detached(), .greaterEqual, name: ">=")
+    }
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func .== (a: Tensor, b: Tensor) -> Tensor { zipped(a.detached(), b.detached(), .equal, name: "==") }
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public static func .!= (a: Tensor, b: Tensor) -> Tensor { zipped(a.detached(), b.detached(), .notEqual, name: "!=") }
+    public static func .!= (a: Tensor, b: Tensor) -> Tensor {
+        zipped(a.detached(), b.detached(), .notEqual, name: "!=")
+    }
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func .< (a: Tensor, c: Scalar) -> Tensor { a.detached().mapped(.lessThanScalar(c)) }

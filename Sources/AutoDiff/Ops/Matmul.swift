@@ -15,7 +15,8 @@ extension Tensor {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func matmul(_ other: Tensor, transposeSelf: Bool = false, transposeOther: Bool = false) -> Tensor {
-        let a = self, b = other
+        let a = self
+        let b = other
         switch (a.rank, b.rank) {
         case (1, 1):
             guard !transposeSelf && !transposeOther else { break }
@@ -34,9 +35,12 @@ extension Tensor {
             let r = a.reshaped([batch * m, k]).matmul(b, transposeOther: transposeOther)
             return r.reshaped([batch, m, r.shape[1]])
         case (3, 2):
-            return a.matmul(b.unsqueezed(axis: 0).expanded(to: [a.shape[0]] + b.shape), transposeSelf: true, transposeOther: transposeOther)
+            return a.matmul(
+                b.unsqueezed(axis: 0).expanded(to: [a.shape[0]] + b.shape), transposeSelf: true,
+                transposeOther: transposeOther)
         case (2, 3):
-            return a.unsqueezed(axis: 0).expanded(to: [b.shape[0]] + a.shape).matmul(b, transposeSelf: transposeSelf, transposeOther: transposeOther)
+            return a.unsqueezed(axis: 0).expanded(to: [b.shape[0]] + a.shape).matmul(
+                b, transposeSelf: transposeSelf, transposeOther: transposeOther)
         case (2, 2), (3, 3):
             return Tensor.gemm(a, b, transposeSelf, transposeOther)
         default:
@@ -65,11 +69,14 @@ extension Tensor {
         }
         if batched && b.shape[0] != batch {
             tensorFailure(
-                "matmul: \(describe(a.shape, ta)) × \(describe(b.shape, tb)): batch sizes \(batch) and \(b.shape[0]) differ")
+                "matmul: \(describe(a.shape, ta)) × \(describe(b.shape, tb)): batch sizes \(batch) and \(b.shape[0]) differ"
+            )
         }
         let outShape = batched ? [batch, m, n] : [m, n]
         let out = TensorStorage<Scalar>.allocate(batch * m * n)
-        let pa = a.storage.base, pb = b.storage.base, pc = out.base
+        let pa = a.storage.base
+        let pb = b.storage.base
+        let pc = out.base
         if k == 0 {
             Scalar.fill(pc, 0, batch * m * n)
         } else if m > 0 && n > 0 {

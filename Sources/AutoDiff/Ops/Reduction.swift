@@ -59,10 +59,14 @@ extension Tensor {
 
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public func max(alongAxis axis: Int, keepDims: Bool = false) -> Tensor { max(alongAxes: [axis], keepDims: keepDims) }
+    public func max(alongAxis axis: Int, keepDims: Bool = false) -> Tensor {
+        max(alongAxes: [axis], keepDims: keepDims)
+    }
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public func min(alongAxis axis: Int, keepDims: Bool = false) -> Tensor { min(alongAxes: [axis], keepDims: keepDims) }
+    public func min(alongAxis axis: Int, keepDims: Bool = false) -> Tensor {
+        min(alongAxes: [axis], keepDims: keepDims)
+    }
 
     private func extremum(_ kernel: ReductionKernel, _ op: OpKind, axes: [Int]?, keepDims: Bool) -> Tensor {
         let axes = ShapeMath.axes(axes, rank: rank, op: op.rawValue)
@@ -138,7 +142,10 @@ extension Tensor {
                 var bestValue = p[o * n * inner + i]
                 for k in 1..<n {
                     let v = p[(o * n + k) * inner + i]
-                    if better(v, bestValue) { best = k; bestValue = v }
+                    if better(v, bestValue) {
+                        best = k
+                        bestValue = v
+                    }
                 }
                 result[o * inner + i] = best
             }

@@ -161,7 +161,8 @@ extension Tensor {
         let strides = ShapeMath.strides(fullShape)
         let offset = zip(ranges, strides).reduce(0) { $0 + $1.0.lowerBound * $1.1 }
         let inner = shape.last ?? 1
-        let px = storage.base, po = out.base + offset
+        let px = storage.base
+        let po = out.base + offset
         Tensor.forEachRow(shape, [strides]) { o, row in
             Scalar.copy(px + row * inner, 1, po + o[0], 1, inner)
         }
@@ -180,7 +181,10 @@ extension Tensor {
     public static func concat(_ tensors: [Tensor], alongAxis axis: Int = 0) -> Tensor {
         guard let first = tensors.first else { tensorFailure("concat: no tensors given") }
         let a = ShapeMath.axis(axis, rank: first.rank, op: "concat")
-        for t in tensors where t.rank != first.rank || t.shape[..<a] != first.shape[..<a] || t.shape[(a + 1)...] != first.shape[(a + 1)...] {
+        for t in tensors
+        where t.rank != first.rank || t.shape[..<a] != first.shape[..<a]
+            || t.shape[(a + 1)...] != first.shape[(a + 1)...]
+        {
             tensorFailure("concat: shapes \(tensors.map(\.shape)) differ outside axis \(axis)")
         }
         var outShape = first.shape
@@ -245,7 +249,8 @@ extension Tensor {
         var outShape = shape
         outShape[a] = k
         let out = TensorStorage<Scalar>.allocate(indices.count)
-        let px = storage.base, po = out.base
+        let px = storage.base
+        let po = out.base
         indices.withUnsafeBufferPointer { idx in
             for o in 0..<outer {
                 for j in 0..<k {
@@ -271,7 +276,8 @@ extension Tensor {
         let n = fullShape[a]
         let k = shape[a]
         let out = TensorStorage<Scalar>.filled(ShapeMath.count(fullShape), with: 0)
-        let px = storage.base, po = out.base
+        let px = storage.base
+        let po = out.base
         indices.withUnsafeBufferPointer { idx in
             for o in 0..<outer {
                 for j in 0..<k {
