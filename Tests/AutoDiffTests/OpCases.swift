@@ -180,6 +180,7 @@ enum OpCases {
     static let backwardPrimitives: [OpCase] = [
         OpCase("tanhBackward", [[3, 4]], firstDerivative { $0.tanh().sum() }),
         OpCase("sigmoidBackward", [[3, 4]], firstDerivative { $0.sigmoid().sum() }),
+        OpCase("reluBackward", [[3, 4]], firstDerivative { $0.relu().squared().sum() }),
         OpCase("sliceBackward", [[4, 5]], firstDerivative { $0.slice([1..<3]).squared().sum() }),
         OpCase(
             "scatterAdd", [[3, 4]], firstDerivative { $0.gather(alongAxis: 1, indices: [2, 0, 2]).squared().sum() }),

@@ -11,7 +11,7 @@ public enum OpKind: String, CaseIterable, Sendable {
     // Elementwise unary (Ops/Elementwise.swift).
     case negate, exp, log, sqrt, abs, sin, cos, tanh, sigmoid, relu, leakyRelu, softplus, clamp
     // Fused backward kernels that are themselves differentiable, for second derivatives.
-    case tanhBackward, sigmoidBackward
+    case tanhBackward, sigmoidBackward, reluBackward
     // Reductions (Ops/Reduction.swift).
     case sum, max, min
     // Linear algebra (Ops/Matmul.swift).

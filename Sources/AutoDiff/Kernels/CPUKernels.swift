@@ -94,6 +94,7 @@ enum CPUKernels {
         case .greaterMask: zip { $0 > $1 ? 1 : ($0 == $1 ? 0.5 : 0) }
         case .tanhBackward: zip { g, y in g * (1 - y * y) }
         case .sigmoidBackward: zip { g, y in g * y * (1 - y) }
+        case .reluBackward: zip { g, x in x > 0 ? g : 0 }
         case .less: zip { $0 < $1 ? 1 : 0 }
         case .lessEqual: zip { $0 <= $1 ? 1 : 0 }
         case .greater: zip { $0 > $1 ? 1 : 0 }

@@ -35,6 +35,8 @@ public enum BinaryKernel: Sendable {
     case tanhBackward
     /// `g·y·(1 − y)` with `a = g`, `b = y`: sigmoid's derivative.
     case sigmoidBackward
+    /// `g` where `x > 0`, else `0`, with `a = g`, `b = x`: relu's derivative in one pass.
+    case reluBackward
     /// Comparisons giving 1 or 0.
     case less, lessEqual, greater, greaterEqual, equal, notEqual
 }

@@ -288,12 +288,12 @@ extension Tensor {
         unaryOp(.sigmoid, .sigmoid, savingOutput: true) { .unary { g, node in Tensor.sigmoidBackward(g, node.output) } }
     }
 
-    /// `max(x, 0)`. ∂/∂x = g where x > 0, else 0 (0 at the kink).
+    /// `max(x, 0)`. ∂/∂x = g where x > 0, else 0 (0 at the kink), one fused kernel.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func relu() -> Tensor {
         let x = self.detached()
-        return unaryOp(.relu, .relu) { .unary { g, _ in g * x.mapped(.positive) } }
+        return unaryOp(.relu, .relu) { .unary { g, _ in Tensor.reluBackward(g, x) } }
     }
 
     /// `x` where x > 0, else `slope·x`.
@@ -339,6 +339,13 @@ extension Tensor {
             .binary { h, _, wg, wy in
                 (wg ? sigmoidBackward(h, y) : nil, wy ? h * g * (1 - y * 2) : nil)
             }
+        }
+    }
+
+    /// `g` where `x > 0`, else 0: relu's VJP. ∂/∂g = the same mask; `x` only selects (constant).
+    static func reluBackward(_ g: Tensor, _ x: Tensor) -> Tensor {
+        binaryOp(g, x, .reluBackward, .reluBackward) {
+            .binary { h, _, wg, _ in (wg ? reluBackward(h, x) : nil, nil) }
         }
     }
 
