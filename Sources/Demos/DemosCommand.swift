@@ -46,7 +46,7 @@ struct DemosCommand: ParsableCommand {
             // the folders tried reads better as a list.
             message = demoError.description
         } else {
-            message = singleLine(Self.message(for: error))
+            message = AllowedValues.explain(singleLine(Self.message(for: error)))
         }
         FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
         Foundation.exit(code == .success ? 1 : code.rawValue)

@@ -80,39 +80,24 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
 
     /// Checks every option against its allowed range; the first violation becomes a one-line error.
     func validate() throws {
-        if epochs < 1 && !(epochs == 0 && load != nil) {
-            throw ValidationError(
-                "--epochs \(epochs) is out of range: expected an integer ≥ 1 (or 0 with --load to evaluate only)")
-        }
-        if batchSize < 1 {
-            throw ValidationError("--batch-size \(batchSize) is out of range: expected an integer ≥ 1")
-        }
-        if !(learningRate > 0) || !learningRate.isFinite {
-            throw ValidationError("--lr \(learningRate) is out of range: expected a number > 0")
-        }
+        if epochs < 1 && !(epochs == 0 && load != nil) { throw AllowedValues.outOfRange("--epochs", epochs) }
+        if batchSize < 1 { throw AllowedValues.outOfRange("--batch-size", batchSize) }
+        if !(learningRate > 0) || !learningRate.isFinite { throw AllowedValues.outOfRange("--lr", learningRate) }
         if !(learningRateDecay >= 0) || !learningRateDecay.isFinite {
-            throw ValidationError("--lr-decay \(learningRateDecay) is out of range: expected a number ≥ 0")
+            throw AllowedValues.outOfRange("--lr-decay", learningRateDecay)
         }
         if OptimizerChoice(rawValue: optimizerName) == nil {
             throw ValidationError(
-                "--optimizer '\(optimizerName)' is not supported: expected one of \(OptimizerChoice.allowedValues)")
+                "--optimizer '\(optimizerName)' is not supported: expected \(AllowedValues.byOption["--optimizer"]!)")
         }
         if HiddenLayers(parsing: hiddenSpecification) == nil {
             throw ValidationError(
-                "--hidden '\(hiddenSpecification)' is malformed: expected comma-separated integers ≥ 1, e.g. 64 or 512,128,64")
+                "--hidden '\(hiddenSpecification)' is malformed: expected \(AllowedValues.byOption["--hidden"]!)")
         }
-        if !(dropout >= 0 && dropout < 1) {
-            throw ValidationError("--dropout \(dropout) is out of range: expected a number in [0, 1)")
-        }
-        if !(l1 >= 0) || !l1.isFinite {
-            throw ValidationError("--l1 \(l1) is out of range: expected a number ≥ 0")
-        }
-        if !(l2 >= 0) || !l2.isFinite {
-            throw ValidationError("--l2 \(l2) is out of range: expected a number ≥ 0")
-        }
-        if let threads, threads < 1 {
-            throw ValidationError("--threads \(threads) is out of range: expected an integer ≥ 1")
-        }
+        if !(dropout >= 0 && dropout < 1) { throw AllowedValues.outOfRange("--dropout", dropout) }
+        if !(l1 >= 0) || !l1.isFinite { throw AllowedValues.outOfRange("--l1", l1) }
+        if !(l2 >= 0) || !l2.isFinite { throw AllowedValues.outOfRange("--l2", l2) }
+        if let threads, threads < 1 { throw AllowedValues.outOfRange("--threads", threads) }
         if let load, !FileManager.default.isReadableFile(atPath: load) {
             throw ValidationError("--load '\(load)' cannot be read: expected a readable safetensors file")
         }
