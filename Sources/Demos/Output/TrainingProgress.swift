@@ -41,6 +41,7 @@ final class TrainingProgress {
 
     private let write: (String) -> Void
     private let now: () -> Double
+    private let terminalWidth: Int
     private let startTime: Double
     private var epochStart: Double = 0
     private var epoch = 0
@@ -58,8 +59,10 @@ final class TrainingProgress {
     init(
         demo: String, totalEpochs: Int, style: Style,
         write: @escaping (String) -> Void = TrainingProgress.writeToStandardOutput,
-        now: @escaping () -> Double = TrainingProgress.monotonicSeconds
+        now: @escaping () -> Double = TrainingProgress.monotonicSeconds,
+        terminalWidth: Int = TrainingProgress.standardOutputColumns()
     ) {
+        self.terminalWidth = terminalWidth
         self.demo = demo
         self.totalEpochs = totalEpochs
         self.style = style
@@ -213,12 +216,14 @@ final class TrainingProgress {
         lastDraw = time
         let epochSeconds = time - epochStart
         let seen = Double(samplesDone)
-        write("\r\u{1B}[K" + TrainingProgress.bar(
+        let bar = TrainingProgress.bar(
             epoch: epoch, totalEpochs: totalEpochs, step: stepsDone, steps: stepsInEpoch,
             loss: samplesDone > 0 ? lossSum / seen : nil,
             accuracy: samplesDone > 0 ? accuracySum / seen : nil,
             samplesPerSecond: throughput(epochSeconds),
-            secondsLeft: secondsLeft(time: time)))
+            secondsLeft: secondsLeft(time: time))
+        // A line longer than the terminal wraps, and `\r` then redraws only its last row.
+        write("\r\u{1B}[K" + String(bar.prefix(max(terminalWidth - 1, 20))))
         barVisible = true
     }
 
@@ -234,6 +239,13 @@ final class TrainingProgress {
     /// Writes to standard output and flushes, so the bar appears while the step runs.
     static func writeToStandardOutput(_ text: String) {
         FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    /// The width of the terminal on standard output, or 120 when unknown.
+    static func standardOutputColumns() -> Int {
+        var size = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 120 }
+        return Int(size.ws_col)
     }
 
     /// Seconds from a monotonic clock (not wall time: immune to clock adjustments).

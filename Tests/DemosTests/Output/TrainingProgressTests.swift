@@ -8,10 +8,11 @@ final class ProgressRecorder {
     var text = ""
     var time = 100.0
 
-    func make(epochs: Int, style: TrainingProgress.Style) -> TrainingProgress {
+    func make(epochs: Int, style: TrainingProgress.Style, terminalWidth: Int = 120) -> TrainingProgress {
         TrainingProgress(
             demo: "moons", totalEpochs: epochs, style: style,
-            write: { [unowned self] in self.text += $0 }, now: { [unowned self] in self.time })
+            write: { [unowned self] in self.text += $0 }, now: { [unowned self] in self.time },
+            terminalWidth: terminalWidth)
     }
 
     var lines: [String] { text.split(separator: "\n").map(String.init) }
@@ -85,6 +86,15 @@ struct TrainingProgressTests {
         #expect(recorder.text.contains("ETA "))
         #expect(recorder.text.contains("epoch 2/2  loss 0.5000  acc 0.9000  val_loss 0.2500  val_acc 0.8750"))
         #expect(recorder.text.hasSuffix(TrainingProgressTests.summary.textBlock() + "\n"))
+    }
+
+    @Test func liveBarFitsANarrowTerminal() {
+        let recorder = ProgressRecorder()
+        let progress = recorder.make(epochs: 2, style: .live, terminalWidth: 40)
+        TrainingProgressTests.train(progress, recorder: recorder, epochs: 1, steps: 3)
+        let redraws = recorder.text.components(separatedBy: "\r\u{1B}[K").filter { $0.hasPrefix("epoch 1/2  [") }
+        #expect(!redraws.isEmpty)
+        #expect(redraws.allSatisfy { $0.count <= 39 })
     }
 
     @Test func quietModePrintsOnlyTheSummary() {
