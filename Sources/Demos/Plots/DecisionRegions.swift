@@ -47,10 +47,13 @@ struct DecisionRegions {
                 fill: Palette.lighten(Palette.color(block.classIndex), by: 0.7))
         }
         svg.endGroup()
-        for point in points where point.x.isFinite && point.y.isFinite {
-            let x = xScale.pixel(point.x), y = yScale.pixel(point.y)
-            guard x >= area.x, x <= area.maxX, y >= area.y, y <= area.maxY else { continue }
-            svg.circle(cx: x, cy: y, r: 2.6, fill: Palette.color(point.label), stroke: "#ffffff", strokeWidth: 0.6)
+        // One group per class, in class order: later classes are drawn over earlier ones.
+        for label in Set(points.map(\.label)).sorted() {
+            let centers = points.lazy
+                .filter { $0.label == label && $0.x.isFinite && $0.y.isFinite }
+                .map { (x: xScale.pixel($0.x), y: yScale.pixel($0.y)) }
+                .filter { $0.x >= area.x && $0.x <= area.maxX && $0.y >= area.y && $0.y <= area.maxY }
+            svg.dots(Array(centers), r: 2.6, fill: Palette.color(label), stroke: "#ffffff", strokeWidth: 0.6)
         }
         PlotAxes(area: area, xScale: xScale, yScale: yScale, title: title, xLabel: "x₁", yLabel: "x₂")
             .drawFrame(into: &svg)

@@ -82,6 +82,19 @@ struct SVGWriter {
         elements.append(element + "/>")
     }
 
+    /// Many circles of one style in one group: the style is written once, not per point, which
+    /// keeps a 3,000-point scatter near 100 kB.
+    mutating func dots(
+        _ centers: [(x: Double, y: Double)], r: Double, fill: String, stroke: String, strokeWidth: Double
+    ) {
+        guard !centers.isEmpty else { return }
+        elements.append("<g fill=\"\(fill)\" stroke=\"\(stroke)\" stroke-width=\"\(n(strokeWidth))\">")
+        for center in centers {
+            elements.append("<circle cx=\"\(n(center.x))\" cy=\"\(n(center.y))\" r=\"\(n(r))\"/>")
+        }
+        elements.append("</g>")
+    }
+
     /// Where a text's `x` sits: its start, middle or end.
     enum Anchor: String {
         case start, middle, end

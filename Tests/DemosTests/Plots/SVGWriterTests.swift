@@ -107,6 +107,20 @@ struct SVGFigureTests {
     @Test func figuresStaySmall() throws {
         #expect(try Figure.decisionRegions.render().utf8.count < 100_000)
         #expect(try Figure.imageGrid.render().utf8.count < 40_000)
+        // The spiral's 3,000 validation points over a 100 × 100 grid.
+        let spiral = (0..<3_000).map { index -> LabeledPoint in
+            let (label, t) = (index / 1_000, Double(index % 1_000) / 1_000)
+            let angle = Double(label) * 4 + t * 4
+            return LabeledPoint(x: t * sin(angle), y: t * cos(angle), label: label)
+        }
+        let bounds = ClassGrid.bounds(covering: spiral)
+        let grid = try ClassGrid.evaluate(xRange: bounds.x, yRange: bounds.y) { points in
+            let scalars = points.scalars
+            return (0..<(scalars.count / 2)).map { Int(scalars[2 * $0] * 3 + 3) % 3 }
+        }
+        let svg = DecisionRegions(title: "spiral", grid: grid, points: spiral, classNames: ["0", "1", "2"]).svg()
+        #expect(svg.utf8.count < 160_000, "\(svg.utf8.count) bytes")
+        #expect(XMLCheck.parse(svg).count("circle") == 3_000 + 3, "the points and the legend's dots")
     }
 }
 
