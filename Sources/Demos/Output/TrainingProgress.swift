@@ -105,7 +105,7 @@ final class TrainingProgress {
         lossSum = 0
         accuracySum = 0
         epochStart = now()
-        if style == .live { drawBar(force: true) }
+        if style == .live { drawBar() }
     }
 
     /// Records one optimizer step: its batch loss and accuracy and how many samples it saw.
@@ -114,7 +114,7 @@ final class TrainingProgress {
         samplesDone += samples
         lossSum += loss * Double(samples)
         accuracySum += accuracy * Double(samples)
-        if style == .live { drawBar(force: false) }
+        if style == .live { drawBar() }
     }
 
     /// Ends the epoch: records `metrics` and prints the permanent line when one is due.
@@ -166,7 +166,7 @@ final class TrainingProgress {
     }
 
     /// The permanent progress line, e.g.
-    /// `epoch  20/300  loss 0.2345  acc 0.9123  val_loss 0.2501  val_acc 0.9050  12.3k samples/s  0:02`.
+    /// `epoch  20/300  loss 0.2345  acc 0.9123  val_loss 0.2501  val_acc 0.9050  12.3k samples/s  0:02 elapsed`.
     static func line(
         _ metrics: EpochMetrics, totalEpochs: Int, samplesPerSecond: Double?, elapsed: Double
     ) -> String {
@@ -180,7 +180,7 @@ final class TrainingProgress {
         if let accuracy = metrics.validationAccuracy { parts.append("val_acc \(Format.fixed(accuracy, 4))") }
         if let rate = metrics.learningRate { parts.append("lr \(String(format: "%.3g", rate))") }
         if let samplesPerSecond { parts.append("\(Format.rate(samplesPerSecond)) samples/s") }
-        parts.append(Format.clock(elapsed))
+        parts.append("\(Format.clock(elapsed)) elapsed")
         return parts.joined(separator: "  ")
     }
 
@@ -208,11 +208,11 @@ final class TrainingProgress {
         seconds > 0 && samplesDone > 0 ? Double(samplesDone) / seconds : nil
     }
 
-    /// Redraws at most ten times a second: a full-batch demo takes thousands of steps a second
-    /// and a terminal cannot show them anyway.
-    private func drawBar(force: Bool) {
+    /// Redraws at most ten times a second, epoch starts included: a full-batch demo runs
+    /// thousands of epochs a second, and drawing each would cost more than the training.
+    private func drawBar() {
         let time = now()
-        guard force || stepsDone == stepsInEpoch || time - lastDraw >= 0.1 else { return }
+        guard time - lastDraw >= 0.1 else { return }
         lastDraw = time
         let epochSeconds = time - epochStart
         let seen = Double(samplesDone)

@@ -43,7 +43,7 @@ struct TrainingProgressTests {
         let metrics = EpochMetrics(
             epoch: 20, trainLoss: 0.234_49, trainAccuracy: 0.9123, validationLoss: 0.2501, validationAccuracy: 0.905)
         let line = TrainingProgress.line(metrics, totalEpochs: 300, samplesPerSecond: 12_345, elapsed: 65)
-        #expect(line == "epoch  20/300  loss 0.2345  acc 0.9123  val_loss 0.2501  val_acc 0.9050  12.3k samples/s  1:05")
+        #expect(line == "epoch  20/300  loss 0.2345  acc 0.9123  val_loss 0.2501  val_acc 0.9050  12.3k samples/s  1:05 elapsed")
     }
 
     @Test func barFormat() {
@@ -86,6 +86,20 @@ struct TrainingProgressTests {
         #expect(recorder.text.contains("ETA "))
         #expect(recorder.text.contains("epoch 2/2  loss 0.5000  acc 0.9000  val_loss 0.2500  val_acc 0.8750"))
         #expect(recorder.text.hasSuffix(TrainingProgressTests.summary.textBlock() + "\n"))
+    }
+
+    @Test func liveBarRedrawsAtMostTenTimesASecond() {
+        let recorder = ProgressRecorder()
+        let progress = recorder.make(epochs: 1_000, style: .live)
+        // 1,000 one-step epochs of 1 ms: one second in all.
+        for epoch in 1...1_000 {
+            progress.begin(epoch: epoch, steps: 1)
+            recorder.time += 0.001
+            progress.step(loss: 0.5, accuracy: 0.5, samples: 100)
+            progress.endEpoch(EpochMetrics(epoch: epoch, trainLoss: 0.5, trainAccuracy: 0.5))
+        }
+        let redraws = recorder.text.components(separatedBy: "/1000  [").count - 1
+        #expect(redraws <= 12, "\(redraws) bar redraws in one second")
     }
 
     @Test func liveBarFitsANarrowTerminal() {
