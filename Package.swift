@@ -34,6 +34,6 @@ let package = Package(
             dependencies: ["NN", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "AutoDiffTests", dependencies: ["AutoDiff", "GradCheck"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "GradCheck"]),
-        .testTarget(name: "DemosTests", dependencies: ["NN"]),
+        .testTarget(name: "DemosTests", dependencies: ["Demos", "NN"]),
     ]
 )

@@ -1,0 +1,41 @@
+import ArgumentParser
+
+extension MNISTDataset: ExpressibleByArgument {}
+
+/// `demos mnist`: an MLP on MNIST digits or Fashion-MNIST clothes, read from local IDX files.
+struct MNISTCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mnist",
+        abstract: "Handwritten digits (MNIST) or clothes (Fashion-MNIST) with a 784-512-128-64-10 MLP.",
+        discussion: """
+            Reads the four standard IDX files (raw or .gz) from --data DIR, else $MNIST_DIR \
+            ($FASHION_MNIST_DIR for --dataset fashion), else ./data/mnist (./data/fashion-mnist), \
+            else /usr/share/datasets/mnist (/usr/share/datasets/fashion-mnist, from \
+            `apt-get install dataset-fashion-mnist`). Nothing is downloaded. Writes \
+            <dataset>-curves.svg, <dataset>-samples.svg and <dataset>-confusion.svg.
+            """)
+
+    @OptionGroup var options: TrainingOptions<MNISTDefaults>
+
+    @Option(help: ArgumentHelp(
+        "Folder with the four IDX files; when given, no other folder is tried. (default: $MNIST_DIR, ./data/mnist, /usr/share/datasets/mnist)",
+        valueName: "dir"))
+    var data: String?
+
+    @Option(help: "Data set: handwritten digits (mnist) or clothes (fashion).")
+    var dataset: MNISTDataset = .mnist
+
+    func validate() throws {
+        if let data, data.isEmpty {
+            throw ValidationError("--data '' is not a folder: expected a folder path")
+        }
+    }
+
+    func run() throws {
+        let files = try MNISTLocation(dataset: dataset, explicitDirectory: data).resolve()
+        let settings = options.settings
+        let session = DemoSession(demo: dataset.displayName, settings: settings, heldOutName: "test")
+        let result = try MNISTDemo.train(settings: settings, dataset: dataset, files: files, progress: session.progress)
+        try session.finish(result, classNames: dataset.classNames)
+    }
+}

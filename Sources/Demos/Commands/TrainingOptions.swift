@@ -1,0 +1,131 @@
+import ArgumentParser
+import Foundation
+
+/// The options every demo shares (`@OptionGroup`), with the defaults of demo `Defaults`.
+///
+/// Numeric options parse their value unconditionally, so `--l2 -1` reaches ``validate()`` and gets
+/// the range message instead of being mistaken for a flag.
+struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
+    @Option(
+        parsing: .unconditional,
+        help: "Passes over the training data; an integer ≥ 1 (0 together with --load: evaluate only).")
+    var epochs: Int = Defaults.epochs
+
+    @Option(
+        parsing: .unconditional,
+        help: "Samples per optimizer step; an integer ≥ 1 (a value ≥ the training-set size means full batch).")
+    var batchSize: Int = Defaults.batchSize
+
+    @Option(name: .customLong("lr"), parsing: .unconditional, help: "Learning rate; a number > 0.")
+    var learningRate: Double = Defaults.learningRate
+
+    @Option(
+        name: .customLong("lr-decay"), parsing: .unconditional,
+        help: "Learning-rate decay per step, lr / (1 + decay · step); a number ≥ 0.")
+    var learningRateDecay: Double = Defaults.learningRateDecay
+
+    // A string checked in validate(), not the enum itself: ArgumentParser's own message for an
+    // unknown enum value is a multi-line list.
+    @Option(
+        name: .customLong("optimizer"),
+        help: "Optimizer; one of \(OptimizerChoice.allowedValues).")
+    var optimizerName: String = Defaults.optimizer.rawValue
+
+    @Option(
+        name: .customLong("hidden"),
+        help: "Hidden-layer widths, comma-separated integers ≥ 1 (e.g. 64 or 512,128,64).")
+    var hiddenSpecification: String = Defaults.hidden
+
+    @Option(
+        parsing: .unconditional,
+        help: "Dropout probability after each hidden layer; a number in [0, 1).")
+    var dropout: Double = Defaults.dropout
+
+    @Option(parsing: .unconditional, help: "L1 penalty on the weights; a number ≥ 0.")
+    var l1: Double = Defaults.l1
+
+    @Option(parsing: .unconditional, help: "L2 penalty on the weights; a number ≥ 0.")
+    var l2: Double = Defaults.l2
+
+    @Option(
+        parsing: .unconditional,
+        help: "Random seed for data, initialization, shuffling and dropout; an integer in [0, 2^64).")
+    var seed: UInt64 = Defaults.seed
+
+    @Option(
+        parsing: .unconditional,
+        help: "OpenBLAS threads; an integer ≥ 1. (default: the number of CPU cores)")
+    var threads: Int?
+
+    @Option(help: ArgumentHelp(
+        "Save the trained model to this safetensors file. (default: not saved)", valueName: "path"))
+    var save: String?
+
+    @Option(help: ArgumentHelp(
+        "Start from this safetensors checkpoint: continue training it, or evaluate it with --epochs 0. (default: a fresh model)",
+        valueName: "path"))
+    var load: String?
+
+    @Option(help: ArgumentHelp("Folder for the SVG plots; created when missing.", valueName: "dir"))
+    var plot: String = "demos-output"
+
+    @Flag(help: "Write no plots. (default: off)")
+    var noPlot = false
+
+    @Flag(help: "Print only the final summary. (default: off)")
+    var quiet = false
+
+    @Flag(help: "Print exactly one JSON line with the summary, and nothing else, on standard output. (default: off)")
+    var json = false
+
+    /// Checks every option against its allowed range; the first violation becomes a one-line error.
+    func validate() throws {
+        if epochs < 1 && !(epochs == 0 && load != nil) { throw AllowedValues.outOfRange("--epochs", epochs) }
+        if batchSize < 1 { throw AllowedValues.outOfRange("--batch-size", batchSize) }
+        if !(learningRate > 0) || !learningRate.isFinite { throw AllowedValues.outOfRange("--lr", learningRate) }
+        if !(learningRateDecay >= 0) || !learningRateDecay.isFinite {
+            throw AllowedValues.outOfRange("--lr-decay", learningRateDecay)
+        }
+        if OptimizerChoice(rawValue: optimizerName) == nil {
+            throw ValidationError(
+                "--optimizer '\(optimizerName)' is not supported: expected \(AllowedValues.byOption["--optimizer"]!)")
+        }
+        if HiddenLayers(parsing: hiddenSpecification) == nil {
+            throw ValidationError(
+                "--hidden '\(hiddenSpecification)' is malformed: expected \(AllowedValues.byOption["--hidden"]!)")
+        }
+        if !(dropout >= 0 && dropout < 1) { throw AllowedValues.outOfRange("--dropout", dropout) }
+        if !(l1 >= 0) || !l1.isFinite { throw AllowedValues.outOfRange("--l1", l1) }
+        if !(l2 >= 0) || !l2.isFinite { throw AllowedValues.outOfRange("--l2", l2) }
+        if let threads, threads < 1 { throw AllowedValues.outOfRange("--threads", threads) }
+        if let load, !FileManager.default.isReadableFile(atPath: load) {
+            throw ValidationError("--load '\(load)' cannot be read: expected a readable safetensors file")
+        }
+        if let save, save.isEmpty {
+            throw ValidationError("--save '' is not a path: expected a file path")
+        }
+        if !noPlot, plot.isEmpty {
+            throw ValidationError("--plot '' is not a folder: expected a folder path (or --no-plot)")
+        }
+    }
+
+    /// The validated options as plain values, in the demo-independent form the training seams take.
+    var settings: TrainingSettings {
+        TrainingSettings(
+            epochs: epochs,
+            batchSize: batchSize,
+            learningRate: learningRate,
+            learningRateDecay: learningRateDecay,
+            optimizer: OptimizerChoice(rawValue: optimizerName) ?? Defaults.optimizer,
+            hidden: HiddenLayers(parsing: hiddenSpecification)?.widths ?? [],
+            dropout: dropout,
+            l1: l1,
+            l2: l2,
+            seed: seed,
+            threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
+            savePath: save,
+            loadPath: load,
+            plotDirectory: noPlot ? nil : plot,
+            outputMode: json ? .json : quiet ? .quiet : .automatic)
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+
+/// The outcome of a run: what the summary block and the `--json` line report.
+///
+/// ```
+/// {"demo":"moons","epochs":300,"evaluatedOn":"test","files":["demos-output/moons-curves.svg"],
+///  "parameters":337,"seconds":2.41,"seed":42,"testAccuracy":0.97,"testLoss":0.08,"threads":2,
+///  "trainAccuracy":0.975,"trainLoss":0.07}
+/// ```
+/// (one line in reality). Keys are sorted so equal summaries give equal bytes.
+struct Summary: Codable, Equatable, Sendable {
+    /// `moons`, `spiral`, `mnist` or `fashion-mnist`.
+    var demo: String
+    /// Epochs trained (0 when a loaded checkpoint was only evaluated).
+    var epochs: Int
+    var seed: UInt64
+    /// Trainable scalars in the model.
+    var parameters: Int
+    /// Final training loss and accuracy, measured without dropout on the whole training set.
+    var trainLoss: Double
+    var trainAccuracy: Double
+    /// Final loss and accuracy on the held-out split named by ``evaluatedOn``.
+    var testLoss: Double
+    var testAccuracy: Double
+    /// `"test"` or `"validation"`: what the held-out numbers were measured on.
+    var evaluatedOn: String
+    /// Wall-clock seconds of training and evaluation.
+    var seconds: Double
+    /// OpenBLAS threads used.
+    var threads: Int
+    /// Files the run wrote (plots, checkpoint), in the order written.
+    var files: [String]
+
+    init(
+        demo: String, epochs: Int, seed: UInt64, parameters: Int,
+        trainLoss: Double, trainAccuracy: Double, testLoss: Double, testAccuracy: Double,
+        evaluatedOn: String = "test", seconds: Double, threads: Int, files: [String] = []
+    ) {
+        self.demo = demo
+        self.epochs = epochs
+        self.seed = seed
+        self.parameters = parameters
+        self.trainLoss = trainLoss
+        self.trainAccuracy = trainAccuracy
+        self.testLoss = testLoss
+        self.testAccuracy = testAccuracy
+        self.evaluatedOn = evaluatedOn
+        self.seconds = seconds
+        self.threads = threads
+        self.files = files
+    }
+
+    /// The summary as one line of JSON with sorted keys; a diverged (NaN or infinite) loss is
+    /// written as the string `"nan"`, `"inf"` or `"-inf"` rather than failing.
+    func jsonLine() -> String {
+        let encoder = Self.makeEncoder()
+        // Encoding plain numbers and strings cannot fail once non-finite numbers are handled.
+        let data = (try? encoder.encode(self)) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The encoder behind ``jsonLine()``: sorted keys, no slash escaping, non-finite as strings.
+    static func makeEncoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return encoder
+    }
+
+    /// A decoder that reads what ``jsonLine()`` writes.
+    static func makeDecoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return decoder
+    }
+
+    /// The human-readable block printed at the end of a run.
+    ///
+    /// ```
+    /// moons: 300 epochs in 2.41 s (seed 42, 337 parameters, 2 threads)
+    ///                 loss  accuracy
+    ///   train       0.0712    0.9750
+    ///   test        0.0801    0.9700
+    ///   wrote demos-output/moons-curves.svg
+    /// ```
+    func textBlock() -> String {
+        var lines: [String] = []
+        lines.append(
+            "\(demo): \(epochs) epoch\(epochs == 1 ? "" : "s") in \(Format.seconds(seconds)) "
+                + "(seed \(seed), \(parameters) parameters, \(threads) thread\(threads == 1 ? "" : "s"))")
+        lines.append("  " + Format.padRight("", 10) + Format.padLeft("loss", 10) + Format.padLeft("accuracy", 10))
+        lines.append(row("train", trainLoss, trainAccuracy))
+        lines.append(row(evaluatedOn, testLoss, testAccuracy))
+        for file in files { lines.append("  wrote \(file)") }
+        return lines.joined(separator: "\n")
+    }
+
+    private func row(_ name: String, _ loss: Double, _ accuracy: Double) -> String {
+        "  " + Format.padRight(name, 10) + Format.padLeft(Format.fixed(loss, 4), 10)
+            + Format.padLeft(Format.fixed(accuracy, 4), 10)
+    }
+}

@@ -1,0 +1,41 @@
+/// The validated options of one run, as the training seams receive them.
+///
+/// Plain values with no ArgumentParser types, so the seams (``MoonsDemo``, ``SpiralDemo``,
+/// ``MNISTDemo``) read like ordinary code and tests can build settings directly.
+struct TrainingSettings: Equatable, Sendable {
+    /// Passes over the training data; 0 only with ``loadPath`` (evaluate the checkpoint).
+    var epochs: Int
+    /// Samples per optimizer step; a value ≥ the training-set size means full batch.
+    var batchSize: Int
+    var learningRate: Double
+    /// Step decay: the rate at step `t` is `learningRate / (1 + learningRateDecay · t)`.
+    var learningRateDecay: Double
+    var optimizer: OptimizerChoice
+    /// Hidden-layer widths, input side first.
+    var hidden: [Int]
+    /// Dropout probability after each hidden layer, in [0, 1).
+    var dropout: Double
+    var l1: Double
+    var l2: Double
+    var seed: UInt64
+    /// OpenBLAS threads, already applied by the command before training starts.
+    var threads: Int
+    /// Where to save the trained model (safetensors), if anywhere.
+    var savePath: String?
+    /// A checkpoint to start from, if any.
+    var loadPath: String?
+    /// The folder for SVG plots; `nil` with `--no-plot`.
+    var plotDirectory: String?
+    /// How much the run prints.
+    var outputMode: OutputMode
+}
+
+/// How much a run prints on standard output.
+enum OutputMode: Equatable, Sendable {
+    /// Live progress bar on a terminal, plain periodic lines otherwise, then the summary.
+    case automatic
+    /// Only the final summary (`--quiet`).
+    case quiet
+    /// Exactly one JSON line with the summary (`--json`).
+    case json
+}
