@@ -1,0 +1,67 @@
+import AutoDiff
+import ArgumentParser
+import Foundation
+
+/// `bench [workload …]`: the performance issue's workloads, one JSON line each.
+///
+/// Each workload runs in a child process of its own, so that its peak resident memory is its
+/// own and not the largest of all the workloads run before it.
+@main
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Times the performance workloads and prints one JSON line per workload.",
+        discussion: """
+            Workloads: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")) (default: all but memory).
+            MNIST workloads read the IDX files from --data, $MNIST_DIR or ../shared/data/mnist, and otherwise \
+            use synthetic data of the same shape (the JSON line says which).
+            """)
+
+    @Argument(help: "Workloads to run (default: op-overhead moons spiral mnist-b128 mnist-seed004).")
+    var workloads: [Workload] = Workload.allCases.filter { $0 != .memory }
+
+    @Option(help: "OpenBLAS threads (default 2, as the peer measurements use).")
+    var threads: Int = 2
+
+    @Option(help: "Folder with the four MNIST IDX files (raw or .gz).")
+    var data: String?
+
+    @Flag(help: "Run in this process (used for the per-workload child processes).")
+    var inProcess = false
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
+
+    func run() throws {
+        if inProcess || workloads.count == 1 && inProcess {
+            for workload in workloads { try runHere(workload) }
+            return
+        }
+        for workload in workloads {
+            // A fresh process per workload: its own peak RSS, no warm caches from the last one.
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+            if !FileManager.default.isExecutableFile(atPath: child.executableURL!.path) {
+                child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            }
+            var arguments = [workload.rawValue, "--in-process", "--threads", "\(threads)"]
+            if let data { arguments += ["--data", data] }
+            child.arguments = arguments
+            try child.run()
+            child.waitUntilExit()
+            guard child.terminationStatus == 0 else {
+                throw ValidationError("workload \(workload.rawValue) failed with status \(child.terminationStatus)")
+            }
+        }
+    }
+
+    func runHere(_ workload: Workload) throws {
+        BLASThreads.set(threads)
+        var report = try workload.run(dataDirectory: data)
+        report.threads = threads
+        report.peakResidentMB = peakResidentMegabytes()
+        print(report.jsonLine())
+        fflush(stdout)
+    }
+}

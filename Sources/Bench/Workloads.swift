@@ -1,0 +1,157 @@
+import AutoDiff
+import ArgumentParser
+import Foundation
+import NN
+
+/// The workloads of the performance issue, with the shapes and hyperparameters of
+/// `../shared/peers/torch_workloads.py`, so the two can be compared side by side.
+enum Workload: String, CaseIterable, ExpressibleByArgument {
+    case opOverhead = "op-overhead"
+    case moons
+    case spiral
+    case mnistB128 = "mnist-b128"
+    case mnistSeed004 = "mnist-seed004"
+    /// mnist-b128's training step, 10,000 times, sampling resident memory every 1,000 steps.
+    case memory
+
+    func run(dataDirectory: String?) throws -> Report {
+        switch self {
+        case .opOverhead: return opOverhead()
+        case .moons: return moons()
+        case .spiral: return spiral()
+        case .mnistB128:
+            return try mnist(name: rawValue, epochs: 1, batchSize: 128, learningRate: 1e-3, dataDirectory: dataDirectory)
+        case .mnistSeed004:
+            return try mnist(name: rawValue, epochs: 10, batchSize: 1000, learningRate: 0.01, dataDirectory: dataDirectory)
+        case .memory:
+            return try memory(dataDirectory: dataDirectory)
+        }
+    }
+
+    /// 4×4 tensors, ten `c = tanh(c·b + a)`, sum, backward: 31 recorded ops; µs per op including
+    /// its share of the backward pass.
+    func opOverhead() -> Report {
+        var generator = RandomGenerator(seed: 0)
+        let a = Tensor<Float>.randomNormal([4, 4], generator: &generator).requiringGrad()
+        let b = Tensor<Float>.randomNormal([4, 4], generator: &generator).requiringGrad()
+        func iteration() {
+            var c = a
+            for _ in 0..<10 { c = (c * b + a).tanh() }
+            c.sum().backward()
+        }
+        for _ in 0..<2_000 { iteration() }
+        let iterations = 50_000
+        let seconds = timed { for _ in 0..<iterations { iteration() } }
+        return Report(
+            workload: rawValue, seconds: seconds, stepsPerSecond: Double(iterations) / seconds,
+            metricName: "us_per_op", metric: seconds / Double(iterations * 31) * 1e6)
+    }
+
+    /// make_moons 1000 samples, 2-8-8-1 ReLU, BCE with logits, SGD lr 0.5, 3000 full-batch epochs.
+    func moons() -> Report {
+        let data = makeMoons(samples: 1000, noise: 0.2, seed: 100, as: Float.self)
+        let targets = data.labels.reshaped([-1, 1])
+        var generator = RandomGenerator(seed: 0)
+        let model = Sequential<Float>(mlp: [2, 8, 8, 1], activation: .relu, generator: &generator)
+        let optimizer = SGD(for: model, learningRate: 0.5)
+        let epochs = 3000
+        let seconds = timed {
+            for _ in 0..<epochs {
+                let loss = binaryCrossEntropy(logits: model(data.features), targets: targets)
+                optimizer.zeroGrad()
+                loss.backward()
+                optimizer.step()
+            }
+        }
+        let accuracy = withoutGrad { binaryAccuracy(outputs: model(data.features), targets: targets, threshold: 0) }
+        return Report(
+            workload: rawValue, seconds: seconds, stepsPerSecond: Double(epochs) / seconds,
+            metricName: "train_accuracy", metric: accuracy)
+    }
+
+    /// 3 classes × 1000 samples, 2-64-3 with dropout 0.1 and L2 5e-4 on the first layer, Adam
+    /// (lr 0.05, decay 5e-5, ε 1e-7), 10,001 full-batch epochs; validation on a separate draw.
+    func spiral() -> Report {
+        let train = spiralData(samples: 1000, classes: 3, seed: 0, as: Float.self)
+        let validation = spiralData(samples: 100, classes: 3, seed: 1, as: Float.self)
+        var generator = RandomGenerator(seed: 0)
+        let model = Sequential<Float> {
+            Linear<Float>(2, 64, weightL2: 5e-4, biasL2: 5e-4, generator: &generator)
+            ReLU<Float>()
+            Dropout<Float>(rate: 0.1, seed: 1)
+            Linear<Float>(64, 3, generator: &generator)
+        }
+        let optimizer = Adam(
+            parameters: model.parameters, learningRate: 0.05, epsilon: 1e-7, schedule: .inverseTimeDecay(5e-5))
+        let labels = classIndices(train.labels)
+        let epochs = 10_001
+        let seconds = timed {
+            for _ in 0..<epochs {
+                let loss = softmaxCrossEntropy(logits: model(train.features), labels: labels) + model.regularizationLoss()
+                optimizer.zeroGrad()
+                loss.backward()
+                optimizer.step()
+            }
+        }
+        model.eval()
+        let accuracy = withoutGrad {
+            categoricalAccuracy(scores: model(validation.features), labels: classIndices(validation.labels))
+        }
+        return Report(
+            workload: rawValue, seconds: seconds, stepsPerSecond: Double(epochs) / seconds,
+            metricName: "validation_accuracy", metric: accuracy)
+    }
+
+    /// 784-512-128-64-10 ReLU, softmax cross-entropy, Adam, shuffled minibatches.
+    func mnist(name: String, epochs: Int, batchSize: Int, learningRate: Double, dataDirectory: String?) throws -> Report {
+        let data = try MNISTData.load(directory: dataDirectory)
+        let model = MNISTData.model()
+        let optimizer = Adam(parameters: model.parameters, learningRate: learningRate)
+        var shuffle = RandomGenerator(seed: 1)
+        var steps = 0
+        let seconds = timed {
+            for _ in 0..<epochs {
+                for batch in data.train.batches(size: batchSize, shuffledBy: &shuffle) {
+                    let loss = softmaxCrossEntropy(logits: model(batch.features), labels: batch.labels)
+                    optimizer.zeroGrad()
+                    loss.backward()
+                    optimizer.step()
+                    steps += 1
+                }
+            }
+        }
+        let accuracy = withoutGrad { categoricalAccuracy(scores: model(data.test.features), labels: data.test.labels) }
+        return Report(
+            workload: name, seconds: seconds, stepsPerSecond: Double(steps) / seconds,
+            metricName: "test_accuracy", metric: accuracy, data: data.source)
+    }
+
+    /// mnist-b128's step 10,000 times; resident memory every 1,000 steps shows whether it is
+    /// flat (no growth from the tape or caches).
+    func memory(dataDirectory: String?) throws -> Report {
+        let data = try MNISTData.load(directory: dataDirectory)
+        let model = MNISTData.model()
+        let optimizer = Adam(parameters: model.parameters, learningRate: 1e-3)
+        var shuffle = RandomGenerator(seed: 1)
+        var steps = 0
+        var samples: [Double] = []
+        let totalSteps = 10_000
+        let seconds = timed {
+            while steps < totalSteps {
+                for batch in data.train.batches(size: 128, shuffledBy: &shuffle) where steps < totalSteps {
+                    let loss = softmaxCrossEntropy(logits: model(batch.features), labels: batch.labels)
+                    optimizer.zeroGrad()
+                    loss.backward()
+                    optimizer.step()
+                    steps += 1
+                    if steps % 1000 == 0 { samples.append((currentResidentMegabytes() * 10).rounded() / 10) }
+                }
+            }
+        }
+        let growth = (samples.last ?? 0) - (samples.first ?? 0)
+        return Report(
+            workload: rawValue, seconds: seconds, stepsPerSecond: Double(steps) / seconds,
+            metricName: "rss_growth_mb_steps_1000_to_10000", metric: growth, data: data.source,
+            residentMBSamples: samples)
+    }
+}
