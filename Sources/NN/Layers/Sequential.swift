@@ -18,7 +18,7 @@ public final class Sequential<Scalar: TensorScalar>: Layer {
 
     public init(_ layers: [any Layer<Scalar>]) { self.layers = layers }
 
-    public init(@LayerBuilder _ build: () -> [any Layer<Scalar>]) { layers = build() }
+    public init(@LayerBuilder<Scalar> _ build: () -> [any Layer<Scalar>]) { layers = build() }
 
     /// A multilayer perceptron: `Linear(widths[0], widths[1])`, `activation`, …, and the last
     /// `Linear(widths[n−2], widths[n−1])` followed by `output` (``Activation/identity`` by
@@ -58,12 +58,12 @@ public final class Sequential<Scalar: TensorScalar>: Layer {
 /// Builds a list of layers from a closure with one layer per line (`if`, `for` and `if`/`else`
 /// allowed).
 @resultBuilder
-public enum LayerBuilder {
-    public static func buildExpression<S: TensorScalar>(_ layer: any Layer<S>) -> [any Layer<S>] { [layer] }
-    public static func buildExpression<S: TensorScalar>(_ layers: [any Layer<S>]) -> [any Layer<S>] { layers }
-    public static func buildBlock<S: TensorScalar>(_ parts: [any Layer<S>]...) -> [any Layer<S>] { parts.flatMap { $0 } }
-    public static func buildOptional<S: TensorScalar>(_ part: [any Layer<S>]?) -> [any Layer<S>] { part ?? [] }
-    public static func buildEither<S: TensorScalar>(first: [any Layer<S>]) -> [any Layer<S>] { first }
-    public static func buildEither<S: TensorScalar>(second: [any Layer<S>]) -> [any Layer<S>] { second }
-    public static func buildArray<S: TensorScalar>(_ parts: [[any Layer<S>]]) -> [any Layer<S>] { parts.flatMap { $0 } }
+public enum LayerBuilder<Scalar: TensorScalar> {
+    public static func buildExpression(_ layer: any Layer<Scalar>) -> [any Layer<Scalar>] { [layer] }
+    public static func buildExpression(_ layers: [any Layer<Scalar>]) -> [any Layer<Scalar>] { layers }
+    public static func buildBlock(_ parts: [any Layer<Scalar>]...) -> [any Layer<Scalar>] { parts.flatMap { $0 } }
+    public static func buildOptional(_ part: [any Layer<Scalar>]?) -> [any Layer<Scalar>] { part ?? [] }
+    public static func buildEither(first: [any Layer<Scalar>]) -> [any Layer<Scalar>] { first }
+    public static func buildEither(second: [any Layer<Scalar>]) -> [any Layer<Scalar>] { second }
+    public static func buildArray(_ parts: [[any Layer<Scalar>]]) -> [any Layer<Scalar>] { parts.flatMap { $0 } }
 }
