@@ -24,3 +24,6 @@ func approximatelyEqual(_ a: [Double], _ b: [Double], tolerance: Double) -> Bool
 }
 
 func doubles<S: TensorScalar>(_ t: Tensor<S>) -> [Double] { t.scalars.map { Double($0) } }
+
+/// The natural logarithm of a Double (AutoDiff's `log` is for tensors).
+func ln(_ x: Double) -> Double { Foundation.log(x) }
