@@ -62,9 +62,9 @@ struct IDXTests {
         ("corrupt gzip", [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 3, 0xFF, 0xFF, 0xFF, 0xFF], "gzip stream is corrupt"),
     ]
 
-    @Test("Rejects corrupt files with a message naming the file and the problem", arguments: corrupt.indices)
-    func rejects(index: Int) throws {
-        let (name, bytes, problem) = Self.corrupt[index]
+    @Test("Rejects corrupt files with a message naming the file and the problem", arguments: corrupt.map(\.0))
+    func rejects(name: String) throws {
+        let (_, bytes, problem) = Self.corrupt.first { $0.0 == name }!
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let path = dir.file("broken.idx")

@@ -88,9 +88,9 @@ struct LossTests {
         ("softmaxCrossEntropy(soft targets)", values * 3, { softmaxCrossEntropy(logits: $0[0], targets: softTargets) }),
     ]
 
-    @Test("GradCheck in Double for every loss", arguments: gradCheckCases.indices)
-    func gradCheck(index: Int) {
-        let (name, input, f) = Self.gradCheckCases[index]
+    @Test("GradCheck in Double for every loss", arguments: gradCheckCases.map(\.0))
+    func gradCheck(name: String) {
+        let (_, input, f) = Self.gradCheckCases.first { $0.0 == name }!
         let report = GradCheck.check(f, at: [input])
         #expect(report.passed, "\(name): \(report)")
     }
@@ -101,9 +101,9 @@ struct LossTests {
         ("all four", { $0.weightL1 = 0.1; $0.weightL2 = 0.2; $0.biasL1 = 0.3; $0.biasL2 = 0.4 }),
     ]
 
-    @Test("GradCheck in Double for every regularizer", arguments: regularizerCases.indices)
-    func regularizerGradCheck(index: Int) {
-        let (name, configure) = Self.regularizerCases[index]
+    @Test("GradCheck in Double for every regularizer", arguments: regularizerCases.map(\.0))
+    func regularizerGradCheck(name: String) {
+        let (_, configure) = Self.regularizerCases.first { $0.0 == name }!
         let report = GradCheck.check({ xs in
             let layer = Linear(weight: Tensor<Double>.zeros([3, 2]), bias: Tensor<Double>.zeros([2]))
             configure(layer)

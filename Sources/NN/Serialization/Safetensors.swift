@@ -175,7 +175,8 @@ public enum Safetensors {
         guard let array = value as? [Any] else { return nil }
         var result: [Int] = []
         for element in array {
-            guard let number = element as? NSNumber, !(element is Bool) else { return nil }
+            // JSON `true` also arrives as an NSNumber (of a boolean class): reject it by that class.
+            guard let number = element as? NSNumber, !String(describing: type(of: element)).contains("Boolean") else { return nil }
             let d = number.doubleValue
             guard d >= 0, d == d.rounded(), d < 9.0e15 else { return nil }
             result.append(number.intValue)
