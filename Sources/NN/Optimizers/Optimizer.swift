@@ -22,6 +22,14 @@ import AutoDiff
 /// **Learning rate.** The update number `t` counts completed steps, starting at 0 (the book's
 /// `iterations`); step `t` uses `learningRate · schedule.factor(t)` (``currentLearningRate``).
 ///
+/// **Defaults, book or PyTorch.** ``SGD`` (lr 1), ``Adagrad`` (lr 1, ε 1e-7) and ``RMSprop``
+/// (lr 0.001, ρ 0.9, ε 1e-7) take the book's defaults, since the tutorials are what this module
+/// reproduces and PyTorch has no default SGD rate. ``Adam``, ``AdamW`` and AMSGrad take
+/// PyTorch's (lr 0.001, β 0.9/0.999, ε 1e-8) because AdamW and AMSGrad exist only there and a
+/// user comparing the three expects one convention; pass `epsilon: 1e-7` for the book's Adam.
+/// Every optimizer places ε outside the square root (`g/(√v + ε)`), as both do. SGD momentum
+/// follows PyTorch's buffer form (see ``SGD``).
+///
 /// **Weight decay** here is always *decoupled* (Loshchilov & Hutter): before the gradient
 /// update, `w ← w − lr·λ·w`, the same as PyTorch's `AdamW`. Coupled L2 (a penalty added to the
 /// loss) is what the layers' `weightL2` regularizers give, through the tape, as in the book.
