@@ -33,7 +33,7 @@ let package = Package(
             name: "Bench",
             dependencies: ["NN", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "AutoDiffTests", dependencies: ["AutoDiff", "GradCheck"]),
-        .testTarget(name: "NNTests", dependencies: ["NN", "GradCheck"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "GradCheck"], exclude: ["Python"]),
         .testTarget(name: "DemosTests", dependencies: ["Demos", "NN"]),
     ]
 )

@@ -1,0 +1,135 @@
+import AutoDiff
+import Foundation
+
+/// An array read from an IDX file (the MNIST format), gzip-compressed or raw.
+///
+/// Layout: two zero bytes, a type byte, a rank byte, then `rank` big-endian 32-bit dimensions,
+/// then `∏ dims` big-endian elements of the type. The reader checks every part and throws
+/// ``NNError/idx(file:problem:)`` naming the file and the problem (bad magic, unknown type,
+/// truncated header, a data size that does not match the dimensions, a corrupt gzip stream);
+/// it never traps on a malformed file.
+public struct IDXArray: Sendable {
+    /// The element types of the format, by their type byte.
+    public enum DataType: UInt8, Sendable {
+        case uint8 = 0x08, int8 = 0x09, int16 = 0x0B, int32 = 0x0C, float32 = 0x0D, float64 = 0x0E
+
+        /// Bytes per element.
+        public var size: Int {
+            switch self {
+            case .uint8, .int8: 1
+            case .int16: 2
+            case .int32, .float32: 4
+            case .float64: 8
+            }
+        }
+    }
+
+    public let dataType: DataType
+    public let shape: [Int]
+    /// The element bytes as stored (big-endian).
+    public let data: [UInt8]
+
+    /// The number of elements.
+    public var count: Int { shape.reduce(1, *) }
+
+    /// Reads and validates the file at `path` (gzip is detected by its magic bytes).
+    public init(contentsOf path: String) throws {
+        let bytes: [UInt8]
+        do {
+            bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        } catch {
+            throw NNError.idx(file: path, problem: "cannot be read (\(error.localizedDescription))")
+        }
+        try self.init(bytes: bytes, file: path)
+    }
+
+    /// Parses IDX bytes (gzip or raw); `file` names the source in errors.
+    public init(bytes fileBytes: [UInt8], file: String) throws {
+        var bytes = fileBytes
+        if Gzip.isCompressed(bytes) {
+            do { bytes = try Gzip.decompress(bytes) } catch { throw NNError.idx(file: file, problem: error.problem) }
+        }
+        func fail(_ problem: String) -> NNError { .idx(file: file, problem: problem) }
+        guard bytes.count >= 4 else { throw fail("truncated: \(bytes.count) bytes, shorter than the 4-byte magic number") }
+        guard bytes[0] == 0, bytes[1] == 0 else {
+            throw fail(String(format: "bad magic number 0x%02X%02X%02X%02X (an IDX file starts with two zero bytes)", bytes[0], bytes[1], bytes[2], bytes[3]))
+        }
+        guard let type = DataType(rawValue: bytes[2]) else {
+            throw fail(String(format: "bad magic number: unknown element type 0x%02X", bytes[2]))
+        }
+        let rank = Int(bytes[3])
+        let headerSize = 4 + 4 * rank
+        guard bytes.count >= headerSize else {
+            throw fail("truncated header: \(rank) dimensions need \(headerSize) bytes, the file has \(bytes.count)")
+        }
+        var shape: [Int] = []
+        for d in 0..<rank {
+            let o = 4 + 4 * d
+            shape.append(Int(bytes[o]) << 24 | Int(bytes[o + 1]) << 16 | Int(bytes[o + 2]) << 8 | Int(bytes[o + 3]))
+        }
+        // Dimensions are < 2³², so the product of up to 255 of them may overflow: check as we go.
+        var expected = type.size
+        for d in shape {
+            let (p, overflow) = expected.multipliedReportingOverflow(by: d)
+            guard !overflow else { throw fail("dimensions \(shape) are too large") }
+            expected = p
+        }
+        let actual = bytes.count - headerSize
+        guard actual == expected else {
+            throw fail("dimensions \(shape) of \(type) need \(expected) data bytes but the file has \(actual)\(actual < expected ? " (truncated)" : " (trailing bytes)")")
+        }
+        dataType = type
+        self.shape = shape
+        data = Array(bytes[headerSize...])
+    }
+
+    /// The elements converted to `Scalar` and multiplied by `scale` (e.g. `1/255` for pixels),
+    /// in `shape`.
+    public func tensor<Scalar: TensorScalar>(_: Scalar.Type = Float.self, scale: Double = 1) -> Tensor<Scalar> {
+        var out = [Scalar](repeating: 0, count: count)
+        data.withUnsafeBufferPointer { b in
+            func be(_ i: Int, _ n: Int) -> UInt64 {
+                var v: UInt64 = 0
+                for k in 0..<n { v = v << 8 | UInt64(b[i * n + k]) }
+                return v
+            }
+            switch dataType {
+            case .uint8: for i in out.indices { out[i] = Scalar(Double(b[i]) * scale) }
+            case .int8: for i in out.indices { out[i] = Scalar(Double(Int8(bitPattern: b[i])) * scale) }
+            case .int16: for i in out.indices { out[i] = Scalar(Double(Int16(truncatingIfNeeded: be(i, 2))) * scale) }
+            case .int32: for i in out.indices { out[i] = Scalar(Double(Int32(truncatingIfNeeded: be(i, 4))) * scale) }
+            case .float32: for i in out.indices { out[i] = Scalar(Double(Float(bitPattern: UInt32(be(i, 4)))) * scale) }
+            case .float64: for i in out.indices { out[i] = Scalar(Double(bitPattern: be(i, 8)) * scale) }
+            }
+        }
+        return Tensor(shape: shape, scalars: out)
+    }
+
+    /// The elements as integers (for label files).
+    public var integers: [Int] {
+        let t: Tensor<Double> = tensor(Double.self)
+        return t.scalars.map { Int($0) }
+    }
+}
+
+/// Loads an MNIST-style pair of IDX files: images `[N, rows, cols]` (uint8) become features
+/// `[N, rows·cols]` scaled to `[0, 1]`, labels `[N]` (uint8) become class indices. Throws
+/// ``NNError/idx(file:problem:)`` when either file is malformed or the counts differ.
+public func loadMNIST<Scalar: TensorScalar>(
+    images imagesPath: String, labels labelsPath: String, as _: Scalar.Type = Float.self
+) throws -> Dataset<Scalar> {
+    let images = try IDXArray(contentsOf: imagesPath)
+    let labels = try IDXArray(contentsOf: labelsPath)
+    guard images.shape.count >= 2 else {
+        throw NNError.idx(file: imagesPath, problem: "expected images with at least 2 dimensions, got shape \(images.shape)")
+    }
+    guard labels.shape.count == 1 else {
+        throw NNError.idx(file: labelsPath, problem: "expected labels with 1 dimension, got shape \(labels.shape)")
+    }
+    guard images.shape[0] == labels.shape[0] else {
+        throw NNError.idx(file: labelsPath, problem: "has \(labels.shape[0]) labels but \(imagesPath) has \(images.shape[0]) images")
+    }
+    let n = images.shape[0]
+    let features = images.tensor(Scalar.self, scale: images.dataType == .uint8 ? 1.0 / 255 : 1)
+    return Dataset(features: features.reshaped([n, images.count / Swift.max(n, 1)]).detached(), labels: labels.tensor(Scalar.self))
+}

@@ -1,0 +1,54 @@
+import AutoDiff
+
+/// `max(x, 0)` as a layer.
+public final class ReLU<Scalar: TensorScalar>: Layer {
+    public init() {}
+    public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.relu() }
+}
+
+/// `x` for `x > 0`, else `slope·x`, as a layer.
+public final class LeakyReLU<Scalar: TensorScalar>: Layer {
+    public let slope: Scalar
+    public init(slope: Scalar = 0.01) { self.slope = slope }
+    public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.leakyRelu(slope: slope) }
+}
+
+/// `σ(x) = 1/(1 + e⁻ˣ)` as a layer (for a binary output, prefer raw logits with
+/// ``binaryCrossEntropy(logits:targets:)``).
+public final class Sigmoid<Scalar: TensorScalar>: Layer {
+    public init() {}
+    public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.sigmoid() }
+}
+
+/// `tanh x` as a layer.
+public final class Tanh<Scalar: TensorScalar>: Layer {
+    public init() {}
+    public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.tanh() }
+}
+
+/// `softmax(x)ᵢ = e^{xᵢ}/Σⱼe^{xⱼ}` along `axis` (the last by default) as a layer. For training,
+/// prefer leaving it out and using ``softmaxCrossEntropy(logits:labels:)`` on the logits.
+public final class Softmax<Scalar: TensorScalar>: Layer {
+    public let axis: Int
+    public init(axis: Int = -1) { self.axis = axis }
+    public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.softmax(alongAxis: axis) }
+}
+
+/// The activation functions by name, for ``Sequential/init(mlp:activation:output:weightInitializer:generator:)``.
+public enum Activation: Sendable, Hashable {
+    case relu, leakyRelu(slope: Double), sigmoid, tanh, softmax
+    /// No activation (the layer's output is passed on unchanged).
+    case identity
+
+    /// A new layer computing this activation, or `nil` for ``identity``.
+    public func layer<Scalar: TensorScalar>(_: Scalar.Type = Scalar.self) -> (any Layer<Scalar>)? {
+        switch self {
+        case .relu: ReLU<Scalar>()
+        case .leakyRelu(let slope): LeakyReLU<Scalar>(slope: Scalar(slope))
+        case .sigmoid: Sigmoid<Scalar>()
+        case .tanh: Tanh<Scalar>()
+        case .softmax: Softmax<Scalar>()
+        case .identity: nil
+        }
+    }
+}

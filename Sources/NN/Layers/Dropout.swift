@@ -1,0 +1,62 @@
+import AutoDiff
+
+/// Inverted dropout: in training, each element is kept with probability `1 − rate` and scaled by
+/// `1/(1 − rate)`, so the expected output equals the input and evaluation needs no rescale; in
+/// evaluation mode it is the identity.
+///
+///     y = x ⊙ m,   mᵢ = 1/(1 − p) with probability 1 − p, else 0
+///
+/// The mask comes from the layer's own seeded ``generator`` (saved by checkpoints), so a seed
+/// fixes every mask of a run. ∂y/∂x = m (the mask is a constant of the tape).
+public final class Dropout<Scalar: TensorScalar>: Layer {
+    /// The probability `p` of dropping an element, in `[0, 1)`.
+    public let rate: Scalar
+    /// The source of the masks.
+    public var generator: RandomGenerator
+    /// Whether the layer drops (set by ``Layer/train()`` / ``Layer/eval()``; on at creation).
+    public var isTraining = true
+
+    public init(rate: Scalar, seed: UInt64) {
+        guard rate >= 0 && rate < 1 else { tensorFailure("Dropout: rate \(rate) is outside [0, 1)") }
+        self.rate = rate
+        generator = RandomGenerator(seed: seed)
+    }
+
+    public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
+        guard isTraining, rate > 0 else { return input }
+        return Dropout.apply(input, mask: Dropout.mask(input.shape, rate: rate, generator: &generator))
+    }
+
+    public func setTrainingMode(_ training: Bool) { isTraining = training }
+
+    public var ownGenerators: [(name: String, get: () -> RandomGenerator, set: (RandomGenerator) -> Void)] {
+        [("generator", { self.generator }, { self.generator = $0 })]
+    }
+
+    /// A mask of `shape`: `1/(1 − rate)` where a uniform draw `u < 1 − rate`, else 0 (one draw
+    /// per element, in row-major order).
+    public static func mask(_ shape: [Int], rate: Scalar, generator: inout RandomGenerator) -> Tensor<Scalar> {
+        var mask = Tensor<Scalar>.zeros(shape)
+        mask.withUnsafeMutableBufferPointer { fillDropoutMask($0, rate: rate, generator: &generator) }
+        return mask
+    }
+
+    /// `input ⊙ mask`: dropout with a given mask (what ``forward(_:)`` does in training; also the
+    /// way to check its gradient with the mask held fixed).
+    public static func apply(_ input: Tensor<Scalar>, mask: Tensor<Scalar>) -> Tensor<Scalar> {
+        guard mask.shape == input.shape else {
+            tensorFailure("Dropout: mask of shape \(mask.shape) does not match the input \(input.shape)")
+        }
+        return input * mask
+    }
+}
+
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+private func fillDropoutMask<S: TensorScalar>(
+    _ m: UnsafeMutableBufferPointer<S>, rate: S, generator: inout RandomGenerator
+) {
+    let keep = 1 - Double(rate)
+    let scale = 1 / (1 - rate)
+    for i in m.indices where generator.nextUniform() < keep { m[i] = scale }
+}

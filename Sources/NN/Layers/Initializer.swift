@@ -1,0 +1,55 @@
+import AutoDiff
+
+/// How a weight matrix of shape `[fanIn, fanOut]` (or a bias) is filled at creation.
+///
+/// All random initializers draw from the ``RandomGenerator`` passed to the layer, so a seed fixes
+/// the model.
+public enum Initializer: Sendable, Hashable {
+    /// Glorot & Bengio (2010): `U(−a, a)` with `a = √(6 / (fanIn + fanOut))`, so that
+    /// `Var(w) = 2 / (fanIn + fanOut)`. Suited to tanh and sigmoid.
+    case xavierUniform
+    /// Glorot & Bengio (2010): `N(0, σ²)` with `σ = √(2 / (fanIn + fanOut))`.
+    case xavierNormal
+    /// He et al. (2015): `U(−a, a)` with `a = √(6 / fanIn)`, so that `Var(w) = 2 / fanIn`.
+    /// Suited to ReLU.
+    case heUniform
+    /// He et al. (2015): `N(0, σ²)` with `σ = √(2 / fanIn)`.
+    case heNormal
+    /// `scale · N(0, 1)`: the "Neural Networks from Scratch" default is `scale = 0.01`
+    /// (``tutorialNormal``).
+    case scaledNormal(Double)
+    /// Every element 0 (the usual bias initializer).
+    case zeros
+    /// Every element `c`.
+    case constant(Double)
+
+    /// The book's `0.01 · np.random.randn(fanIn, fanOut)`.
+    public static let tutorialNormal = Initializer.scaledNormal(0.01)
+
+    /// A tensor of `shape` filled by this rule. For a 2-D shape `fanIn = shape[0]` and
+    /// `fanOut = shape[1]`; for a 1-D shape both are `shape[0]`.
+    public func make<Scalar: TensorScalar>(
+        _ shape: [Int], generator: inout RandomGenerator
+    ) -> Tensor<Scalar> {
+        let fanIn = Double(shape.first ?? 1)
+        let fanOut = Double(shape.count >= 2 ? shape[1] : (shape.first ?? 1))
+        switch self {
+        case .xavierUniform:
+            let a = Scalar((6 / (fanIn + fanOut)).squareRoot())
+            return Tensor.randomUniform(shape, low: -a, high: a, generator: &generator)
+        case .xavierNormal:
+            return Tensor.randomNormal(shape, standardDeviation: Scalar((2 / (fanIn + fanOut)).squareRoot()), generator: &generator)
+        case .heUniform:
+            let a = Scalar((6 / fanIn).squareRoot())
+            return Tensor.randomUniform(shape, low: -a, high: a, generator: &generator)
+        case .heNormal:
+            return Tensor.randomNormal(shape, standardDeviation: Scalar((2 / fanIn).squareRoot()), generator: &generator)
+        case .scaledNormal(let scale):
+            return Tensor.randomNormal(shape, standardDeviation: Scalar(scale), generator: &generator)
+        case .zeros:
+            return Tensor.zeros(shape)
+        case .constant(let c):
+            return Tensor.full(shape, Scalar(c))
+        }
+    }
+}

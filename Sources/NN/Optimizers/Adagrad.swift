@@ -1,0 +1,35 @@
+import AutoDiff
+
+/// Adagrad (Duchi et al. 2011): a per-element rate that shrinks with the sum of squared
+/// gradients.
+///
+///     s ← s + g²
+///     w ← w − lr_t·g / (√s + ε)
+///
+/// ε sits outside the square root, in both the book and PyTorch. Defaults: `learningRate = 1`
+/// and `epsilon = 1e-7` (the book's); PyTorch uses lr 0.01 and ε 1e-10. PyTorch's own
+/// `lr_decay` is the book's `decay`: pass `schedule: .inverseTimeDecay(decay)`.
+public final class Adagrad<Scalar: TensorScalar>: Optimizer<Scalar> {
+    public let epsilon: Double
+
+    public init(
+        parameters: [Parameter<Scalar>], learningRate: Double = 1, epsilon: Double = 1e-7,
+        schedule: LearningRateSchedule = .constant, weightDecay: Double = 0
+    ) {
+        self.epsilon = epsilon
+        super.init(parameters: parameters, learningRate: learningRate, schedule: schedule, weightDecay: weightDecay, slots: ["sum"])
+    }
+
+    public convenience init(
+        for model: some Layer<Scalar>, learningRate: Double = 1, epsilon: Double = 1e-7,
+        schedule: LearningRateSchedule = .constant, weightDecay: Double = 0
+    ) {
+        self.init(parameters: model.parameters, learningRate: learningRate, epsilon: epsilon, schedule: schedule, weightDecay: weightDecay)
+    }
+
+    public override func update(index: Int, weights: UnsafeMutableBufferPointer<Scalar>, gradient: UnsafeBufferPointer<Scalar>, learningRate lr: Double) {
+        adagradKernel(
+            weights.baseAddress!, gradient.baseAddress!, buffer(0, index), weights.count, lr: Scalar(lr),
+            decay: decayFactor(lr, weightDecay), epsilon: Scalar(epsilon))
+    }
+}

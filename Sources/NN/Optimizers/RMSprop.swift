@@ -1,0 +1,37 @@
+import AutoDiff
+
+/// RMSprop (Hinton 2012): a per-element rate from a moving average of squared gradients.
+///
+///     a ← ρ·a + (1 − ρ)·g²      (a starts at 0)
+///     w ← w − lr_t·g / (√a + ε)
+///
+/// ε sits outside the square root, in both the book and PyTorch. Defaults are the book's
+/// (`learningRate = 0.001`, `rho = 0.9`, `epsilon = 1e-7`); PyTorch's are lr 0.01, α = 0.99,
+/// ε = 1e-8 (its `alpha` is this `rho`). PyTorch's momentum and centered variants are not
+/// provided.
+public final class RMSprop<Scalar: TensorScalar>: Optimizer<Scalar> {
+    public let rho: Double
+    public let epsilon: Double
+
+    public init(
+        parameters: [Parameter<Scalar>], learningRate: Double = 0.001, rho: Double = 0.9, epsilon: Double = 1e-7,
+        schedule: LearningRateSchedule = .constant, weightDecay: Double = 0
+    ) {
+        self.rho = rho
+        self.epsilon = epsilon
+        super.init(parameters: parameters, learningRate: learningRate, schedule: schedule, weightDecay: weightDecay, slots: ["squareAverage"])
+    }
+
+    public convenience init(
+        for model: some Layer<Scalar>, learningRate: Double = 0.001, rho: Double = 0.9, epsilon: Double = 1e-7,
+        schedule: LearningRateSchedule = .constant, weightDecay: Double = 0
+    ) {
+        self.init(parameters: model.parameters, learningRate: learningRate, rho: rho, epsilon: epsilon, schedule: schedule, weightDecay: weightDecay)
+    }
+
+    public override func update(index: Int, weights: UnsafeMutableBufferPointer<Scalar>, gradient: UnsafeBufferPointer<Scalar>, learningRate lr: Double) {
+        rmspropKernel(
+            weights.baseAddress!, gradient.baseAddress!, buffer(0, index), weights.count, lr: Scalar(lr),
+            decay: decayFactor(lr, weightDecay), rho: Scalar(rho), epsilon: Scalar(epsilon))
+    }
+}
