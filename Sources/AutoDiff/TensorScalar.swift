@@ -24,6 +24,12 @@ where Self.RawSignificand: FixedWidthInteger {
     static func binary(
         _ op: BinaryKernel, _ a: UnsafePointer<Self>, _ sa: Int, _ b: UnsafePointer<Self>, _ sb: Int,
         _ out: UnsafeMutablePointer<Self>, _ n: Int)
+    static func binary2D(
+        _ op: BinaryKernel, _ a: UnsafePointer<Self>, _ ra: Int, _ ca: Int, _ b: UnsafePointer<Self>, _ rb: Int,
+        _ cb: Int, _ out: UnsafeMutablePointer<Self>, _ rows: Int, _ cols: Int)
+    static func reduce3D(
+        _ op: ReductionKernel, _ x: UnsafePointer<Self>, _ outer: Int, _ length: Int, _ inner: Int,
+        into acc: UnsafeMutablePointer<Self>)
     static func select(
         _ mask: UnsafePointer<Self>, _ sm: Int, _ a: UnsafePointer<Self>, _ sa: Int,
         _ b: UnsafePointer<Self>, _ sb: Int, _ out: UnsafeMutablePointer<Self>, _ n: Int)

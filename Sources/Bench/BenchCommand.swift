@@ -1,5 +1,5 @@
-import AutoDiff
 import ArgumentParser
+import AutoDiff
 import Foundation
 
 /// `bench [workload …]`: the performance issue's workloads, one JSON line each.
@@ -62,6 +62,6 @@ struct BenchCommand: ParsableCommand {
         report.threads = threads
         report.peakResidentMB = peakResidentMegabytes()
         print(report.jsonLine())
-        fflush(stdout)
+        FileHandle.standardOutput.synchronizeFile()
     }
 }

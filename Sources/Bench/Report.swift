@@ -27,7 +27,7 @@ struct Report: Encodable {
 /// The process's peak resident set size (getrusage reports kilobytes on Linux).
 func peakResidentMegabytes() -> Double {
     var usage = rusage()
-    getrusage(RUSAGE_SELF, &usage)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_maxrss) / 1024
 }
 
@@ -35,7 +35,7 @@ func peakResidentMegabytes() -> Double {
 func currentResidentMegabytes() -> Double {
     guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
     let fields = text.split(separator: " ")
-    return Double(Int(fields[1]) ?? 0) * Double(sysconf(Int32(_SC_PAGESIZE))) / (1 << 20)
+    return Double(Int(fields[1]) ?? 0) * Double(sysconf(Int32(_SC_PAGESIZE))) / 1_048_576
 }
 
 /// Seconds taken by `body`.

@@ -1,5 +1,5 @@
-import AutoDiff
 import ArgumentParser
+import AutoDiff
 import Foundation
 import NN
 
@@ -20,9 +20,11 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
         case .moons: return moons()
         case .spiral: return spiral()
         case .mnistB128:
-            return try mnist(name: rawValue, epochs: 1, batchSize: 128, learningRate: 1e-3, dataDirectory: dataDirectory)
+            return try mnist(
+                name: rawValue, epochs: 1, batchSize: 128, learningRate: 1e-3, dataDirectory: dataDirectory)
         case .mnistSeed004:
-            return try mnist(name: rawValue, epochs: 10, batchSize: 1000, learningRate: 0.01, dataDirectory: dataDirectory)
+            return try mnist(
+                name: rawValue, epochs: 10, batchSize: 1000, learningRate: 0.01, dataDirectory: dataDirectory)
         case .memory:
             return try memory(dataDirectory: dataDirectory)
         }
@@ -87,7 +89,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
         let epochs = 10_001
         let seconds = timed {
             for _ in 0..<epochs {
-                let loss = softmaxCrossEntropy(logits: model(train.features), labels: labels) + model.regularizationLoss()
+                let loss =
+                    softmaxCrossEntropy(logits: model(train.features), labels: labels) + model.regularizationLoss()
                 optimizer.zeroGrad()
                 loss.backward()
                 optimizer.step()
@@ -103,7 +106,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
     }
 
     /// 784-512-128-64-10 ReLU, softmax cross-entropy, Adam, shuffled minibatches.
-    func mnist(name: String, epochs: Int, batchSize: Int, learningRate: Double, dataDirectory: String?) throws -> Report {
+    func mnist(name: String, epochs: Int, batchSize: Int, learningRate: Double, dataDirectory: String?) throws -> Report
+    {
         let data = try MNISTData.load(directory: dataDirectory)
         let model = MNISTData.model()
         let optimizer = Adam(parameters: model.parameters, learningRate: learningRate)

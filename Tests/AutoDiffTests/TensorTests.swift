@@ -156,3 +156,74 @@ struct TensorTests {
         #expect(Tensor<Float>(2).requiringGrad().description == "Tensor<Float>(shape: [], requiresGrad, 2.0)")
     }
 }
+
+@Suite("Broadcast and reduction paths against a naive reference")
+struct KernelPathTests {
+    static let pairs: [([Int], [Int])] = [
+        ([2, 3, 4], [4]), ([2, 3, 4], [3, 1]), ([2, 3, 4], [2, 1, 4]), ([2, 1, 4], [1, 3, 1]),
+        ([4], [2, 3, 4]), ([2, 3, 4, 5], [3, 1, 5]), ([1, 3, 1, 5], [2, 1, 4, 1]), ([6, 1], [1, 7]),
+        ([3, 1, 1], [1, 1, 2]), ([2, 3, 4], []),
+    ]
+
+    /// `a − 2b` by explicit index arithmetic.
+    static func naive(_ a: Tensor<Double>, _ b: Tensor<Double>) -> [Double] {
+        let rank = max(a.rank, b.rank)
+        let pa = [Int](repeating: 1, count: rank - a.rank) + a.shape
+        let pb = [Int](repeating: 1, count: rank - b.rank) + b.shape
+        let out = zip(pa, pb).map { max($0, $1) }
+        let n = out.reduce(1, *)
+        let av = a.scalars
+        let bv = b.scalars
+        return (0..<n).map { flat in
+            var rest = flat
+            var ia = 0
+            var ib = 0
+            var sa = 1
+            var sb = 1
+            for d in stride(from: rank - 1, through: 0, by: -1) {
+                let i = rest % out[d]
+                rest /= out[d]
+                ia += (pa[d] == 1 ? 0 : i) * sa
+                ib += (pb[d] == 1 ? 0 : i) * sb
+                sa *= pa[d]
+                sb *= pb[d]
+            }
+            return av[ia] - 2 * bv[ib]
+        }
+    }
+
+    @Test("binary ops broadcast like an index-by-index reference", arguments: pairs)
+    func broadcastMatchesReference(_ shapes: ([Int], [Int])) {
+        var g = RandomGenerator(seed: 5)
+        let a = Tensor<Double>.randomNormal(shapes.0, generator: &g)
+        let b = Tensor<Double>.randomNormal(shapes.1, generator: &g)
+        #expect((a - b * 2).scalars == Self.naive(a, b))
+        #expect((b * -2 + a).scalars == Self.naive(a, b))
+    }
+
+    @Test(
+        "sums over any axes equal a reference",
+        arguments: [
+            [0], [1], [2], [3], [0, 1], [1, 2], [2, 3], [0, 2], [1, 3], [0, 3], [0, 1, 2, 3], [0, 2, 3],
+        ])
+    func reductionMatchesReference(_ axes: [Int]) {
+        let shape = [2, 1, 3, 4]
+        let x = Tensor<Double>(shape: shape, scalars: (0..<24).map { Double($0 * $0 % 17) })
+        let strides = [12, 12, 4, 1]
+        var expected = [Double](repeating: 0, count: 24)
+        var outShape = shape
+        for a in axes { outShape[a] = 1 }
+        let outStrides = [outShape[1] * outShape[2] * outShape[3], outShape[2] * outShape[3], outShape[3], 1]
+        for flat in 0..<24 {
+            var o = 0
+            for d in 0..<4 {
+                let i = flat / strides[d] % shape[d]
+                o += (axes.contains(d) ? 0 : i) * outStrides[d]
+            }
+            expected[o] += x.scalars[flat]
+        }
+        let count = outShape.reduce(1, *)
+        #expect(x.sum(alongAxes: axes, keepDims: true).scalars == Array(expected[..<count]))
+        #expect(x.max(alongAxes: axes, keepDims: true).shape == outShape)
+    }
+}

@@ -104,6 +104,39 @@ enum CPUKernels {
         }
     }
 
+    /// `out[r, c] = f(a[r·ra + c·ca], b[r·rb + c·cb])` for a `rows × cols` result stored
+    /// contiguously: every 2-D broadcast (row vector, column vector, scalar, same shape) in one
+    /// call.
+    @inline(__always)
+    static func binary2D<S: TensorScalar>(
+        _ op: BinaryKernel, _ a: UnsafePointer<S>, _ ra: Int, _ ca: Int, _ b: UnsafePointer<S>, _ rb: Int,
+        _ cb: Int, _ out: UnsafeMutablePointer<S>, _ rows: Int, _ cols: Int
+    ) {
+        for r in 0..<rows {
+            binary(op, a + r * ra, ca, b + r * rb, cb, out + r * cols, cols)
+        }
+    }
+
+    /// Reduces the middle axis of `x` seen as `[outer, length, inner]` into `acc` of
+    /// `[outer, inner]` (which holds the running values): every reduction over a contiguous
+    /// block of axes in one call.
+    @inline(__always)
+    static func reduce3D<S: TensorScalar>(
+        _ op: ReductionKernel, _ x: UnsafePointer<S>, _ outer: Int, _ length: Int, _ inner: Int,
+        into acc: UnsafeMutablePointer<S>
+    ) {
+        for o in 0..<outer {
+            let block = x + o * length * inner
+            if inner == 1 {
+                reduce(op, block, 1, length, into: acc + o)
+            } else {
+                for k in 0..<length {
+                    accumulate(op, block + k * inner, 1, into: acc + o * inner, inner)
+                }
+            }
+        }
+    }
+
     /// `out[i] = mask[i·sm] != 0 ? a[i·sa] : b[i·sb]`.
     @inline(__always)
     static func select<S: TensorScalar>(

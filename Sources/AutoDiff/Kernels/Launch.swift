@@ -51,6 +51,26 @@ extension Tensor {
         }
     }
 
+    /// Merges adjacent dimensions that every operand walks contiguously (or broadcasts
+    /// together), so most broadcasts become one 2-D walk: `[N, C] + [C]` is rows × columns,
+    /// `[B, N, C] + [C]` merges to `[B·N, C]`.
+    static func coalesced(_ shape: [Int], _ strides: [[Int]]) -> (shape: [Int], strides: [[Int]]) {
+        var outShape: [Int] = []
+        var outStrides: [[Int]] = Array(repeating: [], count: strides.count)
+        for d in 0..<shape.count where shape[d] != 1 {
+            if let last = outShape.last,
+                strides.indices.allSatisfy({ k in outStrides[k].last! == strides[k][d] * shape[d] })
+            {
+                outShape[outShape.count - 1] = last * shape[d]
+                for k in strides.indices { outStrides[k][outStrides[k].count - 1] = strides[k][d] }
+            } else {
+                outShape.append(shape[d])
+                for k in strides.indices { outStrides[k].append(strides[k][d]) }
+            }
+        }
+        return (outShape, outStrides)
+    }
+
     /// `f(a, b)` elementwise with NumPy broadcasting.
     static func zipped(_ a: Tensor, _ b: Tensor, _ op: BinaryKernel, name: String) -> Tensor {
         if a.shape == b.shape {
@@ -69,14 +89,29 @@ extension Tensor {
             Scalar.binary(op, pa, 1, pb, 0, po, count)
         } else if a.count == 1 && shape == b.shape {
             Scalar.binary(op, pa, 0, pb, 1, po, count)
-        } else {
-            let sa = broadcastStrides(a.shape, to: shape)
-            let sb = broadcastStrides(b.shape, to: shape)
-            let inner = shape.last ?? 1
-            let ia = sa.last ?? 0
-            let ib = sb.last ?? 0
-            forEachRow(shape, [sa, sb]) { offsets, row in
-                Scalar.binary(op, pa + offsets[0], ia, pb + offsets[1], ib, po + row * inner, inner)
+        } else if count > 0 {
+            let (dims, strides) = coalesced(
+                shape, [broadcastStrides(a.shape, to: shape), broadcastStrides(b.shape, to: shape)])
+            let sa = strides[0]
+            let sb = strides[1]
+            switch dims.count {
+            case 0:
+                Scalar.binary(op, pa, 0, pb, 0, po, 1)
+            case 1:
+                Scalar.binary(op, pa, sa[0], pb, sb[0], po, dims[0])
+            case 2:
+                Scalar.binary2D(op, pa, sa[0], sa[1], pb, sb[0], sb[1], po, dims[0], dims[1])
+            default:
+                // Walk the leading dimensions; each step is one 2-D kernel call.
+                let rows = dims[dims.count - 2]
+                let cols = dims[dims.count - 1]
+                let outer = Array(dims[..<(dims.count - 2)]) + [1, 1]
+                let outerStrides = [Array(sa[..<(dims.count - 2)]) + [0, 0], Array(sb[..<(dims.count - 2)]) + [0, 0]]
+                forEachRow(outer, outerStrides) { offsets, block in
+                    Scalar.binary2D(
+                        op, pa + offsets[0], sa[dims.count - 2], sa[dims.count - 1], pb + offsets[1],
+                        sb[dims.count - 2], sb[dims.count - 1], po + block * rows * cols, rows, cols)
+                }
             }
         }
         withExtendedLifetime((a.storage, b.storage)) {}
@@ -91,9 +126,22 @@ extension Tensor {
         Scalar.fill(out.base, op.identity(Scalar.self), outCount)
         let px = storage.base
         let po = out.base
-        if axes.count == rank {
-            Scalar.reduce(op, px, 1, count, into: po)
-        } else if !axes.isEmpty {
+        // Axes of size 1 change nothing; a contiguous block of reduced axes is one
+        // [outer, length, inner] kernel call.
+        let reduced = axes.filter { shape[$0] != 1 }
+        if count == 0 || reduced.isEmpty {
+            if count > 0 { Scalar.copy(px, 1, po, 1, count) }
+        } else if let first = reduced.first, let last = reduced.last,
+            last - first + 1 == reduced.count
+                || zip(reduced, reduced.dropFirst()).allSatisfy({ pair in
+                    (pair.0 + 1..<pair.1).allSatisfy { shape[$0] == 1 }
+                })
+        {
+            let outer = shape[..<first].reduce(1, *)
+            let length = shape[first...last].reduce(1, *)
+            let inner = shape[(last + 1)...].reduce(1, *)
+            Scalar.reduce3D(op, px, outer, length, inner, into: po)
+        } else {
             var so = ShapeMath.strides(outShape)
             for axis in axes { so[axis] = 0 }
             let sx = ShapeMath.strides(shape)
@@ -106,8 +154,6 @@ extension Tensor {
                     Scalar.accumulate(op, px + offsets[0], 1, into: po + offsets[1], inner)
                 }
             }
-        } else {
-            Scalar.copy(px, 1, po, 1, count)
         }
         withExtendedLifetime(storage) {}
         return Tensor(shape: outShape, storage: out)

@@ -9,6 +9,14 @@ extension Float {
         _ op: BinaryKernel, _ a: UnsafePointer<Float>, _ sa: Int, _ b: UnsafePointer<Float>, _ sb: Int,
         _ out: UnsafeMutablePointer<Float>, _ n: Int
     ) { CPUKernels.binary(op, a, sa, b, sb, out, n) }
+    public static func binary2D(
+        _ op: BinaryKernel, _ a: UnsafePointer<Float>, _ ra: Int, _ ca: Int, _ b: UnsafePointer<Float>, _ rb: Int,
+        _ cb: Int, _ out: UnsafeMutablePointer<Float>, _ rows: Int, _ cols: Int
+    ) { CPUKernels.binary2D(op, a, ra, ca, b, rb, cb, out, rows, cols) }
+    public static func reduce3D(
+        _ op: ReductionKernel, _ x: UnsafePointer<Float>, _ outer: Int, _ length: Int, _ inner: Int,
+        into acc: UnsafeMutablePointer<Float>
+    ) { CPUKernels.reduce3D(op, x, outer, length, inner, into: acc) }
     public static func select(
         _ mask: UnsafePointer<Float>, _ sm: Int, _ a: UnsafePointer<Float>, _ sa: Int,
         _ b: UnsafePointer<Float>, _ sb: Int, _ out: UnsafeMutablePointer<Float>, _ n: Int
@@ -36,6 +44,14 @@ extension Double {
         _ op: BinaryKernel, _ a: UnsafePointer<Double>, _ sa: Int, _ b: UnsafePointer<Double>, _ sb: Int,
         _ out: UnsafeMutablePointer<Double>, _ n: Int
     ) { CPUKernels.binary(op, a, sa, b, sb, out, n) }
+    public static func binary2D(
+        _ op: BinaryKernel, _ a: UnsafePointer<Double>, _ ra: Int, _ ca: Int, _ b: UnsafePointer<Double>, _ rb: Int,
+        _ cb: Int, _ out: UnsafeMutablePointer<Double>, _ rows: Int, _ cols: Int
+    ) { CPUKernels.binary2D(op, a, ra, ca, b, rb, cb, out, rows, cols) }
+    public static func reduce3D(
+        _ op: ReductionKernel, _ x: UnsafePointer<Double>, _ outer: Int, _ length: Int, _ inner: Int,
+        into acc: UnsafeMutablePointer<Double>
+    ) { CPUKernels.reduce3D(op, x, outer, length, inner, into: acc) }
     public static func select(
         _ mask: UnsafePointer<Double>, _ sm: Int, _ a: UnsafePointer<Double>, _ sa: Int,
         _ b: UnsafePointer<Double>, _ sb: Int, _ out: UnsafeMutablePointer<Double>, _ n: Int
