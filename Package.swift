@@ -21,9 +21,10 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         .target(
             name: "AutoDiff",
-            dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]),
+            dependencies: ["COpenBLAS", "CMalloc", .product(name: "RealModule", package: "swift-numerics")]),
         .target(name: "GradCheck", dependencies: ["AutoDiff"], path: "GradCheck"),
         .target(name: "NN", dependencies: ["AutoDiff", "CZlib"]),
         .executableTarget(

@@ -6,8 +6,11 @@ import RealModule
 /// It is a value: copying it forks the stream, and its ``state`` can be saved in a checkpoint and
 /// restored to continue exactly where it stopped.
 public struct RandomGenerator: RandomNumberGenerator, Sendable, Hashable, Codable {
-    /// The four words of xoshiro256** state.
-    public var state: [UInt64]
+    // Four words of state, stored inline: an array here costs a uniqueness check per draw.
+    private var s0: UInt64, s1: UInt64, s2: UInt64, s3: UInt64
+
+    /// The four words of xoshiro256** state (for checkpoints).
+    public var state: [UInt64] { [s0, s1, s2, s3] }
 
     /// A generator whose stream is determined by `seed`.
     public init(seed: UInt64) {
@@ -19,25 +22,43 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Hashable, Codabl
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             return z ^ (z >> 31)
         }
-        state = [splitMix(), splitMix(), splitMix(), splitMix()]
+        (s0, s1, s2, s3) = (splitMix(), splitMix(), splitMix(), splitMix())
     }
 
     /// Restores a generator from a saved ``state``.
     public init(state: [UInt64]) {
         precondition(
             state.count == 4 && state.contains { $0 != 0 }, "RandomGenerator: state must be 4 words, not all zero")
-        self.state = state
+        (s0, s1, s2, s3) = (state[0], state[1], state[2], state[3])
     }
 
+    private enum CodingKeys: String, CodingKey { case state }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let words = try container.decode([UInt64].self, forKey: .state)
+        guard words.count == 4, words.contains(where: { $0 != 0 }) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .state, in: container, debugDescription: "RandomGenerator state must be 4 words, not all zero")
+        }
+        self.init(state: words)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(state, forKey: .state)
+    }
+
+    @inline(__always)
     public mutating func next() -> UInt64 {
-        let result = rotl(state[1] &* 5, 7) &* 9
-        let t = state[1] << 17
-        state[2] ^= state[0]
-        state[3] ^= state[1]
-        state[1] ^= state[2]
-        state[0] ^= state[3]
-        state[2] ^= t
-        state[3] = rotl(state[3], 45)
+        let result = rotl(s1 &* 5, 7) &* 9
+        let t = s1 << 17
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= t
+        s3 = rotl(s3, 45)
         return result
     }
 

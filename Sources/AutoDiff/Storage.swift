@@ -1,3 +1,15 @@
+import CMalloc
+
+/// Training allocates and frees the same large buffers every step. With glibc's defaults, buffers
+/// above 128 KiB come from mmap (zeroed pages, a fault per page, every time) and freed memory at
+/// the top of the heap is returned to the system, to be faulted in again on the next step. Keep
+/// it: large buffers come from the heap, and up to 512 MiB of freed memory stays mapped for reuse.
+/// (Resident memory then reflects the peak working set, as with PyTorch's caching allocator.)
+private let mallocTuning: Void = {
+    mallopt(M_MMAP_THRESHOLD, 256 << 20)
+    mallopt(M_TRIM_THRESHOLD, 512 << 20)
+}()
+
 /// A contiguous, row-major buffer of scalars in host memory, allocated in one piece with its
 /// header.
 ///
@@ -8,6 +20,7 @@ public final class TensorStorage<Scalar: TensorScalar>: ManagedBuffer<Int, Scala
     /// Allocates uninitialised storage for `count` scalars (the caller writes every element).
     @inline(__always)
     static func allocate(_ count: Int) -> TensorStorage {
+        _ = mallocTuning
         let buffer = TensorStorage.create(minimumCapacity: max(count, 1)) { _ in count }
         return unsafeDowncast(buffer, to: TensorStorage.self)
     }

@@ -54,6 +54,7 @@ extension Float: TensorScalar {
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        BLASThreads.prepare(multiplyAdds: m * n * k)
         cblas_sgemm(
             CblasRowMajor, cblasTranspose(transA), cblasTranspose(transB), blasint(m), blasint(n),
             blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
@@ -67,6 +68,7 @@ extension Double: TensorScalar {
         a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
         beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
     ) {
+        BLASThreads.prepare(multiplyAdds: m * n * k)
         cblas_dgemm(
             CblasRowMajor, cblasTranspose(transA), cblasTranspose(transB), blasint(m), blasint(n),
             blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
@@ -74,9 +76,37 @@ extension Double: TensorScalar {
 }
 
 /// Controls the number of threads OpenBLAS uses for matrix products.
+///
+/// Only products large enough to gain from it run on more than one thread: below
+/// ``parallelThreshold`` multiply-adds a product runs on one, because waking OpenBLAS's workers
+/// (which then spin, yielding, waiting for the next job) costs more than it saves and, on a
+/// small machine, steals the core the rest of the training step runs on.
 public enum BLASThreads {
-    /// The number of threads OpenBLAS currently uses.
-    public static var count: Int { Int(openblas_get_num_threads()) }
-    /// Sets the number of OpenBLAS threads (at least 1).
-    public static func set(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+    nonisolated(unsafe) private static var configured = 0
+    nonisolated(unsafe) private static var active = 0
+
+    /// Products with fewer multiply-adds than this run on one thread.
+    public static let parallelThreshold = 4 << 20
+
+    /// The most threads a large product may use (OpenBLAS's own default until ``set(_:)``).
+    public static var count: Int {
+        if configured == 0 { configured = Int(openblas_get_num_threads()) }
+        return configured
+    }
+
+    /// Sets the most threads a large product may use (at least 1).
+    public static func set(_ n: Int) {
+        configured = max(1, n)
+        active = 0
+    }
+
+    /// Chooses the thread count for a product of `multiplyAdds` and tells OpenBLAS if it changed.
+    @inline(__always)
+    static func prepare(multiplyAdds: Int) {
+        let wanted = multiplyAdds >= parallelThreshold ? count : 1
+        if wanted != active {
+            openblas_set_num_threads(Int32(wanted))
+            active = wanted
+        }
+    }
 }

@@ -1,0 +1,2 @@
+// glibc's allocator tuning (mallopt), for the storage of large tensors.
+#include <malloc.h>
