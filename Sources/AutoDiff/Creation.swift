@@ -80,4 +80,21 @@ extension Tensor {
         for _ in 0..<n { scalars.append(Scalar(mu + sd * generator.nextNormal())) }
         return Tensor(shape: shape, scalars: scalars)
     }
+
+    /// `value` with probability `probability`, else 0, elementwise, in row-major order: each 64-bit
+    /// draw from `generator` decides two elements (a 32-bit uniform each). With
+    /// `value = 1/(1 − p)` and `probability = 1 − p` it is an inverted-dropout mask.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public static func randomBernoulli(
+        _ shape: [Int], probability: Double, value: Scalar = 1, generator: inout RandomGenerator
+    ) -> Tensor {
+        guard probability >= 0 && probability <= 1 else {
+            tensorFailure("randomBernoulli: probability \(probability) is outside [0, 1]")
+        }
+        let n = ShapeMath.count(shape)
+        let out = TensorStorage<Scalar>.allocate(n)
+        Scalar.bernoulli(out.base, n, probability: probability, value: value, generator: &generator)
+        return Tensor(shape: shape, storage: out)
+    }
 }

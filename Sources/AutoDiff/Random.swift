@@ -65,6 +65,7 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Hashable, Codabl
     @inline(__always) private func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 
     /// A uniform double in `[0, 1)` with 53 random bits.
+    @inline(__always)
     public mutating func nextUniform() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 
     /// A standard normal double (Box–Muller on two uniforms; one draw uses exactly two words).

@@ -41,6 +41,8 @@ where Self.RawSignificand: FixedWidthInteger {
         into acc: UnsafeMutablePointer<Self>, _ n: Int)
     static func copy(
         _ x: UnsafePointer<Self>, _ sx: Int, _ y: UnsafeMutablePointer<Self>, _ sy: Int, _ n: Int)
+    static func bernoulli(
+        _ y: UnsafeMutablePointer<Self>, _ n: Int, probability: Double, value: Self, generator: inout RandomGenerator)
     static func fill(_ y: UnsafeMutablePointer<Self>, _ value: Self, _ n: Int)
 }
 

@@ -227,3 +227,18 @@ struct KernelPathTests {
         #expect(x.max(alongAxes: axes, keepDims: true).shape == outShape)
     }
 }
+
+@Suite("Bernoulli masks")
+struct BernoulliTests {
+    @Test("randomBernoulli keeps the requested fraction, reproducibly", arguments: [0.0, 0.1, 0.5, 0.9, 1.0])
+    func keepFraction(_ p: Double) {
+        var a = RandomGenerator(seed: 3)
+        var b = RandomGenerator(seed: 3)
+        let m = Tensor<Float>.randomBernoulli([1001, 100], probability: p, value: 2, generator: &a)
+        #expect(
+            m.scalars == Tensor<Float>.randomBernoulli([1001, 100], probability: p, value: 2, generator: &b).scalars)
+        #expect(m.scalars.allSatisfy { $0 == 0 || $0 == 2 })
+        let kept = Double(m.scalars.filter { $0 == 2 }.count) / Double(m.count)
+        #expect(abs(kept - p) < 0.005)
+    }
+}

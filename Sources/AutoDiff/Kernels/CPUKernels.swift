@@ -227,6 +227,25 @@ enum CPUKernels {
         }
     }
 
+    /// `y[i] = value` with probability `probability`, else 0. Each 64-bit draw decides two
+    /// elements in order (its high 32 bits the first, its low 32 bits the second): the generator's
+    /// state chain is the loop's bottleneck, and 32 bits resolve a probability to 2⁻³².
+    @inline(__always)
+    static func bernoulli<S: TensorScalar>(
+        _ y: UnsafeMutablePointer<S>, _ n: Int, probability: Double, value: S, generator: inout RandomGenerator
+    ) {
+        // u < p  ⟺  k < ⌈p·2³²⌉ for the 32-bit integer k = u·2³².
+        let threshold = UInt64((probability * 0x1p32).rounded(.up))
+        var i = 0
+        while i + 1 < n {
+            let word = generator.next()
+            y[i] = word >> 32 < threshold ? value : 0
+            y[i + 1] = word & 0xFFFF_FFFF < threshold ? value : 0
+            i += 2
+        }
+        if i < n { y[i] = generator.next() >> 32 < threshold ? value : 0 }
+    }
+
     @inline(__always)
     static func fill<S: TensorScalar>(_ y: UnsafeMutablePointer<S>, _ value: S, _ n: Int) {
         for i in 0..<n { y[i] = value }

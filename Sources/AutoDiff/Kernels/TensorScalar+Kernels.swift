@@ -31,6 +31,9 @@ extension Float {
     {
         CPUKernels.copy(x, sx, y, sy, n)
     }
+    public static func bernoulli(
+        _ y: UnsafeMutablePointer<Float>, _ n: Int, probability: Double, value: Float, generator: inout RandomGenerator
+    ) { CPUKernels.bernoulli(y, n, probability: probability, value: value, generator: &generator) }
     public static func fill(_ y: UnsafeMutablePointer<Float>, _ value: Float, _ n: Int) { CPUKernels.fill(y, value, n) }
 }
 
@@ -67,6 +70,10 @@ extension Double {
     ) {
         CPUKernels.copy(x, sx, y, sy, n)
     }
+    public static func bernoulli(
+        _ y: UnsafeMutablePointer<Double>, _ n: Int, probability: Double, value: Double,
+        generator: inout RandomGenerator
+    ) { CPUKernels.bernoulli(y, n, probability: probability, value: value, generator: &generator) }
     public static func fill(_ y: UnsafeMutablePointer<Double>, _ value: Double, _ n: Int) {
         CPUKernels.fill(y, value, n)
     }

@@ -33,12 +33,10 @@ public final class Dropout<Scalar: TensorScalar>: Layer {
         [("generator", { self.generator }, { self.generator = $0 })]
     }
 
-    /// A mask of `shape`: `1/(1 − rate)` where a uniform draw `u < 1 − rate`, else 0 (one draw
-    /// per element, in row-major order).
+    /// A mask of `shape`: `1/(1 − rate)` with probability `1 − rate`, else 0, drawn from the
+    /// layer's generator (``Tensor/randomBernoulli(_:probability:value:generator:)``).
     public static func mask(_ shape: [Int], rate: Scalar, generator: inout RandomGenerator) -> Tensor<Scalar> {
-        var mask = Tensor<Scalar>.zeros(shape)
-        mask.withUnsafeMutableBufferPointer { fillDropoutMask($0, rate: rate, generator: &generator) }
-        return mask
+        Tensor<Scalar>.randomBernoulli(shape, probability: 1 - Double(rate), value: 1 / (1 - rate), generator: &generator)
     }
 
     /// `input ⊙ mask`: dropout with a given mask (what ``forward(_:)`` does in training; also the
@@ -49,14 +47,4 @@ public final class Dropout<Scalar: TensorScalar>: Layer {
         }
         return input * mask
     }
-}
-
-@_specialize(where S == Float)
-@_specialize(where S == Double)
-private func fillDropoutMask<S: TensorScalar>(
-    _ m: UnsafeMutableBufferPointer<S>, rate: S, generator: inout RandomGenerator
-) {
-    let keep = 1 - Double(rate)
-    let scale = 1 / (1 - rate)
-    for i in m.indices where generator.nextUniform() < keep { m[i] = scale }
 }
