@@ -1,13 +1,14 @@
 import CMalloc
 
-/// Training allocates and frees the same large buffers every step. With glibc's defaults, buffers
-/// above 128 KiB come from mmap (zeroed pages, a fault per page, every time) and freed memory at
-/// the top of the heap is returned to the system, to be faulted in again on the next step. Keep
-/// it: large buffers come from the heap, and up to 512 MiB of freed memory stays mapped for reuse.
-/// (Resident memory then reflects the peak working set, as with PyTorch's caching allocator.)
+/// Training allocates and frees the same buffers every step. With glibc's defaults, buffers above
+/// 128 KiB come from mmap (zeroed pages, a fault per page, every time) and freed memory at the top
+/// of the heap is returned to the system, to be faulted in again on the next step. Keep a step's
+/// working set instead: buffers up to 32 MiB come from the heap and up to 64 MiB of freed memory
+/// stays mapped for reuse. Larger buffers (whole data sets) still come from mmap and go back to
+/// the system when freed, so one-off loads do not stay resident.
 private let mallocTuning: Void = {
-    mallopt(M_MMAP_THRESHOLD, 256 << 20)
-    mallopt(M_TRIM_THRESHOLD, 512 << 20)
+    mallopt(M_MMAP_THRESHOLD, 32 << 20)
+    mallopt(M_TRIM_THRESHOLD, 64 << 20)
 }()
 
 /// A contiguous, row-major buffer of scalars in host memory, allocated in one piece with its

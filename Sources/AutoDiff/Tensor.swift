@@ -63,6 +63,22 @@ public struct Tensor<Scalar: TensorScalar> {
         self.init(shape: [rows.count, width], scalars: rows.flatMap { $0 })
     }
 
+    /// A tensor of integers converted to this type and multiplied by `scale`, written straight
+    /// into the tensor's storage (no intermediate array): e.g. image bytes with `scale: 1/255`.
+    @_specialize(where Scalar == Float, Source == UInt8)
+    @_specialize(where Scalar == Double, Source == UInt8)
+    public init<Source: BinaryInteger>(shape: [Int], integers: UnsafeBufferPointer<Source>, scale: Scalar = 1) {
+        guard ShapeMath.count(shape) == integers.count else {
+            tensorFailure(
+                "Tensor(shape:integers:): shape \(shape) holds \(ShapeMath.count(shape)) elements but \(integers.count) were given"
+            )
+        }
+        let s = TensorStorage<Scalar>.allocate(integers.count)
+        let p = s.base
+        for (i, value) in integers.enumerated() { p[i] = Scalar(value) * scale }
+        self.init(shape: shape, storage: s)
+    }
+
     /// A tensor with the values of `other` converted to this precision (not differentiable).
     public init<Other: TensorScalar>(converting other: Tensor<Other>) {
         let s = TensorStorage<Scalar>.allocate(other.count)

@@ -86,6 +86,10 @@ public struct IDXArray: Sendable {
     /// The elements converted to `Scalar` and multiplied by `scale` (e.g. `1/255` for pixels),
     /// in `shape`.
     public func tensor<Scalar: TensorScalar>(_: Scalar.Type = Float.self, scale: Double = 1) -> Tensor<Scalar> {
+        if dataType == .uint8 {
+            // The common case (images, labels): converted in one specialised pass, no copies.
+            return data.withUnsafeBufferPointer { Tensor(shape: shape, integers: $0, scale: Scalar(scale)) }
+        }
         var out = [Scalar](repeating: 0, count: count)
         data.withUnsafeBufferPointer { b in
             func be(_ i: Int, _ n: Int) -> UInt64 {
