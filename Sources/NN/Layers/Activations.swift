@@ -8,6 +8,7 @@ public final class ReLU<Scalar: TensorScalar>: Layer {
 
 /// `x` for `x > 0`, else `slope·x`, as a layer.
 public final class LeakyReLU<Scalar: TensorScalar>: Layer {
+    /// The slope for negative inputs.
     public let slope: Scalar
     public init(slope: Scalar = 0.01) { self.slope = slope }
     public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.leakyRelu(slope: slope) }
@@ -29,6 +30,7 @@ public final class Tanh<Scalar: TensorScalar>: Layer {
 /// `softmax(x)ᵢ = e^{xᵢ}/Σⱼe^{xⱼ}` along `axis` (the last by default) as a layer. For training,
 /// prefer leaving it out and using ``softmaxCrossEntropy(logits:labels:)`` on the logits.
 public final class Softmax<Scalar: TensorScalar>: Layer {
+    /// The axis normalised over.
     public let axis: Int
     public init(axis: Int = -1) { self.axis = axis }
     public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.softmax(alongAxis: axis) }

@@ -34,7 +34,9 @@ public final class Parameter<Scalar: TensorScalar> {
 
 /// A named parameter: its stable path in the model (`layers.0.weight`) and the parameter.
 public struct NamedParameter<Scalar: TensorScalar> {
+    /// The path, e.g. `layers.0.weight`.
     public let name: String
+    /// The parameter.
     public let parameter: Parameter<Scalar>
 }
 

@@ -11,11 +11,17 @@ import AutoDiff
 /// (no ½ on the L2 term, as in the book), returned by ``ownRegularizationLoss()`` and summed over
 /// the model by ``Layer/regularizationLoss()``; their gradients come from the tape.
 public final class Linear<Scalar: TensorScalar>: Layer {
+    /// `W`, shape `[inputSize, outputSize]`, named `weight`.
     public let weight: Parameter<Scalar>
+    /// `b`, shape `[outputSize]`, named `bias`.
     public let bias: Parameter<Scalar>
+    /// λ₁ᵂ, the L1 penalty on the weights (the book's `weight_regularizer_l1`).
     public var weightL1: Scalar
+    /// λ₂ᵂ, the L2 penalty on the weights (`weight_regularizer_l2`).
     public var weightL2: Scalar
+    /// λ₁ᵇ, the L1 penalty on the biases (`bias_regularizer_l1`).
     public var biasL1: Scalar
+    /// λ₂ᵇ, the L2 penalty on the biases (`bias_regularizer_l2`).
     public var biasL2: Scalar
 
     /// A layer with weights drawn by `weightInitializer` (Xavier uniform by default; the book
@@ -47,7 +53,9 @@ public final class Linear<Scalar: TensorScalar>: Layer {
         weightL1 = 0; weightL2 = 0; biasL1 = 0; biasL2 = 0
     }
 
+    /// The width of the input.
     public var inputSize: Int { weight.shape[0] }
+    /// The width of the output.
     public var outputSize: Int { weight.shape[1] }
 
     public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {

@@ -14,10 +14,13 @@ import AutoDiff
 /// }
 /// ```
 public final class Sequential<Scalar: TensorScalar>: Layer {
+    /// The layers, applied in order.
     public private(set) var layers: [any Layer<Scalar>]
 
+    /// A model applying `layers` in order.
     public init(_ layers: [any Layer<Scalar>]) { self.layers = layers }
 
+    /// A model applying the layers listed in `build`, one per line.
     public init(@LayerBuilder<Scalar> _ build: () -> [any Layer<Scalar>]) { layers = build() }
 
     /// A multilayer perceptron: `Linear(widths[0], widths[1])`, `activation`, …, and the last

@@ -10,8 +10,10 @@ import AutoDiff
 /// and `epsilon = 1e-7` (the book's); PyTorch uses lr 0.01 and ε 1e-10. PyTorch's own
 /// `lr_decay` is the book's `decay`: pass `schedule: .inverseTimeDecay(decay)`.
 public final class Adagrad<Scalar: TensorScalar>: Optimizer<Scalar> {
+    /// Added to `√s` in the denominator.
     public let epsilon: Double
 
+    /// An optimizer of `parameters` (their order fixes the order of the state buffers).
     public init(
         parameters: [Parameter<Scalar>], learningRate: Double = 1, epsilon: Double = 1e-7,
         schedule: LearningRateSchedule = .constant, weightDecay: Double = 0
@@ -20,6 +22,7 @@ public final class Adagrad<Scalar: TensorScalar>: Optimizer<Scalar> {
         super.init(parameters: parameters, learningRate: learningRate, schedule: schedule, weightDecay: weightDecay, slots: ["sum"])
     }
 
+    /// An optimizer of every parameter of `model`.
     public convenience init(
         for model: some Layer<Scalar>, learningRate: Double = 1, epsilon: Double = 1e-7,
         schedule: LearningRateSchedule = .constant, weightDecay: Double = 0

@@ -16,11 +16,16 @@ import RealModule
 /// book's `Optimizer_Adam` uses `epsilon = 1e-7` — pass it to reproduce the book's numbers.
 /// The book's `decay` is `schedule: .inverseTimeDecay(decay)`.
 public class Adam<Scalar: TensorScalar>: Optimizer<Scalar> {
+    /// The decay β₁ of the first-moment average.
     public let beta1: Double
+    /// The decay β₂ of the second-moment average.
     public let beta2: Double
+    /// Added to `√v̂` in the denominator.
     public let epsilon: Double
+    /// Whether the AMSGrad maximum of `v` is used.
     public let amsgrad: Bool
 
+    /// An optimizer of `parameters` (their order fixes the order of the state buffers).
     public init(
         parameters: [Parameter<Scalar>], learningRate: Double = 0.001, beta1: Double = 0.9, beta2: Double = 0.999,
         epsilon: Double = 1e-8, amsgrad: Bool = false, schedule: LearningRateSchedule = .constant, weightDecay: Double = 0
@@ -34,6 +39,7 @@ public class Adam<Scalar: TensorScalar>: Optimizer<Scalar> {
             slots: amsgrad ? ["m", "v", "vMax"] : ["m", "v"])
     }
 
+    /// An optimizer of every parameter of `model`.
     public convenience init(
         for model: some Layer<Scalar>, learningRate: Double = 0.001, beta1: Double = 0.9, beta2: Double = 0.999,
         epsilon: Double = 1e-8, amsgrad: Bool = false, schedule: LearningRateSchedule = .constant, weightDecay: Double = 0
@@ -56,6 +62,7 @@ public class Adam<Scalar: TensorScalar>: Optimizer<Scalar> {
 /// Adam with decoupled weight decay (Loshchilov & Hutter 2019): `w ← w·(1 − lr_t·λ)` before the
 /// Adam step. Default `weightDecay = 0.01` and the other defaults as PyTorch's `AdamW`.
 public final class AdamW<Scalar: TensorScalar>: Adam<Scalar> {
+    /// An AdamW optimizer of `parameters`.
     public override init(
         parameters: [Parameter<Scalar>], learningRate: Double = 0.001, beta1: Double = 0.9, beta2: Double = 0.999,
         epsilon: Double = 1e-8, amsgrad: Bool = false, schedule: LearningRateSchedule = .constant, weightDecay: Double = 0.01

@@ -10,9 +10,12 @@ import AutoDiff
 /// ε = 1e-8 (its `alpha` is this `rho`). PyTorch's momentum and centered variants are not
 /// provided.
 public final class RMSprop<Scalar: TensorScalar>: Optimizer<Scalar> {
+    /// The decay ρ of the moving average of squared gradients.
     public let rho: Double
+    /// Added to `√a` in the denominator.
     public let epsilon: Double
 
+    /// An optimizer of `parameters` (their order fixes the order of the state buffers).
     public init(
         parameters: [Parameter<Scalar>], learningRate: Double = 0.001, rho: Double = 0.9, epsilon: Double = 1e-7,
         schedule: LearningRateSchedule = .constant, weightDecay: Double = 0
@@ -22,6 +25,7 @@ public final class RMSprop<Scalar: TensorScalar>: Optimizer<Scalar> {
         super.init(parameters: parameters, learningRate: learningRate, schedule: schedule, weightDecay: weightDecay, slots: ["squareAverage"])
     }
 
+    /// An optimizer of every parameter of `model`.
     public convenience init(
         for model: some Layer<Scalar>, learningRate: Double = 0.001, rho: Double = 0.9, epsilon: Double = 1e-7,
         schedule: LearningRateSchedule = .constant, weightDecay: Double = 0

@@ -14,9 +14,12 @@ import AutoDiff
 /// Defaults: `learningRate = 1` (the book's `Optimizer_SGD` default), momentum 0; pass
 /// `schedule: .inverseTimeDecay(decay)` for the book's `decay`.
 public final class SGD<Scalar: TensorScalar>: Optimizer<Scalar> {
+    /// The momentum μ (0 = plain SGD).
     public let momentum: Double
+    /// Whether the Nesterov form `g + μ·b` is used.
     public let nesterov: Bool
 
+    /// An optimizer of `parameters` (their order fixes the order of the state buffers).
     public init(
         parameters: [Parameter<Scalar>], learningRate: Double = 1, momentum: Double = 0, nesterov: Bool = false,
         schedule: LearningRateSchedule = .constant, weightDecay: Double = 0
@@ -29,6 +32,7 @@ public final class SGD<Scalar: TensorScalar>: Optimizer<Scalar> {
             slots: momentum == 0 ? [] : ["momentum"])
     }
 
+    /// An optimizer of every parameter of `model`.
     public convenience init(
         for model: some Layer<Scalar>, learningRate: Double = 1, momentum: Double = 0, nesterov: Bool = false,
         schedule: LearningRateSchedule = .constant, weightDecay: Double = 0

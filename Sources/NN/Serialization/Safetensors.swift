@@ -154,16 +154,13 @@ public enum Safetensors {
             guard e.end - e.begin == count * elementSize else {
                 throw fail("tensor \"\(e.name)\" of shape \(e.shape) and dtype \(e.dtype) needs \(count * elementSize) bytes but data_offsets span \(e.end - e.begin)")
             }
-            var scalars = [Scalar](repeating: 0, count: count)
+            var tensor = Tensor<Scalar>.zeros(e.shape)
             bytes.withUnsafeBytes { raw in
-                let base = raw.baseAddress! + dataStart + e.begin
-                if elementSize == 4 {
-                    for i in 0..<count { scalars[i] = Scalar(Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))) }
-                } else {
-                    for i in 0..<count { scalars[i] = Scalar(Double(bitPattern: UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
+                tensor.withUnsafeMutableBufferPointer {
+                    decodeLittleEndian(raw.baseAddress! + dataStart + e.begin, wide: elementSize == 8, into: $0)
                 }
             }
-            tensors[e.name] = Tensor(shape: e.shape, scalars: scalars)
+            tensors[e.name] = tensor
         }
         return Contents(tensors: tensors, names: entries.map(\.name), metadata: metadata)
     }
@@ -199,6 +196,17 @@ public enum Safetensors {
             }
         }
         return out + "\""
+    }
+}
+
+/// Converts little-endian F32 or F64 elements (possibly unaligned) to `S`.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+func decodeLittleEndian<S: TensorScalar>(_ base: UnsafeRawPointer, wide: Bool, into out: UnsafeMutableBufferPointer<S>) {
+    if wide {
+        for i in out.indices { out[i] = S(Double(bitPattern: UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
+    } else {
+        for i in out.indices { out[i] = S(Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))) }
     }
 }
 
