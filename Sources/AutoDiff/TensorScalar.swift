@@ -43,6 +43,9 @@ where Self.RawSignificand: FixedWidthInteger {
         _ x: UnsafePointer<Self>, _ sx: Int, _ y: UnsafeMutablePointer<Self>, _ sy: Int, _ n: Int)
     static func bernoulli(
         _ y: UnsafeMutablePointer<Self>, _ n: Int, probability: Double, value: Self, generator: inout RandomGenerator)
+    static func update(
+        _ rule: UpdateKernel<Self>, _ w: UnsafeMutablePointer<Self>, _ g: UnsafePointer<Self>,
+        _ state: UnsafeBufferPointer<UnsafeMutablePointer<Self>>, _ n: Int)
     static func fill(_ y: UnsafeMutablePointer<Self>, _ value: Self, _ n: Int)
 }
 

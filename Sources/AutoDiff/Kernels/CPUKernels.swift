@@ -137,6 +137,78 @@ enum CPUKernels {
         }
     }
 
+    /// One fused optimizer step (see ``UpdateKernel``); `state` holds the rule's state buffers in
+    /// its documented order.
+    @inline(__always)
+    static func update<S: TensorScalar>(
+        _ rule: UpdateKernel<S>, _ w: UnsafeMutablePointer<S>, _ g: UnsafePointer<S>,
+        _ state: UnsafeBufferPointer<UnsafeMutablePointer<S>>, _ n: Int
+    ) {
+        switch rule {
+        case .sgd(let lr, let decay, let momentum, let nesterov):
+            if momentum == 0 {
+                for i in 0..<n { w[i] = w[i] * decay - lr * g[i] }
+            } else {
+                let buf = state[0]
+                if nesterov {
+                    for i in 0..<n {
+                        let b = momentum * buf[i] + g[i]
+                        buf[i] = b
+                        w[i] = w[i] * decay - lr * (g[i] + momentum * b)
+                    }
+                } else {
+                    for i in 0..<n {
+                        let b = momentum * buf[i] + g[i]
+                        buf[i] = b
+                        w[i] = w[i] * decay - lr * b
+                    }
+                }
+            }
+        case .adagrad(let lr, let decay, let epsilon):
+            let sum = state[0]
+            for i in 0..<n {
+                let s = sum[i] + g[i] * g[i]
+                sum[i] = s
+                w[i] = w[i] * decay - lr * g[i] / (s.squareRoot() + epsilon)
+            }
+        case .rmsprop(let lr, let decay, let rho, let epsilon):
+            let avg = state[0]
+            let oneMinusRho = 1 - rho
+            for i in 0..<n {
+                let a = rho * avg[i] + oneMinusRho * g[i] * g[i]
+                avg[i] = a
+                w[i] = w[i] * decay - lr * g[i] / (a.squareRoot() + epsilon)
+            }
+        case .adam(let lr, let decay, let beta1, let beta2, let c1, let c2, let epsilon, let amsgrad):
+            let m = state[0]
+            let v = state[1]
+            let a1 = 1 - beta1
+            let a2 = 1 - beta2
+            if amsgrad {
+                let vMax = state[2]
+                for i in 0..<n {
+                    let gi = g[i]
+                    let mi = beta1 * m[i] + a1 * gi
+                    let vi = beta2 * v[i] + a2 * gi * gi
+                    let vm = Swift.max(vMax[i], vi)
+                    m[i] = mi
+                    v[i] = vi
+                    vMax[i] = vm
+                    w[i] = w[i] * decay - lr * (mi * c1) / ((vm * c2).squareRoot() + epsilon)
+                }
+            } else {
+                for i in 0..<n {
+                    let gi = g[i]
+                    let mi = beta1 * m[i] + a1 * gi
+                    let vi = beta2 * v[i] + a2 * gi * gi
+                    m[i] = mi
+                    v[i] = vi
+                    w[i] = w[i] * decay - lr * (mi * c1) / ((vi * c2).squareRoot() + epsilon)
+                }
+            }
+        }
+    }
+
     /// `out[i] = mask[i·sm] != 0 ? a[i·sa] : b[i·sb]`.
     @inline(__always)
     static func select<S: TensorScalar>(

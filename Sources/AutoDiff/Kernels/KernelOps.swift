@@ -53,3 +53,22 @@ public enum ReductionKernel: Sendable {
         }
     }
 }
+
+/// One optimizer step over a parameter, its gradient and its state, fused into one pass (the
+/// optimizers in NN describe their step with these; the loops run behind the kernel seam, so a
+/// second backend updates parameters where they live). `decay` is the decoupled weight-decay
+/// factor `1 − lr·λ` applied to the weight first.
+public enum UpdateKernel<Scalar: TensorScalar>: Sendable {
+    /// `b ← μ·b + g; w ← w·decay − lr·(g + μ·b)` (Nesterov) or `− lr·b`; plain SGD when `μ = 0`
+    /// (then no state). State: the momentum buffer.
+    case sgd(lr: Scalar, decay: Scalar, momentum: Scalar, nesterov: Bool)
+    /// `s ← s + g²; w ← w·decay − lr·g/(√s + ε)`. State: the running sum.
+    case adagrad(lr: Scalar, decay: Scalar, epsilon: Scalar)
+    /// `a ← ρ·a + (1 − ρ)·g²; w ← w·decay − lr·g/(√a + ε)`. State: the running average.
+    case rmsprop(lr: Scalar, decay: Scalar, rho: Scalar, epsilon: Scalar)
+    /// `m ← β₁m + (1 − β₁)g; v ← β₂v + (1 − β₂)g²; w ← w·decay − lr·(m·c₁)/(√(v̂·c₂) + ε)` with
+    /// `c₁ = 1/(1 − β₁ᵗ)`, `c₂ = 1/(1 − β₂ᵗ)` and `v̂ = v`, or `max(v̂_prev, v)` for AMSGrad.
+    /// State: m, v (and v̂ for AMSGrad).
+    case adam(
+        lr: Scalar, decay: Scalar, beta1: Scalar, beta2: Scalar, c1: Scalar, c2: Scalar, epsilon: Scalar, amsgrad: Bool)
+}

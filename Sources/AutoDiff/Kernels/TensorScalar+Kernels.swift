@@ -34,6 +34,10 @@ extension Float {
     public static func bernoulli(
         _ y: UnsafeMutablePointer<Float>, _ n: Int, probability: Double, value: Float, generator: inout RandomGenerator
     ) { CPUKernels.bernoulli(y, n, probability: probability, value: value, generator: &generator) }
+    public static func update(
+        _ rule: UpdateKernel<Float>, _ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
+        _ state: UnsafeBufferPointer<UnsafeMutablePointer<Float>>, _ n: Int
+    ) { CPUKernels.update(rule, w, g, state, n) }
     public static func fill(_ y: UnsafeMutablePointer<Float>, _ value: Float, _ n: Int) { CPUKernels.fill(y, value, n) }
 }
 
@@ -74,6 +78,10 @@ extension Double {
         _ y: UnsafeMutablePointer<Double>, _ n: Int, probability: Double, value: Double,
         generator: inout RandomGenerator
     ) { CPUKernels.bernoulli(y, n, probability: probability, value: value, generator: &generator) }
+    public static func update(
+        _ rule: UpdateKernel<Double>, _ w: UnsafeMutablePointer<Double>, _ g: UnsafePointer<Double>,
+        _ state: UnsafeBufferPointer<UnsafeMutablePointer<Double>>, _ n: Int
+    ) { CPUKernels.update(rule, w, g, state, n) }
     public static func fill(_ y: UnsafeMutablePointer<Double>, _ value: Double, _ n: Int) {
         CPUKernels.fill(y, value, n)
     }

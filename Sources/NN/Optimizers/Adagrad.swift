@@ -19,7 +19,9 @@ public final class Adagrad<Scalar: TensorScalar>: Optimizer<Scalar> {
         schedule: LearningRateSchedule = .constant, weightDecay: Double = 0
     ) {
         self.epsilon = epsilon
-        super.init(parameters: parameters, learningRate: learningRate, schedule: schedule, weightDecay: weightDecay, slots: ["sum"])
+        super.init(
+            parameters: parameters, learningRate: learningRate, schedule: schedule, weightDecay: weightDecay,
+            slots: ["sum"])
     }
 
     /// An optimizer of every parameter of `model`.
@@ -27,12 +29,17 @@ public final class Adagrad<Scalar: TensorScalar>: Optimizer<Scalar> {
         for model: some Layer<Scalar>, learningRate: Double = 1, epsilon: Double = 1e-7,
         schedule: LearningRateSchedule = .constant, weightDecay: Double = 0
     ) {
-        self.init(parameters: model.parameters, learningRate: learningRate, epsilon: epsilon, schedule: schedule, weightDecay: weightDecay)
+        self.init(
+            parameters: model.parameters, learningRate: learningRate, epsilon: epsilon, schedule: schedule,
+            weightDecay: weightDecay)
     }
 
-    public override func update(index: Int, weights: UnsafeMutableBufferPointer<Scalar>, gradient: UnsafeBufferPointer<Scalar>, learningRate lr: Double) {
-        adagradKernel(
-            weights.baseAddress!, gradient.baseAddress!, buffer(0, index), weights.count, lr: Scalar(lr),
-            decay: decayFactor(lr, weightDecay), epsilon: Scalar(epsilon))
+    public override func update(
+        index: Int, weights: UnsafeMutableBufferPointer<Scalar>, gradient: UnsafeBufferPointer<Scalar>,
+        learningRate lr: Double
+    ) {
+        let rule = UpdateKernel<Scalar>.adagrad(
+            lr: Scalar(lr), decay: decayFactor(lr, weightDecay), epsilon: Scalar(epsilon))
+        applyUpdate(rule, weights, gradient, [buffer(0, index)])
     }
 }

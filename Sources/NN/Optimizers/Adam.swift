@@ -28,7 +28,8 @@ public class Adam<Scalar: TensorScalar>: Optimizer<Scalar> {
     /// An optimizer of `parameters` (their order fixes the order of the state buffers).
     public init(
         parameters: [Parameter<Scalar>], learningRate: Double = 0.001, beta1: Double = 0.9, beta2: Double = 0.999,
-        epsilon: Double = 1e-8, amsgrad: Bool = false, schedule: LearningRateSchedule = .constant, weightDecay: Double = 0
+        epsilon: Double = 1e-8, amsgrad: Bool = false, schedule: LearningRateSchedule = .constant,
+        weightDecay: Double = 0
     ) {
         self.beta1 = beta1
         self.beta2 = beta2
@@ -42,20 +43,27 @@ public class Adam<Scalar: TensorScalar>: Optimizer<Scalar> {
     /// An optimizer of every parameter of `model`.
     public convenience init(
         for model: some Layer<Scalar>, learningRate: Double = 0.001, beta1: Double = 0.9, beta2: Double = 0.999,
-        epsilon: Double = 1e-8, amsgrad: Bool = false, schedule: LearningRateSchedule = .constant, weightDecay: Double = 0
+        epsilon: Double = 1e-8, amsgrad: Bool = false, schedule: LearningRateSchedule = .constant,
+        weightDecay: Double = 0
     ) {
         self.init(
             parameters: model.parameters, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
             amsgrad: amsgrad, schedule: schedule, weightDecay: weightDecay)
     }
 
-    public override func update(index: Int, weights: UnsafeMutableBufferPointer<Scalar>, gradient: UnsafeBufferPointer<Scalar>, learningRate lr: Double) {
+    public override func update(
+        index: Int, weights: UnsafeMutableBufferPointer<Scalar>, gradient: UnsafeBufferPointer<Scalar>,
+        learningRate lr: Double
+    ) {
         let t = Double(stepCount + 1)
-        let c1 = 1 / (1 - Double.pow(beta1, t)), c2 = 1 / (1 - Double.pow(beta2, t))
-        adamKernel(
-            weights.baseAddress!, gradient.baseAddress!, buffer(0, index), buffer(1, index),
-            amsgrad ? buffer(2, index) : nil, weights.count, lr: Scalar(lr), decay: decayFactor(lr, weightDecay),
-            beta1: Scalar(beta1), beta2: Scalar(beta2), c1: Scalar(c1), c2: Scalar(c2), epsilon: Scalar(epsilon))
+        let c1 = 1 / (1 - Double.pow(beta1, t))
+        let c2 = 1 / (1 - Double.pow(beta2, t))
+        let rule = UpdateKernel<Scalar>.adam(
+            lr: Scalar(lr), decay: decayFactor(lr, weightDecay), beta1: Scalar(beta1), beta2: Scalar(beta2),
+            c1: Scalar(c1), c2: Scalar(c2), epsilon: Scalar(epsilon), amsgrad: amsgrad)
+        let state =
+            amsgrad ? [buffer(0, index), buffer(1, index), buffer(2, index)] : [buffer(0, index), buffer(1, index)]
+        applyUpdate(rule, weights, gradient, state)
     }
 }
 
@@ -65,7 +73,8 @@ public final class AdamW<Scalar: TensorScalar>: Adam<Scalar> {
     /// An AdamW optimizer of `parameters`.
     public override init(
         parameters: [Parameter<Scalar>], learningRate: Double = 0.001, beta1: Double = 0.9, beta2: Double = 0.999,
-        epsilon: Double = 1e-8, amsgrad: Bool = false, schedule: LearningRateSchedule = .constant, weightDecay: Double = 0.01
+        epsilon: Double = 1e-8, amsgrad: Bool = false, schedule: LearningRateSchedule = .constant,
+        weightDecay: Double = 0.01
     ) {
         super.init(
             parameters: parameters, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,

@@ -48,7 +48,10 @@ open class Optimizer<Scalar: TensorScalar> {
     /// Per-parameter state: `state[slot][parameterIndex]`, named by ``stateSlotNames``.
     var state: [[StateBuffer<Scalar>]] = []
 
-    init(parameters: [Parameter<Scalar>], learningRate: Double, schedule: LearningRateSchedule, weightDecay: Double, slots: [String]) {
+    init(
+        parameters: [Parameter<Scalar>], learningRate: Double, schedule: LearningRateSchedule, weightDecay: Double,
+        slots: [String]
+    ) {
         self.parameters = parameters
         self.learningRate = learningRate
         self.schedule = schedule
@@ -74,7 +77,8 @@ open class Optimizer<Scalar: TensorScalar> {
             for (index, parameter) in parameters.enumerated() {
                 guard let grad = parameter.grad else { continue }
                 guard grad.shape == parameter.shape else {
-                    tensorFailure("optimizer: gradient of shape \(grad.shape) for a parameter of shape \(parameter.shape)")
+                    tensorFailure(
+                        "optimizer: gradient of shape \(grad.shape) for a parameter of shape \(parameter.shape)")
                 }
                 grad.withUnsafeBufferPointer { g in
                     parameter.value.withUnsafeMutableBufferPointer { w in
@@ -88,7 +92,10 @@ open class Optimizer<Scalar: TensorScalar> {
 
     /// One parameter's update: overridden by each optimizer with a single loop over the
     /// weights, the gradient and the state buffers.
-    open func update(index: Int, weights: UnsafeMutableBufferPointer<Scalar>, gradient: UnsafeBufferPointer<Scalar>, learningRate: Double) {
+    open func update(
+        index: Int, weights: UnsafeMutableBufferPointer<Scalar>, gradient: UnsafeBufferPointer<Scalar>,
+        learningRate: Double
+    ) {
         fatalError("Optimizer.update must be overridden")
     }
 
@@ -113,11 +120,15 @@ open class Optimizer<Scalar: TensorScalar> {
         for (s, slot) in stateSlotNames.enumerated() {
             for (i, b) in state[s].enumerated() {
                 let name = "\(slot).\(i)"
-                guard let t = tensors[name] else { problems.append("missing \(name)"); continue }
+                guard let t = tensors[name] else {
+                    problems.append("missing \(name)")
+                    continue
+                }
                 if t.shape != b.shape { problems.append("\(name) has shape \(t.shape), expected \(b.shape)") }
             }
         }
-        let expected = Set(stateSlotNames.indices.flatMap { s in parameters.indices.map { "\(stateSlotNames[s]).\($0)" } })
+        let expected = Set(
+            stateSlotNames.indices.flatMap { s in parameters.indices.map { "\(stateSlotNames[s]).\($0)" } })
         for name in tensors.keys.sorted() where !expected.contains(name) { problems.append("unexpected \(name)") }
         guard problems.isEmpty else { throw NNError.optimizerState(problems.joined(separator: ", ")) }
         for (s, slot) in stateSlotNames.enumerated() {
@@ -167,7 +178,9 @@ final class StateBuffer<Scalar: TensorScalar> {
 
     deinit { pointer.deallocate() }
 
-    var tensor: Tensor<Scalar> { Tensor(shape: shape, scalars: Array(UnsafeBufferPointer(start: pointer, count: count))) }
+    var tensor: Tensor<Scalar> {
+        Tensor(shape: shape, scalars: Array(UnsafeBufferPointer(start: pointer, count: count)))
+    }
 
     func load(_ t: Tensor<Scalar>) {
         t.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: count) }

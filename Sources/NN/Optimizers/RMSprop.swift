@@ -22,7 +22,9 @@ public final class RMSprop<Scalar: TensorScalar>: Optimizer<Scalar> {
     ) {
         self.rho = rho
         self.epsilon = epsilon
-        super.init(parameters: parameters, learningRate: learningRate, schedule: schedule, weightDecay: weightDecay, slots: ["squareAverage"])
+        super.init(
+            parameters: parameters, learningRate: learningRate, schedule: schedule, weightDecay: weightDecay,
+            slots: ["squareAverage"])
     }
 
     /// An optimizer of every parameter of `model`.
@@ -30,12 +32,17 @@ public final class RMSprop<Scalar: TensorScalar>: Optimizer<Scalar> {
         for model: some Layer<Scalar>, learningRate: Double = 0.001, rho: Double = 0.9, epsilon: Double = 1e-7,
         schedule: LearningRateSchedule = .constant, weightDecay: Double = 0
     ) {
-        self.init(parameters: model.parameters, learningRate: learningRate, rho: rho, epsilon: epsilon, schedule: schedule, weightDecay: weightDecay)
+        self.init(
+            parameters: model.parameters, learningRate: learningRate, rho: rho, epsilon: epsilon, schedule: schedule,
+            weightDecay: weightDecay)
     }
 
-    public override func update(index: Int, weights: UnsafeMutableBufferPointer<Scalar>, gradient: UnsafeBufferPointer<Scalar>, learningRate lr: Double) {
-        rmspropKernel(
-            weights.baseAddress!, gradient.baseAddress!, buffer(0, index), weights.count, lr: Scalar(lr),
-            decay: decayFactor(lr, weightDecay), rho: Scalar(rho), epsilon: Scalar(epsilon))
+    public override func update(
+        index: Int, weights: UnsafeMutableBufferPointer<Scalar>, gradient: UnsafeBufferPointer<Scalar>,
+        learningRate lr: Double
+    ) {
+        let rule = UpdateKernel<Scalar>.rmsprop(
+            lr: Scalar(lr), decay: decayFactor(lr, weightDecay), rho: Scalar(rho), epsilon: Scalar(epsilon))
+        applyUpdate(rule, weights, gradient, [buffer(0, index)])
     }
 }

@@ -42,10 +42,12 @@ public final class SGD<Scalar: TensorScalar>: Optimizer<Scalar> {
             schedule: schedule, weightDecay: weightDecay)
     }
 
-    public override func update(index: Int, weights: UnsafeMutableBufferPointer<Scalar>, gradient: UnsafeBufferPointer<Scalar>, learningRate lr: Double) {
-        let buf = momentum == 0 ? weights.baseAddress! : buffer(0, index)
-        sgdKernel(
-            weights.baseAddress!, gradient.baseAddress!, buf, weights.count, lr: Scalar(lr),
-            decay: decayFactor(lr, weightDecay), momentum: Scalar(momentum), nesterov: nesterov)
+    public override func update(
+        index: Int, weights: UnsafeMutableBufferPointer<Scalar>, gradient: UnsafeBufferPointer<Scalar>,
+        learningRate lr: Double
+    ) {
+        let rule = UpdateKernel<Scalar>.sgd(
+            lr: Scalar(lr), decay: decayFactor(lr, weightDecay), momentum: Scalar(momentum), nesterov: nesterov)
+        applyUpdate(rule, weights, gradient, momentum == 0 ? [] : [buffer(0, index)])
     }
 }
