@@ -308,14 +308,19 @@ enum CPUKernels {
     ) {
         // u < p  ⟺  k < ⌈p·2³²⌉ for the 32-bit integer k = u·2³².
         let threshold = UInt64((probability * 0x1p32).rounded(.up))
+        // A local copy keeps the state in registers: stores through `y` could alias `generator`.
+        var local = generator
+        defer { generator = local }
+        // Branch-free: a keep/drop branch is mispredicted at the drop rate.
+        @inline(__always) func keep(_ k: UInt64) -> S { S(Int(truncatingIfNeeded: (k &- threshold) >> 63)) * value }
         var i = 0
         while i + 1 < n {
-            let word = generator.next()
-            y[i] = word >> 32 < threshold ? value : 0
-            y[i + 1] = word & 0xFFFF_FFFF < threshold ? value : 0
+            let word = local.next()
+            y[i] = keep(word >> 32)
+            y[i + 1] = keep(word & 0xFFFF_FFFF)
             i += 2
         }
-        if i < n { y[i] = generator.next() >> 32 < threshold ? value : 0 }
+        if i < n { y[i] = local.next() >> 32 < threshold ? value : 0 }
     }
 
     @inline(__always)
