@@ -142,6 +142,10 @@ enum OpCases {
                     $0[0].matmul($0[1], transposeSelf: ta, transposeOther: tb)
                 })
         }
+        cases.append(
+            OpCase("linear x·W + b", [[5, 3], [3, 4], [4]]) { Tensor.linear($0[0], weight: $0[1], bias: $0[2]) })
+        cases.append(
+            OpCase("linear scalar bias", [[5, 3], [3, 4], []]) { Tensor.linear($0[0], weight: $0[1], bias: $0[2]) })
         cases.append(OpCase("matmul vector × matrix", [[4], [4, 5]]) { $0[0].matmul($0[1]) })
         cases.append(OpCase("matmul matrix × vector", [[3, 4], [4]]) { $0[0].matmul($0[1]) })
         cases.append(OpCase("matmul vector · vector", [[4], [4]]) { $0[0].matmul($0[1]) })

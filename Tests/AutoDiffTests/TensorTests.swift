@@ -113,6 +113,17 @@ struct TensorTests {
         #expect(Tensor<Double>([1, 2]).matmul(Tensor<Double>([3, 4])).item == 11)
     }
 
+    @Test("linear equals matmul plus bias")
+    func linearValues() {
+        var g = RandomGenerator(seed: 8)
+        let x = Tensor<Double>.randomNormal([7, 5], generator: &g)
+        let w = Tensor<Double>.randomNormal([5, 3], generator: &g)
+        let b = Tensor<Double>.randomNormal([3], generator: &g)
+        for (p, q) in zip(Tensor.linear(x, weight: w, bias: b).scalars, (x.matmul(w) + b).scalars) {
+            #expect(abs(p - q) < 1e-12)
+        }
+    }
+
     @Test("shape ops move the right elements")
     func shapeOps() {
         let t = Tensor<Float>(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6])

@@ -15,7 +15,7 @@ public enum OpKind: String, CaseIterable, Sendable {
     // Reductions (Ops/Reduction.swift).
     case sum, max, min
     // Linear algebra (Ops/Matmul.swift).
-    case matmul
+    case matmul, linear
     // Shape and indexing (Ops/Shape.swift).
     case reshape, permute, expand, slice, sliceBackward, concat, gather, scatterAdd
     // A user-defined op (Engine/CustomOp.swift).

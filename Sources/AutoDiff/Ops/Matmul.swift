@@ -114,6 +114,46 @@ extension Tensor {
     }
 }
 
+extension Tensor {
+    /// `x·W + b` for a batch of rows `x` `[n, in]`, weights `W` `[in, out]` and bias `b` `[out]`:
+    /// a linear layer in one op. The output is filled with the bias and the product is
+    /// accumulated onto it by BLAS (β = 1), which saves the zero-fill, the separate addition and
+    /// its buffer. Rules: ∂x = G·Wᵀ, ∂W = xᵀ·G, ∂b = Σ over rows of G (summed by the engine).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor) -> Tensor {
+        guard x.rank == 2, weight.rank == 2, bias.shape == [weight.shape.last!] || bias.rank == 0 else {
+            tensorFailure(
+                "linear: input \(x.shape), weight \(weight.shape) and bias \(bias.shape) do not fit (need [n, in], [in, out], [out])"
+            )
+        }
+        let (n, k, out) = (x.shape[0], x.shape[1], weight.shape[1])
+        guard weight.shape[0] == k else {
+            tensorFailure("linear: \(x.shape) × \(weight.shape): inner dimensions \(k) and \(weight.shape[0]) differ")
+        }
+        let storage = TensorStorage<Scalar>.allocate(n * out)
+        let pc = storage.base
+        // Every row ← b, in one 2-D kernel call (b + 0 broadcast over the rows).
+        var zero: Scalar = 0
+        Scalar.binary2D(.add, bias.storage.base, 0, bias.count == 1 ? 0 : 1, &zero, 0, 0, pc, n, out)
+        if n > 0 && out > 0 && k > 0 {
+            Scalar.gemm(
+                transA: false, transB: false, m: n, n: out, k: k, alpha: 1, a: x.storage.base, lda: k,
+                b: weight.storage.base, ldb: out, beta: 1, c: pc, ldc: out)
+        }
+        withExtendedLifetime((x.storage, weight.storage, bias.storage)) {}
+        return Tensor(shape: [n, out], storage: storage).recorded(.linear, [x, weight, bias]) {
+            .nary { g, _ in
+                [
+                    x.requiresGrad ? gemm(g, weight, false, true) : nil,
+                    weight.requiresGrad ? gemm(x, g, true, false) : nil,
+                    bias.requiresGrad ? g : nil,
+                ]
+            }
+        }
+    }
+}
+
 /// The matrix product `a · b` (see ``Tensor/matmul(_:transposeSelf:transposeOther:)``).
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)

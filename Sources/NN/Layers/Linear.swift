@@ -62,6 +62,7 @@ public final class Linear<Scalar: TensorScalar>: Layer {
         guard input.shape.last == inputSize else {
             tensorFailure("Linear: input of shape \(input.shape) does not end in the layer's input size \(inputSize)")
         }
+        if input.rank == 2 { return Tensor.linear(input, weight: weight.value, bias: bias.value) }
         return input.matmul(weight.value) + bias.value
     }
 
