@@ -24,18 +24,21 @@ enum ClassifierModel {
     /// usual choice before a ReLU; zero biases).
     static func make(inputs: Int, outputs: Int, settings: TrainingSettings) -> Sequential<Float> {
         var generator = RandomGenerator(seed: settings.seed)
-        let l1 = Float(settings.l1), l2 = Float(settings.l2)
+        let l1 = Float(settings.l1)
+        let l2 = Float(settings.l2)
         let widths = [inputs] + settings.hidden
         var layers: [any Layer<Float>] = []
         for index in 0..<settings.hidden.count {
-            layers.append(Linear<Float>(
-                widths[index], widths[index + 1], weightInitializer: .heUniform,
-                weightL1: l1, weightL2: l2, biasL1: l1, biasL2: l2, generator: &generator))
+            layers.append(
+                Linear<Float>(
+                    widths[index], widths[index + 1], weightInitializer: .heUniform,
+                    weightL1: l1, weightL2: l2, biasL1: l1, biasL2: l2, generator: &generator))
             layers.append(ReLU<Float>())
             // A seed per layer, apart from the initialization's, so masks never repeat weights' draws.
             layers.append(Dropout<Float>(rate: Float(settings.dropout), seed: settings.seed &+ 1_000 &+ UInt64(index)))
         }
-        layers.append(Linear<Float>(widths[widths.count - 1], outputs, weightInitializer: .heUniform, generator: &generator))
+        layers.append(
+            Linear<Float>(widths[widths.count - 1], outputs, weightInitializer: .heUniform, generator: &generator))
         return Sequential<Float>(layers)
     }
 

@@ -67,10 +67,13 @@ struct ClassifierTraining {
             model.train()
             // A full batch in any order gives the same gradient: skip the per-epoch copy.
             let batches: AnySequence<Dataset<Float>> =
-                fullBatch ? AnySequence([train]) : AnySequence(train.batches(size: settings.batchSize, shuffledBy: &shuffler))
+                fullBatch
+                ? AnySequence([train]) : AnySequence(train.batches(size: settings.batchSize, shuffledBy: &shuffler))
             let steps = (train.count + settings.batchSize - 1) / settings.batchSize
             progress.begin(epoch: epoch, steps: fullBatch ? 1 : steps)
-            var lossSum = 0.0, correct = 0, seen = 0
+            var lossSum = 0.0
+            var correct = 0
+            var seen = 0
             for batch in batches {
                 optimizer.zeroGrad()
                 let logits = model(batch.features)
@@ -87,10 +90,11 @@ struct ClassifierTraining {
             }
             let held = evaluate(heldOut)
             lastHeldOut = held
-            progress.endEpoch(EpochMetrics(
-                epoch: epoch, trainLoss: lossSum / Double(seen), trainAccuracy: Double(correct) / Double(seen),
-                validationLoss: held.loss, validationAccuracy: held.accuracy,
-                learningRate: optimizer.currentLearningRate))
+            progress.endEpoch(
+                EpochMetrics(
+                    epoch: epoch, trainLoss: lossSum / Double(seen), trainAccuracy: Double(correct) / Double(seen),
+                    validationLoss: held.loss, validationAccuracy: held.accuracy,
+                    learningRate: optimizer.currentLearningRate))
         }
         return (evaluate(train), lastHeldOut ?? evaluate(heldOut))
     }
@@ -104,7 +108,8 @@ struct ClassifierTraining {
             var predictions: [Int] = []
             predictions.reserveCapacity(data.count)
             for start in stride(from: 0, to: data.count, by: Self.evaluationChunk) {
-                let chunk = data.count <= Self.evaluationChunk
+                let chunk =
+                    data.count <= Self.evaluationChunk
                     ? data : data.rows(start..<min(start + Self.evaluationChunk, data.count))
                 let logits = model(chunk.features)
                 lossSum += Double(head.loss(logits: logits, labels: chunk.labels).item) * Double(chunk.count)

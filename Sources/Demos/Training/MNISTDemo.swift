@@ -73,7 +73,8 @@ enum MNISTDemo {
         }
         guard sets[0].features.shape[1] == sets[1].features.shape[1] else {
             throw DemoError.message(
-                "IDX file \(files.testImages): images of \(sets[1].features.shape[1]) pixels, but the training images have \(sets[0].features.shape[1])")
+                "IDX file \(files.testImages): images of \(sets[1].features.shape[1]) pixels, but the training images have \(sets[0].features.shape[1])"
+            )
         }
         return (sets[0], sets[1])
     }

@@ -17,7 +17,8 @@ struct MNISTRunTests {
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
         try IDXFixture.writeToyDataSet(in: data)
         let run = try DemosBinary.run(
-            ["mnist", "--data", "data", "--json", "--plot", "plots", "--save", "mnist.safetensors"] + MNISTRunTests.quick,
+            ["mnist", "--data", "data", "--json", "--plot", "plots", "--save", "mnist.safetensors"]
+                + MNISTRunTests.quick,
             in: folder)
         #expect(run.exitCode == 0, "stderr: \(run.standardError)")
         let summary = try #require(run.summary, "stdout: \(run.standardOutput)")
@@ -34,7 +35,10 @@ struct MNISTRunTests {
         #expect(samples.contains("data:image/png;base64,"))
 
         let evaluated = try DemosBinary.run(
-            ["mnist", "--data", "data", "--epochs", "0", "--hidden", "32", "--load", "mnist.safetensors", "--json", "--no-plot"],
+            [
+                "mnist", "--data", "data", "--epochs", "0", "--hidden", "32", "--load", "mnist.safetensors", "--json",
+                "--no-plot",
+            ],
             in: folder)
         #expect(evaluated.summary?.testAccuracy == summary.testAccuracy)
     }
@@ -44,7 +48,8 @@ struct MNISTRunTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         try IDXFixture.writeToyDataSet(in: folder, trainCount: 100, testCount: 30)
         let run = try DemosBinary.run(
-            ["mnist", "--dataset", "fashion", "--data", folder.path, "--plot", "plots"] + MNISTRunTests.quick, in: folder)
+            ["mnist", "--dataset", "fashion", "--data", folder.path, "--plot", "plots"] + MNISTRunTests.quick,
+            in: folder)
         #expect(run.exitCode == 0, "stderr: \(run.standardError)")
         #expect(run.standardOutput.contains("fashion-mnist: 2 epochs in "))
         let confusion = try String(
@@ -63,7 +68,9 @@ struct MNISTRunTests {
     static let corruptions: [Corruption] = [
         Corruption(
             name: "truncated gzip", file: "train-images-idx3-ubyte.gz",
-            bytes: Array(Gzip.compress(IDXFixture.idx(shape: [200, 28, 28], values: Array(repeating: 7, count: 200 * 784))).prefix(60)),
+            bytes: Array(
+                Gzip.compress(IDXFixture.idx(shape: [200, 28, 28], values: Array(repeating: 7, count: 200 * 784)))
+                    .prefix(60)),
             mentions: ["train-images-idx3-ubyte.gz", "truncated"]),
         Corruption(
             name: "bad magic", file: "t10k-labels-idx1-ubyte", bytes: [1, 2, 3, 4, 0, 0, 0, 1, 5],

@@ -49,7 +49,9 @@ struct ModelFileRunTests {
         #expect(text.exitCode == 0)
         #expect(text.standardOutput.hasPrefix("loaded moons.safetensors\n"))
         let continued = try #require(
-            try DemosBinary.run(ModelFileRunTests.quickMoons + ["--no-plot", "--load", "moons.safetensors"], in: folder).summary)
+            try DemosBinary.run(
+                ModelFileRunTests.quickMoons + ["--no-plot", "--load", "moons.safetensors"], in: folder
+            ).summary)
         #expect(continued.trainLoss < start.trainLoss, "five more epochs should lower the training loss")
     }
 
@@ -73,7 +75,10 @@ struct ModelFileRunTests {
         let folder = try TemporaryFolder.make()
         defer { try? FileManager.default.removeItem(at: folder) }
         _ = try DemosBinary.run(
-            ["spiral", "--epochs", "1", "--hidden", "16,16", "--batch-size", "3000", "--no-plot", "--save", "spiral.safetensors"],
+            [
+                "spiral", "--epochs", "1", "--hidden", "16,16", "--batch-size", "3000", "--no-plot", "--save",
+                "spiral.safetensors",
+            ],
             in: folder)
         let run = try DemosBinary.run(
             ["moons", "--epochs", "2", "--load", "spiral.safetensors", "--save", "moons.safetensors"], in: folder)
@@ -132,7 +137,8 @@ struct ModelFileRunTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         try Data().write(to: folder.appendingPathComponent("file"))
         // A path below a regular file: its folder cannot exist.
-        let run = try DemosBinary.run(["moons", "--epochs", "1", "--no-plot", "--save", "file/model.safetensors"], in: folder)
+        let run = try DemosBinary.run(
+            ["moons", "--epochs", "1", "--no-plot", "--save", "file/model.safetensors"], in: folder)
         #expect(run.exitCode != 0)
         #expect(run.errorLines.count == 1, "stderr: \(run.standardError)")
         #expect(run.standardError.hasPrefix("Error: --save: "))

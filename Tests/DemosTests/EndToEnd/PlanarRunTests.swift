@@ -20,7 +20,9 @@ struct PlanarRunTests {
         // Standard output is a file here, so progress comes as plain lines, one per epoch at 5 epochs.
         #expect(lines.filter { $0.hasPrefix("epoch ") }.count == 5)
         #expect(lines.contains { $0.hasPrefix("epoch 5/5") && $0.contains("val_acc") })
-        #expect(lines.contains { $0.hasPrefix("moons: 5 epochs in ") && $0.contains("(seed 42, 337 parameters, 1 thread)") })
+        #expect(
+            lines.contains { $0.hasPrefix("moons: 5 epochs in ") && $0.contains("(seed 42, 337 parameters, 1 thread)") }
+        )
         #expect(lines.contains { $0.hasPrefix("  train ") })
         #expect(lines.contains { $0.hasPrefix("  test ") })
         #expect(DemoFiles.all(in: folder) == ["demos-output/moons-curves.svg", "demos-output/moons-regions.svg"])
@@ -55,7 +57,8 @@ struct PlanarRunTests {
         let arguments = PlanarRunTests.quickMoons + ["--json", "--dropout", "0.1", "--l2", "1e-4"]
         let first = try DemosBinary.run(arguments + ["--plot", "first", "--save", "first.safetensors"], in: folder)
         let second = try DemosBinary.run(arguments + ["--plot", "second", "--save", "second.safetensors"], in: folder)
-        var a = try #require(first.summary), b = try #require(second.summary)
+        var a = try #require(first.summary)
+        var b = try #require(second.summary)
         #expect(a.files.map { $0.replacingOccurrences(of: "first", with: "second") } == b.files)
         (a.seconds, a.files, b.seconds, b.files) = (0, [], 0, [])
         #expect(a == b, "the same seed gave different numbers")
@@ -85,7 +88,9 @@ struct PlanarRunTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         for optimizer in OptimizerChoice.allCases {
             let run = try DemosBinary.run(
-                PlanarRunTests.quickMoons + ["--json", "--no-plot", "--optimizer", optimizer.rawValue, "--lr-decay", "1e-3"],
+                PlanarRunTests.quickMoons + [
+                    "--json", "--no-plot", "--optimizer", optimizer.rawValue, "--lr-decay", "1e-3",
+                ],
                 in: folder)
             let summary = try #require(run.summary, "\(optimizer): \(run.standardError)")
             #expect(summary.trainLoss.isFinite, "\(optimizer) diverged")
