@@ -4,6 +4,13 @@ import NN
 /// What moons and spiral share once their data is drawn: build (or load) the model, train it,
 /// save it, and hand back what the decision-region plot needs.
 enum PlanarDemo {
+    /// A ReLU MLP 2 → `settings.hidden` → `outputs`, loaded from `settings.loadPath` when set,
+    /// trained on `trainSet` with `heldOut` evaluated after every epoch, saved to
+    /// `settings.savePath` when set.
+    /// - Returns: the final metrics, the held-out points (drawn over the regions) and a classifier
+    ///   that runs the trained model in evaluation mode.
+    /// - Throws: ``DemoError/message(_:)`` for a `--load` file that is unreadable, corrupt or made
+    ///   for another model, and for a `--save` path that cannot be written.
     static func train(
         demo: String, head: ClassificationHead, outputs: Int, classNames: [String],
         train trainSet: Dataset<Float>, heldOut: Dataset<Float>,

@@ -38,6 +38,20 @@ struct ModelFileRunTests {
         DemoFiles.expectValidSVG(folder.appendingPathComponent("eval/moons-regions.svg"))
     }
 
+    /// Dropout layers are in the model at every rate (the identity at 0), so the parameter names
+    /// and the file do not depend on `--dropout`.
+    @Test func modelTrainedWithDropoutLoadsWithoutIt() throws {
+        let folder = try TemporaryFolder.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let trained = try DemosBinary.run(
+            ModelFileRunTests.quickMoons + ["--no-plot", "--dropout", "0.2", "--save", "moons.safetensors"], in: folder)
+        let saved = try #require(trained.summary, "stderr: \(trained.standardError)")
+        let evaluated = try DemosBinary.run(
+            ["moons", "--epochs", "0", "--load", "moons.safetensors", "--json", "--no-plot"], in: folder)
+        #expect(evaluated.exitCode == 0, "stderr: \(evaluated.standardError)")
+        #expect(evaluated.summary?.testAccuracy == saved.testAccuracy)
+    }
+
     @Test func trainingContinuesFromALoadedModel() throws {
         let folder = try TemporaryFolder.make()
         defer { try? FileManager.default.removeItem(at: folder) }
