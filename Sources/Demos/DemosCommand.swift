@@ -42,7 +42,7 @@ struct DemosCommand: ParsableCommand {
         }
         let message: String
         if let demoError = error as? DemoError {
-            // Demo errors (missing data, the unwired seam) may span lines on purpose: a list of
+            // Demo errors (missing data) may span lines on purpose: a list of
             // the folders tried reads better as a list.
             message = demoError.description
         } else {

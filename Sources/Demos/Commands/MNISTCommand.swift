@@ -25,9 +25,17 @@ struct MNISTCommand: ParsableCommand {
     @Option(help: "Data set: handwritten digits (mnist) or clothes (fashion).")
     var dataset: MNISTDataset = .mnist
 
+    // Hidden: for the test suite and smoke checks, so a run on the real files takes seconds; the
+    // accuracy targets are for the full sets.
+    @Option(help: .private)
+    var limit: Int?
+
     func validate() throws {
         if let data, data.isEmpty {
             throw ValidationError("--data '' is not a folder: expected a folder path")
+        }
+        if let limit, limit < 1 {
+            throw ValidationError("--limit \(limit) is out of range: expected an integer ≥ 1")
         }
     }
 
@@ -35,7 +43,8 @@ struct MNISTCommand: ParsableCommand {
         let files = try MNISTLocation(dataset: dataset, explicitDirectory: data).resolve()
         let settings = options.settings
         let session = DemoSession(demo: dataset.displayName, settings: settings, heldOutName: "test")
-        let result = try MNISTDemo.train(settings: settings, dataset: dataset, files: files, progress: session.progress)
+        let result = try MNISTDemo.train(
+            settings: settings, dataset: dataset, files: files, progress: session.progress, limit: limit)
         try session.finish(result, classNames: dataset.classNames)
     }
 }

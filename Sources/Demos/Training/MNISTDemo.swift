@@ -1,19 +1,88 @@
+import AutoDiff
+import Foundation
+import NN
+
 /// Training for `demos mnist`.
 enum MNISTDemo {
-    /// INTEGRATION SEAM — fill in once the NN module lands; everything around it is done.
+    static let classes = 10
+
+    /// Reads `files` with NN's IDX reader (raw or .gz; pixels scaled to [0, 1]); a ReLU MLP
+    /// 784 → `settings.hidden` → 10 with softmax cross-entropy; optionally loaded from
+    /// `settings.loadPath`, trained `settings.epochs` epochs of shuffled batches and saved to
+    /// `settings.savePath`; the test set is evaluated after every epoch.
     ///
-    /// To do here, with NN: read `files` with the IDX reader (raw or .gz; a corrupt file throws
-    /// ``DemoError/message(_:)`` naming it), scale inputs to [0, 1]; a ReLU MLP 784 →
-    /// `settings.hidden` → 10 with softmax cross-entropy, `settings.dropout`, `settings.l1`/`l2`;
-    /// load `settings.loadPath` when set (a shape mismatch is a one-line ``DemoError``); train
-    /// `settings.epochs` epochs of shuffled batches of `settings.batchSize`, reporting every step
-    /// to `progress` and the test loss/accuracy at each `endEpoch`; save to `settings.savePath`
-    /// with ``AtomicFile`` when set; return the final metrics, the test labels and predictions,
-    /// and access to the test images.
+    /// `limit` keeps only the first `limit` training and test images: a quick run for tests and
+    /// smoke checks (the hidden `--limit` option).
+    ///
+    /// - Throws: ``DemoError/message(_:)`` naming the file when one is corrupt, or its labels are
+    ///   not classes 0–9, or the two sets' images differ in size.
     static func train(
-        settings: TrainingSettings, dataset: MNISTDataset, files: MNISTFiles, progress: TrainingProgress
+        settings: TrainingSettings, dataset: MNISTDataset, files: MNISTFiles, progress: TrainingProgress,
+        limit: Int? = nil
     ) throws -> ImageClassifierResult {
-        throw DemoError.notYetWired(
-            demo: dataset.displayName, seam: "MNISTDemo.train(settings:dataset:files:progress:)")
+        let (trainSet, testSet) = try load(files, limit: limit)
+        let inputs = trainSet.features.shape[1]
+        let model = ClassifierModel.make(inputs: inputs, outputs: classes, settings: settings)
+        if let path = settings.loadPath {
+            try ModelFile.load(path, into: model)
+            progress.note("loaded \(path)")
+        }
+        let training = ClassifierTraining(
+            model: model, optimizer: ClassifierModel.optimizer(for: model, settings: settings), head: .categorical,
+            settings: settings, progress: progress)
+        let (trainResult, testResult) = training.run(train: trainSet, heldOut: testSet)
+        let saved = try settings.savePath.map {
+            try ModelFile.save(
+                model, to: $0,
+                metadata: ModelFile.metadata(
+                    demo: dataset.displayName, settings: settings, inputs: inputs, outputs: classes))
+        }
+        let (width, height) = imageSize(pixels: inputs)
+        let testFeatures = testSet.features
+        return ImageClassifierResult(
+            metrics: training.metrics(train: trainResult, heldOut: testResult),
+            testLabels: classIndices(testSet.labels),
+            testPredictions: testResult.predictions,
+            testImage: { index in
+                testFeatures.withUnsafeBufferPointer { pixels in
+                    GrayscaleImage(
+                        width: width, height: height,
+                        intensities: Array(pixels[(index * inputs)..<((index + 1) * inputs)]))
+                }
+            },
+            savedCheckpoint: saved)
+    }
+
+    /// The training and test sets, validated: classes 0–9 and one image size for both.
+    static func load(_ files: MNISTFiles, limit: Int?) throws -> (train: Dataset<Float>, test: Dataset<Float>) {
+        var sets: [Dataset<Float>] = []
+        for (images, labels) in [(files.trainImages, files.trainLabels), (files.testImages, files.testLabels)] {
+            var data: Dataset<Float>
+            do {
+                data = try loadMNIST(images: images, labels: labels, as: Float.self)
+            } catch {
+                throw DemoError.message("\(error)")
+            }
+            guard data.count > 0 else { throw DemoError.message("IDX file \(images): holds no images") }
+            if let bad = classIndices(data.labels).enumerated().first(where: { !(0..<classes).contains($0.element) }) {
+                throw DemoError.message(
+                    "IDX file \(labels): label \(bad.element) at index \(bad.offset) is not a class 0–\(classes - 1)")
+            }
+            if let limit, limit < data.count { data = data.rows(0..<limit) }
+            sets.append(data)
+        }
+        guard sets[0].features.shape[1] == sets[1].features.shape[1] else {
+            throw DemoError.message(
+                "IDX file \(files.testImages): images of \(sets[1].features.shape[1]) pixels, but the training images have \(sets[0].features.shape[1])"
+            )
+        }
+        return (sets[0], sets[1])
+    }
+
+    /// Width and height of a flattened image: square when the count is a square (28 × 28), else
+    /// one row.
+    static func imageSize(pixels: Int) -> (width: Int, height: Int) {
+        let side = Int(Double(pixels).squareRoot().rounded())
+        return side * side == pixels ? (side, side) : (pixels, 1)
     }
 }

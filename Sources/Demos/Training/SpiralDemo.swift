@@ -1,16 +1,24 @@
+import AutoDiff
+import NN
+
 /// Training for `demos spiral`.
 enum SpiralDemo {
-    /// INTEGRATION SEAM — fill in once the NN module lands; everything around it is done.
-    ///
-    /// To do here, with NN: the book's spiral data (3 classes × 1000 samples) for training and a
-    /// separately drawn validation set of the same size (seeded by `settings.seed`); a ReLU MLP
-    /// 2 → `settings.hidden` → 3 with softmax cross-entropy, `settings.dropout` after hidden
-    /// layers and `settings.l1`/`l2` on the weights; load `settings.loadPath` when set; train
-    /// `settings.epochs` epochs (batch ≥ 3000 = full batch) with `settings.optimizer`,
-    /// `learningRate` and `learningRateDecay`, reporting to `progress` with the validation
-    /// loss/accuracy; save to `settings.savePath` with ``AtomicFile`` when set; return the final
-    /// metrics (validation in the test fields), the validation points and a batch classifier.
+    /// Points per class of the training set and of the validation set.
+    static let samplesPerClass = 1000
+    static let classes = 3
+
+    /// The book's spiral data (3 classes × 1000 samples, seeded by `settings.seed`) for training
+    /// and a separately drawn validation set of the same size (the next seed); a ReLU MLP
+    /// 2 → `settings.hidden` → 3 with softmax cross-entropy, dropout after hidden layers and
+    /// L1/L2 on them; optionally loaded from `settings.loadPath`, trained `settings.epochs`
+    /// epochs (batch ≥ 3000 = full batch) and saved to `settings.savePath`. Validation numbers
+    /// fill the test fields of the result; its points are drawn over the decision regions.
     static func train(settings: TrainingSettings, progress: TrainingProgress) throws -> PlanarClassifierResult {
-        throw DemoError.notYetWired(demo: "spiral", seam: "SpiralDemo.train(settings:progress:)")
+        let trainSet = spiralData(samples: samplesPerClass, classes: classes, seed: settings.seed, as: Float.self)
+        let validationSet = spiralData(
+            samples: samplesPerClass, classes: classes, seed: settings.seed &+ 1, as: Float.self)
+        return try PlanarDemo.train(
+            demo: "spiral", head: .categorical, outputs: classes, classNames: ["class 0", "class 1", "class 2"],
+            train: trainSet, heldOut: validationSet, settings: settings, progress: progress)
     }
 }

@@ -32,10 +32,10 @@ struct HelpTests {
 
     /// Each demo shows its own defaults.
     @Test(arguments: [
-        ("moons", "--hidden", "16,16"), ("moons", "--epochs", "300"), ("moons", "--lr", "0.01"),
-        ("spiral", "--hidden", "512"), ("spiral", "--l2", "0.0005"), ("spiral", "--dropout", "0.1"),
-        ("spiral", "--lr-decay", "5e-05"), ("mnist", "--hidden", "512,128,64"), ("mnist", "--batch-size", "128"),
-        ("mnist", "--lr", "0.001"),
+        ("moons", "--hidden", "16,16"), ("moons", "--epochs", "300"), ("moons", "--lr", "0.01"), ("moons", "--l2", "0.001"),
+        ("spiral", "--hidden", "128,128"), ("spiral", "--l2", "0.0005"), ("spiral", "--dropout", "0.1"),
+        ("spiral", "--lr-decay", "0.0001"), ("mnist", "--hidden", "512,128,64"), ("mnist", "--batch-size", "128"),
+        ("mnist", "--lr", "0.001"), ("mnist", "--lr-decay", "0.0005"),
     ])
     func perDemoDefaults(demo: String, option: String, value: String) throws {
         let run = try DemosBinary.run([demo, "--help"])

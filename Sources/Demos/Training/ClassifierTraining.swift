@@ -1,0 +1,132 @@
+import AutoDiff
+import NN
+
+/// How a model's logits become a loss and predicted classes.
+enum ClassificationHead {
+    /// One logit per sample: binary cross-entropy on the logit, class 1 when the logit is > 0
+    /// (σ(z) > ½).
+    case binary
+    /// One logit per class: softmax cross-entropy, the arg-max class.
+    case categorical
+
+    /// The mean loss of `logits` against `labels` (`[N]` class indices as floats).
+    func loss(logits: Tensor<Float>, labels: Tensor<Float>) -> Tensor<Float> {
+        switch self {
+        case .binary: binaryCrossEntropy(logits: logits, targets: labels.reshaped([-1, 1]))
+        case .categorical: softmaxCrossEntropy(logits: logits, labels: labels)
+        }
+    }
+
+    /// The predicted class of each row of `logits`.
+    func predictions(_ logits: Tensor<Float>) -> [Int] {
+        switch self {
+        case .binary: logits.scalars.map { $0 > 0 ? 1 : 0 }
+        case .categorical: logits.argmax(alongAxis: 1)
+        }
+    }
+}
+
+/// A model's loss, accuracy and predictions on one data set, measured in evaluation mode.
+struct Evaluation {
+    var loss: Double
+    var accuracy: Double
+    /// One predicted class per sample, in the data set's order.
+    var predictions: [Int]
+}
+
+/// The training loop the three demos share: shuffled minibatches, the optimizer step, progress
+/// reporting, and an evaluation of the held-out split after every epoch.
+///
+/// ```
+/// let training = ClassifierTraining(model: model, optimizer: optimizer, head: .binary,
+///                                   settings: settings, progress: progress)
+/// let (train, test) = training.run(train: trainSet, heldOut: testSet)
+/// ```
+///
+/// Everything random comes from `settings.seed` (the batch order from a generator of its own),
+/// and every reduction runs in a fixed order, so a seed gives the same numbers on every run.
+struct ClassifierTraining {
+    let model: Sequential<Float>
+    let optimizer: Optimizer<Float>
+    let head: ClassificationHead
+    let settings: TrainingSettings
+    let progress: TrainingProgress
+
+    /// Rows per forward pass when evaluating: bounds the memory of a 60,000-image pass.
+    static let evaluationChunk = 10_000
+
+    /// Trains `settings.epochs` epochs on `train` (none: evaluate only), reporting to
+    /// ``progress``; returns the final evaluation of both splits.
+    func run(train: Dataset<Float>, heldOut: Dataset<Float>) -> (train: Evaluation, heldOut: Evaluation) {
+        // Both penalties 0: skip the penalty's ops instead of adding a constant zero every step.
+        let regularized = settings.l1 > 0 || settings.l2 > 0
+        let fullBatch = settings.batchSize >= train.count
+        var shuffler = RandomGenerator(seed: settings.seed &+ 2)
+        var lastHeldOut: Evaluation?
+        for epoch in stride(from: 1, through: settings.epochs, by: 1) {
+            model.train()
+            // A full batch in any order gives the same gradient: skip the per-epoch copy.
+            let batches: AnySequence<Dataset<Float>> =
+                fullBatch
+                ? AnySequence([train]) : AnySequence(train.batches(size: settings.batchSize, shuffledBy: &shuffler))
+            let steps = (train.count + settings.batchSize - 1) / settings.batchSize
+            progress.begin(epoch: epoch, steps: fullBatch ? 1 : steps)
+            var lossSum = 0.0
+            var correct = 0
+            var seen = 0
+            for batch in batches {
+                optimizer.zeroGrad()
+                let logits = model(batch.features)
+                let dataLoss = head.loss(logits: logits, labels: batch.labels)
+                (regularized ? dataLoss + model.regularizationLoss() : dataLoss).backward()
+                optimizer.step()
+                let labels = classIndices(batch.labels)
+                let hits = zip(head.predictions(logits), labels).filter { $0 == $1 }.count
+                let loss = Double(dataLoss.item)
+                lossSum += loss * Double(labels.count)
+                correct += hits
+                seen += labels.count
+                progress.step(loss: loss, accuracy: Double(hits) / Double(labels.count), samples: labels.count)
+            }
+            let held = evaluate(heldOut)
+            lastHeldOut = held
+            progress.endEpoch(
+                EpochMetrics(
+                    epoch: epoch, trainLoss: lossSum / Double(seen), trainAccuracy: Double(correct) / Double(seen),
+                    validationLoss: held.loss, validationAccuracy: held.accuracy,
+                    learningRate: optimizer.currentLearningRate))
+        }
+        return (evaluate(train), lastHeldOut ?? evaluate(heldOut))
+    }
+
+    /// Loss (data loss, without the penalty) and accuracy on `data` in evaluation mode (no
+    /// dropout) and without recording a tape.
+    func evaluate(_ data: Dataset<Float>) -> Evaluation {
+        model.eval()
+        return withoutGrad {
+            var lossSum = 0.0
+            var predictions: [Int] = []
+            predictions.reserveCapacity(data.count)
+            for start in stride(from: 0, to: data.count, by: Self.evaluationChunk) {
+                let chunk =
+                    data.count <= Self.evaluationChunk
+                    ? data : data.rows(start..<min(start + Self.evaluationChunk, data.count))
+                let logits = model(chunk.features)
+                lossSum += Double(head.loss(logits: logits, labels: chunk.labels).item) * Double(chunk.count)
+                predictions += head.predictions(logits)
+            }
+            let labels = classIndices(data.labels)
+            let correct = zip(predictions, labels).filter { $0 == $1 }.count
+            return Evaluation(
+                loss: lossSum / Double(max(data.count, 1)), accuracy: Double(correct) / Double(max(data.count, 1)),
+                predictions: predictions)
+        }
+    }
+
+    /// The final numbers of a run, as the summary reports them.
+    func metrics(train: Evaluation, heldOut: Evaluation) -> FinalMetrics {
+        FinalMetrics(
+            parameters: model.parameterCount, trainLoss: train.loss, trainAccuracy: train.accuracy,
+            testLoss: heldOut.loss, testAccuracy: heldOut.accuracy)
+    }
+}

@@ -1,0 +1,43 @@
+import AutoDiff
+import NN
+
+/// What moons and spiral share once their data is drawn: build (or load) the model, train it,
+/// save it, and hand back what the decision-region plot needs.
+enum PlanarDemo {
+    /// A ReLU MLP 2 → `settings.hidden` → `outputs`, loaded from `settings.loadPath` when set,
+    /// trained on `trainSet` with `heldOut` evaluated after every epoch, saved to
+    /// `settings.savePath` when set.
+    /// - Returns: the final metrics, the held-out points (drawn over the regions) and a classifier
+    ///   that runs the trained model in evaluation mode.
+    /// - Throws: ``DemoError/message(_:)`` for a `--load` file that is unreadable, corrupt or made
+    ///   for another model, and for a `--save` path that cannot be written.
+    static func train(
+        demo: String, head: ClassificationHead, outputs: Int, classNames: [String],
+        train trainSet: Dataset<Float>, heldOut: Dataset<Float>,
+        settings: TrainingSettings, progress: TrainingProgress
+    ) throws -> PlanarClassifierResult {
+        let model = ClassifierModel.make(inputs: 2, outputs: outputs, settings: settings)
+        if let path = settings.loadPath {
+            try ModelFile.load(path, into: model)
+            progress.note("loaded \(path)")
+        }
+        let training = ClassifierTraining(
+            model: model, optimizer: ClassifierModel.optimizer(for: model, settings: settings), head: head,
+            settings: settings, progress: progress)
+        let (trainResult, heldOutResult) = training.run(train: trainSet, heldOut: heldOut)
+        let saved = try settings.savePath.map {
+            try ModelFile.save(
+                model, to: $0,
+                metadata: ModelFile.metadata(demo: demo, settings: settings, inputs: 2, outputs: outputs))
+        }
+        return PlanarClassifierResult(
+            metrics: training.metrics(train: trainResult, heldOut: heldOutResult),
+            points: LabeledPoint.points(heldOut.features, labels: classIndices(heldOut.labels)),
+            classNames: classNames,
+            classify: { points in
+                model.eval()
+                return withoutGrad { head.predictions(model(points)) }
+            },
+            savedCheckpoint: saved)
+    }
+}

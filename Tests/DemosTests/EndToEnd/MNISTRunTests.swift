@@ -1,0 +1,139 @@
+import Foundation
+import NN
+import Testing
+
+@testable import Demos
+
+/// `demos mnist` end to end on small IDX files the tests write (the IDX path, the plots, the
+/// errors for corrupt files), and briefly on the real data sets where this machine has them.
+@Suite("MNIST, end to end")
+struct MNISTRunTests {
+    static let quick = ["--epochs", "2", "--hidden", "32", "--batch-size", "50", "--threads", "1"]
+
+    @Test func toyDataSetTrainsAndWritesTheThreePlots() throws {
+        let folder = try TemporaryFolder.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let data = folder.appendingPathComponent("data")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        try IDXFixture.writeToyDataSet(in: data)
+        let run = try DemosBinary.run(
+            ["mnist", "--data", "data", "--json", "--plot", "plots", "--save", "mnist.safetensors"]
+                + MNISTRunTests.quick,
+            in: folder)
+        #expect(run.exitCode == 0, "stderr: \(run.standardError)")
+        let summary = try #require(run.summary, "stdout: \(run.standardOutput)")
+        #expect(summary.demo == "mnist")
+        #expect(summary.evaluatedOn == "test")
+        #expect(summary.parameters == 784 * 32 + 32 + 32 * 10 + 10)
+        // One bright band per class: two epochs learn it.
+        #expect(summary.testAccuracy > 0.9)
+        let plots = ["plots/mnist-curves.svg", "plots/mnist-samples.svg", "plots/mnist-confusion.svg"]
+        #expect(summary.files == plots + ["mnist.safetensors"])
+        for plot in plots { DemoFiles.expectValidSVG(folder.appendingPathComponent(plot)) }
+        // The grid shows images with their labels, the matrix one cell per pair of classes.
+        let samples = try String(contentsOf: folder.appendingPathComponent(plots[1]), encoding: .utf8)
+        #expect(samples.contains("data:image/png;base64,"))
+
+        let evaluated = try DemosBinary.run(
+            [
+                "mnist", "--data", "data", "--epochs", "0", "--hidden", "32", "--load", "mnist.safetensors", "--json",
+                "--no-plot",
+            ],
+            in: folder)
+        #expect(evaluated.summary?.testAccuracy == summary.testAccuracy)
+    }
+
+    @Test func fashionUsesItsOwnNameAndClassNames() throws {
+        let folder = try TemporaryFolder.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try IDXFixture.writeToyDataSet(in: folder, trainCount: 100, testCount: 30)
+        let run = try DemosBinary.run(
+            ["mnist", "--dataset", "fashion", "--data", folder.path, "--plot", "plots"] + MNISTRunTests.quick,
+            in: folder)
+        #expect(run.exitCode == 0, "stderr: \(run.standardError)")
+        #expect(run.standardOutput.contains("fashion-mnist: 2 epochs in "))
+        let confusion = try String(
+            contentsOf: folder.appendingPathComponent("plots/fashion-mnist-confusion.svg"), encoding: .utf8)
+        #expect(confusion.contains("Ankle boot"))
+    }
+
+    struct Corruption: CustomTestStringConvertible, Sendable {
+        var name: String
+        var file: String
+        var bytes: [UInt8]
+        var mentions: [String]
+        var testDescription: String { name }
+    }
+
+    static let corruptions: [Corruption] = [
+        Corruption(
+            name: "truncated gzip", file: "train-images-idx3-ubyte.gz",
+            bytes: Array(
+                Gzip.compress(IDXFixture.idx(shape: [200, 28, 28], values: Array(repeating: 7, count: 200 * 784)))
+                    .prefix(60)),
+            mentions: ["train-images-idx3-ubyte.gz", "truncated"]),
+        Corruption(
+            name: "bad magic", file: "t10k-labels-idx1-ubyte", bytes: [1, 2, 3, 4, 0, 0, 0, 1, 5],
+            mentions: ["t10k-labels-idx1-ubyte", "bad magic number"]),
+        Corruption(
+            name: "too few pixels", file: "t10k-images-idx3-ubyte",
+            bytes: IDXFixture.idx(shape: [50, 28, 28], values: Array(repeating: 0, count: 100)),
+            mentions: ["t10k-images-idx3-ubyte", "truncated"]),
+        Corruption(
+            name: "label count differs", file: "t10k-labels-idx1-ubyte",
+            bytes: IDXFixture.idx(shape: [49], values: Array(repeating: 1, count: 49)),
+            mentions: ["t10k-labels-idx1-ubyte", "49 labels"]),
+        Corruption(
+            name: "label outside 0-9", file: "t10k-labels-idx1-ubyte",
+            bytes: IDXFixture.idx(shape: [50], values: Array(repeating: 3, count: 49) + [12]),
+            mentions: ["t10k-labels-idx1-ubyte", "label 12 at index 49"]),
+    ]
+
+    @Test(arguments: corruptions)
+    func corruptFileIsNamedInOneLine(_ corruption: Corruption) throws {
+        let folder = try TemporaryFolder.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let data = folder.appendingPathComponent("data")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        try IDXFixture.writeToyDataSet(in: data)
+        try IDXFixture.write(corruption.bytes, data, corruption.file)
+        let before = DemoFiles.all(in: folder)
+        let run = try DemosBinary.run(
+            ["mnist", "--data", "data", "--save", "model.safetensors"] + MNISTRunTests.quick, in: folder)
+        #expect(run.exitCode != 0)
+        #expect(run.standardOutput.isEmpty)
+        #expect(run.errorLines.count == 1, "stderr: \(run.standardError)")
+        let line = run.errorLines.first ?? ""
+        #expect(line.hasPrefix("Error: IDX file "))
+        for mention in corruption.mentions { #expect(line.contains(mention), "'\(line)' should mention '\(mention)'") }
+        #expect(DemoFiles.all(in: folder) == before, "no plots, no model, no partial files")
+    }
+
+    // The real data sets: a quick run on a subset (hidden `--limit`) shows the files load and a
+    // model learns from them. The full-size accuracy runs are measured by hand (README table).
+
+    @Test(
+        .enabled(if: RealData.hasMNIST, "needs the MNIST files in ../shared/data/mnist (absent in a user's clone)"))
+    func realMNISTLoadsAndLearns() throws {
+        let run = try DemosBinary.run(
+            ["mnist", "--data", RealData.mnist.path, "--limit", "2000", "--epochs", "1", "--json", "--no-plot"])
+        #expect(run.exitCode == 0, "stderr: \(run.standardError)")
+        let summary = try #require(run.summary)
+        #expect(summary.parameters == 784 * 512 + 512 + 512 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10)
+        #expect(summary.testAccuracy > 0.7, "16 steps on 2000 digits already reach ~0.8")
+    }
+
+    @Test(
+        .enabled(
+            if: RealData.hasFashion,
+            "needs /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)"))
+    func realFashionMNISTLoadsFromDebiansFolderAndLearns() throws {
+        // No --data: the Debian folder is found by the default search.
+        let run = try DemosBinary.run(
+            ["mnist", "--dataset", "fashion", "--limit", "2000", "--epochs", "1", "--json", "--no-plot"])
+        #expect(run.exitCode == 0, "stderr: \(run.standardError)")
+        let summary = try #require(run.summary)
+        #expect(summary.demo == "fashion-mnist")
+        #expect(summary.testAccuracy > 0.6)
+    }
+}
