@@ -5,9 +5,7 @@ extension Tensor {
     @inline(__always)
     func mapped(_ op: UnaryKernel<Scalar>) -> Tensor {
         let out = TensorStorage<Scalar>.allocate(count)
-        let px = storage.base
-        let po = out.base
-        Parallel.chunks(count) { start, n in Scalar.unary(op, px + start, po + start, n) }
+        Scalar.unary(op, storage.base, out.base, count)
         withExtendedLifetime(storage) {}
         return Tensor(shape: shape, storage: out)
     }
@@ -77,10 +75,7 @@ extension Tensor {
     static func zipped(_ a: Tensor, _ b: Tensor, _ op: BinaryKernel, name: String) -> Tensor {
         if a.shape == b.shape {
             let out = TensorStorage<Scalar>.allocate(a.count)
-            let pa = a.storage.base
-            let pb = b.storage.base
-            let po = out.base
-            Parallel.chunks(a.count) { start, n in Scalar.binary(op, pa + start, 1, pb + start, 1, po + start, n) }
+            Scalar.binary(op, a.storage.base, 1, b.storage.base, 1, out.base, a.count)
             withExtendedLifetime((a.storage, b.storage)) {}
             return Tensor(shape: a.shape, storage: out)
         }
@@ -105,15 +100,7 @@ extension Tensor {
             case 1:
                 Scalar.binary(op, pa, sa[0], pb, sb[0], po, dims[0])
             case 2:
-                // Whole rows per chunk when the work is large.
-                let (rows, cols) = (dims[0], dims[1])
-                Parallel.chunks(count, alignment: cols) { start, n in
-                    let first = start / cols
-                    Scalar.binary2D(
-                        op, pa + first * sa[0], sa[0], sa[1], pb + first * sb[0], sb[0], sb[1], po + start, n / cols,
-                        cols)
-                }
-                _ = rows
+                Scalar.binary2D(op, pa, sa[0], sa[1], pb, sb[0], sb[1], po, dims[0], dims[1])
             default:
                 // Walk the leading dimensions; each step is one 2-D kernel call.
                 let rows = dims[dims.count - 2]
