@@ -34,7 +34,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        if inProcess || workloads.count == 1 && inProcess {
+        if inProcess {
             for workload in workloads { try runHere(workload) }
             return
         }

@@ -7,7 +7,7 @@ import Testing
 enum Misuse: String, Codable, Sendable, CaseIterable {
     case matmulInner, broadcast, badAxis, reshapeCount, backwardNonScalar, backwardTwice
     case noGradient, gradientsOfConstant, anomalyForward, anomalyBackward, sliceOutOfRange
-    case gatherIndex, concatShapes, scalarsCount
+    case gatherIndex, concatShapes, scalarsCount, linearShapes, bernoulliProbability, inPlaceShape, clampBounds
 
     /// Every one of these must appear in the message.
     var expected: [String] {
@@ -43,6 +43,10 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
         case .gatherIndex: "gather: index 7 is out of range for axis 1 of size 3 (shape [2, 3])"
         case .concatShapes: "concat: shapes [[2, 3], [2, 4]] differ outside axis 0"
         case .scalarsCount: "Tensor(shape:scalars:): shape [2, 2] holds 4 elements but 3 were given"
+        case .linearShapes: "linear: [5, 3] × [4, 2]: inner dimensions 3 and 4 differ"
+        case .bernoulliProbability: "randomBernoulli: probability 1.5 is outside [0, 1]"
+        case .inPlaceShape: "-=: the result has shape [2, 3] but the parameter being updated has shape [3]"
+        case .clampBounds: "clamp: min 1.0 is greater than max 0.0"
         }
     }
 
@@ -77,6 +81,16 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
         case .gatherIndex: _ = Tensor<Float>.ones([2, 3]).gather(alongAxis: 1, indices: [0, 7])
         case .concatShapes: _ = Tensor.concat([Tensor<Float>.ones([2, 3]), Tensor<Float>.ones([2, 4])])
         case .scalarsCount: _ = Tensor<Float>(shape: [2, 2], scalars: [1, 2, 3])
+        case .linearShapes:
+            _ = Tensor.linear(
+                Tensor<Float>.ones([5, 3]), weight: Tensor<Float>.ones([4, 2]), bias: Tensor<Float>.ones([2]))
+        case .bernoulliProbability:
+            var g = RandomGenerator(seed: 1)
+            _ = Tensor<Float>.randomBernoulli([2], probability: 1.5, generator: &g)
+        case .inPlaceShape:
+            var w = Tensor<Float>.ones([3]).requiringGrad()
+            withoutGrad { w -= Tensor<Float>.ones([2, 3]) }
+        case .clampBounds: _ = Tensor<Float>([1]).clamped(min: 1, max: 0)
         }
     }
 }

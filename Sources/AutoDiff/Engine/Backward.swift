@@ -21,10 +21,9 @@ extension Tensor {
             )
         }
         let seed = seed ?? Tensor.defaultSeed(for: self, op: "backward")
-        let pending = Engine.run(
+        _ = Engine.run(
             root: node, seed: seed, targets: [], retainGraph: retainGraph ?? createGraph,
             createGraph: createGraph)
-        _ = pending
     }
 
     static func defaultSeed(for output: Tensor, op: String) -> Tensor {

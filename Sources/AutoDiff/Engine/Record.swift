@@ -59,7 +59,7 @@ func userCallSite(_ backtrace: Backtrace?) -> String? {
         guard let location = frame.symbol?.sourceLocation else { continue }
         let path = location.path
         if path.contains("/Sources/AutoDiff/") || path.contains("/GradCheck/") { continue }
-        if path.hasPrefix("/") && !path.contains("/swift/") || path.hasSuffix(".swift") {
+        if path.hasSuffix(".swift") {
             return "\(path):\(location.line)"
         }
     }
