@@ -22,9 +22,11 @@ let package = Package(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
+        // Hot loops compiled for AVX2+FMA and for the baseline, dispatched at load time.
+        .target(name: "CKernels", exclude: ["thin_gemm.inc"]),
         .target(
             name: "AutoDiff",
-            dependencies: ["COpenBLAS", "CMalloc", .product(name: "RealModule", package: "swift-numerics")]),
+            dependencies: ["COpenBLAS", "CMalloc", "CKernels", .product(name: "RealModule", package: "swift-numerics")]),
         .target(name: "GradCheck", dependencies: ["AutoDiff"], path: "GradCheck"),
         .target(name: "NN", dependencies: ["AutoDiff", "CZlib"]),
         .executableTarget(

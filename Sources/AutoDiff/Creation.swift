@@ -81,8 +81,9 @@ extension Tensor {
         return Tensor(shape: shape, scalars: scalars)
     }
 
-    /// `value` with probability `probability`, else 0, elementwise, in row-major order: each 64-bit
-    /// draw from `generator` decides two elements (a 32-bit uniform each). With
+    /// `value` with probability `probability`, else 0, elementwise: each element is decided by a
+    /// 32-bit uniform from one of four xoshiro256** streams seeded by 16 draws from `generator`,
+    /// so a seed gives the same mask on every machine. With
     /// `value = 1/(1 − p)` and `probability = 1 − p` it is an inverted-dropout mask.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)

@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 import RealModule
 
@@ -11,7 +12,8 @@ where Self.RawSignificand: FixedWidthInteger {
     /// The name of the type as safetensors and descriptions spell it (`F32`, `F64`).
     static var dtypeName: String { get }
 
-    /// `C ← α·op(A)·op(B) + β·C` for row-major matrices (CBLAS `?gemm`).
+    /// `C ← α·op(A)·op(B) + β·C` for row-major matrices (CBLAS `?gemm`; products with a side of
+    /// at most 8 run in ``ThinGemm``, where BLAS's packing would dominate).
     static func gemm(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Self,
         a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
@@ -59,6 +61,10 @@ extension Float: TensorScalar {
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        if ThinGemm.handles(m: m, n: n, k: k) {
+            ad_thin_gemm_f32(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            return
+        }
         BLASThreads.prepare(multiplyAdds: m * n * k)
         cblas_sgemm(
             CblasRowMajor, cblasTranspose(transA), cblasTranspose(transB), blasint(m), blasint(n),
@@ -73,6 +79,10 @@ extension Double: TensorScalar {
         a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
         beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
     ) {
+        if ThinGemm.handles(m: m, n: n, k: k) {
+            ad_thin_gemm_f64(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            return
+        }
         BLASThreads.prepare(multiplyAdds: m * n * k)
         cblas_dgemm(
             CblasRowMajor, cblasTranspose(transA), cblasTranspose(transB), blasint(m), blasint(n),

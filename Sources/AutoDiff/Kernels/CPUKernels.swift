@@ -137,12 +137,19 @@ enum CPUKernels {
         }
     }
 
+    /// Adam's loop for one element type (CKernels' `ad_adam_*`: vectorised square roots and
+    /// divisions, which bound it): w, g, m, v, v̂ (AMSGrad, else nil), n, lr, decay, β₁, β₂, c₁, c₂, ε.
+    typealias AdamKernel<S> = (
+        UnsafeMutablePointer<S>, UnsafePointer<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>,
+        UnsafeMutablePointer<S>?, Int, S, S, S, S, S, S, S
+    ) -> Void
+
     /// One fused optimizer step (see ``UpdateKernel``); `state` holds the rule's state buffers in
     /// its documented order.
     @inline(__always)
     static func update<S: TensorScalar>(
         _ rule: UpdateKernel<S>, _ w: UnsafeMutablePointer<S>, _ g: UnsafePointer<S>,
-        _ state: UnsafeBufferPointer<UnsafeMutablePointer<S>>, _ n: Int
+        _ state: UnsafeBufferPointer<UnsafeMutablePointer<S>>, _ n: Int, adam: AdamKernel<S>
     ) {
         switch rule {
         case .sgd(let lr, let decay, let momentum, let nesterov):
@@ -180,32 +187,7 @@ enum CPUKernels {
                 w[i] = w[i] * decay - lr * g[i] / (a.squareRoot() + epsilon)
             }
         case .adam(let lr, let decay, let beta1, let beta2, let c1, let c2, let epsilon, let amsgrad):
-            let m = state[0]
-            let v = state[1]
-            let a1 = 1 - beta1
-            let a2 = 1 - beta2
-            if amsgrad {
-                let vMax = state[2]
-                for i in 0..<n {
-                    let gi = g[i]
-                    let mi = beta1 * m[i] + a1 * gi
-                    let vi = beta2 * v[i] + a2 * gi * gi
-                    let vm = Swift.max(vMax[i], vi)
-                    m[i] = mi
-                    v[i] = vi
-                    vMax[i] = vm
-                    w[i] = w[i] * decay - lr * (mi * c1) / ((vm * c2).squareRoot() + epsilon)
-                }
-            } else {
-                for i in 0..<n {
-                    let gi = g[i]
-                    let mi = beta1 * m[i] + a1 * gi
-                    let vi = beta2 * v[i] + a2 * gi * gi
-                    m[i] = mi
-                    v[i] = vi
-                    w[i] = w[i] * decay - lr * (mi * c1) / ((vi * c2).squareRoot() + epsilon)
-                }
-            }
+            adam(w, g, state[0], state[1], amsgrad ? state[2] : nil, n, lr, decay, beta1, beta2, c1, c2, epsilon)
         }
     }
 
@@ -299,28 +281,27 @@ enum CPUKernels {
         }
     }
 
-    /// `y[i] = value` with probability `probability`, else 0. Each 64-bit draw decides two
-    /// elements in order (its high 32 bits the first, its low 32 bits the second): the generator's
-    /// state chain is the loop's bottleneck, and 32 bits resolve a probability to 2⁻³².
+    /// `y[i] = value` with probability `probability`, else 0, through `draw`, the element type's
+    /// vectorised kernel (CKernels' `ad_bernoulli_*`): four xoshiro256** lanes seeded with 16
+    /// words from `generator` are stepped together, each step deciding eight elements with a
+    /// 32-bit uniform each (which resolves a probability to 2⁻³²). A serial generator is the
+    /// bottleneck otherwise: one 64-bit draw per two elements, a chain the CPU cannot overlap.
     @inline(__always)
     static func bernoulli<S: TensorScalar>(
-        _ y: UnsafeMutablePointer<S>, _ n: Int, probability: Double, value: S, generator: inout RandomGenerator
+        _ y: UnsafeMutablePointer<S>, _ n: Int, probability: Double, value: S, generator: inout RandomGenerator,
+        draw: (UnsafeMutablePointer<S>, Int, UInt32, S, UnsafeMutablePointer<UInt64>) -> Void
     ) {
         // u < p  ⟺  k < ⌈p·2³²⌉ for the 32-bit integer k = u·2³².
-        let threshold = UInt64((probability * 0x1p32).rounded(.up))
-        // A local copy keeps the state in registers: stores through `y` could alias `generator`.
-        var local = generator
-        defer { generator = local }
-        // Branch-free: a keep/drop branch is mispredicted at the drop rate.
-        @inline(__always) func keep(_ k: UInt64) -> S { S(Int(truncatingIfNeeded: (k &- threshold) >> 63)) * value }
-        var i = 0
-        while i + 1 < n {
-            let word = local.next()
-            y[i] = keep(word >> 32)
-            y[i + 1] = keep(word & 0xFFFF_FFFF)
-            i += 2
+        let threshold = (probability * 0x1p32).rounded(.up)
+        guard threshold < 0x1p32 else { return fill(y, value, n) }  // p > 1 − 2⁻³²: always kept
+        guard threshold > 0 else { return fill(y, 0, n) }
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 16) { lanes in
+            for i in 0..<16 { lanes[i] = generator.next() }
+            // xoshiro's state must not be all zero; four zero draws in a row do not happen in
+            // practice, but a lane that had them would emit only zeros.
+            for lane in 0..<4 where (0..<4).allSatisfy({ lanes[lane + 4 * $0] == 0 }) { lanes[lane] = 1 }
+            draw(y, n, UInt32(threshold), value, lanes.baseAddress!)
         }
-        if i < n { y[i] = local.next() >> 32 < threshold ? value : 0 }
     }
 
     @inline(__always)

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Each element type's kernels: the CPU loops of `CPUKernels`, specialised for its precision.
 extension Float {
     public static func unary(
@@ -33,11 +35,14 @@ extension Float {
     }
     public static func bernoulli(
         _ y: UnsafeMutablePointer<Float>, _ n: Int, probability: Double, value: Float, generator: inout RandomGenerator
-    ) { CPUKernels.bernoulli(y, n, probability: probability, value: value, generator: &generator) }
+    ) {
+        CPUKernels.bernoulli(
+            y, n, probability: probability, value: value, generator: &generator, draw: ad_bernoulli_f32)
+    }
     public static func update(
         _ rule: UpdateKernel<Float>, _ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
         _ state: UnsafeBufferPointer<UnsafeMutablePointer<Float>>, _ n: Int
-    ) { CPUKernels.update(rule, w, g, state, n) }
+    ) { CPUKernels.update(rule, w, g, state, n, adam: ad_adam_f32) }
     public static func fill(_ y: UnsafeMutablePointer<Float>, _ value: Float, _ n: Int) { CPUKernels.fill(y, value, n) }
 }
 
@@ -77,11 +82,14 @@ extension Double {
     public static func bernoulli(
         _ y: UnsafeMutablePointer<Double>, _ n: Int, probability: Double, value: Double,
         generator: inout RandomGenerator
-    ) { CPUKernels.bernoulli(y, n, probability: probability, value: value, generator: &generator) }
+    ) {
+        CPUKernels.bernoulli(
+            y, n, probability: probability, value: value, generator: &generator, draw: ad_bernoulli_f64)
+    }
     public static func update(
         _ rule: UpdateKernel<Double>, _ w: UnsafeMutablePointer<Double>, _ g: UnsafePointer<Double>,
         _ state: UnsafeBufferPointer<UnsafeMutablePointer<Double>>, _ n: Int
-    ) { CPUKernels.update(rule, w, g, state, n) }
+    ) { CPUKernels.update(rule, w, g, state, n, adam: ad_adam_f64) }
     public static func fill(_ y: UnsafeMutablePointer<Double>, _ value: Double, _ n: Int) {
         CPUKernels.fill(y, value, n)
     }

@@ -1,0 +1,31 @@
+// Numeric kernels written in C so that each can be compiled twice, for the x86-64-v3 level
+// (AVX2 + FMA) and for the baseline, with the right one chosen once when the library loads
+// (`target_clones`). Swift has no per-function target attribute, and building the whole
+// package for AVX2 would need unsafe flags, which make a package unusable as a dependency.
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+#include <stdint.h>
+
+/// C ← α·op(A)·op(B) + β·C (row-major, CBLAS conventions) for products with a side of at most
+/// a few elements, where BLAS's packing dominates. C is not read when β = 0.
+void ad_thin_gemm_f32(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda,
+                      const float *b, long ldb, float beta, float *c, long ldc);
+void ad_thin_gemm_f64(int transA, int transB, long m, long n, long k, double alpha, const double *a, long lda,
+                      const double *b, long ldb, double beta, double *c, long ldc);
+
+/// y[i] ← value where a uniform 32-bit draw is below `threshold`, else 0, for n elements; the
+/// draws come from eight 32-bit halves per step of four xoshiro256** lanes, whose 16 words of
+/// state are read from and written back to `lanes`.
+void ad_bernoulli_f32(float *y, long n, uint32_t threshold, float value, uint64_t lanes[16]);
+void ad_bernoulli_f64(double *y, long n, uint32_t threshold, double value, uint64_t lanes[16]);
+
+/// One Adam (or AMSGrad, when vmax is not NULL) step over n parameters, in one pass:
+/// m ← β₁m + (1 − β₁)g; v ← β₂v + (1 − β₂)g²; v̂ ← max(v̂, v) (AMSGrad) else v;
+/// w ← w·decay − lr·(m·c₁)/(√(v̂·c₂) + ε). The arrays must not overlap.
+void ad_adam_f32(float *w, const float *g, float *m, float *v, float *vmax, long n, float lr, float decay,
+                 float beta1, float beta2, float c1, float c2, float epsilon);
+void ad_adam_f64(double *w, const double *g, double *m, double *v, double *vmax, long n, double lr, double decay,
+                 double beta1, double beta2, double c1, double c2, double epsilon);
+
+#endif

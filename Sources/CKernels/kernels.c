@@ -1,0 +1,134 @@
+#include "CKernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__clang__)
+#define DISPATCHED __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define DISPATCHED
+#endif
+#define INLINE static inline __attribute__((always_inline))
+
+// ---------------------------------------------------------------------------------------------
+// Thin matrix products (thin_gemm.inc, once per element type). Loop orders, by which operand
+// is contiguous along which side:
+// - n ≥ 8: rows of C as 8-wide vectors, Σₚ A(i,p)·B(p, j…j+7), in 4×8 register tiles while B
+//   is small, else streaming B once per 4 rows into a cache-resident scratch block (a
+//   transposed B is first copied into rows; a thin side makes that copy cheap);
+// - n < 8, A transposed ([k, m], contiguous down i): colⱼ += B(p,j)·Aᵀ(p,:), one pass over A;
+// - n < 8, A as is: dot products of A's rows with B's columns, eight terms per vector.
+
+enum { ROW_BLOCK = 4, COLUMN_BLOCK = 512, THIN_COLUMNS = 8 };
+// Up to this many elements of B, the register tiles re-read B from L1 for each block of rows.
+enum { TILED_B_LIMIT = 16384 };
+
+// Eight elements: one AVX register of floats, two of doubles (or two and four SSE registers).
+typedef float f32x8 __attribute__((vector_size(32)));
+typedef double f64x8 __attribute__((vector_size(64)));
+#define LOAD8(V, p) ({ V v_; memcpy(&v_, (p), sizeof v_); v_; })
+// The sum of a vector's eight lanes, as a tree of pairwise additions.
+#define HSUM8(v) ((((v)[0] + (v)[4]) + ((v)[2] + (v)[6])) + (((v)[1] + (v)[5]) + ((v)[3] + (v)[7])))
+#define STORE8(p, v) ({ __typeof__(v) v_ = (v); memcpy((p), &v_, sizeof v_); })
+
+#define T float
+#define V f32x8
+#define FN(name) name##_f32
+#include "thin_gemm.inc"
+#undef T
+#undef V
+#undef FN
+
+#define T double
+#define V f64x8
+#define FN(name) name##_f64
+#include "thin_gemm.inc"
+#undef T
+#undef V
+#undef FN
+
+// ---------------------------------------------------------------------------------------------
+// Bernoulli masks: four xoshiro256** generators in the lanes of one vector, stepped together;
+// each step yields eight 32-bit draws, compared with the threshold without a branch.
+
+typedef uint64_t u64x4 __attribute__((vector_size(32)));
+typedef uint32_t u32x8 __attribute__((vector_size(32)));
+typedef int32_t i32x8 __attribute__((vector_size(32)));
+
+// A macro, not a function: a 32-byte vector argument would change the baseline clone's ABI.
+#define ROTL4(x, k) (((x) << (k)) | ((x) >> (64 - (k))))
+
+#define DEFINE_BERNOULLI(T, BITS, NAME)                                                                     \
+    DISPATCHED void NAME(T *y, long n, uint32_t threshold, T value, uint64_t lanes[16]) {                 \
+        u64x4 s0, s1, s2, s3;                                                                             \
+        memcpy(&s0, lanes, 32);                                                                           \
+        memcpy(&s1, lanes + 4, 32);                                                                       \
+        memcpy(&s2, lanes + 8, 32);                                                                       \
+        memcpy(&s3, lanes + 12, 32);                                                                      \
+        BITS keep;                                                                                        \
+        memcpy(&keep, &value, sizeof value);                                                              \
+        for (long i = 0; i < n; i += 8) {                                                                 \
+            u64x4 x = s1 + (s1 << 2); /* s1·5 and ·9 as shifts: AVX2 has no 64-bit multiply */           \
+            x = ROTL4(x, 7);                                                                              \
+            u64x4 word = x + (x << 3);                                                                    \
+            u64x4 t = s1 << 17;                                                                           \
+            s2 ^= s0;                                                                                     \
+            s3 ^= s1;                                                                                     \
+            s1 ^= s2;                                                                                     \
+            s0 ^= s3;                                                                                     \
+            s2 ^= t;                                                                                      \
+            s3 = ROTL4(s3, 45);                                                                           \
+            u32x8 draws = (u32x8)word;                                                                    \
+            i32x8 below = (i32x8)(draws < threshold); /* all ones where kept */                          \
+            T out[8];                                                                                     \
+            for (int e = 0; e < 8; e++) {                                                                 \
+                BITS bits = keep & (BITS)(int64_t)below[e];                                               \
+                memcpy(&out[e], &bits, sizeof bits);                                                      \
+            }                                                                                             \
+            if (n - i >= 8)                                                                               \
+                memcpy(y + i, out, sizeof out); /* a constant size: a vector store, not a call */         \
+            else                                                                                          \
+                for (long e = 0; e < n - i; e++) y[i + e] = out[e];                                       \
+        }                                                                                                 \
+        memcpy(lanes, &s0, 32);                                                                           \
+        memcpy(lanes + 4, &s1, 32);                                                                       \
+        memcpy(lanes + 8, &s2, 32);                                                                       \
+        memcpy(lanes + 12, &s3, 32);                                                                      \
+    }
+
+DEFINE_BERNOULLI(float, uint32_t, ad_bernoulli_f32)
+DEFINE_BERNOULLI(double, uint64_t, ad_bernoulli_f64)
+
+// ---------------------------------------------------------------------------------------------
+// Adam: every state array read and written once per step, with the square roots and divisions
+// (which bound this loop) vectorised: `restrict` rules out overlap, and
+
+// The square root is __builtin_elementwise_sqrt: sqrtf may set errno, which keeps the
+// compiler from vectorising it.
+#define DEFINE_ADAM(T, NAME)                                                                            \
+    DISPATCHED void NAME(T *restrict w, const T *restrict g, T *restrict m, T *restrict v, T *restrict vmax, \
+                         long n, T lr, T decay, T beta1, T beta2, T c1, T c2, T epsilon) {                \
+        T a1 = 1 - beta1, a2 = 1 - beta2;                                                                 \
+        if (vmax) {                                                                                       \
+            for (long i = 0; i < n; i++) {                                                                \
+                T mi = beta1 * m[i] + a1 * g[i];                                                          \
+                T vi = beta2 * v[i] + a2 * g[i] * g[i];                                                   \
+                T vm = vmax[i] > vi ? vmax[i] : vi;                                                       \
+                m[i] = mi;                                                                                \
+                v[i] = vi;                                                                                \
+                vmax[i] = vm;                                                                             \
+                w[i] = w[i] * decay - lr * (mi * c1) / (__builtin_elementwise_sqrt(vm * c2) + epsilon);   \
+            }                                                                                             \
+        } else {                                                                                          \
+            for (long i = 0; i < n; i++) {                                                                \
+                T mi = beta1 * m[i] + a1 * g[i];                                                          \
+                T vi = beta2 * v[i] + a2 * g[i] * g[i];                                                   \
+                m[i] = mi;                                                                                \
+                v[i] = vi;                                                                                \
+                w[i] = w[i] * decay - lr * (mi * c1) / (__builtin_elementwise_sqrt(vi * c2) + epsilon);   \
+            }                                                                                             \
+        }                                                                                                 \
+    }
+
+DEFINE_ADAM(float, ad_adam_f32)
+DEFINE_ADAM(double, ad_adam_f64)

@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+
+@testable import AutoDiff
+
+/// The hand-written kernels against plain references: thin matrix products against a Double
+/// triple loop, in every transpose combination, with padded leading dimensions and α, β.
+@Suite("Kernels")
+struct KernelTests {
+    /// (m, n, k): each has a side of at most 8, so ``ThinGemm`` takes it; together they reach
+    /// every loop order (n ≥ 8 tiled or streamed, n < 8 with A transposed or not) and the tails.
+    static let thinShapes: [(Int, Int, Int)] = [
+        (1, 1, 1), (3, 1, 5), (7, 13, 5), (9, 5, 3), (33, 3, 64), (2, 64, 300), (300, 64, 2), (19, 8, 8),
+        (8, 1, 1000), (1000, 1, 8), (4, 600, 40), (600, 7, 17), (5, 9, 2000),
+    ]
+
+    @Test(
+        "thin matrix products match a reference in every transpose combination",
+        arguments: [(false, false), (false, true), (true, false), (true, true)])
+    func thinProducts(transposes: (Bool, Bool)) {
+        let (transA, transB) = transposes
+        var generator = RandomGenerator(seed: 7)
+        for (m, n, k) in Self.thinShapes {
+            #expect(ThinGemm.handles(m: m, n: n, k: k))
+            // Leading dimensions with padding, so rows are not contiguous with each other.
+            let (aRows, aCols) = transA ? (k, m) : (m, k)
+            let (bRows, bCols) = transB ? (n, k) : (k, n)
+            let (lda, ldb, ldc) = (aCols + 3, bCols + 1, n + 2)
+            let a = (0..<(aRows * lda)).map { _ in generator.nextUniform() - 0.5 }
+            let b = (0..<(bRows * ldb)).map { _ in generator.nextUniform() - 0.5 }
+            let c0 = (0..<(m * ldc)).map { _ in generator.nextUniform() - 0.5 }
+            func aAt(_ i: Int, _ p: Int) -> Double { transA ? a[p * lda + i] : a[i * lda + p] }
+            func bAt(_ p: Int, _ j: Int) -> Double { transB ? b[j * ldb + p] : b[p * ldb + j] }
+            for (alpha, beta) in [(1.0, 0.0), (0.5, 2.0)] {
+                var reference = c0
+                for i in 0..<m {
+                    for j in 0..<n {
+                        var s = 0.0
+                        for p in 0..<k { s += aAt(i, p) * bAt(p, j) }
+                        reference[i * ldc + j] = alpha * s + beta * c0[i * ldc + j]
+                    }
+                }
+                // β = 0 must not read C: NaN there would otherwise poison the result.
+                var double = beta == 0 ? c0.map { _ in Double.nan } : c0
+                var float = double.map { Float($0) }
+                let (fa, fb) = (a.map { Float($0) }, b.map { Float($0) })
+                Double.gemm(
+                    transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                    beta: beta, c: &double, ldc: ldc)
+                Float.gemm(
+                    transA: transA, transB: transB, m: m, n: n, k: k, alpha: Float(alpha), a: fa, lda: lda, b: fb,
+                    ldb: ldb, beta: Float(beta), c: &float, ldc: ldc)
+                for i in 0..<m {
+                    for j in 0..<n {
+                        let e = i * ldc + j
+                        let tolerance = 1e-6 * Double(k).squareRoot()
+                        #expect(abs(double[e] - reference[e]) <= 1e-12 * Double(k), "f64 \(m)×\(n)×\(k) [\(i),\(j)]")
+                        #expect(abs(Double(float[e]) - reference[e]) <= tolerance, "f32 \(m)×\(n)×\(k) [\(i),\(j)]")
+                    }
+                    // Padding between rows of C is never written.
+                    for j in n..<ldc where beta == 0 { #expect(double[i * ldc + j].isNaN) }
+                }
+            }
+        }
+    }
+
+    @Test("products without a thin side still go to BLAS")
+    func wideProductsUseBLAS() {
+        #expect(!ThinGemm.handles(m: 128, n: 10, k: 64))
+        #expect(!ThinGemm.handles(m: 3000, n: 64, k: 64))
+        #expect(!ThinGemm.handles(m: 8, n: 4096, k: 4096))  // thin but large: multi-threaded BLAS
+    }
+
+    @Test("Adam and AMSGrad steps match the scalar formulas")
+    func adamKernel() {
+        for amsgrad in [false, true] {
+            var generator = RandomGenerator(seed: 3)
+            let n = 37  // not a multiple of the vector width: the tail runs too
+            var w = (0..<n).map { _ in Float(generator.nextUniform() - 0.5) }
+            let g = (0..<n).map { _ in Float(generator.nextUniform() - 0.5) }
+            var m = (0..<n).map { _ in Float(generator.nextUniform() * 0.1) }
+            var v = (0..<n).map { _ in Float(generator.nextUniform() * 0.1) }
+            var vMax = v.map { $0 * 1.5 }
+            let (lr, decay, b1, b2, c1, c2, eps): (Float, Float, Float, Float, Float, Float, Float) =
+                (0.01, 0.999, 0.9, 0.999, 1 / (1 - 0.81), 1 / (1 - 0.998), 1e-8)
+            var expected = w
+            for i in 0..<n {
+                let mi = b1 * m[i] + (1 - b1) * g[i]
+                let vi = b2 * v[i] + (1 - b2) * g[i] * g[i]
+                let vHat = amsgrad ? max(vMax[i], vi) : vi
+                expected[i] = w[i] * decay - lr * (mi * c1) / ((vHat * c2).squareRoot() + eps)
+            }
+            w.withUnsafeMutableBufferPointer { wp in
+                m.withUnsafeMutableBufferPointer { mp in
+                    v.withUnsafeMutableBufferPointer { vp in
+                        vMax.withUnsafeMutableBufferPointer { xp in
+                            let state = [mp.baseAddress!, vp.baseAddress!, xp.baseAddress!]
+                            state.withUnsafeBufferPointer { sp in
+                                Float.update(
+                                    .adam(
+                                        lr: lr, decay: decay, beta1: b1, beta2: b2, c1: c1, c2: c2, epsilon: eps,
+                                        amsgrad: amsgrad),
+                                    wp.baseAddress!, g, sp, n)
+                            }
+                        }
+                    }
+                }
+            }
+            for i in 0..<n { #expect(abs(w[i] - expected[i]) <= 1e-6, "amsgrad \(amsgrad), element \(i)") }
+        }
+    }
+}
+
+@Suite("Bernoulli lanes")
+struct BernoulliLaneTests {
+    @Test("every one of the eight positions per vector step keeps the requested fraction")
+    func lanePositions() {
+        var generator = RandomGenerator(seed: 11)
+        let n = 80_000
+        let mask = Tensor<Float>.randomBernoulli([n], probability: 0.3, generator: &generator).scalars
+        for position in 0..<8 {
+            let kept = stride(from: position, to: n, by: 8).filter { mask[$0] == 1 }.count
+            // 10,000 draws per position: the standard deviation of the fraction is 0.0046.
+            #expect(abs(Double(kept) / Double(n / 8) - 0.3) < 0.02, "position \(position)")
+        }
+        // Neighbouring elements are independent: P(both kept) ≈ 0.09.
+        let pairs = (0..<(n - 1)).filter { mask[$0] == 1 && mask[$0 + 1] == 1 }.count
+        #expect(abs(Double(pairs) / Double(n - 1) - 0.09) < 0.01)
+    }
+}
