@@ -132,3 +132,38 @@ DEFINE_BERNOULLI(double, uint64_t, ad_bernoulli_f64)
 
 DEFINE_ADAM(float, ad_adam_f32)
 DEFINE_ADAM(double, ad_adam_f64)
+
+// ---------------------------------------------------------------------------------------------
+// Sums over the middle axis of [outer, length, inner] (bias gradients: [batch, features] down
+// to [features]; row sums when inner = 1). Rows are added four at a time, so the running sums
+// are loaded and stored once per four rows; row sums use eight partial sums, which vectorise
+// (and round less on long rows).
+
+#define DEFINE_SUM3D(T, NAME)                                                                           \
+    DISPATCHED void NAME(const T *restrict x, long outer, long length, long inner, T *restrict acc) {   \
+        for (long o = 0; o < outer; o++) {                                                                \
+            const T *block = x + o * length * inner;                                                      \
+            if (inner == 1) {                                                                             \
+                T partial[8] = {0};                                                                       \
+                long k = 0;                                                                               \
+                for (; k + 8 <= length; k += 8)                                                           \
+                    for (int e = 0; e < 8; e++) partial[e] += block[k + e];                               \
+                T s = ((partial[0] + partial[4]) + (partial[2] + partial[6])) +                           \
+                      ((partial[1] + partial[5]) + (partial[3] + partial[7]));                            \
+                for (; k < length; k++) s += block[k];                                                    \
+                acc[o] += s;                                                                              \
+                continue;                                                                                 \
+            }                                                                                             \
+            T *sums = acc + o * inner;                                                                    \
+            long k = 0;                                                                                   \
+            for (; k + 4 <= length; k += 4) {                                                             \
+                const T *r0 = block + k * inner, *r1 = r0 + inner, *r2 = r1 + inner, *r3 = r2 + inner;    \
+                for (long j = 0; j < inner; j++) sums[j] += (r0[j] + r1[j]) + (r2[j] + r3[j]);            \
+            }                                                                                             \
+            for (; k < length; k++)                                                                       \
+                for (long j = 0; j < inner; j++) sums[j] += block[k * inner + j];                         \
+        }                                                                                                 \
+    }
+
+DEFINE_SUM3D(float, ad_sum3d_f32)
+DEFINE_SUM3D(double, ad_sum3d_f64)

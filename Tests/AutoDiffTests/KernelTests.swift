@@ -64,6 +64,30 @@ struct KernelTests {
         }
     }
 
+    @Test(
+        "sums over the middle axis add onto the running values, for every blocking remainder",
+        arguments: [(1, 3000, 64), (3, 17, 1), (2, 5, 3), (4, 1, 7), (1, 9, 1), (5, 8, 1), (2, 6, 9)])
+    func middleAxisSums(shape: (Int, Int, Int)) {
+        let (outer, length, inner) = shape
+        var generator = RandomGenerator(seed: 5)
+        let x = (0..<(outer * length * inner)).map { _ in generator.nextUniform() - 0.5 }
+        let start = (0..<(outer * inner)).map { _ in generator.nextUniform() }
+        var reference = start
+        for o in 0..<outer {
+            for k in 0..<length {
+                for j in 0..<inner { reference[o * inner + j] += x[(o * length + k) * inner + j] }
+            }
+        }
+        var double = start
+        Double.reduce3D(.sum, x, outer, length, inner, into: &double)
+        var float = start.map { Float($0) }
+        Float.reduce3D(.sum, x.map { Float($0) }, outer, length, inner, into: &float)
+        for e in 0..<(outer * inner) {
+            #expect(abs(double[e] - reference[e]) <= 1e-12 * Double(length), "f64 element \(e)")
+            #expect(abs(Double(float[e]) - reference[e]) <= 1e-6 * Double(length), "f32 element \(e)")
+        }
+    }
+
     @Test("products without a thin side still go to BLAS")
     func wideProductsUseBLAS() {
         #expect(!ThinGemm.handles(m: 128, n: 10, k: 64))

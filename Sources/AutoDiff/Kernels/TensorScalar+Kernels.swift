@@ -18,7 +18,14 @@ extension Float {
     public static func reduce3D(
         _ op: ReductionKernel, _ x: UnsafePointer<Float>, _ outer: Int, _ length: Int, _ inner: Int,
         into acc: UnsafeMutablePointer<Float>
-    ) { CPUKernels.reduce3D(op, x, outer, length, inner, into: acc) }
+    ) {
+        // Sums (bias gradients, the engine's un-broadcasting) run in the vectorised C loop.
+        if op == .sum {
+            ad_sum3d_f32(x, outer, length, inner, acc)
+        } else {
+            CPUKernels.reduce3D(op, x, outer, length, inner, into: acc)
+        }
+    }
     public static func select(
         _ mask: UnsafePointer<Float>, _ sm: Int, _ a: UnsafePointer<Float>, _ sa: Int,
         _ b: UnsafePointer<Float>, _ sb: Int, _ out: UnsafeMutablePointer<Float>, _ n: Int
@@ -63,7 +70,14 @@ extension Double {
     public static func reduce3D(
         _ op: ReductionKernel, _ x: UnsafePointer<Double>, _ outer: Int, _ length: Int, _ inner: Int,
         into acc: UnsafeMutablePointer<Double>
-    ) { CPUKernels.reduce3D(op, x, outer, length, inner, into: acc) }
+    ) {
+        // Sums (bias gradients, the engine's un-broadcasting) run in the vectorised C loop.
+        if op == .sum {
+            ad_sum3d_f64(x, outer, length, inner, acc)
+        } else {
+            CPUKernels.reduce3D(op, x, outer, length, inner, into: acc)
+        }
+    }
     public static func select(
         _ mask: UnsafePointer<Double>, _ sm: Int, _ a: UnsafePointer<Double>, _ sa: Int,
         _ b: UnsafePointer<Double>, _ sb: Int, _ out: UnsafeMutablePointer<Double>, _ n: Int
