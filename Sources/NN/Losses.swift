@@ -57,7 +57,7 @@ public func binaryCrossEntropy<Scalar>(probabilities: Tensor<Scalar>, targets: T
 /// probability, so no clipping is needed. ∂L/∂z = (σ(z) − y)/n.
 public func binaryCrossEntropy<Scalar>(logits: Tensor<Scalar>, targets: Tensor<Scalar>) -> Tensor<Scalar> {
     checkSameShape(logits, targets, "binaryCrossEntropy(logits:)")
-    return (logits.softplus() - logits * targets).mean()
+    return Tensor.sigmoidCrossEntropy(logits: logits, targets: targets)
 }
 
 private func checkLabels<Scalar>(_ x: Tensor<Scalar>, _ labels: [Int], _ name: String) {
@@ -68,7 +68,9 @@ private func checkLabels<Scalar>(_ x: Tensor<Scalar>, _ labels: [Int], _ name: S
 
 private func checkOneHot<Scalar>(_ x: Tensor<Scalar>, _ targets: Tensor<Scalar>, _ name: String) {
     guard x.rank == 2, targets.shape == x.shape else {
-        tensorFailure("\(name): expected [N, classes] predictions and one-hot targets of the same shape, got \(x.shape) and \(targets.shape)")
+        tensorFailure(
+            "\(name): expected [N, classes] predictions and one-hot targets of the same shape, got \(x.shape) and \(targets.shape)"
+        )
     }
 }
 
@@ -92,11 +94,11 @@ public func categoricalCrossEntropy<Scalar>(probabilities: Tensor<Scalar>, targe
 ///     L = −mean_i logSoftmax(z)[i, yᵢ],   logSoftmax(z) = z − logSumExp(z)
 ///
 /// `logSumExp` subtracts the row maximum, so any logits give a finite loss. ∂L/∂z =
-/// (softmax(z) − onehot(y))/N, the book's combined softmax/cross-entropy backward, obtained
-/// from the tape.
+/// (softmax(z) − onehot(y))/N, the book's combined softmax/cross-entropy backward, each in one
+/// pass (AutoDiff's fused ``Tensor/softmaxCrossEntropy(logits:labels:)``).
 public func softmaxCrossEntropy<Scalar>(logits: Tensor<Scalar>, labels: [Int]) -> Tensor<Scalar> {
     checkLabels(logits, labels, "softmaxCrossEntropy")
-    return -logits.logSoftmax(alongAxis: 1).gather(alongAxis: 1, indices: labels).mean()
+    return Tensor.softmaxCrossEntropy(logits: logits, labels: labels)
 }
 
 /// Softmax cross-entropy on logits with one-hot (or soft) targets:

@@ -7,7 +7,8 @@ import Testing
 enum Misuse: String, Codable, Sendable, CaseIterable {
     case matmulInner, broadcast, badAxis, reshapeCount, backwardNonScalar, backwardTwice
     case noGradient, gradientsOfConstant, anomalyForward, anomalyBackward, sliceOutOfRange
-    case gatherIndex, concatShapes, scalarsCount, linearShapes, bernoulliProbability, inPlaceShape, clampBounds
+    case gatherIndex, concatShapes, scalarsCount, linearShapes, bernoulliProbability, inPlaceShape, clampBounds,
+        lossShapes, lossLabel
 
     /// Every one of these must appear in the message.
     var expected: [String] {
@@ -47,6 +48,8 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
         case .bernoulliProbability: "randomBernoulli: probability 1.5 is outside [0, 1]"
         case .inPlaceShape: "-=: the result has shape [2, 3] but the parameter being updated has shape [3]"
         case .clampBounds: "clamp: min 1.0 is greater than max 0.0"
+        case .lossShapes: "sigmoidCrossEntropy: logits [2, 3] and targets [3, 2] differ in shape"
+        case .lossLabel: "softmaxCrossEntropy: label 3 is out of range for 3 classes"
         }
     }
 
@@ -91,6 +94,8 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
             var w = Tensor<Float>.ones([3]).requiringGrad()
             withoutGrad { w -= Tensor<Float>.ones([2, 3]) }
         case .clampBounds: _ = Tensor<Float>([1]).clamped(min: 1, max: 0)
+        case .lossShapes: _ = Tensor.sigmoidCrossEntropy(logits: Tensor<Float>.ones([2, 3]), targets: .ones([3, 2]))
+        case .lossLabel: _ = Tensor.softmaxCrossEntropy(logits: Tensor<Float>.ones([2, 3]), labels: [0, 3])
         }
     }
 }

@@ -56,6 +56,8 @@ struct GradientTests {
         OpCase("log", [[3, 4]], domains: [.positive]) { $0[0].log() },
         OpCase("softmax", [[3, 4]]) { $0[0].softmax(alongAxis: 1) },
         OpCase("divide", [[3, 4], [4]]) { $0[0] / $0[1] },
+        OpCase("sigmoidCrossEntropy", [[3, 4], [3, 4]]) { Tensor.sigmoidCrossEntropy(logits: $0[0], targets: $0[1]) },
+        OpCase("softmaxCrossEntropy", [[5, 3]]) { Tensor.softmaxCrossEntropy(logits: $0[0], labels: [2, 0, 1, 1, 2]) },
         OpCase("two-layer tanh network", [[5, 3], [3, 4], [4, 1]]) {
             ($0[0].matmul($0[1]).tanh().matmul($0[2])).squared().mean()
         },

@@ -190,6 +190,33 @@ enum OpCases {
             "scatterAdd", [[3, 4]], firstDerivative { $0.gather(alongAxis: 1, indices: [2, 0, 2]).squared().sum() }),
     ]
 
+    /// The fused losses, including logits large enough that a naive formula would overflow, and
+    /// targets that require gradients.
+    static let losses: [OpCase] = [
+        OpCase("sigmoidCrossEntropy", [[3, 4]]) { xs in
+            Tensor.sigmoidCrossEntropy(
+                logits: xs[0], targets: Tensor(shape: [3, 4], scalars: (0..<12).map { Double($0 % 2) }))
+        },
+        OpCase("sigmoidCrossEntropy large |z|, soft targets", [[3, 4], [3, 4]]) { xs in
+            Tensor.sigmoidCrossEntropy(logits: xs[0] * 40, targets: xs[1].sigmoid())
+        },
+        OpCase(
+            "sigmoidCrossEntropy derivative", [[3, 4]],
+            firstDerivative {
+                Tensor.sigmoidCrossEntropy(
+                    logits: $0, targets: Tensor(shape: [3, 4], scalars: (0..<12).map { Double($0 % 3) / 2 }))
+            }),
+        OpCase("softmaxCrossEntropy", [[5, 3]]) { Tensor.softmaxCrossEntropy(logits: $0[0], labels: [2, 0, 1, 1, 2]) },
+        OpCase("softmaxCrossEntropy large logits", [[4, 6]]) {
+            Tensor.softmaxCrossEntropy(logits: $0[0] * 200, labels: [5, 0, 3, 3])
+        },
+        OpCase(
+            "softmaxCrossEntropy derivative", [[5, 3]],
+            firstDerivative {
+                Tensor.softmaxCrossEntropy(logits: $0, labels: [2, 0, 1, 1, 2])
+            }),
+    ]
+
     static let custom: [OpCase] = [
         OpCase("custom softsign", [[3, 4]]) { xs in
             Tensor.customOp(
@@ -198,5 +225,6 @@ enum OpCases {
         }
     ]
 
-    static let all: [OpCase] = binary + scalar + unary + reductions + matmul + shape + backwardPrimitives + custom
+    static let all: [OpCase] =
+        binary + scalar + unary + reductions + matmul + shape + backwardPrimitives + losses + custom
 }

@@ -16,6 +16,8 @@ public enum OpKind: String, CaseIterable, Sendable {
     case sum, max, min
     // Linear algebra (Ops/Matmul.swift).
     case matmul, linear
+    // Losses fused into one op each (Ops/Losses.swift).
+    case sigmoidCrossEntropy, softmaxCrossEntropy
     // Shape and indexing (Ops/Shape.swift).
     case reshape, permute, expand, slice, sliceBackward, concat, gather, scatterAdd
     // A user-defined op (Engine/CustomOp.swift).

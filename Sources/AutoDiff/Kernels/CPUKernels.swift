@@ -308,4 +308,76 @@ enum CPUKernels {
     static func fill<S: TensorScalar>(_ y: UnsafeMutablePointer<S>, _ value: S, _ n: Int) {
         for i in 0..<n { y[i] = value }
     }
+
+    // MARK: Fused losses (Ops/Losses.swift)
+
+    /// `Σᵢ softplus(zᵢ) − yᵢ·zᵢ` with softplus(z) = max(z, 0) + ln(1 + e^{−|z|}).
+    @inline(__always)
+    static func sigmoidCrossEntropy<S: TensorScalar>(_ z: UnsafePointer<S>, _ y: UnsafePointer<S>, _ n: Int) -> Double {
+        var total = 0.0
+        for i in 0..<n {
+            let zi = z[i]
+            let softplus = Swift.max(zi, 0) + S.log(onePlus: S.exp(-Swift.abs(zi)))
+            total += Double(softplus - y[i] * zi)
+        }
+        return total
+    }
+
+    /// `out[i] = (σ(zᵢ) − yᵢ)·scale`, with σ evaluated without overflow for either sign.
+    @inline(__always)
+    static func sigmoidCrossEntropyGradient<S: TensorScalar>(
+        _ z: UnsafePointer<S>, _ y: UnsafePointer<S>, _ n: Int, scale: S, into out: UnsafeMutablePointer<S>
+    ) {
+        for i in 0..<n {
+            let zi = z[i]
+            let e = S.exp(-Swift.abs(zi))
+            let sigmoid = zi >= 0 ? 1 / (1 + e) : e / (1 + e)
+            out[i] = (sigmoid - y[i]) * scale
+        }
+    }
+
+    /// The largest element of a row (NaN if any is NaN); 0 for a row of −∞, so that the shifted
+    /// exponentials stay defined and the row's logSumExp is −∞.
+    @inline(__always)
+    static func rowShift<S: TensorScalar>(_ row: UnsafePointer<S>, _ classes: Int) -> S {
+        var m = -S.infinity
+        for j in 0..<classes where row[j] > m || row[j].isNaN { m = row[j] }
+        return m == -S.infinity ? 0 : m
+    }
+
+    @inline(__always)
+    static func softmaxCrossEntropy<S: TensorScalar>(
+        _ z: UnsafePointer<S>, labels: UnsafePointer<Int>, rows: Int, classes: Int
+    ) -> Double {
+        var total = 0.0
+        for i in 0..<rows {
+            let row = z + i * classes
+            let m = rowShift(row, classes)
+            var s: S = 0
+            for j in 0..<classes { s += S.exp(row[j] - m) }
+            total += Double(S.log(s) + m - row[labels[i]])
+        }
+        return total
+    }
+
+    @inline(__always)
+    static func softmaxCrossEntropyGradient<S: TensorScalar>(
+        _ z: UnsafePointer<S>, labels: UnsafePointer<Int>, rows: Int, classes: Int, scale: S,
+        into out: UnsafeMutablePointer<S>
+    ) {
+        for i in 0..<rows {
+            let row = z + i * classes
+            let o = out + i * classes
+            let m = rowShift(row, classes)
+            var s: S = 0
+            for j in 0..<classes {
+                let e = S.exp(row[j] - m)
+                o[j] = e
+                s += e
+            }
+            let factor = scale / s
+            for j in 0..<classes { o[j] *= factor }
+            o[labels[i]] -= scale
+        }
+    }
 }

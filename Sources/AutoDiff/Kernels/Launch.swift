@@ -168,8 +168,13 @@ extension Tensor {
         let po = out.base
         let inner = outShape.last ?? 1
         let innerStride = strides.last ?? 0
-        Tensor.forEachRow(outShape, [strides]) { offsets, row in
-            Scalar.copy(px + offsets[0], innerStride, po + row * inner, 1, inner)
+        if strides.allSatisfy({ $0 == 0 }) {
+            // One element broadcast everywhere (a reduction's gradient): a fill, not a row walk.
+            Scalar.fill(po, px[0], n)
+        } else {
+            Tensor.forEachRow(outShape, [strides]) { offsets, row in
+                Scalar.copy(px + offsets[0], innerStride, po + row * inner, 1, inner)
+            }
         }
         withExtendedLifetime(storage) {}
         return Tensor(shape: outShape, storage: out)

@@ -51,6 +51,22 @@ extension Float {
         _ state: UnsafeBufferPointer<UnsafeMutablePointer<Float>>, _ n: Int
     ) { CPUKernels.update(rule, w, g, state, n, adam: ad_adam_f32) }
     public static func fill(_ y: UnsafeMutablePointer<Float>, _ value: Float, _ n: Int) { CPUKernels.fill(y, value, n) }
+    public static func sigmoidCrossEntropy(_ z: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Double {
+        CPUKernels.sigmoidCrossEntropy(z, y, n)
+    }
+    public static func sigmoidCrossEntropyGradient(
+        _ z: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int, scale: Float,
+        into out: UnsafeMutablePointer<Float>
+    ) { CPUKernels.sigmoidCrossEntropyGradient(z, y, n, scale: scale, into: out) }
+    public static func softmaxCrossEntropy(
+        _ z: UnsafePointer<Float>, labels: UnsafePointer<Int>, rows: Int, classes: Int
+    ) -> Double { CPUKernels.softmaxCrossEntropy(z, labels: labels, rows: rows, classes: classes) }
+    public static func softmaxCrossEntropyGradient(
+        _ z: UnsafePointer<Float>, labels: UnsafePointer<Int>, rows: Int, classes: Int, scale: Float,
+        into out: UnsafeMutablePointer<Float>
+    ) {
+        CPUKernels.softmaxCrossEntropyGradient(z, labels: labels, rows: rows, classes: classes, scale: scale, into: out)
+    }
 }
 
 extension Double {
@@ -106,5 +122,21 @@ extension Double {
     ) { CPUKernels.update(rule, w, g, state, n, adam: ad_adam_f64) }
     public static func fill(_ y: UnsafeMutablePointer<Double>, _ value: Double, _ n: Int) {
         CPUKernels.fill(y, value, n)
+    }
+    public static func sigmoidCrossEntropy(_ z: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ n: Int) -> Double {
+        CPUKernels.sigmoidCrossEntropy(z, y, n)
+    }
+    public static func sigmoidCrossEntropyGradient(
+        _ z: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ n: Int, scale: Double,
+        into out: UnsafeMutablePointer<Double>
+    ) { CPUKernels.sigmoidCrossEntropyGradient(z, y, n, scale: scale, into: out) }
+    public static func softmaxCrossEntropy(
+        _ z: UnsafePointer<Double>, labels: UnsafePointer<Int>, rows: Int, classes: Int
+    ) -> Double { CPUKernels.softmaxCrossEntropy(z, labels: labels, rows: rows, classes: classes) }
+    public static func softmaxCrossEntropyGradient(
+        _ z: UnsafePointer<Double>, labels: UnsafePointer<Int>, rows: Int, classes: Int, scale: Double,
+        into out: UnsafeMutablePointer<Double>
+    ) {
+        CPUKernels.softmaxCrossEntropyGradient(z, labels: labels, rows: rows, classes: classes, scale: scale, into: out)
     }
 }

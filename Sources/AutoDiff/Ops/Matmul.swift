@@ -133,9 +133,19 @@ extension Tensor {
         }
         let storage = TensorStorage<Scalar>.allocate(n * out)
         let pc = storage.base
-        // Every row ← b, in one 2-D kernel call (b + 0 broadcast over the rows).
-        var zero: Scalar = 0
-        Scalar.binary2D(.add, bias.storage.base, 0, bias.count == 1 ? 0 : 1, &zero, 0, 0, pc, n, out)
+        // Every row ← b: the first row from b, then doubling copies of the rows filled so far
+        // (log₂ n large copies rather than n small ones).
+        if bias.count == 1 {
+            Scalar.fill(pc, bias.storage.base[0], n * out)
+        } else if n > 0 {
+            pc.update(from: bias.storage.base, count: out)
+            var filled = out
+            while filled < n * out {
+                let chunk = Swift.min(filled, n * out - filled)
+                (pc + filled).update(from: pc, count: chunk)
+                filled += chunk
+            }
+        }
         if n > 0 && out > 0 && k > 0 {
             Scalar.gemm(
                 transA: false, transB: false, m: n, n: out, k: k, alpha: 1, a: x.storage.base, lda: k,
