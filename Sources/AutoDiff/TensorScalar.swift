@@ -19,6 +19,13 @@ where Self.RawSignificand: FixedWidthInteger {
         a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
         beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
 
+    /// `out ← x·W + 1·bᵀ` for `x` `[m, k]`, `W` `[k, n]` and a bias of `n` elements or one
+    /// (broadcast): a linear layer's forward product, with the bias added as the product is
+    /// stored (thin products) or prefilled for BLAS to accumulate onto (β = 1).
+    static func linear(
+        m: Int, n: Int, k: Int, x: UnsafePointer<Self>, weight: UnsafePointer<Self>, bias: UnsafePointer<Self>,
+        biasCount: Int, out: UnsafeMutablePointer<Self>)
+
     // The kernels (Kernels/): ops call them through the protocol, so a caller in another module
     // (NN, a user's model) still runs loops specialised for its precision.
 
@@ -68,13 +75,28 @@ private func cblasTranspose(_ t: Bool) -> CBLAS_TRANSPOSE { t ? CblasTrans : Cbl
 
 extension Float: TensorScalar {
     public static var dtypeName: String { "F32" }
+    public static func linear(
+        m: Int, n: Int, k: Int, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+        biasCount: Int, out: UnsafeMutablePointer<Float>
+    ) {
+        if biasCount == n && ThinGemm.handles(m: m, n: n, k: k) {
+            ad_thin_gemm_f32(0, 0, m, n, k, 1, x, k, weight, n, 0, bias, out, n)
+            return
+        }
+        CPUKernels.fillRows(out, with: bias, biasCount, rows: m, columns: n)
+        if m > 0 && n > 0 && k > 0 {
+            gemm(
+                transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: x, lda: k, b: weight, ldb: n, beta: 1,
+                c: out, ldc: n)
+        }
+    }
     public static func gemm(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         if ThinGemm.handles(m: m, n: n, k: k) {
-            ad_thin_gemm_f32(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            ad_thin_gemm_f32(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc)
             return
         }
         BLASThreads.prepare(multiplyAdds: m * n * k)
@@ -86,13 +108,28 @@ extension Float: TensorScalar {
 
 extension Double: TensorScalar {
     public static var dtypeName: String { "F64" }
+    public static func linear(
+        m: Int, n: Int, k: Int, x: UnsafePointer<Double>, weight: UnsafePointer<Double>, bias: UnsafePointer<Double>,
+        biasCount: Int, out: UnsafeMutablePointer<Double>
+    ) {
+        if biasCount == n && ThinGemm.handles(m: m, n: n, k: k) {
+            ad_thin_gemm_f64(0, 0, m, n, k, 1, x, k, weight, n, 0, bias, out, n)
+            return
+        }
+        CPUKernels.fillRows(out, with: bias, biasCount, rows: m, columns: n)
+        if m > 0 && n > 0 && k > 0 {
+            gemm(
+                transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: x, lda: k, b: weight, ldb: n, beta: 1,
+                c: out, ldc: n)
+        }
+    }
     public static func gemm(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Double,
         a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
         beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
     ) {
         if ThinGemm.handles(m: m, n: n, k: k) {
-            ad_thin_gemm_f64(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            ad_thin_gemm_f64(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc)
             return
         }
         BLASThreads.prepare(multiplyAdds: m * n * k)

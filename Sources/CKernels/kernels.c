@@ -29,6 +29,18 @@ typedef double f64x8 __attribute__((vector_size(64)));
 #define LOAD8(V, p) ({ V v_; memcpy(&v_, (p), sizeof v_); v_; })
 // The sum of a vector's eight lanes, as a tree of pairwise additions.
 #define HSUM8(v) ((((v)[0] + (v)[4]) + ((v)[2] + (v)[6])) + (((v)[1] + (v)[5]) + ((v)[3] + (v)[7])))
+// The lane sums of four vectors at once: two rounds of pairwise adds of interleaved lanes, then
+// the two halves (one vector add per round instead of four serial sums).
+#define HSUM8X4(out, a, b, c, d)                                                                         \
+    do {                                                                                                  \
+        __typeof__(a) ab = __builtin_shufflevector(a, b, 0, 2, 8, 10, 4, 6, 12, 14) +                    \
+                           __builtin_shufflevector(a, b, 1, 3, 9, 11, 5, 7, 13, 15);                     \
+        __typeof__(a) cd = __builtin_shufflevector(c, d, 0, 2, 8, 10, 4, 6, 12, 14) +                    \
+                           __builtin_shufflevector(c, d, 1, 3, 9, 11, 5, 7, 13, 15);                     \
+        __typeof__(a) abcd = __builtin_shufflevector(ab, cd, 0, 2, 8, 10, 4, 6, 12, 14) +                \
+                             __builtin_shufflevector(ab, cd, 1, 3, 9, 11, 5, 7, 13, 15);                 \
+        for (int e_ = 0; e_ < 4; e_++) (out)[e_] = abcd[e_] + abcd[e_ + 4];                               \
+    } while (0)
 #define STORE8(p, v) ({ __typeof__(v) v_ = (v); memcpy((p), &v_, sizeof v_); })
 
 #define T float

@@ -88,6 +88,25 @@ struct KernelTests {
         }
     }
 
+    @Test(
+        "linear adds the bias as the product is stored (thin) or prefilled (BLAS)",
+        arguments: [(300, 2, 64), (97, 64, 3), (5, 3, 1), (64, 40, 33), (0, 3, 4), (6, 0, 5)])
+    func linearBias(shape: (Int, Int, Int)) {
+        let (rows, inputs, outputs) = shape
+        var generator = RandomGenerator(seed: 9)
+        let x = Tensor<Float>.randomNormal([rows, inputs], generator: &generator)
+        let w = Tensor<Float>.randomNormal([inputs, outputs], generator: &generator)
+        let b = Tensor<Float>.randomNormal([outputs], generator: &generator)
+        let fused = Tensor.linear(x, weight: w, bias: b)
+        let reference = x.matmul(w) + b
+        #expect(fused.shape == reference.shape)
+        for (u, v) in zip(fused.scalars, reference.scalars) { #expect(abs(u - v) <= 1e-5 * max(1, abs(v))) }
+        let broadcastBias = Tensor.linear(x, weight: w, bias: Tensor<Float>(0.5))
+        for (u, v) in zip(broadcastBias.scalars, (x.matmul(w) + 0.5).scalars) {
+            #expect(abs(u - v) <= 1e-5 * max(1, abs(v)))
+        }
+    }
+
     @Test("products without a thin side still go to BLAS")
     func wideProductsUseBLAS() {
         #expect(!ThinGemm.handles(m: 128, n: 10, k: 64))

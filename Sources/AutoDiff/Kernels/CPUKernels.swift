@@ -304,6 +304,25 @@ enum CPUKernels {
         }
     }
 
+    /// Every row of `y` (`[rows, columns]`) ← the `count` values at `x` (`columns` of them, or one
+    /// broadcast): the first row, then doubling copies of the rows filled so far (log₂ rows
+    /// large copies rather than one small copy per row).
+    @inline(__always)
+    static func fillRows<S: TensorScalar>(
+        _ y: UnsafeMutablePointer<S>, with x: UnsafePointer<S>, _ count: Int, rows: Int, columns: Int
+    ) {
+        let total = rows * columns
+        if count == 1 { return fill(y, x[0], total) }
+        guard rows > 0 else { return }
+        y.update(from: x, count: columns)
+        var filled = columns
+        while filled < total {
+            let chunk = Swift.min(filled, total - filled)
+            (y + filled).update(from: y, count: chunk)
+            filled += chunk
+        }
+    }
+
     @inline(__always)
     static func fill<S: TensorScalar>(_ y: UnsafeMutablePointer<S>, _ value: S, _ n: Int) {
         for i in 0..<n { y[i] = value }

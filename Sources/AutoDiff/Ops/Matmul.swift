@@ -116,9 +116,9 @@ extension Tensor {
 
 extension Tensor {
     /// `x·W + b` for a batch of rows `x` `[n, in]`, weights `W` `[in, out]` and bias `b` `[out]`:
-    /// a linear layer in one op. The output is filled with the bias and the product is
-    /// accumulated onto it by BLAS (β = 1), which saves the zero-fill, the separate addition and
-    /// its buffer. Rules: ∂x = G·Wᵀ, ∂W = xᵀ·G, ∂b = Σ over rows of G (summed by the engine).
+    /// a linear layer in one op. The bias is added as the product is stored (thin products) or
+    /// prefilled for BLAS to accumulate onto (β = 1), which saves the zero-fill, the separate
+    /// addition and its buffer. Rules: ∂x = G·Wᵀ, ∂W = xᵀ·G, ∂b = Σ over rows of G (summed by the engine).
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor) -> Tensor {
@@ -133,24 +133,9 @@ extension Tensor {
         }
         let storage = TensorStorage<Scalar>.allocate(n * out)
         let pc = storage.base
-        // Every row ← b: the first row from b, then doubling copies of the rows filled so far
-        // (log₂ n large copies rather than n small ones).
-        if bias.count == 1 {
-            Scalar.fill(pc, bias.storage.base[0], n * out)
-        } else if n > 0 {
-            pc.update(from: bias.storage.base, count: out)
-            var filled = out
-            while filled < n * out {
-                let chunk = Swift.min(filled, n * out - filled)
-                (pc + filled).update(from: pc, count: chunk)
-                filled += chunk
-            }
-        }
-        if n > 0 && out > 0 && k > 0 {
-            Scalar.gemm(
-                transA: false, transB: false, m: n, n: out, k: k, alpha: 1, a: x.storage.base, lda: k,
-                b: weight.storage.base, ldb: out, beta: 1, c: pc, ldc: out)
-        }
+        Scalar.linear(
+            m: n, n: out, k: k, x: x.storage.base, weight: weight.storage.base, bias: bias.storage.base,
+            biasCount: bias.count, out: pc)
         withExtendedLifetime((x.storage, weight.storage, bias.storage)) {}
         return Tensor(shape: [n, out], storage: storage).recorded(.linear, [x, weight, bias]) {
             .nary { g, _ in

@@ -7,12 +7,13 @@
 
 #include <stdint.h>
 
-/// C ← α·op(A)·op(B) + β·C (row-major, CBLAS conventions) for products with a side of at most
-/// a few elements, where BLAS's packing dominates. C is not read when β = 0.
+/// C ← α·op(A)·op(B) + β·C + 1·biasᵀ (row-major, CBLAS conventions; `bias` has n elements, or is
+/// NULL for none) for products with a side of at most a few elements, where BLAS's packing
+/// dominates. C is not read when β = 0.
 void ad_thin_gemm_f32(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda,
-                      const float *b, long ldb, float beta, float *c, long ldc);
+                      const float *b, long ldb, float beta, const float *bias, float *c, long ldc);
 void ad_thin_gemm_f64(int transA, int transB, long m, long n, long k, double alpha, const double *a, long lda,
-                      const double *b, long ldb, double beta, double *c, long ldc);
+                      const double *b, long ldb, double beta, const double *bias, double *c, long ldc);
 
 /// y[i] ← value where a uniform 32-bit draw is below `threshold`, else 0, for n elements; the
 /// draws come from eight 32-bit halves per step of four xoshiro256** lanes, whose 16 words of
