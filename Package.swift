@@ -34,7 +34,9 @@ let package = Package(
             dependencies: ["NN", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "Bench",
-            dependencies: ["NN", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "NN", "CKernels", "COpenBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .testTarget(name: "AutoDiffTests", dependencies: ["AutoDiff", "GradCheck"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "GradCheck"], exclude: ["Python"]),
         .testTarget(name: "DemosTests", dependencies: ["Demos", "NN"]),

@@ -6,11 +6,12 @@ Usage (from the package root, after `swift build -c release --product bench`):
     python3 scripts/side_by_side.py [--python /tmp/peers/bin/python] [--data ../shared/data/mnist] [workload ...]
 
 The peer needs PyTorch in a throw-away environment (see ../shared/peers/README.md); nothing in the
-project depends on it. Each row is measured in one sitting: ours, then the peer's, then ours again,
-keeping our faster run (and the peer's single run), so that a burst of load from elsewhere does
-not decide a ratio.
+project depends on it. Each row is measured in one sitting, alternating ours and the peer's
+`--repeats` times (default 3). The ratio compares the best run of each side, so that a burst of
+load from elsewhere (this machine's run-to-run spread is up to 1.5×) does not decide it; the
+medians are printed too.
 """
-import argparse, json, os, subprocess, sys
+import argparse, json, os, statistics, subprocess, sys
 
 WORKLOADS = ["op-overhead", "moons", "spiral", "mnist-b128", "mnist-seed004"]
 
@@ -29,28 +30,35 @@ def main():
     parser.add_argument("--peer", default="../shared/peers/torch_workloads.py")
     parser.add_argument("--data", default="../shared/data/mnist")
     parser.add_argument("--bench", default=".build/release/bench")
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     env = dict(os.environ, DATA_ROOT=args.data)
     rows = []
     for w in args.workloads:
-        ours = [run([args.bench, w, "--data", args.data])]
-        peer = run([args.python, args.peer, w], env)
-        ours.append(run([args.bench, w, "--data", args.data]))
-        best = min(ours, key=lambda r: r["metric"] if w == "op-overhead" else r["seconds"])
-        rows.append((w, best, peer))
-        print(json.dumps({"workload": w, "ours": best, "peer": peer}), file=sys.stderr)
-    print("| workload | this project | PyTorch | ratio (PyTorch / ours) | ours: metric | PyTorch: metric | ours: peak RSS |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for w, ours, peer in rows:
+        ours, peer = [], []
+        for _ in range(args.repeats):
+            ours.append(run([args.bench, w, "--data", args.data]))
+            peer.append(run([args.python, args.peer, w], env))
+        key = (lambda r: r["metric"]) if w == "op-overhead" else (lambda r: r["seconds"])
+        peer_key = lambda r: r["seconds"]  # the peer reports µs/op in "seconds" for op-overhead
+        rows.append((w, min(ours, key=key), min(peer, key=peer_key),
+                     statistics.median(map(key, ours)), statistics.median(map(peer_key, peer))))
+        print(json.dumps({"workload": w, "ours": ours, "peer": peer}), file=sys.stderr)
+    print("| workload | this project (best; median) | PyTorch (best; median) | ratio of bests | ratio of medians "
+          "| ours: metric | PyTorch: metric | ours: peak RSS |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for w, ours, peer, ours_median, peer_median in rows:
         if w == "op-overhead":
             a, b = ours["metric"], peer["seconds"]
-            print(f"| {w} | {a:.2f} µs/op | {b:.2f} µs/op | {b / a:.1f}× | | | {ours['peak_resident_mb']:.0f} MB |")
+            print(f"| {w} | {a:.2f}; {ours_median:.2f} µs/op | {b:.2f}; {peer_median:.2f} µs/op | {b / a:.1f}× "
+                  f"| {peer_median / ours_median:.1f}× | | | {ours['peak_resident_mb']:.0f} MB |")
         else:
             a, b = ours["seconds"], peer["seconds"]
             pm = peer["metric"]
             pm = f"{pm:.4f}" if isinstance(pm, float) else "—"
-            print(f"| {w} | {a:.2f} s | {b:.2f} s | {b / a:.1f}× | {ours['metric_name']} {ours['metric']:.4f} | {pm} | {ours['peak_resident_mb']:.0f} MB |")
-
+            print(f"| {w} | {a:.2f}; {ours_median:.2f} s | {b:.2f}; {peer_median:.2f} s | {b / a:.1f}× "
+                  f"| {peer_median / ours_median:.1f}× | {ours['metric_name']} {ours['metric']:.4f} | {pm} "
+                  f"| {ours['peak_resident_mb']:.0f} MB |")
 
 if __name__ == "__main__":
     main()

@@ -52,6 +52,14 @@ where Self.RawSignificand: FixedWidthInteger {
         _ x: UnsafePointer<Self>, _ sx: Int, _ y: UnsafeMutablePointer<Self>, _ sy: Int, _ n: Int)
     static func bernoulli(
         _ y: UnsafeMutablePointer<Self>, _ n: Int, probability: Double, value: Self, generator: inout RandomGenerator)
+    /// Inverted dropout: `y[i] = x[i]·scale` where a draw keeps element i (probability
+    /// `probability`), else 0, with `keep[i]` ← 1 or 0; the same decisions as ``bernoulli``.
+    static func dropout(
+        _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, keep: UnsafeMutablePointer<UInt8>, _ n: Int,
+        probability: Double, scale: Self, generator: inout RandomGenerator)
+    /// `y[i] = x[i]·(keep[i] ? scale : 0)`.
+    static func maskedScale(
+        _ x: UnsafePointer<Self>, keep: UnsafePointer<UInt8>, scale: Self, _ y: UnsafeMutablePointer<Self>, _ n: Int)
     static func update(
         _ rule: UpdateKernel<Self>, _ w: UnsafeMutablePointer<Self>, _ g: UnsafePointer<Self>,
         _ state: UnsafeBufferPointer<UnsafeMutablePointer<Self>>, _ n: Int)

@@ -15,6 +15,8 @@ struct Report: Encodable {
     var data: String?
     /// Resident memory sampled during a long run (the memory workload).
     var residentMBSamples: [Double]?
+    /// Per-shape timings (the thin-products workload).
+    var products: [ProductTiming]?
 
     func jsonLine() -> String {
         let encoder = JSONEncoder()

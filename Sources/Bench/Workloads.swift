@@ -13,6 +13,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
     case mnistSeed004 = "mnist-seed004"
     /// mnist-b128's training step, 10,000 times, sampling resident memory every 1,000 steps.
     case memory
+    /// The small models' matrix products through OpenBLAS and through the thin-product loops.
+    case thinProducts = "thin-products"
 
     func run(dataDirectory: String?) throws -> Report {
         switch self {
@@ -27,6 +29,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
                 name: rawValue, epochs: 10, batchSize: 1000, learningRate: 0.01, dataDirectory: dataDirectory)
         case .memory:
             return try memory(dataDirectory: dataDirectory)
+        case .thinProducts:
+            return thinProducts()
         }
     }
 

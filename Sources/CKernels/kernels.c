@@ -71,18 +71,18 @@ typedef int32_t i32x8 __attribute__((vector_size(32)));
 #define ROTL4(x, k) (((x) << (k)) | ((x) >> (64 - (k))))
 
 #define DEFINE_BERNOULLI(T, BITS, NAME)                                                                     \
-    DISPATCHED void NAME(T *y, long n, uint32_t threshold, T value, uint64_t lanes[16]) {                 \
+    DISPATCHED void NAME(T *y, const T *x, uint8_t *keep, long n, uint32_t threshold, T value, uint64_t lanes[16]) { \
         u64x4 s0, s1, s2, s3;                                                                             \
         memcpy(&s0, lanes, 32);                                                                           \
         memcpy(&s1, lanes + 4, 32);                                                                       \
         memcpy(&s2, lanes + 8, 32);                                                                       \
         memcpy(&s3, lanes + 12, 32);                                                                      \
-        BITS keep;                                                                                        \
-        memcpy(&keep, &value, sizeof value);                                                              \
+        BITS valueBits;                                                                                   \
+        memcpy(&valueBits, &value, sizeof value);                                                         \
         for (long i = 0; i < n; i += 8) {                                                                 \
-            u64x4 x = s1 + (s1 << 2); /* s1·5 and ·9 as shifts: AVX2 has no 64-bit multiply */           \
-            x = ROTL4(x, 7);                                                                              \
-            u64x4 word = x + (x << 3);                                                                    \
+            u64x4 v = s1 + (s1 << 2); /* s1·5 and ·9 as shifts: AVX2 has no 64-bit multiply */           \
+            v = ROTL4(v, 7);                                                                              \
+            u64x4 word = v + (v << 3);                                                                    \
             u64x4 t = s1 << 17;                                                                           \
             s2 ^= s0;                                                                                     \
             s3 ^= s1;                                                                                     \
@@ -94,13 +94,22 @@ typedef int32_t i32x8 __attribute__((vector_size(32)));
             i32x8 below = (i32x8)(draws < threshold); /* all ones where kept */                          \
             T out[8];                                                                                     \
             for (int e = 0; e < 8; e++) {                                                                 \
-                BITS bits = keep & (BITS)(int64_t)below[e];                                               \
+                BITS bits = valueBits & (BITS)(int64_t)below[e];                                          \
                 memcpy(&out[e], &bits, sizeof bits);                                                      \
             }                                                                                             \
-            if (n - i >= 8)                                                                               \
-                memcpy(y + i, out, sizeof out); /* a constant size: a vector store, not a call */         \
-            else                                                                                          \
-                for (long e = 0; e < n - i; e++) y[i + e] = out[e];                                       \
+            long count = n - i < 8 ? n - i : 8;                                                           \
+            if (count == 8) { /* constant trip counts: vector code, not calls */                          \
+                if (x)                                                                                    \
+                    for (int e = 0; e < 8; e++) out[e] *= x[i + e];                                       \
+                if (keep)                                                                                 \
+                    for (int e = 0; e < 8; e++) keep[i + e] = (uint8_t)(below[e] & 1);                    \
+                memcpy(y + i, out, sizeof out);                                                           \
+            } else {                                                                                      \
+                for (long e = 0; e < count; e++) {                                                        \
+                    y[i + e] = x ? out[e] * x[i + e] : out[e];                                            \
+                    if (keep) keep[i + e] = (uint8_t)(below[e] & 1);                                      \
+                }                                                                                         \
+            }                                                                                             \
         }                                                                                                 \
         memcpy(lanes, &s0, 32);                                                                           \
         memcpy(lanes + 4, &s1, 32);                                                                       \
@@ -110,6 +119,15 @@ typedef int32_t i32x8 __attribute__((vector_size(32)));
 
 DEFINE_BERNOULLI(float, uint32_t, ad_bernoulli_f32)
 DEFINE_BERNOULLI(double, uint64_t, ad_bernoulli_f64)
+
+// Multiplying by scale·keep (rather than choosing 0) keeps NaN and ∞ inputs visible, as x·mask does.
+#define DEFINE_MASKED_SCALE(T, NAME)                                                                    \
+    DISPATCHED void NAME(T *restrict y, const T *restrict x, const uint8_t *restrict keep, long n, T scale) { \
+        for (long i = 0; i < n; i++) y[i] = x[i] * (scale * (T)keep[i]);                                 \
+    }
+
+DEFINE_MASKED_SCALE(float, ad_masked_scale_f32)
+DEFINE_MASKED_SCALE(double, ad_masked_scale_f64)
 
 // ---------------------------------------------------------------------------------------------
 // Adam: every state array read and written once per step, with the square roots and divisions

@@ -8,7 +8,7 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
     case matmulInner, broadcast, badAxis, reshapeCount, backwardNonScalar, backwardTwice
     case noGradient, gradientsOfConstant, anomalyForward, anomalyBackward, sliceOutOfRange
     case gatherIndex, concatShapes, scalarsCount, linearShapes, bernoulliProbability, inPlaceShape, clampBounds,
-        lossShapes, lossLabel
+        lossShapes, lossLabel, dropoutRate
 
     /// Every one of these must appear in the message.
     var expected: [String] {
@@ -50,6 +50,7 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
         case .clampBounds: "clamp: min 1.0 is greater than max 0.0"
         case .lossShapes: "sigmoidCrossEntropy: logits [2, 3] and targets [3, 2] differ in shape"
         case .lossLabel: "softmaxCrossEntropy: label 3 is out of range for 3 classes"
+        case .dropoutRate: "dropout: rate 1.0 is outside [0, 1)"
         }
     }
 
@@ -96,6 +97,9 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
         case .clampBounds: _ = Tensor<Float>([1]).clamped(min: 1, max: 0)
         case .lossShapes: _ = Tensor.sigmoidCrossEntropy(logits: Tensor<Float>.ones([2, 3]), targets: .ones([3, 2]))
         case .lossLabel: _ = Tensor.softmaxCrossEntropy(logits: Tensor<Float>.ones([2, 3]), labels: [0, 3])
+        case .dropoutRate:
+            var g = RandomGenerator(seed: 1)
+            _ = Tensor<Float>.ones([2]).dropout(rate: 1, generator: &g)
         }
     }
 }

@@ -171,3 +171,36 @@ struct BernoulliLaneTests {
         #expect(abs(Double(pairs) / Double(n - 1) - 0.09) < 0.01)
     }
 }
+
+@Suite("Dropout")
+struct DropoutTests {
+    @Test(
+        "dropout in one pass equals input × the Bernoulli mask from the same generator state",
+        arguments: [0.1, 0.5, 0.9])
+    func matchesMask(rate: Double) {
+        var generator = RandomGenerator(seed: 21)
+        let x = Tensor<Float>.randomNormal([37, 11], generator: &generator)  // 407: a partial last step
+        var a = RandomGenerator(seed: 5)
+        var b = RandomGenerator(seed: 5)
+        let fused = x.dropout(rate: rate, generator: &a)
+        let mask = Tensor<Float>.randomBernoulli(
+            x.shape, probability: 1 - rate, value: 1 / (1 - Float(rate)), generator: &b)
+        #expect(fused.scalars == (x * mask).scalars)
+        #expect(a == b)
+        // The gradient is the same mask applied to the upstream gradient.
+        let input = x.requiringGrad()
+        var c = RandomGenerator(seed: 5)
+        input.dropout(rate: rate, generator: &c).sum().backward()
+        #expect(input.grad!.scalars == mask.scalars)
+    }
+
+    @Test("rate 0 is the identity and NaN inputs stay NaN where dropped, as with a multiplied mask")
+    func edges() {
+        var generator = RandomGenerator(seed: 1)
+        let x = Tensor<Float>([1, 2, 3])
+        #expect(x.dropout(rate: 0, generator: &generator).scalars == [1, 2, 3])
+        let nan = Tensor<Float>(shape: [64], scalars: Array(repeating: .nan, count: 64))
+        let dropped = nan.dropout(rate: 0.5, generator: &generator).scalars
+        #expect(dropped.allSatisfy { $0.isNaN })
+    }
+}

@@ -190,6 +190,20 @@ enum OpCases {
             "scatterAdd", [[3, 4]], firstDerivative { $0.gather(alongAxis: 1, indices: [2, 0, 2]).squared().sum() }),
     ]
 
+    /// Dropout with a fixed generator, so that every evaluation draws the same mask.
+    static let dropout: [OpCase] = [
+        OpCase("dropout", [[5, 7]]) { xs in
+            var generator = RandomGenerator(seed: 4)
+            return xs[0].dropout(rate: 0.3, generator: &generator)
+        },
+        OpCase(
+            "dropout derivative", [[5, 7]],
+            firstDerivative { x in
+                var generator = RandomGenerator(seed: 4)
+                return x.dropout(rate: 0.3, generator: &generator).squared().sum()
+            }),
+    ]
+
     /// The fused losses, including logits large enough that a naive formula would overflow, and
     /// targets that require gradients.
     static let losses: [OpCase] = [
@@ -226,5 +240,5 @@ enum OpCases {
     ]
 
     static let all: [OpCase] =
-        binary + scalar + unary + reductions + matmul + shape + backwardPrimitives + losses + custom
+        binary + scalar + unary + reductions + matmul + shape + backwardPrimitives + dropout + losses + custom
 }

@@ -16,6 +16,8 @@ public enum OpKind: String, CaseIterable, Sendable {
     case sum, max, min
     // Linear algebra (Ops/Matmul.swift).
     case matmul, linear
+    // Inverted dropout with its mask kept as bytes (Ops/Elementwise.swift).
+    case dropout
     // Losses fused into one op each (Ops/Losses.swift).
     case sigmoidCrossEntropy, softmaxCrossEntropy
     // Shape and indexing (Ops/Shape.swift).

@@ -281,26 +281,41 @@ enum CPUKernels {
         }
     }
 
-    /// `y[i] = value` with probability `probability`, else 0, through `draw`, the element type's
-    /// vectorised kernel (CKernels' `ad_bernoulli_*`): four xoshiro256** lanes seeded with 16
-    /// words from `generator` are stepped together, each step deciding eight elements with a
-    /// 32-bit uniform each (which resolves a probability to 2⁻³²). A serial generator is the
-    /// bottleneck otherwise: one 64-bit draw per two elements, a chain the CPU cannot overlap.
+    /// The element type's vectorised Bernoulli kernel (CKernels' `ad_bernoulli_*`):
+    /// y, x (nil: none), keep (nil: none), n, threshold, value, the 16 words of lane state.
+    typealias BernoulliKernel<S> = (
+        UnsafeMutablePointer<S>, UnsafePointer<S>?, UnsafeMutablePointer<UInt8>?, Int, UInt32, S,
+        UnsafeMutablePointer<UInt64>
+    ) -> Void
+
+    /// `y[i] = value` with probability `probability`, else 0 — times `x[i]` when `x` is given
+    /// (dropout), recording each decision in `keep` when given — through `draw`: four
+    /// xoshiro256** lanes seeded with 16 words from `generator` are stepped together, each step
+    /// deciding eight elements with a 32-bit uniform each (which resolves a probability to 2⁻³²).
+    /// A serial generator is the bottleneck otherwise: one 64-bit draw per two elements, a chain
+    /// the CPU cannot overlap.
     @inline(__always)
     static func bernoulli<S: TensorScalar>(
-        _ y: UnsafeMutablePointer<S>, _ n: Int, probability: Double, value: S, generator: inout RandomGenerator,
-        draw: (UnsafeMutablePointer<S>, Int, UInt32, S, UnsafeMutablePointer<UInt64>) -> Void
+        _ y: UnsafeMutablePointer<S>, times x: UnsafePointer<S>?, keep: UnsafeMutablePointer<UInt8>?, _ n: Int,
+        probability: Double, value: S, generator: inout RandomGenerator, draw: BernoulliKernel<S>
     ) {
         // u < p  ⟺  k < ⌈p·2³²⌉ for the 32-bit integer k = u·2³².
         let threshold = (probability * 0x1p32).rounded(.up)
-        guard threshold < 0x1p32 else { return fill(y, value, n) }  // p > 1 − 2⁻³²: always kept
-        guard threshold > 0 else { return fill(y, 0, n) }
+        if threshold >= 0x1p32 || threshold <= 0 {  // p > 1 − 2⁻³² (always kept) or p = 0
+            let kept = threshold > 0
+            for i in 0..<n {
+                let v = kept ? value : 0
+                y[i] = x.map { $0[i] * v } ?? v
+                keep?[i] = kept ? 1 : 0
+            }
+            return
+        }
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 16) { lanes in
             for i in 0..<16 { lanes[i] = generator.next() }
             // xoshiro's state must not be all zero; four zero draws in a row do not happen in
             // practice, but a lane that had them would emit only zeros.
             for lane in 0..<4 where (0..<4).allSatisfy({ lanes[lane + 4 * $0] == 0 }) { lanes[lane] = 1 }
-            draw(y, n, UInt32(threshold), value, lanes.baseAddress!)
+            draw(y, x, keep, n, UInt32(threshold), value, lanes.baseAddress!)
         }
     }
 

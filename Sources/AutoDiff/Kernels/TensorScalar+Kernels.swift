@@ -44,7 +44,8 @@ extension Float {
         _ y: UnsafeMutablePointer<Float>, _ n: Int, probability: Double, value: Float, generator: inout RandomGenerator
     ) {
         CPUKernels.bernoulli(
-            y, n, probability: probability, value: value, generator: &generator, draw: ad_bernoulli_f32)
+            y, times: nil, keep: nil, n, probability: probability, value: value, generator: &generator,
+            draw: ad_bernoulli_f32)
     }
     public static func update(
         _ rule: UpdateKernel<Float>, _ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
@@ -67,6 +68,17 @@ extension Float {
     ) {
         CPUKernels.softmaxCrossEntropyGradient(z, labels: labels, rows: rows, classes: classes, scale: scale, into: out)
     }
+    public static func dropout(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, keep: UnsafeMutablePointer<UInt8>, _ n: Int,
+        probability: Double, scale: Float, generator: inout RandomGenerator
+    ) {
+        CPUKernels.bernoulli(
+            y, times: x, keep: keep, n, probability: probability, value: scale, generator: &generator,
+            draw: ad_bernoulli_f32)
+    }
+    public static func maskedScale(
+        _ x: UnsafePointer<Float>, keep: UnsafePointer<UInt8>, scale: Float, _ y: UnsafeMutablePointer<Float>, _ n: Int
+    ) { ad_masked_scale_f32(y, x, keep, n, scale) }
 }
 
 extension Double {
@@ -114,7 +126,8 @@ extension Double {
         generator: inout RandomGenerator
     ) {
         CPUKernels.bernoulli(
-            y, n, probability: probability, value: value, generator: &generator, draw: ad_bernoulli_f64)
+            y, times: nil, keep: nil, n, probability: probability, value: value, generator: &generator,
+            draw: ad_bernoulli_f64)
     }
     public static func update(
         _ rule: UpdateKernel<Double>, _ w: UnsafeMutablePointer<Double>, _ g: UnsafePointer<Double>,
@@ -139,4 +152,16 @@ extension Double {
     ) {
         CPUKernels.softmaxCrossEntropyGradient(z, labels: labels, rows: rows, classes: classes, scale: scale, into: out)
     }
+    public static func dropout(
+        _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, keep: UnsafeMutablePointer<UInt8>, _ n: Int,
+        probability: Double, scale: Double, generator: inout RandomGenerator
+    ) {
+        CPUKernels.bernoulli(
+            y, times: x, keep: keep, n, probability: probability, value: scale, generator: &generator,
+            draw: ad_bernoulli_f64)
+    }
+    public static func maskedScale(
+        _ x: UnsafePointer<Double>, keep: UnsafePointer<UInt8>, scale: Double, _ y: UnsafeMutablePointer<Double>,
+        _ n: Int
+    ) { ad_masked_scale_f64(y, x, keep, n, scale) }
 }

@@ -421,3 +421,45 @@ public func maximum<Scalar>(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) -> Tensor<
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
 public func minimum<Scalar>(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) -> Tensor<Scalar> { Tensor.minimum(a, b) }
+
+// MARK: Dropout
+
+extension Tensor {
+    /// Inverted dropout: each element kept with probability `1 − rate` and scaled by
+    /// `1/(1 − rate)`, else 0, in one pass. The decisions are those of
+    /// ``randomBernoulli(_:probability:value:generator:)`` from the same generator state, so
+    /// `x.dropout(rate: p, generator: &g)` equals `x * .randomBernoulli(x.shape, probability: 1 − p,
+    /// value: 1/(1 − p), generator: &g)`; the mask is kept as one byte per element for the
+    /// backward pass. ∂/∂x = g ⊙ mask·scale (the same masking, so it has derivatives too).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func dropout(rate: Double, generator: inout RandomGenerator) -> Tensor {
+        guard rate >= 0 && rate < 1 else { tensorFailure("dropout: rate \(rate) is outside [0, 1)") }
+        if rate == 0 { return self }
+        let n = count
+        let scale = 1 / (1 - Scalar(rate))
+        let out = TensorStorage<Scalar>.allocate(n)
+        let keep = [UInt8](unsafeUninitializedCapacity: n) { buffer, initialized in
+            Scalar.dropout(
+                storage.base, out.base, keep: buffer.baseAddress!, n, probability: 1 - rate, scale: scale,
+                generator: &generator)
+            initialized = n
+        }
+        withExtendedLifetime(storage) {}
+        return Tensor(shape: shape, storage: out).recorded(.dropout, self) {
+            .unary { g, _ in g.masked(by: keep, scale: scale) }
+        }
+    }
+
+    /// `self ⊙ keep·scale`: dropout with a given mask (its backward pass).
+    func masked(by keep: [UInt8], scale: Scalar) -> Tensor {
+        let out = TensorStorage<Scalar>.allocate(count)
+        keep.withUnsafeBufferPointer {
+            Scalar.maskedScale(storage.base, keep: $0.baseAddress!, scale: scale, out.base, count)
+        }
+        withExtendedLifetime(storage) {}
+        return Tensor(shape: shape, storage: out).recorded(.dropout, self) {
+            .unary { g, _ in g.masked(by: keep, scale: scale) }
+        }
+    }
+}

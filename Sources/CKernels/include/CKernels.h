@@ -15,11 +15,18 @@ void ad_thin_gemm_f32(int transA, int transB, long m, long n, long k, float alph
 void ad_thin_gemm_f64(int transA, int transB, long m, long n, long k, double alpha, const double *a, long lda,
                       const double *b, long ldb, double beta, const double *bias, double *c, long ldc);
 
-/// y[i] ← value where a uniform 32-bit draw is below `threshold`, else 0, for n elements; the
-/// draws come from eight 32-bit halves per step of four xoshiro256** lanes, whose 16 words of
-/// state are read from and written back to `lanes`.
-void ad_bernoulli_f32(float *y, long n, uint32_t threshold, float value, uint64_t lanes[16]);
-void ad_bernoulli_f64(double *y, long n, uint32_t threshold, double value, uint64_t lanes[16]);
+/// y[i] ← value where a uniform 32-bit draw is below `threshold`, else 0, for n elements — times
+/// x[i] when `x` is not NULL (dropout), with keep[i] ← 1 or 0 when `keep` is not NULL (the mask
+/// for dropout's backward pass). The draws come from eight 32-bit halves per step of four
+/// xoshiro256** lanes, whose 16 words of state are read from and written back to `lanes`.
+void ad_bernoulli_f32(float *y, const float *x, uint8_t *keep, long n, uint32_t threshold, float value,
+                      uint64_t lanes[16]);
+void ad_bernoulli_f64(double *y, const double *x, uint8_t *keep, long n, uint32_t threshold, double value,
+                      uint64_t lanes[16]);
+
+/// y[i] ← x[i]·(keep[i] ? scale : 0): dropout's backward pass (and its own derivative).
+void ad_masked_scale_f32(float *y, const float *x, const uint8_t *keep, long n, float scale);
+void ad_masked_scale_f64(double *y, const double *x, const uint8_t *keep, long n, double scale);
 
 /// One Adam (or AMSGrad, when vmax is not NULL) step over n parameters, in one pass:
 /// m ← β₁m + (1 − β₁)g; v ← β₂v + (1 − β₂)g²; v̂ ← max(v̂, v) (AMSGrad) else v;

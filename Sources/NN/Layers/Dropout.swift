@@ -24,7 +24,8 @@ public final class Dropout<Scalar: TensorScalar>: Layer {
 
     public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         guard isTraining, rate > 0 else { return input }
-        return Dropout.apply(input, mask: Dropout.mask(input.shape, rate: rate, generator: &generator))
+        // One pass with a byte mask; the same result as apply(input, mask: mask(…)).
+        return input.dropout(rate: Double(rate), generator: &generator)
     }
 
     public func setTrainingMode(_ training: Bool) { isTraining = training }
@@ -36,7 +37,8 @@ public final class Dropout<Scalar: TensorScalar>: Layer {
     /// A mask of `shape`: `1/(1 − rate)` with probability `1 − rate`, else 0, drawn from the
     /// layer's generator (``Tensor/randomBernoulli(_:probability:value:generator:)``).
     public static func mask(_ shape: [Int], rate: Scalar, generator: inout RandomGenerator) -> Tensor<Scalar> {
-        Tensor<Scalar>.randomBernoulli(shape, probability: 1 - Double(rate), value: 1 / (1 - rate), generator: &generator)
+        Tensor<Scalar>.randomBernoulli(
+            shape, probability: 1 - Double(rate), value: 1 / (1 - rate), generator: &generator)
     }
 
     /// `input ⊙ mask`: dropout with a given mask (what ``forward(_:)`` does in training; also the
