@@ -64,11 +64,14 @@ where Self.RawSignificand: FixedWidthInteger {
         _ rule: UpdateKernel<Self>, _ w: UnsafeMutablePointer<Self>, _ g: UnsafePointer<Self>,
         _ state: UnsafeBufferPointer<UnsafeMutablePointer<Self>>, _ n: Int)
     static func fill(_ y: UnsafeMutablePointer<Self>, _ value: Self, _ n: Int)
-    /// `Σᵢ softplus(zᵢ) − yᵢ·zᵢ`, accumulated in Double.
-    static func sigmoidCrossEntropy(_ z: UnsafePointer<Self>, _ y: UnsafePointer<Self>, _ n: Int) -> Double
-    /// `out[i] = (σ(zᵢ) − yᵢ)·scale`.
+    /// `Σᵢ softplus(zᵢ) − yᵢ·zᵢ`, accumulated in Double; also `sigmoid[i] = σ(zᵢ)` when given.
+    static func sigmoidCrossEntropy(
+        _ z: UnsafePointer<Self>, _ y: UnsafePointer<Self>, _ n: Int, sigmoid: UnsafeMutablePointer<Self>?
+    ) -> Double
+    /// `out[i] = (sigmoid[i] − yᵢ)·scale`.
     static func sigmoidCrossEntropyGradient(
-        _ z: UnsafePointer<Self>, _ y: UnsafePointer<Self>, _ n: Int, scale: Self, into out: UnsafeMutablePointer<Self>)
+        _ sigmoid: UnsafePointer<Self>, _ y: UnsafePointer<Self>, _ n: Int, scale: Self,
+        into out: UnsafeMutablePointer<Self>)
     /// `Σᵢ logSumExp(zᵢ) − zᵢ[labelᵢ]` over the rows of `z` (`[rows, classes]`), in Double.
     static func softmaxCrossEntropy(_ z: UnsafePointer<Self>, labels: UnsafePointer<Int>, rows: Int, classes: Int)
         -> Double

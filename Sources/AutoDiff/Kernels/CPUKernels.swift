@@ -345,29 +345,28 @@ enum CPUKernels {
 
     // MARK: Fused losses (Ops/Losses.swift)
 
-    /// `Σᵢ softplus(zᵢ) − yᵢ·zᵢ` with softplus(z) = max(z, 0) + ln(1 + e^{−|z|}).
+    /// `Σᵢ softplus(zᵢ) − yᵢ·zᵢ` with softplus(z) = max(z, 0) + ln(1 + e^{−|z|}); with the same
+    /// exponential, σ(zᵢ) into `sigmoid` when given (1/(1 + e) or e/(1 + e) by sign: no overflow).
     @inline(__always)
-    static func sigmoidCrossEntropy<S: TensorScalar>(_ z: UnsafePointer<S>, _ y: UnsafePointer<S>, _ n: Int) -> Double {
+    static func sigmoidCrossEntropy<S: TensorScalar>(
+        _ z: UnsafePointer<S>, _ y: UnsafePointer<S>, _ n: Int, sigmoid: UnsafeMutablePointer<S>?
+    ) -> Double {
         var total = 0.0
         for i in 0..<n {
             let zi = z[i]
-            let softplus = Swift.max(zi, 0) + S.log(onePlus: S.exp(-Swift.abs(zi)))
-            total += Double(softplus - y[i] * zi)
+            let e = S.exp(-Swift.abs(zi))
+            total += Double(Swift.max(zi, 0) + S.log(onePlus: e) - y[i] * zi)
+            if let sigmoid { sigmoid[i] = zi >= 0 ? 1 / (1 + e) : e / (1 + e) }
         }
         return total
     }
 
-    /// `out[i] = (σ(zᵢ) − yᵢ)·scale`, with σ evaluated without overflow for either sign.
+    /// `out[i] = (sigmoid[i] − yᵢ)·scale`.
     @inline(__always)
     static func sigmoidCrossEntropyGradient<S: TensorScalar>(
-        _ z: UnsafePointer<S>, _ y: UnsafePointer<S>, _ n: Int, scale: S, into out: UnsafeMutablePointer<S>
+        _ sigmoid: UnsafePointer<S>, _ y: UnsafePointer<S>, _ n: Int, scale: S, into out: UnsafeMutablePointer<S>
     ) {
-        for i in 0..<n {
-            let zi = z[i]
-            let e = S.exp(-Swift.abs(zi))
-            let sigmoid = zi >= 0 ? 1 / (1 + e) : e / (1 + e)
-            out[i] = (sigmoid - y[i]) * scale
-        }
+        for i in 0..<n { out[i] = (sigmoid[i] - y[i]) * scale }
     }
 
     /// The largest element of a row (NaN if any is NaN); 0 for a row of −∞, so that the shifted

@@ -52,13 +52,13 @@ extension Float {
         _ state: UnsafeBufferPointer<UnsafeMutablePointer<Float>>, _ n: Int
     ) { CPUKernels.update(rule, w, g, state, n, adam: ad_adam_f32) }
     public static func fill(_ y: UnsafeMutablePointer<Float>, _ value: Float, _ n: Int) { CPUKernels.fill(y, value, n) }
-    public static func sigmoidCrossEntropy(_ z: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Double {
-        CPUKernels.sigmoidCrossEntropy(z, y, n)
-    }
+    public static func sigmoidCrossEntropy(
+        _ z: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int, sigmoid: UnsafeMutablePointer<Float>?
+    ) -> Double { CPUKernels.sigmoidCrossEntropy(z, y, n, sigmoid: sigmoid) }
     public static func sigmoidCrossEntropyGradient(
-        _ z: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int, scale: Float,
+        _ sigmoid: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int, scale: Float,
         into out: UnsafeMutablePointer<Float>
-    ) { CPUKernels.sigmoidCrossEntropyGradient(z, y, n, scale: scale, into: out) }
+    ) { CPUKernels.sigmoidCrossEntropyGradient(sigmoid, y, n, scale: scale, into: out) }
     public static func softmaxCrossEntropy(
         _ z: UnsafePointer<Float>, labels: UnsafePointer<Int>, rows: Int, classes: Int
     ) -> Double { CPUKernels.softmaxCrossEntropy(z, labels: labels, rows: rows, classes: classes) }
@@ -136,13 +136,13 @@ extension Double {
     public static func fill(_ y: UnsafeMutablePointer<Double>, _ value: Double, _ n: Int) {
         CPUKernels.fill(y, value, n)
     }
-    public static func sigmoidCrossEntropy(_ z: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ n: Int) -> Double {
-        CPUKernels.sigmoidCrossEntropy(z, y, n)
-    }
+    public static func sigmoidCrossEntropy(
+        _ z: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ n: Int, sigmoid: UnsafeMutablePointer<Double>?
+    ) -> Double { CPUKernels.sigmoidCrossEntropy(z, y, n, sigmoid: sigmoid) }
     public static func sigmoidCrossEntropyGradient(
-        _ z: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ n: Int, scale: Double,
+        _ sigmoid: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ n: Int, scale: Double,
         into out: UnsafeMutablePointer<Double>
-    ) { CPUKernels.sigmoidCrossEntropyGradient(z, y, n, scale: scale, into: out) }
+    ) { CPUKernels.sigmoidCrossEntropyGradient(sigmoid, y, n, scale: scale, into: out) }
     public static func softmaxCrossEntropy(
         _ z: UnsafePointer<Double>, labels: UnsafePointer<Int>, rows: Int, classes: Int
     ) -> Double { CPUKernels.softmaxCrossEntropy(z, labels: labels, rows: rows, classes: classes) }

@@ -17,7 +17,11 @@ extension Tensor {
             tensorFailure("sigmoidCrossEntropy: logits \(z.shape) and targets \(y.shape) differ in shape")
         }
         let n = z.count
-        let total = Scalar.sigmoidCrossEntropy(z.storage.base, y.storage.base, n)
+        // σ(z) is kept for the backward pass when there will be one (it costs an exponential
+        // per element to recompute).
+        let recording = GradMode.isEnabled && (z.requiresGrad || y.requiresGrad)
+        let sigmoid = recording ? TensorStorage<Scalar>.allocate(n) : nil
+        let total = Scalar.sigmoidCrossEntropy(z.storage.base, y.storage.base, n, sigmoid: sigmoid?.base)
         withExtendedLifetime((z.storage, y.storage)) {}
         return Tensor(Scalar(total / Double(n))).recorded(.sigmoidCrossEntropy, z, y) {
             .binary { g, _, wz, wy in
@@ -29,8 +33,8 @@ extension Tensor {
                     } else {
                         let out = TensorStorage<Scalar>.allocate(n)
                         Scalar.sigmoidCrossEntropyGradient(
-                            z.storage.base, y.storage.base, n, scale: scale.item, into: out.base)
-                        withExtendedLifetime((z.storage, y.storage)) {}
+                            sigmoid!.base, y.storage.base, n, scale: scale.item, into: out.base)
+                        withExtendedLifetime((sigmoid, y.storage)) {}
                         gz = Tensor(shape: z.shape, storage: out)
                     }
                 }
