@@ -23,7 +23,10 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         // Hot loops compiled for AVX2+FMA and for the baseline, dispatched at load time.
-        .target(name: "CKernels", exclude: ["thin_gemm.inc"]),
+        .target(
+            name: "CKernels", exclude: ["thin_gemm.inc"],
+            // glibc's vector math (libmvec: exp, log1p eight at a time) for the loss kernels.
+            linkerSettings: [.linkedLibrary("mvec", .when(platforms: [.linux])), .linkedLibrary("m")]),
         .target(
             name: "AutoDiff",
             dependencies: ["COpenBLAS", "CMalloc", "CKernels", .product(name: "RealModule", package: "swift-numerics")]),

@@ -1,5 +1,6 @@
 #include "CKernels.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,3 +198,58 @@ DEFINE_ADAM(double, ad_adam_f64)
 
 DEFINE_SUM3D(float, ad_sum3d_f32)
 DEFINE_SUM3D(double, ad_sum3d_f64)
+
+// ---------------------------------------------------------------------------------------------
+// Binary cross-entropy on logits. Its exponentials and logarithms are most of its time, and
+// libm's are scalar; glibc's libmvec has vector versions, callable only from code compiled for
+// the matching instruction set, so this kernel dispatches by hand rather than by target_clones.
+
+static double sigmoid_cross_entropy_scalar(const float *z, const float *y, long i, long n, float *sigmoid) {
+    double total = 0;
+    for (; i < n; i++) {
+        float e = expf(-fabsf(z[i]));
+        total += (double)((z[i] > 0 ? z[i] : 0) + log1pf(e) - y[i] * z[i]);
+        if (sigmoid) sigmoid[i] = (z[i] >= 0 ? 1 : e) / (1 + e);
+    }
+    return total;
+}
+
+#if defined(__x86_64__) && defined(__clang__) && defined(__GLIBC__)
+#include <immintrin.h>
+
+__attribute__((target("avx2,fma"))) __m256 _ZGVdN8v_expf(__m256);
+__attribute__((target("avx2,fma"))) __m256 _ZGVdN8v_log1pf(__m256);
+
+__attribute__((target("avx2,fma"))) static double sigmoid_cross_entropy_avx2(const float *z, const float *y, long n,
+                                                                            float *sigmoid) {
+    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1), sign = _mm256_set1_ps(-0.0f);
+    __m256d sum = _mm256_setzero_pd();
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 zv = _mm256_loadu_ps(z + i);
+        __m256 e = _ZGVdN8v_expf(_mm256_or_ps(zv, sign));  // e^{−|z|}
+        __m256 term = _mm256_add_ps(_mm256_max_ps(zv, zero), _ZGVdN8v_log1pf(e));
+        term = _mm256_fnmadd_ps(_mm256_loadu_ps(y + i), zv, term);  // − y·z
+        term = _mm256_or_ps(term, _mm256_and_ps(zv, _mm256_cmp_ps(zv, zv, _CMP_UNORD_Q)));  // NaN stays NaN
+        sum = _mm256_add_pd(sum, _mm256_cvtps_pd(_mm256_castps256_ps128(term)));
+        sum = _mm256_add_pd(sum, _mm256_cvtps_pd(_mm256_extractf128_ps(term, 1)));
+        if (sigmoid) {
+            __m256 numerator = _mm256_blendv_ps(e, one, _mm256_cmp_ps(zv, zero, _CMP_GE_OQ));
+            _mm256_storeu_ps(sigmoid + i, _mm256_div_ps(numerator, _mm256_add_ps(one, e)));
+        }
+    }
+    double lanes[4];
+    _mm256_storeu_pd(lanes, sum);
+    return (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + sigmoid_cross_entropy_scalar(z, y, i, n, sigmoid);
+}
+
+double ad_sigmoid_cross_entropy_f32(const float *z, const float *y, long n, float *sigmoid) {
+    static int avx2 = -1;
+    if (avx2 < 0) avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return avx2 ? sigmoid_cross_entropy_avx2(z, y, n, sigmoid) : sigmoid_cross_entropy_scalar(z, y, 0, n, sigmoid);
+}
+#else
+double ad_sigmoid_cross_entropy_f32(const float *z, const float *y, long n, float *sigmoid) {
+    return sigmoid_cross_entropy_scalar(z, y, 0, n, sigmoid);
+}
+#endif

@@ -204,3 +204,31 @@ struct DropoutTests {
         #expect(dropped.allSatisfy { $0.isNaN })
     }
 }
+
+@Suite("Loss kernels in Float")
+struct FloatLossKernelTests {
+    @Test("binary cross-entropy on logits and its gradient match a Double reference, vector lanes and tail")
+    func sigmoidCrossEntropy() {
+        // 1003 logits: a vector body and a 3-element tail, from −40 to 40 and the extremes.
+        var logits = (0..<1000).map { Float($0 - 500) * 0.08 }
+        logits += [88, -88, 1e-30]
+        let targets = logits.indices.map { Float($0 % 3) / 2 }
+        let z = Tensor<Float>(shape: [logits.count], scalars: logits).requiringGrad()
+        let loss = Tensor.sigmoidCrossEntropy(logits: z, targets: Tensor(shape: [targets.count], scalars: targets))
+        loss.backward()
+        let n = Double(logits.count)
+        var reference = 0.0
+        for (zi, yi) in zip(logits.map(Double.init), targets.map(Double.init)) {
+            reference += Swift.max(zi, 0) + Foundation.log1p(Foundation.exp(-Swift.abs(zi))) - yi * zi
+        }
+        #expect(abs(Double(loss.item) - reference / n) <= 1e-6 * reference / n)
+        for (i, (zi, yi)) in zip(logits, targets).enumerated() {
+            let sigmoid = 1 / (1 + Foundation.exp(-Double(zi)))
+            let expected = (sigmoid - Double(yi)) / n
+            #expect(abs(Double(z.grad!.scalars[i]) - expected) <= 1e-7 / n + 1e-6 * abs(expected), "element \(i)")
+        }
+        let nan = Tensor.sigmoidCrossEntropy(
+            logits: Tensor<Float>(shape: [9], scalars: [0, 1, 2, 3, .nan, 5, 6, 7, 8]), targets: .zeros([9]))
+        #expect(nan.item.isNaN)
+    }
+}

@@ -54,7 +54,7 @@ extension Float {
     public static func fill(_ y: UnsafeMutablePointer<Float>, _ value: Float, _ n: Int) { CPUKernels.fill(y, value, n) }
     public static func sigmoidCrossEntropy(
         _ z: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int, sigmoid: UnsafeMutablePointer<Float>?
-    ) -> Double { CPUKernels.sigmoidCrossEntropy(z, y, n, sigmoid: sigmoid) }
+    ) -> Double { ad_sigmoid_cross_entropy_f32(z, y, n, sigmoid) }
     public static func sigmoidCrossEntropyGradient(
         _ sigmoid: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int, scale: Float,
         into out: UnsafeMutablePointer<Float>

@@ -41,4 +41,9 @@ void ad_adam_f64(double *w, const double *g, double *m, double *v, double *vmax,
 void ad_sum3d_f32(const float *x, long outer, long length, long inner, float *acc);
 void ad_sum3d_f64(const double *x, long outer, long length, long inner, double *acc);
 
+/// Σᵢ softplus(zᵢ) − yᵢ·zᵢ (summed in double), with σ(zᵢ) into `sigmoid` when it is not NULL:
+/// binary cross-entropy on logits. On AVX2 machines eight elements at a time through glibc's
+/// vector exp and log1p (libmvec, ≤ 4 ulp), else one at a time through expf and log1pf.
+double ad_sigmoid_cross_entropy_f32(const float *z, const float *y, long n, float *sigmoid);
+
 #endif
