@@ -72,12 +72,15 @@ where Self.RawSignificand: FixedWidthInteger {
     static func sigmoidCrossEntropyGradient(
         _ sigmoid: UnsafePointer<Self>, _ y: UnsafePointer<Self>, _ n: Int, scale: Self,
         into out: UnsafeMutablePointer<Self>)
-    /// `Σᵢ logSumExp(zᵢ) − zᵢ[labelᵢ]` over the rows of `z` (`[rows, classes]`), in Double.
-    static func softmaxCrossEntropy(_ z: UnsafePointer<Self>, labels: UnsafePointer<Int>, rows: Int, classes: Int)
-        -> Double
-    /// `out[i, j] = (softmax(zᵢ)ⱼ − [j = labelᵢ])·scale`.
+    /// `Σᵢ logSumExp(zᵢ) − zᵢ[labelᵢ]` over the rows of `z` (`[rows, classes]`), in Double; also
+    /// `probabilities[i, j] = softmax(zᵢ)ⱼ` when given.
+    static func softmaxCrossEntropy(
+        _ z: UnsafePointer<Self>, labels: UnsafePointer<Int>, rows: Int, classes: Int,
+        probabilities: UnsafeMutablePointer<Self>?
+    ) -> Double
+    /// `out[i, j] = (probabilities[i, j] − [j = labelᵢ])·scale`.
     static func softmaxCrossEntropyGradient(
-        _ z: UnsafePointer<Self>, labels: UnsafePointer<Int>, rows: Int, classes: Int, scale: Self,
+        _ probabilities: UnsafePointer<Self>, labels: UnsafePointer<Int>, rows: Int, classes: Int, scale: Self,
         into out: UnsafeMutablePointer<Self>)
 }
 

@@ -253,3 +253,74 @@ double ad_sigmoid_cross_entropy_f32(const float *z, const float *y, long n, floa
     return sigmoid_cross_entropy_scalar(z, y, 0, n, sigmoid);
 }
 #endif
+
+// ---------------------------------------------------------------------------------------------
+// Softmax cross-entropy: row maxima, then the exponentials of all shifted logits in one array
+// pass, row sums, and the logarithms of all sums in one more, so that the transcendental
+// functions run eight at a time however few classes there are.
+
+static void exp_in_place_scalar(float *x, long n) {
+    for (long i = 0; i < n; i++) x[i] = expf(x[i]);
+}
+static void log_in_place_scalar(float *x, long n) {
+    for (long i = 0; i < n; i++) x[i] = logf(x[i]);
+}
+
+#if defined(__x86_64__) && defined(__clang__) && defined(__GLIBC__)
+__attribute__((target("avx2,fma"))) __m256 _ZGVdN8v_logf(__m256);
+
+__attribute__((target("avx2,fma"))) static void exp_in_place_avx2(float *x, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _ZGVdN8v_expf(_mm256_loadu_ps(x + i)));
+    exp_in_place_scalar(x + i, n - i);
+}
+__attribute__((target("avx2,fma"))) static void log_in_place_avx2(float *x, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _ZGVdN8v_logf(_mm256_loadu_ps(x + i)));
+    log_in_place_scalar(x + i, n - i);
+}
+static int has_avx2(void) {
+    static int avx2 = -1;
+    if (avx2 < 0) avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return avx2;
+}
+#define EXP_IN_PLACE (has_avx2() ? exp_in_place_avx2 : exp_in_place_scalar)
+#define LOG_IN_PLACE (has_avx2() ? log_in_place_avx2 : log_in_place_scalar)
+#else
+#define EXP_IN_PLACE exp_in_place_scalar
+#define LOG_IN_PLACE log_in_place_scalar
+#endif
+
+double ad_softmax_cross_entropy_f32(const float *z, const long *labels, long rows, long classes,
+                                    float *probabilities) {
+    long total = rows * classes;
+    float *shifted = probabilities ? probabilities : malloc(sizeof(float) * (size_t)(total > 0 ? total : 1));
+    float *rowData = malloc(sizeof(float) * (size_t)(2 * rows + 1));  // maxima, then sums → logs
+    if (!shifted || !rowData) abort();
+    float *maxima = rowData, *sums = rowData + rows;
+    for (long i = 0; i < rows; i++) {
+        const float *row = z + i * classes;
+        float m = -INFINITY;
+        for (long j = 0; j < classes; j++)
+            if (row[j] > m || row[j] != row[j]) m = row[j];
+        maxima[i] = m == -INFINITY ? 0 : m;  // a row of −∞: shift by 0, so its logSumExp is −∞
+        for (long j = 0; j < classes; j++) shifted[i * classes + j] = row[j] - maxima[i];
+    }
+    EXP_IN_PLACE(shifted, total);
+    for (long i = 0; i < rows; i++) {
+        float s = 0;
+        for (long j = 0; j < classes; j++) s += shifted[i * classes + j];
+        sums[i] = s;
+    }
+    if (probabilities)
+        for (long i = 0; i < rows; i++) {
+            float inverse = 1 / sums[i];
+            for (long j = 0; j < classes; j++) probabilities[i * classes + j] *= inverse;
+        }
+    LOG_IN_PLACE(sums, rows);
+    double loss = 0;
+    for (long i = 0; i < rows; i++) loss += (double)(sums[i] + maxima[i] - z[i * classes + labels[i]]);
+    free(rowData);
+    if (!probabilities) free(shifted);
+    return loss;
+}

@@ -231,4 +231,35 @@ struct FloatLossKernelTests {
             logits: Tensor<Float>(shape: [9], scalars: [0, 1, 2, 3, .nan, 5, 6, 7, 8]), targets: .zeros([9]))
         #expect(nan.item.isNaN)
     }
+
+    @Test("softmax cross-entropy and its gradient match a Double reference", arguments: [(37, 10), (3000, 3), (5, 1)])
+    func softmaxCrossEntropy(shape: (Int, Int)) {
+        let (rows, classes) = shape
+        var generator = RandomGenerator(seed: 13)
+        var logits = (0..<(rows * classes)).map { _ in Float(generator.nextNormal() * 4) }
+        logits[0] = 80  // large logits must not overflow
+        if rows > 1 { logits[classes] = -80 }
+        let labels = (0..<rows).map { $0 % classes }
+        let z = Tensor<Float>(shape: [rows, classes], scalars: logits).requiringGrad()
+        let loss = Tensor.softmaxCrossEntropy(logits: z, labels: labels)
+        loss.backward()
+        var reference = 0.0
+        var gradient = [Double](repeating: 0, count: rows * classes)
+        for i in 0..<rows {
+            let row = logits[(i * classes)..<((i + 1) * classes)].map(Double.init)
+            let m = row.max()!
+            let s = row.map { Foundation.exp($0 - m) }.reduce(0, +)
+            reference += Foundation.log(s) + m - row[labels[i]]
+            for j in 0..<classes {
+                gradient[i * classes + j] = (Foundation.exp(row[j] - m) / s - (j == labels[i] ? 1 : 0)) / Double(rows)
+            }
+        }
+        reference /= Double(rows)
+        #expect(abs(Double(loss.item) - reference) <= 1e-5 * Swift.max(1, abs(reference)))
+        for (e, expected) in gradient.enumerated() {
+            #expect(
+                abs(Double(z.grad!.scalars[e]) - expected) <= 1e-6 / Double(rows) + 1e-5 * abs(expected), "element \(e)"
+            )
+        }
+    }
 }

@@ -378,9 +378,11 @@ enum CPUKernels {
         return m == -S.infinity ? 0 : m
     }
 
+    /// Softmax cross-entropy summed over rows; the softmax into `probabilities` when given.
     @inline(__always)
     static func softmaxCrossEntropy<S: TensorScalar>(
-        _ z: UnsafePointer<S>, labels: UnsafePointer<Int>, rows: Int, classes: Int
+        _ z: UnsafePointer<S>, labels: UnsafePointer<Int>, rows: Int, classes: Int,
+        probabilities: UnsafeMutablePointer<S>?
     ) -> Double {
         var total = 0.0
         for i in 0..<rows {
@@ -389,28 +391,20 @@ enum CPUKernels {
             var s: S = 0
             for j in 0..<classes { s += S.exp(row[j] - m) }
             total += Double(S.log(s) + m - row[labels[i]])
+            if let p = probabilities.map({ $0 + i * classes }) {
+                for j in 0..<classes { p[j] = S.exp(row[j] - m) / s }
+            }
         }
         return total
     }
 
+    /// `out[i, j] = (probabilities[i, j] − [j = labelᵢ])·scale`.
     @inline(__always)
     static func softmaxCrossEntropyGradient<S: TensorScalar>(
-        _ z: UnsafePointer<S>, labels: UnsafePointer<Int>, rows: Int, classes: Int, scale: S,
+        _ probabilities: UnsafePointer<S>, labels: UnsafePointer<Int>, rows: Int, classes: Int, scale: S,
         into out: UnsafeMutablePointer<S>
     ) {
-        for i in 0..<rows {
-            let row = z + i * classes
-            let o = out + i * classes
-            let m = rowShift(row, classes)
-            var s: S = 0
-            for j in 0..<classes {
-                let e = S.exp(row[j] - m)
-                o[j] = e
-                s += e
-            }
-            let factor = scale / s
-            for j in 0..<classes { o[j] *= factor }
-            o[labels[i]] -= scale
-        }
+        for e in 0..<(rows * classes) { out[e] = probabilities[e] * scale }
+        for i in 0..<rows { out[i * classes + labels[i]] -= scale }
     }
 }

@@ -60,13 +60,15 @@ extension Float {
         into out: UnsafeMutablePointer<Float>
     ) { CPUKernels.sigmoidCrossEntropyGradient(sigmoid, y, n, scale: scale, into: out) }
     public static func softmaxCrossEntropy(
-        _ z: UnsafePointer<Float>, labels: UnsafePointer<Int>, rows: Int, classes: Int
-    ) -> Double { CPUKernels.softmaxCrossEntropy(z, labels: labels, rows: rows, classes: classes) }
+        _ z: UnsafePointer<Float>, labels: UnsafePointer<Int>, rows: Int, classes: Int,
+        probabilities: UnsafeMutablePointer<Float>?
+    ) -> Double { ad_softmax_cross_entropy_f32(z, labels, rows, classes, probabilities) }
     public static func softmaxCrossEntropyGradient(
-        _ z: UnsafePointer<Float>, labels: UnsafePointer<Int>, rows: Int, classes: Int, scale: Float,
+        _ probabilities: UnsafePointer<Float>, labels: UnsafePointer<Int>, rows: Int, classes: Int, scale: Float,
         into out: UnsafeMutablePointer<Float>
     ) {
-        CPUKernels.softmaxCrossEntropyGradient(z, labels: labels, rows: rows, classes: classes, scale: scale, into: out)
+        CPUKernels.softmaxCrossEntropyGradient(
+            probabilities, labels: labels, rows: rows, classes: classes, scale: scale, into: out)
     }
     public static func dropout(
         _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, keep: UnsafeMutablePointer<UInt8>, _ n: Int,
@@ -144,13 +146,17 @@ extension Double {
         into out: UnsafeMutablePointer<Double>
     ) { CPUKernels.sigmoidCrossEntropyGradient(sigmoid, y, n, scale: scale, into: out) }
     public static func softmaxCrossEntropy(
-        _ z: UnsafePointer<Double>, labels: UnsafePointer<Int>, rows: Int, classes: Int
-    ) -> Double { CPUKernels.softmaxCrossEntropy(z, labels: labels, rows: rows, classes: classes) }
+        _ z: UnsafePointer<Double>, labels: UnsafePointer<Int>, rows: Int, classes: Int,
+        probabilities: UnsafeMutablePointer<Double>?
+    ) -> Double {
+        CPUKernels.softmaxCrossEntropy(z, labels: labels, rows: rows, classes: classes, probabilities: probabilities)
+    }
     public static func softmaxCrossEntropyGradient(
-        _ z: UnsafePointer<Double>, labels: UnsafePointer<Int>, rows: Int, classes: Int, scale: Double,
+        _ probabilities: UnsafePointer<Double>, labels: UnsafePointer<Int>, rows: Int, classes: Int, scale: Double,
         into out: UnsafeMutablePointer<Double>
     ) {
-        CPUKernels.softmaxCrossEntropyGradient(z, labels: labels, rows: rows, classes: classes, scale: scale, into: out)
+        CPUKernels.softmaxCrossEntropyGradient(
+            probabilities, labels: labels, rows: rows, classes: classes, scale: scale, into: out)
     }
     public static func dropout(
         _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, keep: UnsafeMutablePointer<UInt8>, _ n: Int,

@@ -60,8 +60,13 @@ extension Tensor {
         if let bad = labels.first(where: { $0 < 0 || $0 >= classes }) {
             tensorFailure("softmaxCrossEntropy: label \(bad) is out of range for \(classes) classes")
         }
+        // The softmax is kept for the backward pass when there will be one.
+        let recording = GradMode.isEnabled && z.requiresGrad
+        let probabilities = recording ? TensorStorage<Scalar>.allocate(rows * classes) : nil
         let total = labels.withUnsafeBufferPointer {
-            Scalar.softmaxCrossEntropy(z.storage.base, labels: $0.baseAddress!, rows: rows, classes: classes)
+            Scalar.softmaxCrossEntropy(
+                z.storage.base, labels: $0.baseAddress!, rows: rows, classes: classes,
+                probabilities: probabilities?.base)
         }
         withExtendedLifetime(z.storage) {}
         return Tensor(Scalar(total / Double(rows))).recorded(.softmaxCrossEntropy, z) {
@@ -73,10 +78,10 @@ extension Tensor {
                 let out = TensorStorage<Scalar>.allocate(rows * classes)
                 labels.withUnsafeBufferPointer {
                     Scalar.softmaxCrossEntropyGradient(
-                        z.storage.base, labels: $0.baseAddress!, rows: rows, classes: classes, scale: scale.item,
+                        probabilities!.base, labels: $0.baseAddress!, rows: rows, classes: classes, scale: scale.item,
                         into: out.base)
                 }
-                withExtendedLifetime(z.storage) {}
+                withExtendedLifetime(probabilities) {}
                 return Tensor(shape: z.shape, storage: out)
             }
         }

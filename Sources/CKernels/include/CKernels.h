@@ -46,4 +46,10 @@ void ad_sum3d_f64(const double *x, long outer, long length, long inner, double *
 /// vector exp and log1p (libmvec, ≤ 4 ulp), else one at a time through expf and log1pf.
 double ad_sigmoid_cross_entropy_f32(const float *z, const float *y, long n, float *sigmoid);
 
+/// Σᵢ logSumExp(zᵢ) − zᵢ[labelᵢ] over the rows of z ([rows, classes]), summed in double, with
+/// softmax(zᵢ) into `probabilities` when it is not NULL: softmax cross-entropy. The exponentials
+/// and logarithms run over whole arrays, eight at a time through libmvec on AVX2 machines.
+double ad_softmax_cross_entropy_f32(const float *z, const long *labels, long rows, long classes,
+                                    float *probabilities);
+
 #endif
