@@ -93,16 +93,8 @@ extension Float: TensorScalar {
         m: Int, n: Int, k: Int, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
         biasCount: Int, out: UnsafeMutablePointer<Float>
     ) {
-        if biasCount == n && ThinGemm.handles(m: m, n: n, k: k) {
-            ad_thin_gemm_f32(0, 0, m, n, k, 1, x, k, weight, n, 0, bias, out, n)
-            return
-        }
-        CPUKernels.fillRows(out, with: bias, biasCount, rows: m, columns: n)
-        if m > 0 && n > 0 && k > 0 {
-            gemm(
-                transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: x, lda: k, b: weight, ldb: n, beta: 1,
-                c: out, ldc: n)
-        }
+        ThinGemm.linear(
+            m: m, n: n, k: k, x: x, weight: weight, bias: bias, biasCount: biasCount, out: out, thin: ad_thin_gemm_f32)
     }
     public static func gemm(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
@@ -126,16 +118,8 @@ extension Double: TensorScalar {
         m: Int, n: Int, k: Int, x: UnsafePointer<Double>, weight: UnsafePointer<Double>, bias: UnsafePointer<Double>,
         biasCount: Int, out: UnsafeMutablePointer<Double>
     ) {
-        if biasCount == n && ThinGemm.handles(m: m, n: n, k: k) {
-            ad_thin_gemm_f64(0, 0, m, n, k, 1, x, k, weight, n, 0, bias, out, n)
-            return
-        }
-        CPUKernels.fillRows(out, with: bias, biasCount, rows: m, columns: n)
-        if m > 0 && n > 0 && k > 0 {
-            gemm(
-                transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: x, lda: k, b: weight, ldb: n, beta: 1,
-                c: out, ldc: n)
-        }
+        ThinGemm.linear(
+            m: m, n: n, k: k, x: x, weight: weight, bias: bias, biasCount: biasCount, out: out, thin: ad_thin_gemm_f64)
     }
     public static func gemm(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Double,

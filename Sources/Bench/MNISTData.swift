@@ -10,11 +10,6 @@ struct MNISTData {
     /// Where the data came from, for the report.
     var source: String
 
-    static let fileNames = (
-        trainImages: "train-images-idx3-ubyte", trainLabels: "train-labels-idx1-ubyte",
-        testImages: "t10k-images-idx3-ubyte", testLabels: "t10k-labels-idx1-ubyte"
-    )
-
     /// `--data`, else `$MNIST_DIR`, else `../shared/data/mnist`, else synthetic.
     static func load(directory: String?) throws -> MNISTData {
         let candidates = [directory, ProcessInfo.processInfo.environment["MNIST_DIR"], "../shared/data/mnist"]
@@ -32,20 +27,11 @@ struct MNISTData {
         return synthetic()
     }
 
+    /// The four files in `folder` (NN's ``locateMNISTFiles(in:fileExists:)``), or nil unless all
+    /// are there.
     static func files(in folder: String) -> [String]? {
-        let names = [fileNames.trainImages, fileNames.trainLabels, fileNames.testImages, fileNames.testLabels]
-        var found: [String] = []
-        for name in names {
-            let base = (folder as NSString).appendingPathComponent(name)
-            if FileManager.default.fileExists(atPath: base) {
-                found.append(base)
-            } else if FileManager.default.fileExists(atPath: base + ".gz") {
-                found.append(base + ".gz")
-            } else {
-                return nil
-            }
-        }
-        return found
+        let (found, missing) = locateMNISTFiles(in: folder)
+        return missing.isEmpty ? found : nil
     }
 
     /// Ten random prototype images plus noise: learnable, with MNIST's shapes and value range.

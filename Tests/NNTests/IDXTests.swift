@@ -75,6 +75,17 @@ struct IDXTests {
         #expect(message.contains(problem), "\(name): \(message)")
     }
 
+    @Test("locateMNISTFiles finds raw or gzip files in order and names the missing ones")
+    func locatesFiles() {
+        let present: Set<String> = [
+            "/d/train-images-idx3-ubyte", "/d/train-images-idx3-ubyte.gz", "/d/train-labels-idx1-ubyte.gz",
+            "/d/t10k-labels-idx1-ubyte",
+        ]
+        let (found, missing) = locateMNISTFiles(in: "/d", fileExists: { present.contains($0) })
+        #expect(found == ["/d/train-images-idx3-ubyte", "/d/train-labels-idx1-ubyte.gz", "/d/t10k-labels-idx1-ubyte"])
+        #expect(missing == ["t10k-images-idx3-ubyte"])
+    }
+
     @Test("A missing file is an error naming it")
     func missing() {
         let error = #expect(throws: NNError.self) { try IDXArray(contentsOf: "/nonexistent/x.idx") }

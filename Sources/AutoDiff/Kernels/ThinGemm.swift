@@ -18,4 +18,31 @@ enum ThinGemm {
     static func handles(m: Int, n: Int, k: Int) -> Bool {
         min(m, n, k) <= maxThinSide && m * n * k < BLASThreads.parallelThreshold
     }
+
+    /// CKernels' thin product for one element type (`ad_thin_gemm_*`): transA, transB, m, n, k,
+    /// α, A, lda, B, ldb, β, bias (nil: none), C, ldc.
+    typealias Kernel<S> = (
+        Int32, Int32, Int, Int, Int, S, UnsafePointer<S>, Int, UnsafePointer<S>, Int, S, UnsafePointer<S>?,
+        UnsafeMutablePointer<S>, Int
+    ) -> Void
+
+    /// `out ← x·W + 1·bᵀ` (``TensorScalar/linear(m:n:k:x:weight:bias:biasCount:out:)``): through
+    /// `thin` with the bias added as the product is stored, or with the rows prefilled with the
+    /// bias for BLAS to accumulate onto (β = 1).
+    @inline(__always)
+    static func linear<S: TensorScalar>(
+        m: Int, n: Int, k: Int, x: UnsafePointer<S>, weight: UnsafePointer<S>, bias: UnsafePointer<S>,
+        biasCount: Int, out: UnsafeMutablePointer<S>, thin: Kernel<S>
+    ) {
+        if biasCount == n && handles(m: m, n: n, k: k) {
+            thin(0, 0, m, n, k, 1, x, k, weight, n, 0, bias, out, n)
+            return
+        }
+        CPUKernels.fillRows(out, with: bias, biasCount, rows: m, columns: n)
+        if m > 0 && n > 0 && k > 0 {
+            S.gemm(
+                transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: x, lda: k, b: weight, ldb: n, beta: 1,
+                c: out, ldc: n)
+        }
+    }
 }

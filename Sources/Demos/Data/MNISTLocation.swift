@@ -1,4 +1,5 @@
 import Foundation
+import NN
 
 /// Which of the two MNIST-format data sets a run uses (`--dataset`).
 enum MNISTDataset: String, CaseIterable, Codable, Sendable {
@@ -33,13 +34,13 @@ enum MNISTDataset: String, CaseIterable, Codable, Sendable {
     var provenance: String {
         switch self {
         case .mnist:
-            "They are the original MNIST distribution (Yann LeCun, Corinna Cortes and Chris Burges), " +
-                "mirrored widely; copy the four files into one of these folders or pass --data DIR. " +
-                "Nothing is downloaded."
+            "They are the original MNIST distribution (Yann LeCun, Corinna Cortes and Chris Burges), "
+                + "mirrored widely; copy the four files into one of these folders or pass --data DIR. "
+                + "Nothing is downloaded."
         case .fashion:
-            "Install them with `sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu; they land " +
-                "in /usr/share/datasets/fashion-mnist), or pass --data DIR pointing at a copy of " +
-                "github.com/zalandoresearch/fashion-mnist. Nothing is downloaded."
+            "Install them with `sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu; they land "
+                + "in /usr/share/datasets/fashion-mnist), or pass --data DIR pointing at a copy of "
+                + "github.com/zalandoresearch/fashion-mnist. Nothing is downloaded."
         }
     }
 }
@@ -54,10 +55,7 @@ struct MNISTFiles: Equatable, Sendable {
     let testLabels: String
 
     /// The standard base names, in the order train images, train labels, test images, test labels.
-    static let baseNames = [
-        "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
-    ]
+    static let baseNames = mnistFileNames
 }
 
 /// Finds the MNIST or Fashion-MNIST files.
@@ -119,24 +117,14 @@ struct MNISTLocation {
                 report.append("  \(candidate.directory) (\(candidate.origin)): no such folder")
                 continue
             }
-            var found: [String] = []
-            var missing: [String] = []
-            for name in MNISTFiles.baseNames {
-                let raw = (candidate.directory as NSString).appendingPathComponent(name)
-                if fileExists(raw) {
-                    found.append(raw)
-                } else if fileExists(raw + ".gz") {
-                    found.append(raw + ".gz")
-                } else {
-                    missing.append(name)
-                }
-            }
+            let (found, missing) = locateMNISTFiles(in: candidate.directory, fileExists: fileExists)
             if missing.isEmpty {
                 return MNISTFiles(
                     directory: candidate.directory, trainImages: found[0], trainLabels: found[1],
                     testImages: found[2], testLabels: found[3])
             }
-            let problem = missing.count == MNISTFiles.baseNames.count
+            let problem =
+                missing.count == MNISTFiles.baseNames.count
                 ? "none of the files" : "missing " + missing.joined(separator: ", ")
             report.append("  \(candidate.directory) (\(candidate.origin)): \(problem)")
         }
@@ -152,7 +140,8 @@ struct MNISTLocation {
 
     private func absolute(_ path: String) -> String {
         let expanded = (path as NSString).expandingTildeInPath
-        let url = expanded.hasPrefix("/")
+        let url =
+            expanded.hasPrefix("/")
             ? URL(fileURLWithPath: expanded)
             : URL(fileURLWithPath: currentDirectory).appendingPathComponent(expanded)
         return url.standardizedFileURL.path

@@ -11,7 +11,12 @@ import Foundation
 public struct IDXArray: Sendable {
     /// The element types of the format, by their type byte.
     public enum DataType: UInt8, Sendable {
-        case uint8 = 0x08, int8 = 0x09, int16 = 0x0B, int32 = 0x0C, float32 = 0x0D, float64 = 0x0E
+        case uint8 = 0x08
+        case int8 = 0x09
+        case int16 = 0x0B
+        case int32 = 0x0C
+        case float32 = 0x0D
+        case float64 = 0x0E
 
         /// Bytes per element.
         public var size: Int {
@@ -50,9 +55,14 @@ public struct IDXArray: Sendable {
             do { bytes = try Gzip.decompress(bytes) } catch { throw NNError.idx(file: file, problem: error.problem) }
         }
         func fail(_ problem: String) -> NNError { .idx(file: file, problem: problem) }
-        guard bytes.count >= 4 else { throw fail("truncated: \(bytes.count) bytes, shorter than the 4-byte magic number") }
+        guard bytes.count >= 4 else {
+            throw fail("truncated: \(bytes.count) bytes, shorter than the 4-byte magic number")
+        }
         guard bytes[0] == 0, bytes[1] == 0 else {
-            throw fail(String(format: "bad magic number 0x%02X%02X%02X%02X (an IDX file starts with two zero bytes)", bytes[0], bytes[1], bytes[2], bytes[3]))
+            throw fail(
+                String(
+                    format: "bad magic number 0x%02X%02X%02X%02X (an IDX file starts with two zero bytes)", bytes[0],
+                    bytes[1], bytes[2], bytes[3]))
         }
         guard let type = DataType(rawValue: bytes[2]) else {
             throw fail(String(format: "bad magic number: unknown element type 0x%02X", bytes[2]))
@@ -76,7 +86,9 @@ public struct IDXArray: Sendable {
         }
         let actual = bytes.count - headerSize
         guard actual == expected else {
-            throw fail("dimensions \(shape) of \(type) need \(expected) data bytes but the file has \(actual)\(actual < expected ? " (truncated)" : " (trailing bytes)")")
+            throw fail(
+                "dimensions \(shape) of \(type) need \(expected) data bytes but the file has \(actual)\(actual < expected ? " (truncated)" : " (trailing bytes)")"
+            )
         }
         dataType = type
         self.shape = shape
@@ -104,6 +116,37 @@ public struct IDXArray: Sendable {
     }
 }
 
+/// The base names of the four IDX files of an MNIST-format data set (MNIST, Fashion-MNIST), in
+/// the order train images, train labels, test images, test labels.
+public let mnistFileNames = [
+    "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
+]
+
+/// Looks for the four ``mnistFileNames`` in `folder`, each raw or gzip-compressed (`.gz`; raw
+/// preferred): the paths found, in that order, and the names of the files that are in neither
+/// form. `fileExists` decides what counts as present (regular files, by default).
+public func locateMNISTFiles(
+    in folder: String,
+    fileExists: (String) -> Bool = { path in
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
+    }
+) -> (found: [String], missing: [String]) {
+    var found: [String] = []
+    var missing: [String] = []
+    for name in mnistFileNames {
+        let raw = (folder as NSString).appendingPathComponent(name)
+        if fileExists(raw) {
+            found.append(raw)
+        } else if fileExists(raw + ".gz") {
+            found.append(raw + ".gz")
+        } else {
+            missing.append(name)
+        }
+    }
+    return (found, missing)
+}
+
 /// Loads an MNIST-style pair of IDX files: images `[N, rows, cols]` (uint8) become features
 /// `[N, rows·cols]` scaled to `[0, 1]`, labels `[N]` (uint8) become class indices. Throws
 /// ``NNError/idx(file:problem:)`` when either file is malformed or the counts differ.
@@ -113,17 +156,20 @@ public func loadMNIST<Scalar: TensorScalar>(
     let images = try IDXArray(contentsOf: imagesPath)
     let labels = try IDXArray(contentsOf: labelsPath)
     guard images.shape.count >= 2 else {
-        throw NNError.idx(file: imagesPath, problem: "expected images with at least 2 dimensions, got shape \(images.shape)")
+        throw NNError.idx(
+            file: imagesPath, problem: "expected images with at least 2 dimensions, got shape \(images.shape)")
     }
     guard labels.shape.count == 1 else {
         throw NNError.idx(file: labelsPath, problem: "expected labels with 1 dimension, got shape \(labels.shape)")
     }
     guard images.shape[0] == labels.shape[0] else {
-        throw NNError.idx(file: labelsPath, problem: "has \(labels.shape[0]) labels but \(imagesPath) has \(images.shape[0]) images")
+        throw NNError.idx(
+            file: labelsPath, problem: "has \(labels.shape[0]) labels but \(imagesPath) has \(images.shape[0]) images")
     }
     let n = images.shape[0]
     let features = images.tensor(Scalar.self, scale: images.dataType == .uint8 ? 1.0 / 255 : 1)
-    return Dataset(features: features.reshaped([n, images.count / Swift.max(n, 1)]).detached(), labels: labels.tensor(Scalar.self))
+    return Dataset(
+        features: features.reshaped([n, images.count / Swift.max(n, 1)]).detached(), labels: labels.tensor(Scalar.self))
 }
 
 /// Converts big-endian IDX elements to `S` (specialised: MNIST's 47 million pixels would take
