@@ -217,6 +217,13 @@ static double sigmoid_cross_entropy_scalar(const float *z, const float *y, long 
 #if defined(__x86_64__) && defined(__clang__) && defined(__GLIBC__)
 #include <immintrin.h>
 
+// Whether this CPU has AVX2 and FMA (for the kernels dispatched by hand), asked once.
+static int has_avx2(void) {
+    static int avx2 = -1;
+    if (avx2 < 0) avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return avx2;
+}
+
 __attribute__((target("avx2,fma"))) __m256 _ZGVdN8v_expf(__m256);
 __attribute__((target("avx2,fma"))) __m256 _ZGVdN8v_log1pf(__m256);
 
@@ -244,9 +251,8 @@ __attribute__((target("avx2,fma"))) static double sigmoid_cross_entropy_avx2(con
 }
 
 double ad_sigmoid_cross_entropy_f32(const float *z, const float *y, long n, float *sigmoid) {
-    static int avx2 = -1;
-    if (avx2 < 0) avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return avx2 ? sigmoid_cross_entropy_avx2(z, y, n, sigmoid) : sigmoid_cross_entropy_scalar(z, y, 0, n, sigmoid);
+    return has_avx2() ? sigmoid_cross_entropy_avx2(z, y, n, sigmoid)
+                      : sigmoid_cross_entropy_scalar(z, y, 0, n, sigmoid);
 }
 #else
 double ad_sigmoid_cross_entropy_f32(const float *z, const float *y, long n, float *sigmoid) {
@@ -278,11 +284,6 @@ __attribute__((target("avx2,fma"))) static void log_in_place_avx2(float *x, long
     long i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _ZGVdN8v_logf(_mm256_loadu_ps(x + i)));
     log_in_place_scalar(x + i, n - i);
-}
-static int has_avx2(void) {
-    static int avx2 = -1;
-    if (avx2 < 0) avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return avx2;
 }
 #define EXP_IN_PLACE (has_avx2() ? exp_in_place_avx2 : exp_in_place_scalar)
 #define LOG_IN_PLACE (has_avx2() ? log_in_place_avx2 : log_in_place_scalar)

@@ -8,7 +8,7 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
     case matmulInner, broadcast, badAxis, reshapeCount, backwardNonScalar, backwardTwice
     case noGradient, gradientsOfConstant, anomalyForward, anomalyBackward, sliceOutOfRange
     case gatherIndex, concatShapes, scalarsCount, linearShapes, bernoulliProbability, inPlaceShape, clampBounds,
-        lossShapes, lossLabel, dropoutRate
+        lossShapes, lossLabel, lossLabelCount, dropoutRate
 
     /// Every one of these must appear in the message.
     var expected: [String] {
@@ -50,6 +50,7 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
         case .clampBounds: "clamp: min 1.0 is greater than max 0.0"
         case .lossShapes: "sigmoidCrossEntropy: logits [2, 3] and targets [3, 2] differ in shape"
         case .lossLabel: "softmaxCrossEntropy: label 3 is out of range for 3 classes"
+        case .lossLabelCount: "softmaxCrossEntropy: expected logits [N, classes] with N = 3 labels, got shape [2, 3]"
         case .dropoutRate: "dropout: rate 1.0 is outside [0, 1)"
         }
     }
@@ -97,6 +98,7 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
         case .clampBounds: _ = Tensor<Float>([1]).clamped(min: 1, max: 0)
         case .lossShapes: _ = Tensor.sigmoidCrossEntropy(logits: Tensor<Float>.ones([2, 3]), targets: .ones([3, 2]))
         case .lossLabel: _ = Tensor.softmaxCrossEntropy(logits: Tensor<Float>.ones([2, 3]), labels: [0, 3])
+        case .lossLabelCount: _ = Tensor.softmaxCrossEntropy(logits: Tensor<Float>.ones([2, 3]), labels: [0, 1, 2])
         case .dropoutRate:
             var g = RandomGenerator(seed: 1)
             _ = Tensor<Float>.ones([2]).dropout(rate: 1, generator: &g)

@@ -14,10 +14,19 @@ extension Tensor {
     ) -> Tensor {
         let state = ThreadState.current
         if _slowPath(state.anomalyDetection) { checkFinite(op, direction: "forward") }
-        guard state.gradEnabled, a.node != nil || b?.node != nil else { return self }
+        guard Tensor.willRecord(a, b, gradEnabled: state.gradEnabled) else { return self }
         let node = GradNode<Scalar>(
             op: op, shape: shape, first: a.node, second: b?.node, pullback: makePullback(), arity: b == nil ? 1 : 2)
         return attach(node, savingOutput: savingOutput, anomaly: state.anomalyDetection)
+    }
+
+    /// Whether an op on `a` (and `b`) will be recorded: recording is on and an input is tracked.
+    /// An op that saves something for its backward pass asks this before computing it.
+    @inline(__always)
+    static func willRecord(_ a: Tensor, _ b: Tensor? = nil, gradEnabled: Bool = ThreadState.current.gradEnabled)
+        -> Bool
+    {
+        gradEnabled && (a.node != nil || b?.node != nil)
     }
 
     /// The n-ary form of ``recorded(_:_:_:savingOutput:_:)``.

@@ -389,11 +389,17 @@ enum CPUKernels {
             let row = z + i * classes
             let m = rowShift(row, classes)
             var s: S = 0
-            for j in 0..<classes { s += S.exp(row[j] - m) }
-            total += Double(S.log(s) + m - row[labels[i]])
             if let p = probabilities.map({ $0 + i * classes }) {
-                for j in 0..<classes { p[j] = S.exp(row[j] - m) / s }
+                // The exponentials are stored, then scaled: each is computed once.
+                for j in 0..<classes {
+                    p[j] = S.exp(row[j] - m)
+                    s += p[j]
+                }
+                for j in 0..<classes { p[j] /= s }
+            } else {
+                for j in 0..<classes { s += S.exp(row[j] - m) }
             }
+            total += Double(S.log(s) + m - row[labels[i]])
         }
         return total
     }

@@ -19,8 +19,7 @@ extension Tensor {
         let n = z.count
         // σ(z) is kept for the backward pass when there will be one (it costs an exponential
         // per element to recompute).
-        let recording = GradMode.isEnabled && (z.requiresGrad || y.requiresGrad)
-        let sigmoid = recording ? TensorStorage<Scalar>.allocate(n) : nil
+        let sigmoid = willRecord(z, y) ? TensorStorage<Scalar>.allocate(n) : nil
         let total = Scalar.sigmoidCrossEntropy(z.storage.base, y.storage.base, n, sigmoid: sigmoid?.base)
         withExtendedLifetime((z.storage, y.storage)) {}
         return Tensor(Scalar(total / Double(n))).recorded(.sigmoidCrossEntropy, z, y) {
@@ -45,7 +44,8 @@ extension Tensor {
 
     /// Softmax cross-entropy on logits `[N, C]` with integer labels, averaged over the rows:
     ///
-    ///     L = (1/N) Σᵢ logSumExp(zᵢ) − zᵢ[yᵢ],   logSumExp(z) = m + ln Σⱼ e^{zⱼ − m},  m = maxⱼ zⱼ
+    ///     L = (1/N) Σᵢ logSumExp(zᵢ) − zᵢ[yᵢ]
+    ///     logSumExp(z) = m + ln Σⱼ e^{zⱼ − m},   m = maxⱼ zⱼ
     ///
     /// so any logits give a finite loss. ∂L/∂z = g·(softmax(z) − onehot(y))/N.
     @_specialize(where Scalar == Float)
@@ -61,8 +61,7 @@ extension Tensor {
             tensorFailure("softmaxCrossEntropy: label \(bad) is out of range for \(classes) classes")
         }
         // The softmax is kept for the backward pass when there will be one.
-        let recording = GradMode.isEnabled && z.requiresGrad
-        let probabilities = recording ? TensorStorage<Scalar>.allocate(rows * classes) : nil
+        let probabilities = willRecord(z) ? TensorStorage<Scalar>.allocate(rows * classes) : nil
         let total = labels.withUnsafeBufferPointer {
             Scalar.softmaxCrossEntropy(
                 z.storage.base, labels: $0.baseAddress!, rows: rows, classes: classes,

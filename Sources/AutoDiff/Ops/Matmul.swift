@@ -118,7 +118,8 @@ extension Tensor {
     /// `x·W + b` for a batch of rows `x` `[n, in]`, weights `W` `[in, out]` and bias `b` `[out]`:
     /// a linear layer in one op. The bias is added as the product is stored (thin products) or
     /// prefilled for BLAS to accumulate onto (β = 1), which saves the zero-fill, the separate
-    /// addition and its buffer. Rules: ∂x = G·Wᵀ, ∂W = xᵀ·G, ∂b = Σ over rows of G (summed by the engine).
+    /// addition and its buffer. Rules: ∂x = G·Wᵀ, ∂W = xᵀ·G, ∂b = Σ over rows of G (summed by the
+    /// engine).
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor) -> Tensor {
