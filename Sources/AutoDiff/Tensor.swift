@@ -42,6 +42,26 @@ public struct Tensor<Scalar: TensorScalar> {
         self.init(shape: shape, storage: scalars.withUnsafeBufferPointer { .copying($0) })
     }
 
+    /// A tensor of the given shape whose elements `initializer` writes into the uninitialized
+    /// storage, in row-major order, as `Array(unsafeUninitializedCapacity:initializingWith:)`
+    /// does: no zero-fill first, for data paths that overwrite every element anyway (a batch of
+    /// rows gathered from a data set). `initializer` must write every element; Float and Double
+    /// need no deinitialization, so an element it skips holds an unspecified value, never a
+    /// memory-safety hazard.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public init(
+        shape: [Int], unsafeUninitializedScalarsWith initializer: (UnsafeMutableBufferPointer<Scalar>) throws -> Void
+    ) rethrows {
+        guard shape.allSatisfy({ $0 >= 0 }) else {
+            tensorFailure("Tensor(shape:unsafeUninitializedScalarsWith:): shape \(shape) has a negative dimension")
+        }
+        let count = ShapeMath.count(shape)
+        let s = TensorStorage<Scalar>.allocate(count)
+        try initializer(UnsafeMutableBufferPointer(start: s.base, count: count))
+        self.init(shape: shape, storage: s)
+    }
+
     /// A one-dimensional tensor.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)

@@ -325,3 +325,11 @@ double ad_softmax_cross_entropy_f32(const float *z, const long *labels, long row
     if (!probabilities) free(shifted);
     return loss;
 }
+
+void ad_zero_rows(void *base, long rows, long rowBytes, long strideBytes) {
+    if (rowBytes == strideBytes) {
+        memset(base, 0, (size_t)(rows * rowBytes));
+        return;
+    }
+    for (long r = 0; r < rows; r++) memset((char *)base + r * strideBytes, 0, (size_t)rowBytes);
+}

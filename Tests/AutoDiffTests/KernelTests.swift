@@ -14,14 +14,31 @@ struct KernelTests {
         (8, 1, 1000), (1000, 1, 8), (4, 600, 40), (600, 7, 17), (5, 9, 2000),
     ]
 
-    @Test(
-        "thin matrix products match a reference in every transpose combination",
-        arguments: [(false, false), (false, true), (true, false), (true, true)])
+    /// (m, n, k) that go to BLAS: no side thin enough for ``ThinGemm``, the last above
+    /// ``BLASThreads/parallelThreshold`` so that it runs threaded.
+    static let blasShapes: [(Int, Int, Int)] = [(9, 9, 9), (20, 17, 33), (160, 180, 150)]
+
+    static let transposeCombinations = [(false, false), (false, true), (true, false), (true, true)]
+
+    @Test("thin matrix products match a reference in every transpose combination", arguments: transposeCombinations)
     func thinProducts(transposes: (Bool, Bool)) {
+        checkProducts(Self.thinShapes, transposes: transposes, thin: true)
+    }
+
+    /// For β = 0 the library clears C itself and asks BLAS for β = 1
+    /// (``BLASThreads/clearedForAccumulation(_:_:_:_:_:)``), so the same rules must hold there.
+    @Test(
+        "BLAS matrix products match a reference, and β = 0 neither reads C nor writes its padding",
+        arguments: transposeCombinations)
+    func blasProducts(transposes: (Bool, Bool)) {
+        checkProducts(Self.blasShapes, transposes: transposes, thin: false)
+    }
+
+    func checkProducts(_ shapes: [(Int, Int, Int)], transposes: (Bool, Bool), thin: Bool) {
         let (transA, transB) = transposes
         var generator = RandomGenerator(seed: 7)
-        for (m, n, k) in Self.thinShapes {
-            #expect(ThinGemm.handles(m: m, n: n, k: k))
+        for (m, n, k) in shapes {
+            #expect(ThinGemm.handles(m: m, n: n, k: k) == thin)
             // Leading dimensions with padding, so rows are not contiguous with each other.
             let (aRows, aCols) = transA ? (k, m) : (m, k)
             let (bRows, bCols) = transB ? (n, k) : (k, n)

@@ -36,6 +36,10 @@ void ad_adam_f32(float *w, const float *g, float *m, float *v, float *vmax, long
 void ad_adam_f64(double *w, const double *g, double *m, double *v, double *vmax, long n, double lr, double decay,
                  double beta1, double beta2, double c1, double c2, double epsilon);
 
+/// Sets `rows` rows of `rowBytes` bytes, `strideBytes` apart, to zero bytes (+0.0 in IEEE 754),
+/// through memset.
+void ad_zero_rows(void *base, long rows, long rowBytes, long strideBytes);
+
 /// acc[o·inner + j] += Σₖ x[(o·length + k)·inner + j]: the sum over the middle axis of x seen as
 /// [outer, length, inner], added to acc ([outer, inner]).
 void ad_sum3d_f32(const float *x, long outer, long length, long inner, float *acc);

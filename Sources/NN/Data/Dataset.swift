@@ -17,7 +17,9 @@ public struct Dataset<Scalar: TensorScalar> {
 
     public init(features: Tensor<Scalar>, labels: Tensor<Scalar>) {
         guard features.rank >= 1, labels.rank >= 1, features.shape[0] == labels.shape[0] else {
-            tensorFailure("Dataset: features of shape \(features.shape) and labels of shape \(labels.shape) have different numbers of samples")
+            tensorFailure(
+                "Dataset: features of shape \(features.shape) and labels of shape \(labels.shape) have different numbers of samples"
+            )
         }
         self.features = features.detached()
         self.labels = labels.detached()
@@ -100,14 +102,14 @@ func selectRows<Scalar>(_ x: Tensor<Scalar>, _ indices: [Int]) -> Tensor<Scalar>
     let rowSize = x.shape.dropFirst().reduce(1, *)
     var shape = x.shape
     shape[0] = indices.count
-    var out = Tensor<Scalar>.zeros(shape)
-    x.withUnsafeBufferPointer { src in
-        out.withUnsafeMutableBufferPointer { dst in
+    if let bad = indices.first(where: { $0 < 0 || $0 >= n }) {
+        tensorFailure("Dataset.rows: index \(bad) is outside 0..<\(n)")
+    }
+    return x.withUnsafeBufferPointer { src in
+        Tensor(shape: shape) { dst in
             for (row, i) in indices.enumerated() {
-                guard i >= 0 && i < n else { tensorFailure("Dataset.rows: index \(i) is outside 0..<\(n)") }
-                (dst.baseAddress! + row * rowSize).update(from: src.baseAddress! + i * rowSize, count: rowSize)
+                (dst.baseAddress! + row * rowSize).initialize(from: src.baseAddress! + i * rowSize, count: rowSize)
             }
         }
     }
-    return out
 }
