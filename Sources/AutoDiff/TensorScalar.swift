@@ -84,9 +84,6 @@ where Self.RawSignificand: FixedWidthInteger {
         into out: UnsafeMutablePointer<Self>)
 }
 
-@inline(__always)
-private func cblasTranspose(_ t: Bool) -> CBLAS_TRANSPOSE { t ? CblasTrans : CblasNoTrans }
-
 extension Float: TensorScalar {
     public static var dtypeName: String { "F32" }
     public static func linear(
@@ -101,15 +98,9 @@ extension Float: TensorScalar {
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        if ThinGemm.handles(m: m, n: n, k: k) {
-            ad_thin_gemm_f32(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc)
-            return
-        }
-        BLASThreads.prepare(multiplyAdds: m * n * k)
-        cblas_sgemm(
-            CblasRowMajor, cblasTranspose(transA), cblasTranspose(transB), blasint(m), blasint(n),
-            blasint(k), alpha, a, blasint(lda), b, blasint(ldb), BLASThreads.clearedForAccumulation(c, m, n, ldc, beta),
-            c, blasint(ldc))
+        ThinGemm.gemm(
+            transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta,
+            c: c, ldc: ldc, thin: ad_thin_gemm_f32, blas: cblas_sgemm)
     }
 }
 
@@ -127,64 +118,8 @@ extension Double: TensorScalar {
         a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
         beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
     ) {
-        if ThinGemm.handles(m: m, n: n, k: k) {
-            ad_thin_gemm_f64(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc)
-            return
-        }
-        BLASThreads.prepare(multiplyAdds: m * n * k)
-        cblas_dgemm(
-            CblasRowMajor, cblasTranspose(transA), cblasTranspose(transB), blasint(m), blasint(n),
-            blasint(k), alpha, a, blasint(lda), b, blasint(ldb), BLASThreads.clearedForAccumulation(c, m, n, ldc, beta),
-            c, blasint(ldc))
-    }
-}
-
-/// Controls the number of threads OpenBLAS uses for matrix products.
-///
-/// Only products large enough to gain from it run on more than one thread: below
-/// ``parallelThreshold`` multiply-adds a product runs on one, because waking OpenBLAS's workers
-/// (which then spin, yielding, waiting for the next job) costs more than it saves and, on a
-/// small machine, steals the core the rest of the training step runs on.
-public enum BLASThreads {
-    nonisolated(unsafe) private static var configured = 0
-    nonisolated(unsafe) private static var active = 0
-
-    /// Products with fewer multiply-adds than this run on one thread.
-    public static let parallelThreshold = 4 << 20
-
-    /// The most threads a large product may use (OpenBLAS's own default until ``set(_:)``).
-    public static var count: Int {
-        if configured == 0 { configured = Int(openblas_get_num_threads()) }
-        return configured
-    }
-
-    /// Sets the most threads a large product may use (at least 1).
-    public static func set(_ n: Int) {
-        configured = max(1, n)
-        active = 0
-    }
-
-    /// The β to pass to BLAS for `C ← α·op(A)·op(B) + β·C`: for β = 0, C is zeroed here and 1 is
-    /// returned. OpenBLAS clears C for β = 0 with a plain loop on the calling thread before its
-    /// workers start (`sgemm_beta`, 3.3% of an mnist-seed004 run's samples); memset does the same
-    /// several times faster, and accumulating onto zeros gives the same C.
-    @inline(__always)
-    static func clearedForAccumulation<S: TensorScalar>(
-        _ c: UnsafeMutablePointer<S>, _ m: Int, _ n: Int, _ ldc: Int, _ beta: S
-    ) -> S {
-        guard beta == 0 else { return beta }
-        let size = MemoryLayout<S>.stride
-        ad_zero_rows(c, m, n * size, ldc * size)
-        return 1
-    }
-
-    /// Chooses the thread count for a product of `multiplyAdds` and tells OpenBLAS if it changed.
-    @inline(__always)
-    static func prepare(multiplyAdds: Int) {
-        let wanted = multiplyAdds >= parallelThreshold ? count : 1
-        if wanted != active {
-            openblas_set_num_threads(Int32(wanted))
-            active = wanted
-        }
+        ThinGemm.gemm(
+            transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta,
+            c: c, ldc: ldc, thin: ad_thin_gemm_f64, blas: cblas_dgemm)
     }
 }

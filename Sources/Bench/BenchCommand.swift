@@ -57,7 +57,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func runHere(_ workload: Workload) throws {
-        BLASThreads.set(threads)
+        ComputeThreads.set(threads)
         var report = try workload.run(dataDirectory: data)
         report.threads = threads
         report.peakResidentMB = peakResidentMegabytes()

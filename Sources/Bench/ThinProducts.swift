@@ -18,7 +18,7 @@ extension Workload {
     /// through OpenBLAS `sgemm` on one thread and through CKernels' thin-product loops, which
     /// the library uses for them; the metric is the geometric mean of BLAS time / thin time.
     func thinProducts() -> Report {
-        BLASThreads.set(1)
+        ComputeThreads.set(1)
         let shapes: [(String, Bool, Bool, Int, Int, Int)] = [
             ("spiral layer 1 forward [3000,2]·[2,64]", false, false, 3000, 64, 2),
             ("spiral ∂W1 = Xᵀ·G [2,3000]·[3000,64]", true, false, 2, 64, 3000),

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Testing
 
@@ -15,7 +16,7 @@ struct KernelTests {
     ]
 
     /// (m, n, k) that go to BLAS: no side thin enough for ``ThinGemm``, the last above
-    /// ``BLASThreads/parallelThreshold`` so that it runs threaded.
+    /// ``ComputeThreads/parallelThreshold`` so that it runs threaded.
     static let blasShapes: [(Int, Int, Int)] = [(9, 9, 9), (20, 17, 33), (160, 180, 150)]
 
     static let transposeCombinations = [(false, false), (false, true), (true, false), (true, true)]
@@ -26,7 +27,7 @@ struct KernelTests {
     }
 
     /// For β = 0 the library clears C itself and asks BLAS for β = 1
-    /// (``BLASThreads/clearedForAccumulation(_:_:_:_:_:)``), so the same rules must hold there.
+    /// (``ComputeThreads/clearedForAccumulation(_:_:_:_:_:)``), so the same rules must hold there.
     @Test(
         "BLAS matrix products match a reference, and β = 0 neither reads C nor writes its padding",
         arguments: transposeCombinations)
@@ -277,6 +278,123 @@ struct FloatLossKernelTests {
             #expect(
                 abs(Double(z.grad!.scalars[e]) - expected) <= 1e-6 / Double(rows) + 1e-5 * abs(expected), "element \(e)"
             )
+        }
+    }
+}
+
+/// The pool that large kernels are split across (``ComputeThreads``, `pool.c`), and the kernels
+/// that use it, at sizes large enough to be split.
+@Suite("Compute threads")
+struct ComputeThreadTests {
+    /// `hits[p]` after running a job of `parts` parts that each count themselves.
+    static func partsRun(_ parts: Int, inside: (Int) -> Void = { _ in }) -> [Int] {
+        var hits = [Int](repeating: 0, count: parts)
+        hits.withUnsafeMutableBufferPointer { hits in
+            ComputeThreads.forEachPart(parts) { part in
+                hits[part] += 1
+                inside(part)
+            }
+        }
+        return hits
+    }
+
+    @Test("every part runs exactly once, also for jobs started inside a part and from many threads at once")
+    func everyPartOnce() {
+        let width = Int(ad_pool_width())
+        for parts in 1...(width + 2) { #expect(Self.partsRun(parts) == Array(repeating: 1, count: parts)) }
+        // A job started from inside a part runs its parts on that thread, one after another.
+        var inner = [[Int]](repeating: [], count: width)
+        inner.withUnsafeMutableBufferPointer { inner in
+            let outer = Self.partsRun(width) { part in inner[part] = Self.partsRun(width) }
+            #expect(outer == Array(repeating: 1, count: width))
+        }
+        #expect(inner == Array(repeating: Array(repeating: 1, count: width), count: width))
+        // Submitters on other threads: each job still runs all its parts once.
+        let submitters = 6
+        // Each submitter writes only its own slot.
+        nonisolated(unsafe) let failures = UnsafeMutableBufferPointer<Int>.allocate(capacity: submitters)
+        defer { failures.deallocate() }
+        failures.initialize(repeating: 0)
+        DispatchQueue.concurrentPerform(iterations: submitters) { submitter in
+            for _ in 0..<300 where Self.partsRun(width) != Array(repeating: 1, count: width) {
+                failures[submitter] += 1
+            }
+        }
+        #expect(Array(failures) == Array(repeating: 0, count: submitters))
+    }
+
+    /// A worker created by widening the pool must take part in a job submitted before it first
+    /// runs (it once read the job counter only when it started, and the job waited forever).
+    @Test("a widened pool runs a job submitted right after its new workers were created")
+    func widening() {
+        let width = Int(ad_pool_width())
+        defer { ad_pool_set_width(Int32(ComputeThreads.count)) }
+        for wider in (width + 1)...(width + 3) {
+            ad_pool_set_width(Int32(wider))
+            #expect(Self.partsRun(wider) == Array(repeating: 1, count: wider))
+        }
+    }
+
+    /// (m, n, k) thin enough for ``ThinGemm`` and large enough to be split: by rows of C, by
+    /// columns of C, and by the inner sum (twice, for both ways A can be laid out).
+    static let splitShapes: [(Int, Int, Int)] = [(3000, 64, 2), (3, 3000, 64), (2, 64, 3000), (64, 3, 3000)]
+
+    @Test("thin products split across threads match a reference", arguments: KernelTests.transposeCombinations)
+    func splitThinProducts(transposes: (Bool, Bool)) {
+        for (m, n, k) in Self.splitShapes {
+            #expect(ComputeThreads.count == 1 || ComputeThreads.parts(elements: max(m * k, k * n, m * n)) > 1)
+        }
+        KernelTests().checkProducts(Self.splitShapes, transposes: transposes, thin: true)
+    }
+
+    @Test(
+        "sums and maxima split across threads match a reference, along the long axis and across it",
+        arguments: [([3000, 64], 0), ([3000, 64], 1), ([64, 3000], 1), ([64, 3000], 0)])
+    func splitReductions(shape: [Int], axis: Int) {
+        var generator = RandomGenerator(seed: 17)
+        var values = (0..<(shape[0] * shape[1])).map { _ in generator.nextUniform() - 0.5 }
+        values[values.count - 5] = .nan  // NaN in the last part must reach the maximum
+        let x = Tensor<Double>(shape: shape, scalars: values)
+        let kept = axis == 0 ? shape[1] : shape[0]
+        let length = shape[axis]
+        func at(_ i: Int, _ j: Int) -> Double { axis == 0 ? values[j * shape[1] + i] : values[i * shape[1] + j] }
+        let (sums, maxima) = (x.sum(alongAxis: axis).scalars, x.max(alongAxis: axis).scalars)
+        let floatSums = Tensor<Float>(shape: shape, scalars: values.map { Float($0) }).sum(alongAxis: axis).scalars
+        for i in 0..<kept {
+            let column = (0..<length).map { at(i, $0) }
+            let sum = column.reduce(0, +)
+            if sum.isNaN {
+                #expect(sums[i].isNaN && maxima[i].isNaN && floatSums[i].isNaN, "NaN at \(i)")
+                continue
+            }
+            #expect(abs(sums[i] - sum) <= 1e-12 * Double(length), "sum \(i)")
+            #expect(abs(Double(floatSums[i]) - sum) <= 1e-5 * Double(length).squareRoot(), "f32 sum \(i)")
+            #expect(maxima[i] == column.max()!, "max \(i)")
+        }
+    }
+
+    @Test("elementwise kernels split across threads match one element at a time")
+    func splitElementwise() {
+        var generator = RandomGenerator(seed: 19)
+        let n = 100_003  // parts end inside a vector step
+        #expect(ComputeThreads.count == 1 || ComputeThreads.parts(elements: n) > 1)
+        let a = Tensor<Float>.randomNormal([n], generator: &generator)
+        let b = Tensor<Float>.randomNormal([n], generator: &generator)
+        let (x, y) = (a.scalars, b.scalars)
+        let (tanh, sum, product) = (a.tanh().scalars, (a + b).scalars, (a * b).scalars)
+        for i in 0..<n {
+            #expect(abs(Double(tanh[i]) - Foundation.tanh(Double(x[i]))) <= 1e-6, "tanh \(i)")
+            #expect(sum[i] == x[i] + y[i], "sum \(i)")
+            #expect(product[i] == x[i] * y[i], "product \(i)")
+        }
+        // Dropout's backward pass: the upstream gradient masked and scaled.
+        let input = a.requiringGrad()
+        var dropping = RandomGenerator(seed: 3)
+        let dropped = input.dropout(rate: 0.25, generator: &dropping)
+        (dropped * b).sum().backward()
+        let kept = dropped.scalars.map { $0 != 0 }
+        for i in 0..<n {
+            #expect(input.grad!.scalars[i] == (kept[i] ? y[i] * (1 / 0.75) : 0), "dropout gradient \(i)")
         }
     }
 }

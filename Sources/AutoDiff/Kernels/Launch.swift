@@ -1,11 +1,53 @@
 /// Shape-level drivers of the kernels: they walk broadcast and reduced shapes row by row and
 /// call the element type's kernel once per contiguous run. Nothing here records on the tape.
 extension Tensor {
+    /// `Scalar.reduce3D` split across ``ComputeThreads`` when large: along `outer` when it is
+    /// the longer axis (each part reduces its own rows), else along `length`, each part into its
+    /// own block of partial results, which are then reduced into `acc` in part order by the same
+    /// kernel (so NaN and signed-zero handling stay the kernel's).
+    static func reduce3DInParts(
+        _ op: ReductionKernel, _ x: UnsafePointer<Scalar>, _ outer: Int, _ length: Int, _ inner: Int,
+        into acc: UnsafeMutablePointer<Scalar>
+    ) {
+        let parts = ComputeThreads.parts(elements: outer * length * inner)
+        if parts <= 1 {
+            Scalar.reduce3D(op, x, outer, length, inner, into: acc)
+        } else if outer >= length {
+            ComputeThreads.forEachPart(parts) { part in
+                let r = ComputeThreads.range(of: part, parts, in: outer, alignment: 1)
+                guard !r.isEmpty else { return }
+                Scalar.reduce3D(
+                    op, x + r.lowerBound * length * inner, r.count, length, inner, into: acc + r.lowerBound * inner)
+            }
+        } else {
+            let block = outer * inner
+            withUnsafeTemporaryAllocation(of: Scalar.self, capacity: parts * block) { partials in
+                let partials = partials.baseAddress!
+                Scalar.fill(partials, op.identity(Scalar.self), parts * block)
+                ComputeThreads.forEachPart(parts) { part in
+                    let r = ComputeThreads.range(of: part, parts, in: length, alignment: 1)
+                    guard !r.isEmpty else { return }
+                    for o in 0..<outer {
+                        Scalar.reduce3D(
+                            op, x + (o * length + r.lowerBound) * inner, 1, r.count, inner,
+                            into: partials + part * block + o * inner)
+                    }
+                }
+                Scalar.reduce3D(op, partials, 1, parts, block, into: acc)
+            }
+        }
+    }
+
     /// `f(self)` elementwise into a new tensor.
     @inline(__always)
     func mapped(_ op: UnaryKernel<Scalar>) -> Tensor {
         let out = TensorStorage<Scalar>.allocate(count)
-        Scalar.unary(op, storage.base, out.base, count)
+        let (x, y, count) = (storage.base, out.base, count)
+        let parts = ComputeThreads.parts(elements: count)
+        ComputeThreads.forEachPart(parts) { part in
+            let r = ComputeThreads.range(of: part, parts, in: count)
+            Scalar.unary(op, x + r.lowerBound, y + r.lowerBound, r.count)
+        }
         withExtendedLifetime(storage) {}
         return Tensor(shape: shape, storage: out)
     }
@@ -75,7 +117,12 @@ extension Tensor {
     static func zipped(_ a: Tensor, _ b: Tensor, _ op: BinaryKernel, name: String) -> Tensor {
         if a.shape == b.shape {
             let out = TensorStorage<Scalar>.allocate(a.count)
-            Scalar.binary(op, a.storage.base, 1, b.storage.base, 1, out.base, a.count)
+            let (pa, pb, po, count) = (a.storage.base, b.storage.base, out.base, a.count)
+            let parts = ComputeThreads.parts(elements: count)
+            ComputeThreads.forEachPart(parts) { part in
+                let r = ComputeThreads.range(of: part, parts, in: count)
+                Scalar.binary(op, pa + r.lowerBound, 1, pb + r.lowerBound, 1, po + r.lowerBound, r.count)
+            }
             withExtendedLifetime((a.storage, b.storage)) {}
             return Tensor(shape: a.shape, storage: out)
         }
@@ -140,7 +187,7 @@ extension Tensor {
             let outer = shape[..<first].reduce(1, *)
             let length = shape[first...last].reduce(1, *)
             let inner = shape[(last + 1)...].reduce(1, *)
-            Scalar.reduce3D(op, px, outer, length, inner, into: po)
+            Tensor.reduce3DInParts(op, px, outer, length, inner, into: po)
         } else {
             var so = ShapeMath.strides(outShape)
             for axis in axes { so[axis] = 0 }

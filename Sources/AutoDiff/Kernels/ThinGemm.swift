@@ -1,4 +1,5 @@
 import CKernels
+import COpenBLAS
 
 // Matrix products with one thin side (at most 8 rows, columns or inner terms), which small models
 // are made of: a 2-feature input layer ([n, 2]·[2, 64]), a 3-class or 1-logit head ([n, 64]·[64, 3])
@@ -13,10 +14,10 @@ enum ThinGemm {
     static let maxThinSide = 8
 
     /// Whether a product of these sizes goes to the thin loops: one side thin, and small enough
-    /// that a multi-threaded BLAS call would not pay (see ``BLASThreads/parallelThreshold``).
+    /// that a multi-threaded BLAS call would not pay (see ``ComputeThreads/parallelThreshold``).
     @inline(__always)
     static func handles(m: Int, n: Int, k: Int) -> Bool {
-        min(m, n, k) <= maxThinSide && m * n * k < BLASThreads.parallelThreshold
+        min(m, n, k) <= maxThinSide && m * n * k < ComputeThreads.parallelThreshold
     }
 
     /// CKernels' thin product for one element type (`ad_thin_gemm_*`): transA, transB, m, n, k,
@@ -25,6 +26,95 @@ enum ThinGemm {
         Int32, Int32, Int, Int, Int, S, UnsafePointer<S>, Int, UnsafePointer<S>, Int, S, UnsafePointer<S>?,
         UnsafeMutablePointer<S>, Int
     ) -> Void
+
+    /// `C ← α·op(A)·op(B) + β·C (+ 1·biasᵀ)` through `thin`, cut into ``ComputeThreads`` parts
+    /// along the product's longest side when its largest operand is big enough to pay: rows of C
+    /// (m), columns of C (n), or the inner sum (k). For the inner sum, part 0 accumulates into C
+    /// and every other part into a scratch block that is then added to C, in part order.
+    @inline(__always)
+    static func run<S: TensorScalar>(
+        _ thin: Kernel<S>, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: S, a: UnsafePointer<S>,
+        lda: Int, b: UnsafePointer<S>, ldb: Int, beta: S, bias: UnsafePointer<S>?, c: UnsafeMutablePointer<S>,
+        ldc: Int
+    ) {
+        let (ta, tb): (Int32, Int32) = (transA ? 1 : 0, transB ? 1 : 0)
+        let parts = ComputeThreads.parts(elements: max(m * k, k * n, m * n))
+        if parts <= 1 {
+            thin(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc)
+        } else if m >= n && m >= k {
+            ComputeThreads.forEachPart(parts) { part in
+                let r = ComputeThreads.range(of: part, parts, in: m)
+                guard !r.isEmpty else { return }
+                let rowsOfA = a + (transA ? r.lowerBound : r.lowerBound * lda)
+                thin(ta, tb, r.count, n, k, alpha, rowsOfA, lda, b, ldb, beta, bias, c + r.lowerBound * ldc, ldc)
+            }
+        } else if n >= k {
+            ComputeThreads.forEachPart(parts) { part in
+                let r = ComputeThreads.range(of: part, parts, in: n)
+                guard !r.isEmpty else { return }
+                let columnsOfB = b + (transB ? r.lowerBound * ldb : r.lowerBound)
+                thin(
+                    ta, tb, m, r.count, k, alpha, a, lda, columnsOfB, ldb, beta, bias.map { $0 + r.lowerBound },
+                    c + r.lowerBound, ldc)
+            }
+        } else {
+            withUnsafeTemporaryAllocation(of: S.self, capacity: (parts - 1) * m * n) { scratch in
+                let scratch = scratch.baseAddress!
+                ComputeThreads.forEachPart(parts) { part in
+                    let r = ComputeThreads.range(of: part, parts, in: k)
+                    let partA = a + (transA ? r.lowerBound * lda : r.lowerBound)
+                    let partB = b + (transB ? r.lowerBound : r.lowerBound * ldb)
+                    if part == 0 {
+                        thin(ta, tb, m, n, r.count, alpha, partA, lda, partB, ldb, beta, bias, c, ldc)
+                    } else if r.isEmpty {
+                        (scratch + (part - 1) * m * n).initialize(repeating: 0, count: m * n)
+                    } else {
+                        thin(
+                            ta, tb, m, n, r.count, alpha, partA, lda, partB, ldb, 0, nil, scratch + (part - 1) * m * n,
+                            n)
+                    }
+                }
+                for part in 1..<parts {
+                    let block = scratch + (part - 1) * m * n
+                    for i in 0..<m {
+                        for j in 0..<n { c[i * ldc + j] += block[i * n + j] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// OpenBLAS's `cblas_?gemm` for one element type: order, transA, transB, m, n, k, α, A, lda,
+    /// B, ldb, β, C, ldc.
+    typealias BLASKernel<S> = (
+        CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, blasint, blasint, blasint, S, UnsafePointer<S>?, blasint,
+        UnsafePointer<S>?, blasint, S, UnsafeMutablePointer<S>?, blasint
+    ) -> Void
+
+    /// `C ← α·op(A)·op(B) + β·C` (``TensorScalar/gemm(transA:transB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)``):
+    /// through `thin` when ``handles(m:n:k:)``, else through `blas`, one single-threaded call per
+    /// block of C (``ComputeThreads/inBlocks(transA:transB:m:n:k:a:lda:b:ldb:c:ldc:_:)``).
+    @inline(__always)
+    static func gemm<S: TensorScalar>(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: S, a: UnsafePointer<S>, lda: Int,
+        b: UnsafePointer<S>, ldb: Int, beta: S, c: UnsafeMutablePointer<S>, ldc: Int, thin: Kernel<S>,
+        blas: BLASKernel<S>
+    ) {
+        if handles(m: m, n: n, k: k) {
+            run(
+                thin, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                beta: beta, bias: nil, c: c, ldc: ldc)
+            return
+        }
+        ComputeThreads.inBlocks(
+            transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc
+        ) { a, b, c, rows, columns in
+            blas(
+                CblasRowMajor, ComputeThreads.transpose(transA), ComputeThreads.transpose(transB), blasint(rows),
+                blasint(columns), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
+                ComputeThreads.clearedForAccumulation(c, rows, columns, ldc, beta), c, blasint(ldc))
+        }
+    }
 
     /// `out ← x·W + 1·bᵀ` (``TensorScalar/linear(m:n:k:x:weight:bias:biasCount:out:)``): through
     /// `thin` with the bias added as the product is stored, or with the rows prefilled with the
@@ -35,7 +125,9 @@ enum ThinGemm {
         biasCount: Int, out: UnsafeMutablePointer<S>, thin: Kernel<S>
     ) {
         if biasCount == n && handles(m: m, n: n, k: k) {
-            thin(0, 0, m, n, k, 1, x, k, weight, n, 0, bias, out, n)
+            run(
+                thin, transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: x, lda: k, b: weight, ldb: n,
+                beta: 0, bias: bias, c: out, ldc: n)
             return
         }
         CPUKernels.fillRows(out, with: bias, biasCount, rows: m, columns: n)

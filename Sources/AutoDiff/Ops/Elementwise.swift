@@ -454,8 +454,13 @@ extension Tensor {
     /// `self ⊙ keep·scale`: dropout with a given mask (its backward pass).
     func masked(by keep: [UInt8], scale: Scalar) -> Tensor {
         let out = TensorStorage<Scalar>.allocate(count)
-        keep.withUnsafeBufferPointer {
-            Scalar.maskedScale(storage.base, keep: $0.baseAddress!, scale: scale, out.base, count)
+        keep.withUnsafeBufferPointer { keep in
+            let (x, y, mask, count) = (storage.base, out.base, keep.baseAddress!, count)
+            let parts = ComputeThreads.parts(elements: count)
+            ComputeThreads.forEachPart(parts) { part in
+                let r = ComputeThreads.range(of: part, parts, in: count)
+                Scalar.maskedScale(x + r.lowerBound, keep: mask + r.lowerBound, scale: scale, y + r.lowerBound, r.count)
+            }
         }
         withExtendedLifetime(storage) {}
         return Tensor(shape: shape, storage: out).recorded(.dropout, self) {

@@ -62,10 +62,22 @@ extension Tensor {
         }
         // The softmax is kept for the backward pass when there will be one.
         let probabilities = willRecord(z) ? TensorStorage<Scalar>.allocate(rows * classes) : nil
-        let total = labels.withUnsafeBufferPointer {
-            Scalar.softmaxCrossEntropy(
-                z.storage.base, labels: $0.baseAddress!, rows: rows, classes: classes,
-                probabilities: probabilities?.base)
+        // Rows split across cores when there are enough of them (an exponential and a
+        // logarithm per element: weighted as four elements of plain work); the parts' sums are
+        // added in part order.
+        let parts = ComputeThreads.parts(elements: 4 * rows * classes)
+        let total = labels.withUnsafeBufferPointer { labels in
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: parts) { sums in
+                let (logits, kept, sums) = (z.storage.base, probabilities?.base, sums.baseAddress!)
+                ComputeThreads.forEachPart(parts) { part in
+                    let r = ComputeThreads.range(of: part, parts, in: rows, alignment: 1)
+                    let offset = r.lowerBound * classes
+                    sums[part] = Scalar.softmaxCrossEntropy(
+                        logits + offset, labels: labels.baseAddress! + r.lowerBound, rows: r.count, classes: classes,
+                        probabilities: kept.map { $0 + offset })
+                }
+                return (0..<parts).reduce(0.0) { $0 + sums[$1] }
+            }
         }
         withExtendedLifetime(z.storage) {}
         return Tensor(Scalar(total / Double(rows))).recorded(.softmaxCrossEntropy, z) {

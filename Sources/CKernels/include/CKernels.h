@@ -56,4 +56,16 @@ double ad_sigmoid_cross_entropy_f32(const float *z, const float *y, long n, floa
 double ad_softmax_cross_entropy_f32(const float *z, const long *labels, long rows, long classes,
                                     float *probabilities);
 
+/// A part of a job run by ``ad_pool_run``: `task(context, part)`.
+typedef void (*ad_pool_task)(void *context, long part);
+
+/// Sets how many threads (the caller included) a job may use, creating the missing workers.
+void ad_pool_set_width(int width);
+/// How many threads (the caller included) a job may use; 1 until ``ad_pool_set_width``.
+int ad_pool_width(void);
+/// Runs task(context, p) for p in 0..<parts and returns when all are done: part 0 on the calling
+/// thread and part p on worker p, always the same one. With one part, more parts than
+/// ``ad_pool_width()``, or another job running, the parts run on the calling thread in order.
+void ad_pool_run(long parts, ad_pool_task task, void *context);
+
 #endif

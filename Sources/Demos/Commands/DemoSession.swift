@@ -17,12 +17,14 @@ struct DemoSession {
     let progress: TrainingProgress
 
     init(demo: String, settings: TrainingSettings, heldOutName: String, progress: TrainingProgress? = nil) {
-        BLASThreads.set(settings.threads)
+        ComputeThreads.set(settings.threads)
         self.demo = demo
         self.settings = settings
         self.heldOutName = heldOutName
-        self.progress = progress ?? TrainingProgress(
-            demo: demo, totalEpochs: settings.epochs, style: TrainingProgress.style(for: settings.outputMode))
+        self.progress =
+            progress
+            ?? TrainingProgress(
+                demo: demo, totalEpochs: settings.epochs, style: TrainingProgress.style(for: settings.outputMode))
     }
 
     /// Plots and summary for moons and spiral: curves, then decision regions.
@@ -52,12 +54,18 @@ struct DemoSession {
             let grid = ImageGrid(
                 title: "\(demo): first \(shown.first) test images, then the first misclassified ones",
                 items: shown.indices.map {
-                    ImageGrid.Item(image: result.testImage($0), predicted: result.testPredictions[$0], actual: result.testLabels[$0])
+                    ImageGrid.Item(
+                        image: result.testImage($0), predicted: result.testPredictions[$0],
+                        actual: result.testLabels[$0])
                 },
                 classNames: classNames)
             files.append(try write(grid.svg(), named: "\(demo)-samples.svg", in: directory))
-            let matrix = ConfusionMatrix(classNames: classNames, predictions: result.testPredictions, labels: result.testLabels)
-            files.append(try write(matrix.svg(title: "\(demo): confusion matrix (test set)"), named: "\(demo)-confusion.svg", in: directory))
+            let matrix = ConfusionMatrix(
+                classNames: classNames, predictions: result.testPredictions, labels: result.testLabels)
+            files.append(
+                try write(
+                    matrix.svg(title: "\(demo): confusion matrix (test set)"), named: "\(demo)-confusion.svg",
+                    in: directory))
         }
         if let checkpoint = result.savedCheckpoint { files.append(checkpoint) }
         progress.finish(summary(result.metrics, seconds: seconds, files: files))

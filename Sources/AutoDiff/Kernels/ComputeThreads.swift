@@ -1,0 +1,128 @@
+import CKernels
+import COpenBLAS
+
+/// The threads that large kernels are split across: one pool (`Sources/CKernels/pool.c`) for
+/// matrix products and elementwise work alike.
+///
+/// A kernel is cut into at most ``count`` parts; the calling thread runs part 0 and pool thread
+/// *p* always runs part *p*, so the rows one core touched in one kernel are still in its cache
+/// for the next kernel over the same rows. How a kernel is cut depends only on ``count`` and the
+/// sizes, never on timing, so a run is reproducible for a given thread count (reductions split
+/// across parts add their partial results in part order).
+///
+/// OpenBLAS itself runs single-threaded: a large product is cut into blocks of C, one per
+/// thread, each one single-threaded OpenBLAS call. Its own worker threads would otherwise spin
+/// beside the pool's after every product.
+public enum ComputeThreads {
+    nonisolated(unsafe) private static var configured = 0
+
+    /// Products with fewer multiply-adds than this run on one thread.
+    public static let parallelThreshold = 4 << 20
+
+    /// Elementwise kernels over fewer elements than this run on one thread: below it, the
+    /// hand-off to another core costs more than the second core saves.
+    public static let elementThreshold = 1 << 15
+
+    /// Rows (or columns) of a product's C are split at multiples of this, so every block keeps
+    /// OpenBLAS's register tiles whole.
+    static let blockAlignment = 16
+
+    /// The most threads a kernel may use. Until ``set(_:)`` is called this is OpenBLAS's default
+    /// (`OPENBLAS_NUM_THREADS`, else the number of cores).
+    public static var count: Int {
+        if configured == 0 { configure(Int(openblas_get_num_threads())) }
+        return configured
+    }
+
+    /// Sets the most threads a kernel may use (at least 1).
+    public static func set(_ n: Int) {
+        configure(n)
+    }
+
+    private static func configure(_ n: Int) {
+        configured = max(1, n)
+        openblas_set_num_threads(1)
+        ad_pool_set_width(Int32(min(configured, 64)))
+    }
+
+    /// How many parts to cut `elements` of elementwise work into.
+    @inline(__always)
+    static func parts(elements: Int) -> Int {
+        elements >= elementThreshold ? min(count, elements / (elementThreshold / 2)) : 1
+    }
+
+    /// Runs `body(part)` for every part in `0..<parts` (see ``ComputeThreads``) and returns when
+    /// all have finished.
+    @inline(__always)
+    static func forEachPart(_ parts: Int, _ body: (Int) -> Void) {
+        guard parts > 1 else {
+            body(0)
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            var body = body
+            withUnsafeMutablePointer(to: &body) { pointer in
+                ad_pool_run(
+                    parts,
+                    { context, part in context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(part) },
+                    pointer)
+            }
+        }
+    }
+
+    /// The range of `0..<count` that part `part` of `parts` covers, split at multiples of
+    /// `alignment` (whole SIMD vectors, cache lines or register tiles).
+    @inline(__always)
+    static func range(of part: Int, _ parts: Int, in count: Int, alignment: Int = 16) -> Range<Int> {
+        let size = ((count + parts - 1) / parts + alignment - 1) / alignment * alignment
+        return min(part * size, count)..<min((part + 1) * size, count)
+    }
+
+    @inline(__always)
+    static func transpose(_ t: Bool) -> CBLAS_TRANSPOSE { t ? CblasTrans : CblasNoTrans }
+
+    /// Runs `block` over C (`m × n`, row-major, `ldc`) cut into one block per thread when the
+    /// product has at least ``parallelThreshold`` multiply-adds, else as one block.
+    /// `block(a, b, c, rows, columns)` gets the operands moved to its block: a block of rows of C
+    /// reads the same rows of op(A) and all of op(B); a block of columns reads all of op(A) and
+    /// the same columns of op(B). C is cut along its longer side.
+    @inline(__always)
+    static func inBlocks<S>(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<S>, lda: Int, b: UnsafePointer<S>,
+        ldb: Int, c: UnsafeMutablePointer<S>, ldc: Int,
+        _ block: (UnsafePointer<S>, UnsafePointer<S>, UnsafeMutablePointer<S>, Int, Int) -> Void
+    ) {
+        let threads = count
+        let byRows = m >= n
+        let extent = byRows ? m : n
+        let parts = m * n * k >= parallelThreshold ? min(threads, extent / blockAlignment) : 1
+        guard parts > 1 else {
+            block(a, b, c, m, n)
+            return
+        }
+        forEachPart(parts) { part in
+            let span = range(of: part, parts, in: extent, alignment: blockAlignment)
+            guard !span.isEmpty else { return }
+            let start = span.lowerBound
+            if byRows {
+                block(a + (transA ? start : start * lda), b, c + start * ldc, span.count, n)
+            } else {
+                block(a, b + (transB ? start * ldb : start), c + start, m, span.count)
+            }
+        }
+    }
+
+    /// The β to pass to BLAS for `C ← α·op(A)·op(B) + β·C`: for β = 0, C is zeroed here and 1 is
+    /// returned. OpenBLAS clears C for β = 0 with a plain loop (`sgemm_beta`, 3.3% of an
+    /// mnist-seed004 run's samples); memset does the same several times faster, and
+    /// accumulating onto zeros gives the same C.
+    @inline(__always)
+    static func clearedForAccumulation<S: TensorScalar>(
+        _ c: UnsafeMutablePointer<S>, _ m: Int, _ n: Int, _ ldc: Int, _ beta: S
+    ) -> S {
+        guard beta == 0 else { return beta }
+        let size = MemoryLayout<S>.stride
+        ad_zero_rows(c, m, n * size, ldc * size)
+        return 1
+    }
+}
