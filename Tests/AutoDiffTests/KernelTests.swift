@@ -190,6 +190,27 @@ struct BernoulliLaneTests {
     }
 }
 
+extension BernoulliLaneTests {
+    /// A large mask is made of blocks seeded in order from the generator, so it is the same
+    /// whether the blocks run on one thread or several: here, against the blocks drawn one call
+    /// at a time.
+    @Test("a mask split into blocks equals the blocks drawn one after another")
+    func blocks() {
+        let block = CPUKernels.bernoulliBlock
+        let n = 3 * block + 5
+        #expect(ComputeThreads.count == 1 || ComputeThreads.parts(elements: n) > 1)
+        var whole = RandomGenerator(seed: 23)
+        var pieces = RandomGenerator(seed: 23)
+        let mask = Tensor<Float>.randomBernoulli([n], probability: 0.7, generator: &whole).scalars
+        var reference: [Float] = []
+        for size in [block, block, block, 5] {
+            reference += Tensor<Float>.randomBernoulli([size], probability: 0.7, generator: &pieces).scalars
+        }
+        #expect(mask == reference)
+        #expect(whole == pieces)
+    }
+}
+
 @Suite("Dropout")
 struct DropoutTests {
     @Test(

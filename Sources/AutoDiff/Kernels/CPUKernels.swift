@@ -294,6 +294,10 @@ enum CPUKernels {
     /// deciding eight elements with a 32-bit uniform each (which resolves a probability to 2⁻³²).
     /// A serial generator is the bottleneck otherwise: one 64-bit draw per two elements, a chain
     /// the CPU cannot overlap.
+    ///
+    /// Every ``bernoulliBlock`` elements get their own 16 words, drawn from `generator` in block
+    /// order before any block runs, so blocks can be split across ``ComputeThreads`` and the
+    /// mask is the same for any thread count.
     @inline(__always)
     static func bernoulli<S: TensorScalar>(
         _ y: UnsafeMutablePointer<S>, times x: UnsafePointer<S>?, keep: UnsafeMutablePointer<UInt8>?, _ n: Int,
@@ -310,14 +314,31 @@ enum CPUKernels {
             }
             return
         }
-        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 16) { lanes in
-            for i in 0..<16 { lanes[i] = generator.next() }
-            // xoshiro's state must not be all zero; four zero draws in a row do not happen in
-            // practice, but a lane that had them would emit only zeros.
-            for lane in 0..<4 where (0..<4).allSatisfy({ lanes[lane + 4 * $0] == 0 }) { lanes[lane] = 1 }
-            draw(y, x, keep, n, UInt32(threshold), value, lanes.baseAddress!)
+        let blocks = (n + bernoulliBlock - 1) / bernoulliBlock
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 16 * blocks) { lanes in
+            let lanes = lanes.baseAddress!
+            for i in 0..<(16 * blocks) { lanes[i] = generator.next() }
+            for block in 0..<blocks {
+                // xoshiro's state must not be all zero; four zero draws in a row do not happen
+                // in practice, but a lane that had them would emit only zeros.
+                let words = lanes + 16 * block
+                for lane in 0..<4 where (0..<4).allSatisfy({ words[lane + 4 * $0] == 0 }) { words[lane] = 1 }
+            }
+            let parts = ComputeThreads.parts(elements: n)
+            ComputeThreads.forEachPart(parts) { part in
+                for block in ComputeThreads.range(of: part, parts, in: blocks, alignment: 1) {
+                    let start = block * bernoulliBlock
+                    draw(
+                        y + start, x.map { $0 + start }, keep.map { $0 + start }, min(bernoulliBlock, n - start),
+                        UInt32(threshold), value, lanes + 16 * block)
+                }
+            }
         }
     }
+
+    /// Elements per independently seeded run of ``bernoulli(_:times:keep:_:probability:value:generator:draw:)``
+    /// (a multiple of the eight a vector step decides).
+    static let bernoulliBlock = 1 << 14
 
     /// Every row of `y` (`[rows, columns]`) ← the `count` values at `x` (`columns` of them, or one
     /// broadcast): the first row, then doubling copies of the rows filled so far (log₂ rows
