@@ -132,11 +132,12 @@ struct KernelTests {
         #expect(!ThinGemm.handles(m: 8, n: 4096, k: 4096))  // thin but large: multi-threaded BLAS
     }
 
-    @Test("Adam and AMSGrad steps match the scalar formulas")
-    func adamKernel() {
+    /// 37: not a multiple of the vector width, so the tail runs too; 100,003: split across
+    /// ``ComputeThreads``, every part with its own slice of the three state buffers.
+    @Test("Adam and AMSGrad steps match the scalar formulas", arguments: [37, 100_003])
+    func adamKernel(n: Int) {
         for amsgrad in [false, true] {
             var generator = RandomGenerator(seed: 3)
-            let n = 37  // not a multiple of the vector width: the tail runs too
             var w = (0..<n).map { _ in Float(generator.nextUniform() - 0.5) }
             let g = (0..<n).map { _ in Float(generator.nextUniform() - 0.5) }
             var m = (0..<n).map { _ in Float(generator.nextUniform() * 0.1) }

@@ -145,18 +145,34 @@ enum CPUKernels {
     ) -> Void
 
     /// One fused optimizer step (see ``UpdateKernel``); `state` holds the rule's state buffers in
-    /// its documented order.
+    /// its documented order. Every element's update is independent of the others, so a large
+    /// parameter is split across ``ComputeThreads`` with the same result.
     @inline(__always)
     static func update<S: TensorScalar>(
         _ rule: UpdateKernel<S>, _ w: UnsafeMutablePointer<S>, _ g: UnsafePointer<S>,
         _ state: UnsafeBufferPointer<UnsafeMutablePointer<S>>, _ n: Int, adam: AdamKernel<S>
     ) {
+        let parts = ComputeThreads.parts(elements: n)
+        ComputeThreads.forEachPart(parts) { part in
+            let r = ComputeThreads.range(of: part, parts, in: n)
+            update(rule, w, g, state, r, adam: adam)
+        }
+    }
+
+    /// ``update(_:_:_:_:_:adam:)`` over the elements in `range`.
+    @inline(__always)
+    static func update<S: TensorScalar>(
+        _ rule: UpdateKernel<S>, _ w: UnsafeMutablePointer<S>, _ g: UnsafePointer<S>,
+        _ state: UnsafeBufferPointer<UnsafeMutablePointer<S>>, _ range: Range<Int>, adam: AdamKernel<S>
+    ) {
+        let (w, g, n, start) = (w + range.lowerBound, g + range.lowerBound, range.count, range.lowerBound)
+        let state = { (index: Int) in state[index] + start }
         switch rule {
         case .sgd(let lr, let decay, let momentum, let nesterov):
             if momentum == 0 {
                 for i in 0..<n { w[i] = w[i] * decay - lr * g[i] }
             } else {
-                let buf = state[0]
+                let buf = state(0)
                 if nesterov {
                     for i in 0..<n {
                         let b = momentum * buf[i] + g[i]
@@ -172,14 +188,14 @@ enum CPUKernels {
                 }
             }
         case .adagrad(let lr, let decay, let epsilon):
-            let sum = state[0]
+            let sum = state(0)
             for i in 0..<n {
                 let s = sum[i] + g[i] * g[i]
                 sum[i] = s
                 w[i] = w[i] * decay - lr * g[i] / (s.squareRoot() + epsilon)
             }
         case .rmsprop(let lr, let decay, let rho, let epsilon):
-            let avg = state[0]
+            let avg = state(0)
             let oneMinusRho = 1 - rho
             for i in 0..<n {
                 let a = rho * avg[i] + oneMinusRho * g[i] * g[i]
@@ -187,7 +203,7 @@ enum CPUKernels {
                 w[i] = w[i] * decay - lr * g[i] / (a.squareRoot() + epsilon)
             }
         case .adam(let lr, let decay, let beta1, let beta2, let c1, let c2, let epsilon, let amsgrad):
-            adam(w, g, state[0], state[1], amsgrad ? state[2] : nil, n, lr, decay, beta1, beta2, c1, c2, epsilon)
+            adam(w, g, state(0), state(1), amsgrad ? state(2) : nil, n, lr, decay, beta1, beta2, c1, c2, epsilon)
         }
     }
 
