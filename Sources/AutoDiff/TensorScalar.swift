@@ -100,7 +100,10 @@ extension Float: TensorScalar {
     ) {
         ThinGemm.gemm(
             transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta,
-            c: c, ldc: ldc, thin: ad_thin_gemm_f32, blas: cblas_sgemm)
+            c: c, ldc: ldc, thin: ad_thin_gemm_f32, blas: cblas_sgemm,
+            zeroSkipping: ZeroSkipping.Kernels(
+                scan: { ad_nonzero_columns_f32($0, $1, $2, $3, $4.assumingMemoryBound(to: UInt32.self), $5) },
+                gather: ad_gather_runs_f32))
     }
 }
 
@@ -120,6 +123,9 @@ extension Double: TensorScalar {
     ) {
         ThinGemm.gemm(
             transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta,
-            c: c, ldc: ldc, thin: ad_thin_gemm_f64, blas: cblas_dgemm)
+            c: c, ldc: ldc, thin: ad_thin_gemm_f64, blas: cblas_dgemm,
+            zeroSkipping: ZeroSkipping.Kernels(
+                scan: { ad_nonzero_columns_f64($0, $1, $2, $3, $4.assumingMemoryBound(to: UInt64.self), $5) },
+                gather: ad_gather_runs_f64))
     }
 }

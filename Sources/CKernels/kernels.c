@@ -333,3 +333,55 @@ void ad_zero_rows(void *base, long rows, long rowBytes, long strideBytes) {
     }
     for (long r = 0; r < rows; r++) memset((char *)base + r * strideBytes, 0, (size_t)rowBytes);
 }
+
+// The magnitudes' bits are or-ed row by row (a loop of vector ors); every 32 rows the columns
+// seen nonzero are counted, so a matrix without zero columns is given up on after its first rows.
+#define DEFINE_NONZERO_COLUMNS(T, BITS, MAGNITUDE, NAME)                                                \
+    DISPATCHED long NAME(const T *a, long rows, long columns, long lda, BITS *restrict seen, long limit) { \
+        memset(seen, 0, sizeof(BITS) * (size_t)columns);                                              \
+        long count = 0;                                                                               \
+        for (long r = 0; r < rows; r++) {                                                             \
+            const BITS *restrict row = (const BITS *)(a + r * lda);                                   \
+            for (long c = 0; c < columns; c++) seen[c] |= row[c] & MAGNITUDE;                         \
+            if (r % 32 == 31 || r == rows - 1) {                                                      \
+                count = 0;                                                                            \
+                for (long c = 0; c < columns; c++) count += seen[c] != 0;                             \
+                if (count > limit) return count;                                                      \
+            }                                                                                         \
+        }                                                                                             \
+        return count;                                                                                 \
+    }
+
+DEFINE_NONZERO_COLUMNS(float, uint32_t, 0x7fffffffu, ad_nonzero_columns_f32)
+DEFINE_NONZERO_COLUMNS(double, uint64_t, 0x7fffffffffffffffull, ad_nonzero_columns_f64)
+
+// Short runs (a row of pixels inside an image) are copied in 32-byte blocks, the last block of a
+// run running past its end (the next run overwrites the excess): a memcpy call per run of
+// twenty-odd elements costs more than the copy itself. A block never passes the end of a row of
+// packed, nor, except in the last row, where the copies are exact, the next row of a.
+typedef char bytes32 __attribute__((vector_size(32), aligned(1)));
+#define DEFINE_GATHER_RUNS(T, NAME)                                                                     \
+    DISPATCHED __attribute__((no_builtin("memcpy", "memmove"))) void NAME(                            \
+        const T *restrict a, long rows, long lda, const long *restrict runs, long nruns, T *restrict packed, \
+        long count) {                                                                                 \
+        const long block = 32 / sizeof(T);                                                            \
+        for (long r = 0; r < rows; r++) {                                                             \
+            const T *source = a + r * lda;                                                            \
+            T *target = packed + r * count, *end = target + count;                                    \
+            for (long q = 0; q < nruns; q++) {                                                        \
+                const T *from = source + runs[2 * q];                                                 \
+                long length = runs[2 * q + 1], e = 0;                                                 \
+                if (r < rows - 1)                                                                     \
+                    for (; e < length && target + e + block <= end; e += block)                       \
+                        *(bytes32 *)(target + e) = *(const bytes32 *)(from + e);                      \
+                else                                                                                  \
+                    for (; e + block <= length; e += block)                                           \
+                        *(bytes32 *)(target + e) = *(const bytes32 *)(from + e);                      \
+                for (; e < length; e++) target[e] = from[e];                                          \
+                target += length;                                                                     \
+            }                                                                                         \
+        }                                                                                             \
+    }
+
+DEFINE_GATHER_RUNS(float, ad_gather_runs_f32)
+DEFINE_GATHER_RUNS(double, ad_gather_runs_f64)

@@ -35,7 +35,11 @@ struct KernelTests {
         checkProducts(Self.blasShapes, transposes: transposes, thin: false)
     }
 
-    func checkProducts(_ shapes: [(Int, Int, Int)], transposes: (Bool, Bool), thin: Bool) {
+    /// Products of `shapes` against a triple loop, with op(A)(i, p) = 0 where `zeroInA(i, p)`.
+    func checkProducts(
+        _ shapes: [(Int, Int, Int)], transposes: (Bool, Bool), thin: Bool,
+        zeroInA: (Int, Int) -> Bool = { _, _ in false }
+    ) {
         let (transA, transB) = transposes
         var generator = RandomGenerator(seed: 7)
         for (m, n, k) in shapes {
@@ -44,7 +48,10 @@ struct KernelTests {
             let (aRows, aCols) = transA ? (k, m) : (m, k)
             let (bRows, bCols) = transB ? (n, k) : (k, n)
             let (lda, ldb, ldc) = (aCols + 3, bCols + 1, n + 2)
-            let a = (0..<(aRows * lda)).map { _ in generator.nextUniform() - 0.5 }
+            var a = (0..<(aRows * lda)).map { _ in generator.nextUniform() - 0.5 }
+            for i in 0..<m {
+                for p in 0..<k where zeroInA(i, p) { a[transA ? p * lda + i : i * lda + p] = 0 }
+            }
             let b = (0..<(bRows * ldb)).map { _ in generator.nextUniform() - 0.5 }
             let c0 = (0..<(m * ldc)).map { _ in generator.nextUniform() - 0.5 }
             func aAt(_ i: Int, _ p: Int) -> Double { transA ? a[p * lda + i] : a[i * lda + p] }
@@ -80,6 +87,24 @@ struct KernelTests {
                 }
             }
         }
+    }
+
+    /// Large products whose op(A) has zero columns (A as stored: terms of the inner sum left
+    /// out) or zero rows (A transposed: rows of C that are β·C), as a batch of images has blank
+    /// pixels; all of them zero; and zeros scattered without whole columns (nothing skipped).
+    @Test(
+        "products without op(A)'s zero columns or rows match a reference, and β = 0 still writes only C",
+        arguments: transposeCombinations)
+    func zeroSkippingProducts(transposes: (Bool, Bool)) {
+        let shapes = [(200, 100, 300), (96, 64, 700)]
+        let (transA, _) = transposes
+        // A stored with zero columns: inner terms p (not transposed) or rows of C i (transposed).
+        checkProducts(shapes, transposes: transposes, thin: false) { i, p in (transA ? i : p) % 3 != 1 }
+        checkProducts(shapes, transposes: transposes, thin: false) { i, p in (transA ? i : p) % 8 == 5 }
+        // Runs of 20 nonzero columns in every 28, as the pixels of an image row.
+        checkProducts(shapes, transposes: transposes, thin: false) { i, p in !(4..<24).contains((transA ? i : p) % 28) }
+        checkProducts([(64, 64, 1100)], transposes: transposes, thin: false) { _, _ in true }
+        checkProducts(shapes, transposes: transposes, thin: false) { i, p in (i + p) % 2 == 0 }
     }
 
     @Test(

@@ -93,12 +93,14 @@ enum ThinGemm {
 
     /// `C ← α·op(A)·op(B) + β·C` (``TensorScalar/gemm(transA:transB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)``):
     /// through `thin` when ``handles(m:n:k:)``, else through `blas`, one single-threaded call per
-    /// block of C (``ComputeThreads/inBlocks(transA:transB:m:n:k:a:lda:b:ldb:c:ldc:_:)``).
+    /// block of C (``ComputeThreads/inBlocks(transA:transB:m:n:k:a:lda:b:ldb:c:ldc:_:)``), on
+    /// operands without op(A)'s zero columns or rows when it has enough of them (``ZeroSkipping``,
+    /// through `zeroSkipping`).
     @inline(__always)
     static func gemm<S: TensorScalar>(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: S, a: UnsafePointer<S>, lda: Int,
         b: UnsafePointer<S>, ldb: Int, beta: S, c: UnsafeMutablePointer<S>, ldc: Int, thin: Kernel<S>,
-        blas: BLASKernel<S>
+        blas: BLASKernel<S>, zeroSkipping: ZeroSkipping.Kernels<S>
     ) {
         if handles(m: m, n: n, k: k) {
             run(
@@ -106,14 +108,26 @@ enum ThinGemm {
                 beta: beta, bias: nil, c: c, ldc: ldc)
             return
         }
-        ComputeThreads.inBlocks(
-            transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc
-        ) { a, b, c, rows, columns in
-            blas(
-                CblasRowMajor, ComputeThreads.transpose(transA), ComputeThreads.transpose(transB), blasint(rows),
-                blasint(columns), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
-                ComputeThreads.clearedForAccumulation(c, rows, columns, ldc, beta), c, blasint(ldc))
+        func dense(
+            _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: S, _ a: UnsafePointer<S>, _ lda: Int,
+            _ b: UnsafePointer<S>, _ ldb: Int, _ beta: S, _ c: UnsafeMutablePointer<S>, _ ldc: Int
+        ) {
+            ComputeThreads.inBlocks(
+                transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc
+            ) { a, b, c, rows, columns in
+                blas(
+                    CblasRowMajor, ComputeThreads.transpose(transA), ComputeThreads.transpose(transB), blasint(rows),
+                    blasint(columns), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
+                    ComputeThreads.clearedForAccumulation(c, rows, columns, ldc, beta), c, blasint(ldc))
+            }
         }
+        if ZeroSkipping.product(
+            transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta,
+            c: c, ldc: ldc, kernels: zeroSkipping, dense: dense)
+        {
+            return
+        }
+        dense(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     }
 
     /// `out ← x·W + 1·bᵀ` (``TensorScalar/linear(m:n:k:x:weight:bias:biasCount:out:)``): through

@@ -40,6 +40,19 @@ void ad_adam_f64(double *w, const double *g, double *m, double *v, double *vmax,
 /// through memset.
 void ad_zero_rows(void *base, long rows, long rowBytes, long strideBytes);
 
+/// seen[c] ← the or of the magnitude bits (all but the sign) of column c of the rows × columns
+/// matrix a (leading dimension lda): nonzero exactly where the column holds a value other than
+/// ±0 (NaN and ±∞ included). Returns how many columns are nonzero; stops early, returning a count
+/// above `limit`, once more than `limit` are found.
+long ad_nonzero_columns_f32(const float *a, long rows, long columns, long lda, uint32_t *seen, long limit);
+long ad_nonzero_columns_f64(const double *a, long rows, long columns, long lda, uint64_t *seen, long limit);
+
+/// Row r of packed (rows × count) ← the runs of row r of a (leading dimension lda) side by side;
+/// runs holds nruns pairs (first column, length) whose lengths add up to count.
+void ad_gather_runs_f32(const float *a, long rows, long lda, const long *runs, long nruns, float *packed, long count);
+void ad_gather_runs_f64(const double *a, long rows, long lda, const long *runs, long nruns, double *packed,
+                        long count);
+
 /// acc[o·inner + j] += Σₖ x[(o·length + k)·inner + j]: the sum over the middle axis of x seen as
 /// [outer, length, inner], added to acc ([outer, inner]).
 void ad_sum3d_f32(const float *x, long outer, long length, long inner, float *acc);
