@@ -151,13 +151,7 @@ enum ZeroSkipping {
                 gatherColumns(b, rows: n, lda: ldb, runs, count, into: packedB, gather: gather)
                 dense(false, true, m, n, count, alpha, packed, count, packedB, count, beta, c, ldc)
             } else {  // B is k × n: keep its rows
-                var row = packedB
-                for run in runs {
-                    for p in run {
-                        row.update(from: b + p * ldb, count: n)
-                        row += n
-                    }
-                }
+                copyRows(of: b, ld: ldb, runs, into: packedB, n)
                 dense(false, false, m, n, count, alpha, packed, count, packedB, n, beta, c, ldc)
             }
         }
@@ -175,22 +169,50 @@ enum ZeroSkipping {
         withUnsafeTemporaryAllocation(of: S.self, capacity: max(count * n, 1)) { block in
             let block = block.baseAddress!
             if count > 0 { dense(true, transB, count, n, k, alpha, packed, count, b, ldb, 0, block, n) }
-            var computed = UnsafePointer(block)
-            var next = 0  // the first row of C not yet written
+            // Row i of C comes from row rowOfBlock[i] of the block, or is β·C (-1).
+            var rowOfBlock = [Int](repeating: -1, count: m)
+            var q = 0
             for run in runs {
-                scaleRows(c + next * ldc, run.lowerBound - next, n, ldc, by: beta)
                 for i in run {
-                    let row = c + i * ldc
-                    if beta == 0 {
-                        row.update(from: computed, count: n)
-                    } else {
-                        for j in 0..<n { row[j] = computed[j] + beta * row[j] }
-                    }
-                    computed += n
+                    rowOfBlock[i] = q
+                    q += 1
                 }
-                next = run.upperBound
             }
-            scaleRows(c + next * ldc, m - next, n, ldc, by: beta)
+            let parts = ComputeThreads.parts(elements: m * n)
+            rowOfBlock.withUnsafeBufferPointer { rowOfBlock in
+                ComputeThreads.forEachPart(parts) { part in
+                    for i in ComputeThreads.range(of: part, parts, in: m, alignment: 1) {
+                        let row = c + i * ldc
+                        guard rowOfBlock[i] >= 0 else {
+                            scaleRows(row, 1, n, ldc, by: beta)
+                            continue
+                        }
+                        let computed = block + rowOfBlock[i] * n
+                        if beta == 0 {
+                            row.update(from: computed, count: n)
+                        } else {
+                            for j in 0..<n { row[j] = computed[j] + beta * row[j] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The rows `runs` of `b` (leading dimension ld) one after another in `packed` (n columns),
+    /// split across ``ComputeThreads``.
+    @inline(__always)
+    static func copyRows<S: TensorScalar>(
+        of b: UnsafePointer<S>, ld: Int, _ runs: [Range<Int>], into packed: UnsafeMutablePointer<S>, _ n: Int
+    ) {
+        let rows = runs.flatMap { $0 }
+        let parts = ComputeThreads.parts(elements: rows.count * n)
+        rows.withUnsafeBufferPointer { rows in
+            ComputeThreads.forEachPart(parts) { part in
+                for q in ComputeThreads.range(of: part, parts, in: rows.count, alignment: 1) {
+                    (packed + q * n).update(from: b + rows[q] * ld, count: n)
+                }
+            }
         }
     }
 
