@@ -44,8 +44,8 @@ public struct Tensor<Scalar: TensorScalar> {
 
     /// A tensor of the given shape whose elements `initializer` writes into the uninitialized
     /// storage, in row-major order, as `Array(unsafeUninitializedCapacity:initializingWith:)`
-    /// does: no zero-fill first, for data paths that overwrite every element anyway (a batch of
-    /// rows gathered from a data set). `initializer` must write every element; Float and Double
+    /// does: no zero-fill first, for data paths that overwrite every element anyway (a decoder
+    /// filling a tensor from a file). `initializer` must write every element; Float and Double
     /// need no deinitialization, so an element it skips holds an unspecified value, never a
     /// memory-safety hazard.
     @_specialize(where Scalar == Float)

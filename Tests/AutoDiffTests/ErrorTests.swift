@@ -7,7 +7,8 @@ import Testing
 enum Misuse: String, Codable, Sendable, CaseIterable {
     case matmulInner, broadcast, badAxis, reshapeCount, backwardNonScalar, backwardTwice
     case noGradient, gradientsOfConstant, anomalyForward, anomalyBackward, sliceOutOfRange
-    case gatherIndex, concatShapes, scalarsCount, linearShapes, bernoulliProbability, inPlaceShape, clampBounds,
+    case gatherIndex, indexSelectIndex, concatShapes, scalarsCount, linearShapes, bernoulliProbability, inPlaceShape,
+        clampBounds,
         lossShapes, lossLabel, lossLabelCount, dropoutRate
 
     /// Every one of these must appear in the message.
@@ -42,6 +43,7 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
         case .anomalyForward, .anomalyBackward: ""
         case .sliceOutOfRange: "slice: range 1..<5 is out of bounds for axis 0 of shape [3, 2]"
         case .gatherIndex: "gather: index 7 is out of range for axis 1 of size 3 (shape [2, 3])"
+        case .indexSelectIndex: "indexSelect: index -1 is out of range for axis 0 of size 2 (shape [2, 3])"
         case .concatShapes: "concat: shapes [[2, 3], [2, 4]] differ outside axis 0"
         case .scalarsCount: "Tensor(shape:scalars:): shape [2, 2] holds 4 elements but 3 were given"
         case .linearShapes: "linear: [5, 3] × [4, 2]: inner dimensions 3 and 4 differ"
@@ -84,6 +86,7 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
             }
         case .sliceOutOfRange: _ = Tensor<Float>.ones([3, 2]).slice([1..<5])
         case .gatherIndex: _ = Tensor<Float>.ones([2, 3]).gather(alongAxis: 1, indices: [0, 7])
+        case .indexSelectIndex: _ = Tensor<Float>.ones([2, 3]).indexSelect(alongAxis: 0, indices: [1, -1])
         case .concatShapes: _ = Tensor.concat([Tensor<Float>.ones([2, 3]), Tensor<Float>.ones([2, 4])])
         case .scalarsCount: _ = Tensor<Float>(shape: [2, 2], scalars: [1, 2, 3])
         case .linearShapes:

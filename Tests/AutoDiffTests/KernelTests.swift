@@ -420,6 +420,27 @@ struct ComputeThreadTests {
         }
     }
 
+    @Test("indexSelect of a large batch, split across threads, copies the right slices", arguments: [0, 1])
+    func splitIndexSelect(axis: Int) {
+        var generator = RandomGenerator(seed: 29)
+        let shape = axis == 0 ? [500, 97] : [3, 500, 41]
+        let x = Tensor<Float>.randomNormal(shape, generator: &generator)
+        let indices = (0..<700).map { ($0 * 7919) % 500 }  // repeats included
+        let picked = x.indexSelect(alongAxis: axis, indices: indices)
+        let (outer, inner) = axis == 0 ? (1, 97) : (3, 41)
+        #expect(picked.shape == (axis == 0 ? [700, 97] : [3, 700, 41]))
+        let (xs, ps) = (x.scalars, picked.scalars)
+        var mismatches = 0
+        for o in 0..<outer {
+            for (j, index) in indices.enumerated() {
+                for i in 0..<inner where ps[(o * 700 + j) * inner + i] != xs[(o * 500 + index) * inner + i] {
+                    mismatches += 1
+                }
+            }
+        }
+        #expect(mismatches == 0)
+    }
+
     @Test("elementwise kernels split across threads match one element at a time")
     func splitElementwise() {
         var generator = RandomGenerator(seed: 19)

@@ -178,6 +178,10 @@ enum OpCases {
         OpCase("gather repeated indices", [[3, 4]]) {
             $0[0].gather(alongAxis: 0, indices: [0, 0, 2, 1, 1, 1, 2, 0]).exp()
         },
+        OpCase("indexSelect rows, repeated", [[4, 3]]) {
+            $0[0].indexSelect(alongAxis: 0, indices: [3, 0, 3, 1]).exp()
+        },
+        OpCase("indexSelect middle axis", [[2, 4, 3]]) { $0[0].indexSelect(alongAxis: 1, indices: [2, 2, 0]).exp() },
     ]
 
     /// Rules whose ops only appear in backward graphs: checked by differentiating a gradient.
@@ -188,6 +192,9 @@ enum OpCases {
         OpCase("sliceBackward", [[4, 5]], firstDerivative { $0.slice([1..<3]).squared().sum() }),
         OpCase(
             "scatterAdd", [[3, 4]], firstDerivative { $0.gather(alongAxis: 1, indices: [2, 0, 2]).squared().sum() }),
+        OpCase(
+            "indexAdd", [[3, 4]],
+            firstDerivative { $0.indexSelect(alongAxis: 1, indices: [2, 0, 2]).squared().sum() }),
     ]
 
     /// Dropout with a fixed generator, so that every evaluation draws the same mask.

@@ -4,6 +4,15 @@ import Testing
 
 @Suite("Tensor values")
 struct TensorTests {
+    @Test("a tensor built over uninitialized storage holds what the initializer wrote")
+    func uninitializedStorage() {
+        let t = Tensor<Float>(shape: [2, 3]) { buffer in
+            for i in buffer.indices { buffer[i] = Float(i * i) }
+        }
+        #expect(t.shape == [2, 3])
+        #expect(t.scalars == [0, 1, 4, 9, 16, 25])
+    }
+
     @Test("creation functions")
     func creation() {
         #expect(Tensor<Float>.zeros([2, 3]).scalars == [0, 0, 0, 0, 0, 0])

@@ -21,7 +21,7 @@ public enum OpKind: String, CaseIterable, Sendable {
     // Losses fused into one op each (Ops/Losses.swift).
     case sigmoidCrossEntropy, softmaxCrossEntropy
     // Shape and indexing (Ops/Shape.swift).
-    case reshape, permute, expand, slice, sliceBackward, concat, gather, scatterAdd
+    case reshape, permute, expand, slice, sliceBackward, concat, gather, scatterAdd, indexSelect, indexAdd
     // A user-defined op (Engine/CustomOp.swift).
     case custom
 }

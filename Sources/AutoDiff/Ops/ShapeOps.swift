@@ -222,6 +222,69 @@ extension Tensor {
 
     // MARK: Gather and scatter
 
+    /// Whole slices along `axis`, picked by index (PyTorch `index_select`): the result has the
+    /// input's shape with `shape[axis] = indices.count`, and slice `j` of it is slice
+    /// `indices[j]` of the input. Indices may repeat (a batch drawn with replacement, an
+    /// embedding lookup). ∂/∂x = g's slices added back at their indices (``indexAdded(into:alongAxis:indices:)``).
+    ///
+    /// Slices are copied whole, split across ``ComputeThreads`` when large.
+    ///
+    /// ```swift
+    /// let batch = images.indexSelect(alongAxis: 0, indices: [17, 3, 42])   // [60000, 784] → [3, 784]
+    /// ```
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func indexSelect(alongAxis axis: Int, indices: [Int]) -> Tensor {
+        let a = ShapeMath.axis(axis, rank: rank, op: "indexSelect")
+        let n = shape[a]
+        if let bad = indices.first(where: { $0 < 0 || $0 >= n }) {
+            tensorFailure("indexSelect: index \(bad) is out of range for axis \(axis) of size \(n) (shape \(shape))")
+        }
+        let outer = shape[..<a].reduce(1, *)
+        let inner = shape[(a + 1)...].reduce(1, *)
+        let k = indices.count
+        var outShape = shape
+        outShape[a] = k
+        let out = TensorStorage<Scalar>.allocate(outer * k * inner)
+        let (px, po) = (storage.base, out.base)
+        indices.withUnsafeBufferPointer { idx in
+            let slices = outer * k
+            let parts = ComputeThreads.parts(elements: slices * inner)
+            ComputeThreads.forEachPart(parts) { part in
+                for slice in ComputeThreads.range(of: part, parts, in: slices, alignment: 1) {
+                    let (o, j) = slice.quotientAndRemainder(dividingBy: k)
+                    (po + slice * inner).update(from: px + (o * n + idx[j]) * inner, count: inner)
+                }
+            }
+        }
+        withExtendedLifetime(storage) {}
+        let inputShape = shape
+        return Tensor(shape: outShape, storage: out).recorded(.indexSelect, self) {
+            .unary { g, _ in g.indexAdded(into: inputShape, alongAxis: a, indices: indices) }
+        }
+    }
+
+    /// The adjoint of ``indexSelect(alongAxis:indices:)``: zeros of `fullShape` with slice `j`
+    /// of `self` added at slice `indices[j]` (repeated indices add up). ∂/∂self = the upstream
+    /// gradient's slices at `indices`.
+    func indexAdded(into fullShape: [Int], alongAxis a: Int, indices: [Int]) -> Tensor {
+        let outer = fullShape[..<a].reduce(1, *)
+        let inner = fullShape[(a + 1)...].reduce(1, *)
+        let (n, k) = (fullShape[a], indices.count)
+        let out = TensorStorage<Scalar>.filled(ShapeMath.count(fullShape), with: 0)
+        let (px, po) = (storage.base, out.base)
+        for o in 0..<outer {
+            for (j, index) in indices.enumerated() {
+                let (source, target) = (px + (o * k + j) * inner, po + (o * n + index) * inner)
+                for i in 0..<inner { target[i] += source[i] }
+            }
+        }
+        withExtendedLifetime(storage) {}
+        return Tensor(shape: fullShape, storage: out).recorded(.indexAdd, self) {
+            .unary { h, _ in h.indexSelect(alongAxis: a, indices: indices) }
+        }
+    }
+
     /// Picks elements along `axis` by index (PyTorch `gather`): with `k` indices per position,
     /// the result has the input's shape with `shape[axis] = k`, and
     /// `out[…, j, …] = x[…, indices[…, j, …], …]`. `indices` is in row-major order of the result.

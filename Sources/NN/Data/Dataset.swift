@@ -96,20 +96,13 @@ public struct Batches<Scalar: TensorScalar>: Sequence, IteratorProtocol {
     }
 }
 
-/// Copies the rows (first-axis slices) `indices` of `x` into a new tensor (memcpy per row).
+/// Copies the rows (first-axis slices) `indices` of `x` into a new tensor
+/// (``Tensor/indexSelect(alongAxis:indices:)``, split across cores for a large batch), with the
+/// data set's own message for an index out of range.
 func selectRows<Scalar>(_ x: Tensor<Scalar>, _ indices: [Int]) -> Tensor<Scalar> {
     let n = x.shape[0]
-    let rowSize = x.shape.dropFirst().reduce(1, *)
-    var shape = x.shape
-    shape[0] = indices.count
     if let bad = indices.first(where: { $0 < 0 || $0 >= n }) {
         tensorFailure("Dataset.rows: index \(bad) is outside 0..<\(n)")
     }
-    return x.withUnsafeBufferPointer { src in
-        Tensor(shape: shape) { dst in
-            for (row, i) in indices.enumerated() {
-                (dst.baseAddress! + row * rowSize).initialize(from: src.baseAddress! + i * rowSize, count: rowSize)
-            }
-        }
-    }
+    return x.indexSelect(alongAxis: 0, indices: indices)
 }
