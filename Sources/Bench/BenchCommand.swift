@@ -20,7 +20,7 @@ struct BenchCommand: ParsableCommand {
     @Argument(help: "Workloads to run (default: op-overhead moons spiral mnist-b128 mnist-seed004).")
     var workloads: [Workload] = Workload.allCases.filter { $0 != .memory && $0 != .thinProducts }
 
-    @Option(help: "OpenBLAS threads (default 2, as the peer measurements use).")
+    @Option(help: "Threads a large kernel is split across (default 2, as the peer measurements use).")
     var threads: Int = 2
 
     @Option(help: "Folder with the four MNIST IDX files (raw or .gz).")

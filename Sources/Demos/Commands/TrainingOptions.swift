@@ -54,16 +54,18 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
 
     @Option(
         parsing: .unconditional,
-        help: "OpenBLAS threads; an integer ≥ 1. (default: the number of CPU cores)")
+        help: "Threads a large kernel is split across; an integer ≥ 1. (default: the number of CPU cores)")
     var threads: Int?
 
-    @Option(help: ArgumentHelp(
-        "Save the trained model to this safetensors file. (default: not saved)", valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "Save the trained model to this safetensors file. (default: not saved)", valueName: "path"))
     var save: String?
 
-    @Option(help: ArgumentHelp(
-        "Start from this safetensors checkpoint: continue training it, or evaluate it with --epochs 0. (default: a fresh model)",
-        valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "Start from this safetensors checkpoint: continue training it, or evaluate it with --epochs 0. (default: a fresh model)",
+            valueName: "path"))
     var load: String?
 
     @Option(help: ArgumentHelp("Folder for the SVG plots; created when missing.", valueName: "dir"))

@@ -26,7 +26,7 @@ struct Summary: Codable, Equatable, Sendable {
     var evaluatedOn: String
     /// Wall-clock seconds of training and evaluation.
     var seconds: Double
-    /// OpenBLAS threads used.
+    /// Compute threads used (``ComputeThreads``).
     var threads: Int
     /// Files the run wrote (plots, checkpoint), in the order written.
     var files: [String]

@@ -18,7 +18,7 @@ struct TrainingSettings: Equatable, Sendable {
     var l1: Double
     var l2: Double
     var seed: UInt64
-    /// OpenBLAS threads, already applied by the command before training starts.
+    /// Compute threads (``ComputeThreads``), already applied by the command before training starts.
     var threads: Int
     /// Where to save the trained model (safetensors), if anywhere.
     var savePath: String?
