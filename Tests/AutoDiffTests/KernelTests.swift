@@ -107,6 +107,25 @@ struct KernelTests {
         checkProducts(shapes, transposes: transposes, thin: false) { i, p in (i + p) % 2 == 0 }
     }
 
+    /// A NaN is not a zero: a column holding one is kept, so the NaN reaches its row of C (and,
+    /// transposed, its column of the weight gradient).
+    @Test("a NaN in an otherwise zero column of a zero-skipped product still propagates")
+    func zeroSkippingKeepsNaN() {
+        var generator = RandomGenerator(seed: 31)
+        var x = (0..<(400 * 300)).map { i in i % 300 % 3 == 1 ? Float(generator.nextUniform()) : 0 }
+        x[5 * 300 + 0] = .nan  // row 5, column 0 (a column of zeros otherwise)
+        let input = Tensor<Float>(shape: [400, 300], scalars: x)
+        let weight = Tensor<Float>.randomNormal([300, 64], generator: &generator)
+        let output = input.matmul(weight).scalars
+        for row in [4, 5, 6] {
+            let nans = (0..<64).filter { output[row * 64 + $0].isNaN }.count
+            #expect(nans == (row == 5 ? 64 : 0), "row \(row)")
+        }
+        let gradient = input.transposed().matmul(Tensor<Float>.ones([400, 64])).scalars  // [300, 64]
+        #expect((0..<64).allSatisfy { gradient[$0].isNaN })
+        #expect((0..<64).allSatisfy { !gradient[64 + $0].isNaN })
+    }
+
     @Test(
         "sums over the middle axis add onto the running values, for every blocking remainder",
         arguments: [(1, 3000, 64), (3, 17, 1), (2, 5, 3), (4, 1, 7), (1, 9, 1), (5, 8, 1), (2, 6, 9)])
