@@ -9,7 +9,7 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
     case noGradient, gradientsOfConstant, anomalyForward, anomalyBackward, sliceOutOfRange
     case gatherIndex, indexSelectIndex, concatShapes, scalarsCount, linearShapes, bernoulliProbability, inPlaceShape,
         clampBounds,
-        lossShapes, lossLabel, lossLabelCount, dropoutRate
+        lossShapes, lossLabel, lossLabelCount, dropoutRate, uninitializedShape
 
     /// Every one of these must appear in the message.
     var expected: [String] {
@@ -54,6 +54,8 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
         case .lossLabel: "softmaxCrossEntropy: label 3 is out of range for 3 classes"
         case .lossLabelCount: "softmaxCrossEntropy: expected logits [N, classes] with N = 3 labels, got shape [2, 3]"
         case .dropoutRate: "dropout: rate 1.0 is outside [0, 1)"
+        case .uninitializedShape:
+            "Tensor(shape:unsafeUninitializedScalarsWith:): shape [2, -1] has a negative dimension"
         }
     }
 
@@ -105,6 +107,7 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
         case .dropoutRate:
             var g = RandomGenerator(seed: 1)
             _ = Tensor<Float>.ones([2]).dropout(rate: 1, generator: &g)
+        case .uninitializedShape: _ = Tensor<Float>(shape: [2, -1]) { _ in }
         }
     }
 }

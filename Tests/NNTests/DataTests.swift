@@ -21,6 +21,15 @@ struct DataTests {
         #expect(batches.flatMap { $0.features.scalars } == (0..<(2 * count)).map(Float.init))
     }
 
+    @Test("Picking rows outside the data set stops with a message naming the index and the size")
+    func rowOutOfRange() async throws {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            _ = DataTests.numbered(4).rows([1, 4])
+        }
+        let stderr = String(decoding: try #require(result).standardErrorContent, as: UTF8.self)
+        #expect(stderr.contains("Dataset.rows: index 4 is outside 0..<4"), "stderr was: \(stderr.prefix(600))")
+    }
+
     @Test("Shuffled batches are a seeded permutation; features stay with their labels")
     func shuffledBatches() {
         let data = Self.numbered(25)

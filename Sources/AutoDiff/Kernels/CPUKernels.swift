@@ -152,11 +152,7 @@ enum CPUKernels {
         _ rule: UpdateKernel<S>, _ w: UnsafeMutablePointer<S>, _ g: UnsafePointer<S>,
         _ state: UnsafeBufferPointer<UnsafeMutablePointer<S>>, _ n: Int, adam: AdamKernel<S>
     ) {
-        let parts = ComputeThreads.parts(elements: n)
-        ComputeThreads.forEachPart(parts) { part in
-            let r = ComputeThreads.range(of: part, parts, in: n)
-            update(rule, w, g, state, r, adam: adam)
-        }
+        ComputeThreads.forEachRange(of: n) { r in update(rule, w, g, state, r, adam: adam) }
     }
 
     /// ``update(_:_:_:_:_:adam:)`` over the elements in `range`.
@@ -340,9 +336,8 @@ enum CPUKernels {
                 let words = lanes + 16 * block
                 for lane in 0..<4 where (0..<4).allSatisfy({ words[lane + 4 * $0] == 0 }) { words[lane] = 1 }
             }
-            let parts = ComputeThreads.parts(elements: n)
-            ComputeThreads.forEachPart(parts) { part in
-                for block in ComputeThreads.range(of: part, parts, in: blocks, alignment: 1) {
+            ComputeThreads.forEachRange(of: blocks, elements: n, alignment: 1) { blocksOfPart in
+                for block in blocksOfPart {
                     let start = block * bernoulliBlock
                     draw(
                         y + start, x.map { $0 + start }, keep.map { $0 + start }, min(bernoulliBlock, n - start),

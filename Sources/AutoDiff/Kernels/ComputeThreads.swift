@@ -70,6 +70,21 @@ public enum ComputeThreads {
         }
     }
 
+    /// Runs `body` over `0..<count` cut into one range per part, as many parts as
+    /// ``parts(elements:)`` gives for `elements` of work (`count` unless given) and split as
+    /// ``range(of:_:in:alignment:)`` does; empty ranges are skipped. For kernels whose parts are
+    /// independent: a part's result goes to its own range of the output.
+    @inline(__always)
+    static func forEachRange(
+        of count: Int, elements: Int? = nil, alignment: Int = 16, _ body: (Range<Int>) -> Void
+    ) {
+        let parts = parts(elements: elements ?? count)
+        forEachPart(parts) { part in
+            let r = range(of: part, parts, in: count, alignment: alignment)
+            if !r.isEmpty { body(r) }
+        }
+    }
+
     /// The range of `0..<count` that part `part` of `parts` covers: the parts as equal as they
     /// can be with every boundary at a multiple of `alignment` (whole SIMD vectors, cache lines
     /// or register tiles). 1000 rows in two parts at 16 are 496 + 504, not 512 + 488: the

@@ -13,9 +13,7 @@ extension Tensor {
         if parts <= 1 {
             Scalar.reduce3D(op, x, outer, length, inner, into: acc)
         } else if outer >= length {
-            ComputeThreads.forEachPart(parts) { part in
-                let r = ComputeThreads.range(of: part, parts, in: outer, alignment: 1)
-                guard !r.isEmpty else { return }
+            ComputeThreads.forEachRange(of: outer, elements: outer * length * inner, alignment: 1) { r in
                 Scalar.reduce3D(
                     op, x + r.lowerBound * length * inner, r.count, length, inner, into: acc + r.lowerBound * inner)
             }
@@ -43,11 +41,7 @@ extension Tensor {
     func mapped(_ op: UnaryKernel<Scalar>) -> Tensor {
         let out = TensorStorage<Scalar>.allocate(count)
         let (x, y, count) = (storage.base, out.base, count)
-        let parts = ComputeThreads.parts(elements: count)
-        ComputeThreads.forEachPart(parts) { part in
-            let r = ComputeThreads.range(of: part, parts, in: count)
-            Scalar.unary(op, x + r.lowerBound, y + r.lowerBound, r.count)
-        }
+        ComputeThreads.forEachRange(of: count) { r in Scalar.unary(op, x + r.lowerBound, y + r.lowerBound, r.count) }
         withExtendedLifetime(storage) {}
         return Tensor(shape: shape, storage: out)
     }
@@ -118,9 +112,7 @@ extension Tensor {
         if a.shape == b.shape {
             let out = TensorStorage<Scalar>.allocate(a.count)
             let (pa, pb, po, count) = (a.storage.base, b.storage.base, out.base, a.count)
-            let parts = ComputeThreads.parts(elements: count)
-            ComputeThreads.forEachPart(parts) { part in
-                let r = ComputeThreads.range(of: part, parts, in: count)
+            ComputeThreads.forEachRange(of: count) { r in
                 Scalar.binary(op, pa + r.lowerBound, 1, pb + r.lowerBound, 1, po + r.lowerBound, r.count)
             }
             withExtendedLifetime((a.storage, b.storage)) {}

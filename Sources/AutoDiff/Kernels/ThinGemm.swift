@@ -38,20 +38,17 @@ enum ThinGemm {
         ldc: Int
     ) {
         let (ta, tb): (Int32, Int32) = (transA ? 1 : 0, transB ? 1 : 0)
-        let parts = ComputeThreads.parts(elements: max(m * k, k * n, m * n))
+        let elements = max(m * k, k * n, m * n)
+        let parts = ComputeThreads.parts(elements: elements)
         if parts <= 1 {
             thin(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc)
         } else if m >= n && m >= k {
-            ComputeThreads.forEachPart(parts) { part in
-                let r = ComputeThreads.range(of: part, parts, in: m)
-                guard !r.isEmpty else { return }
+            ComputeThreads.forEachRange(of: m, elements: elements) { r in
                 let rowsOfA = a + (transA ? r.lowerBound : r.lowerBound * lda)
                 thin(ta, tb, r.count, n, k, alpha, rowsOfA, lda, b, ldb, beta, bias, c + r.lowerBound * ldc, ldc)
             }
         } else if n >= k {
-            ComputeThreads.forEachPart(parts) { part in
-                let r = ComputeThreads.range(of: part, parts, in: n)
-                guard !r.isEmpty else { return }
+            ComputeThreads.forEachRange(of: n, elements: elements) { r in
                 let columnsOfB = b + (transB ? r.lowerBound * ldb : r.lowerBound)
                 thin(
                     ta, tb, m, r.count, k, alpha, a, lda, columnsOfB, ldb, beta, bias.map { $0 + r.lowerBound },

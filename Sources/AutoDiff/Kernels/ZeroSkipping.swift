@@ -7,7 +7,7 @@
 // rounding. As with any sparse product, a zero times ±∞ or NaN in the skipped part of B is not
 // propagated (the dense product would make it NaN).
 
-/// How ``ThinGemm/gemm(transA:transB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:thin:blas:nonzeroColumns:)``
+/// How ``ThinGemm/gemm(transA:transB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:thin:blas:zeroSkipping:)``
 /// leaves out the zero columns (and zero rows) of op(A).
 enum ZeroSkipping {
     /// The fewest zero columns, as a fraction of the side, that are left out: below it, gathering
@@ -121,11 +121,8 @@ enum ZeroSkipping {
         into packed: UnsafeMutablePointer<S>, gather: Kernels<S>.Gather
     ) {
         let pairs = runs.flatMap { [$0.lowerBound, $0.count] }
-        let parts = ComputeThreads.parts(elements: rows * count)
         pairs.withUnsafeBufferPointer { pairs in
-            ComputeThreads.forEachPart(parts) { part in
-                let r = ComputeThreads.range(of: part, parts, in: rows, alignment: 1)
-                guard !r.isEmpty else { return }
+            ComputeThreads.forEachRange(of: rows, elements: rows * count, alignment: 1) { r in
                 gather(
                     a + r.lowerBound * lda, r.count, lda, pairs.baseAddress!, runs.count, packed + r.lowerBound * count,
                     count)
@@ -178,10 +175,9 @@ enum ZeroSkipping {
                     q += 1
                 }
             }
-            let parts = ComputeThreads.parts(elements: m * n)
             rowOfBlock.withUnsafeBufferPointer { rowOfBlock in
-                ComputeThreads.forEachPart(parts) { part in
-                    for i in ComputeThreads.range(of: part, parts, in: m, alignment: 1) {
+                ComputeThreads.forEachRange(of: m, elements: m * n, alignment: 1) { rowsOfPart in
+                    for i in rowsOfPart {
                         let row = c + i * ldc
                         guard rowOfBlock[i] >= 0 else {
                             scaleRows(row, 1, n, ldc, by: beta)
@@ -206,10 +202,9 @@ enum ZeroSkipping {
         of b: UnsafePointer<S>, ld: Int, _ runs: [Range<Int>], into packed: UnsafeMutablePointer<S>, _ n: Int
     ) {
         let rows = runs.flatMap { $0 }
-        let parts = ComputeThreads.parts(elements: rows.count * n)
         rows.withUnsafeBufferPointer { rows in
-            ComputeThreads.forEachPart(parts) { part in
-                for q in ComputeThreads.range(of: part, parts, in: rows.count, alignment: 1) {
+            ComputeThreads.forEachRange(of: rows.count, elements: rows.count * n, alignment: 1) { kept in
+                for q in kept {
                     (packed + q * n).update(from: b + rows[q] * ld, count: n)
                 }
             }

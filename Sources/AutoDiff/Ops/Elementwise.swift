@@ -456,9 +456,7 @@ extension Tensor {
         let out = TensorStorage<Scalar>.allocate(count)
         keep.withUnsafeBufferPointer { keep in
             let (x, y, mask, count) = (storage.base, out.base, keep.baseAddress!, count)
-            let parts = ComputeThreads.parts(elements: count)
-            ComputeThreads.forEachPart(parts) { part in
-                let r = ComputeThreads.range(of: part, parts, in: count)
+            ComputeThreads.forEachRange(of: count) { r in
                 Scalar.maskedScale(x + r.lowerBound, keep: mask + r.lowerBound, scale: scale, y + r.lowerBound, r.count)
             }
         }

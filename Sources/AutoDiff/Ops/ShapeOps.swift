@@ -248,10 +248,8 @@ extension Tensor {
         let out = TensorStorage<Scalar>.allocate(outer * k * inner)
         let (px, po) = (storage.base, out.base)
         indices.withUnsafeBufferPointer { idx in
-            let slices = outer * k
-            let parts = ComputeThreads.parts(elements: slices * inner)
-            ComputeThreads.forEachPart(parts) { part in
-                for slice in ComputeThreads.range(of: part, parts, in: slices, alignment: 1) {
+            ComputeThreads.forEachRange(of: outer * k, elements: outer * k * inner, alignment: 1) { slices in
+                for slice in slices {
                     let (o, j) = slice.quotientAndRemainder(dividingBy: k)
                     (po + slice * inner).update(from: px + (o * n + idx[j]) * inner, count: inner)
                 }
