@@ -37,6 +37,7 @@ public enum GradCheck {
         _ f: ([Tensor<Double>]) -> Tensor<Double>, at inputs: [Tensor<Double>], mode: Mode = .full,
         epsilon: Double = 1e-6, tolerance: Double = 1e-6
     ) -> Report {
+        _ = librarySourcesRegistered
         switch mode {
         case .full:
             return fullJacobian(f, at: inputs, epsilon: epsilon, tolerance: tolerance)
@@ -61,14 +62,15 @@ public enum GradCheck {
         _ f: @escaping ([Tensor<Double>]) -> Tensor<Double>, at inputs: [Tensor<Double>], seed: UInt64 = 7,
         epsilon: Double = 1e-6, tolerance: Double = 1e-6
     ) -> Report {
+        _ = librarySourcesRegistered
         var generator = RandomGenerator(seed: seed)
         let probe = evaluate(f, inputs)
-        let u = Tensor<Double>.randomNormal(probe.shape, generator: &generator)
-        let ws = inputs.map { Tensor<Double>.randomNormal($0.shape, generator: &generator) }
+        let u = Tensor<Double>.randomNormal(probe.shape, generator: &generator, on: probe.device)
+        let ws = inputs.map { Tensor<Double>.randomNormal($0.shape, generator: &generator, on: $0.device) }
         let firstDerivative: ([Tensor<Double>]) -> Tensor<Double> = { xs in
             let tracked = xs.map { $0.requiresGrad ? $0 : $0.requiringGrad() }
             let grads = gradients(of: f(tracked), wrt: tracked, seed: u, createGraph: true)
-            return zip(grads, ws).map { ($0 * $1).sum() }.reduce(Tensor(0), +)
+            return zip(grads, ws).map { ($0 * $1).sum() }.reduce(Tensor(0, on: probe.device), +)
         }
         var report = fullJacobian(firstDerivative, at: inputs, epsilon: epsilon, tolerance: tolerance)
         report.order = 2
@@ -116,7 +118,7 @@ public enum GradCheck {
                 var seed = [Double](repeating: 0, count: outCount)
                 seed[k] = 1
                 let grads = gradients(
-                    of: output, wrt: tracked, seed: Tensor(shape: output.shape, scalars: seed), retainGraph: true)
+                    of: output, wrt: tracked, seed: Tensor(shape: output.shape, scalars: seed, on: output.device), retainGraph: true)
                 for (i, g) in grads.enumerated() { analytic[i].append(g.scalars) }
             }
         } else {
@@ -153,12 +155,12 @@ public enum GradCheck {
         for _ in 0..<count {
             let tracked = inputs.map { $0.requiringGrad() }
             let output = f(tracked)
-            let u = Tensor<Double>.randomNormal(output.shape, generator: &generator)
+            let u = Tensor<Double>.randomNormal(output.shape, generator: &generator, on: output.device)
             let vjps =
                 output.requiresGrad
-                ? gradients(of: output, wrt: tracked, seed: u) : inputs.map { Tensor.zeros($0.shape) }
+                ? gradients(of: output, wrt: tracked, seed: u) : inputs.map { Tensor.zeros(like: $0) }
             for (i, x) in inputs.enumerated() {
-                let v = Tensor<Double>.randomNormal(x.shape, generator: &generator)
+                let v = Tensor<Double>.randomNormal(x.shape, generator: &generator, on: x.device)
                 var plus = inputs
                 var minus = inputs
                 plus[i] = (x + v * epsilon).detached()
@@ -254,3 +256,7 @@ public enum GradCheck {
         }
     }
 }
+
+/// GradCheck's frames are library code: anomaly reports of a checked function name the user's
+/// line, not GradCheck's.
+private let librarySourcesRegistered: Void = registerLibrarySources()

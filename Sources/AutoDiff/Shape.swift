@@ -20,6 +20,16 @@ enum ShapeMath {
         return strides
     }
 
+    /// Strides of a tensor of shape `shape` read as a tensor of the (broadcast) shape `out`: 0 on
+    /// every broadcast dimension.
+    static func broadcastStrides(_ shape: [Int], to out: [Int]) -> [Int] {
+        let own = strides(shape)
+        let offset = out.count - shape.count
+        return (0..<out.count).map { i in
+            i < offset || shape[i - offset] == 1 ? 0 : own[i - offset]
+        }
+    }
+
     /// The NumPy broadcast of two shapes: align at the right, each pair of dimensions must be
     /// equal or one of them 1.
     static func broadcast(_ a: [Int], _ b: [Int], op: String) -> [Int] {

@@ -16,21 +16,20 @@
 public struct Tensor<Scalar: TensorScalar> {
     /// The size of each dimension; `[]` for a scalar.
     public let shape: [Int]
-    @usableFromInline var storage: TensorStorage<Scalar>
+    /// The elements, in row-major order, in memory of the tensor's ``device``.
+    @usableFromInline var storage: Buffer
     /// The tape entry of this value, `nil` when it needs no gradient.
     @usableFromInline var node: GradNode<Scalar>?
 
     @inline(__always)
-    init(shape: [Int], storage: TensorStorage<Scalar>, node: GradNode<Scalar>? = nil) {
+    init(shape: [Int], storage: Buffer, node: GradNode<Scalar>? = nil) {
         self.shape = shape
         self.storage = storage
         self.node = node
     }
 
-    /// A tensor of the given shape holding `scalars` in row-major order.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    public init(shape: [Int], scalars: [Scalar]) {
+    /// A tensor of the given shape holding `scalars` in row-major order, on `device`.
+    public init(shape: [Int], scalars: [Scalar], on device: Device = .cpu) {
         guard shape.allSatisfy({ $0 >= 0 }) else {
             tensorFailure("Tensor(shape:scalars:): shape \(shape) has a negative dimension")
         }
@@ -39,73 +38,71 @@ public struct Tensor<Scalar: TensorScalar> {
                 "Tensor(shape:scalars:): shape \(shape) holds \(ShapeMath.count(shape)) elements but \(scalars.count) were given"
             )
         }
-        self.init(shape: shape, storage: scalars.withUnsafeBufferPointer { .copying($0) })
+        let buffer = device.backend.allocate(scalars.count, Scalar.dtype)
+        scalars.withUnsafeBytes { device.backend.copy(fromHost: $0.baseAddress!, into: buffer) }
+        self.init(shape: shape, storage: buffer)
     }
 
-    /// A tensor of the given shape whose elements `initializer` writes into the uninitialized
-    /// storage, in row-major order, as `Array(unsafeUninitializedCapacity:initializingWith:)`
+    /// A tensor of the given shape whose elements `initializer` writes into uninitialized
+    /// memory, in row-major order, as `Array(unsafeUninitializedCapacity:initializingWith:)`
     /// does: no zero-fill first, for data paths that overwrite every element anyway (a decoder
     /// filling a tensor from a file). `initializer` must write every element; Float and Double
     /// need no deinitialization, so an element it skips holds an unspecified value, never a
-    /// memory-safety hazard.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
+    /// memory-safety hazard. On a device with memory of its own, the elements are written to
+    /// host memory first and then copied.
     public init(
-        shape: [Int], unsafeUninitializedScalarsWith initializer: (UnsafeMutableBufferPointer<Scalar>) throws -> Void
+        shape: [Int], on device: Device = .cpu,
+        unsafeUninitializedScalarsWith initializer: (UnsafeMutableBufferPointer<Scalar>) throws -> Void
     ) rethrows {
         guard shape.allSatisfy({ $0 >= 0 }) else {
             tensorFailure("Tensor(shape:unsafeUninitializedScalarsWith:): shape \(shape) has a negative dimension")
         }
-        let count = ShapeMath.count(shape)
-        let s = TensorStorage<Scalar>.allocate(count)
-        try initializer(UnsafeMutableBufferPointer(start: s.base, count: count))
-        self.init(shape: shape, storage: s)
+        let buffer = device.backend.allocate(ShapeMath.count(shape), Scalar.dtype)
+        try Tensor.writeHost(buffer, initializer)
+        self.init(shape: shape, storage: buffer)
     }
 
     /// A one-dimensional tensor.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    public init(_ scalars: [Scalar]) { self.init(shape: [scalars.count], scalars: scalars) }
+    public init(_ scalars: [Scalar], on device: Device = .cpu) {
+        self.init(shape: [scalars.count], scalars: scalars, on: device)
+    }
 
     /// A rank-0 tensor.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    public init(_ scalar: Scalar) { self.init(shape: [], storage: .filled(1, with: scalar)) }
+    public init(_ scalar: Scalar, on device: Device = .cpu) {
+        self.init(shape: [], storage: Tensor.filled(1, with: scalar, on: device))
+    }
 
     /// A matrix from rows of equal length.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    public init(rows: [[Scalar]]) {
+    public init(rows: [[Scalar]], on device: Device = .cpu) {
         let width = rows.first?.count ?? 0
         guard rows.allSatisfy({ $0.count == width }) else {
             tensorFailure("Tensor(rows:): rows have different lengths \(rows.map(\.count))")
         }
-        self.init(shape: [rows.count, width], scalars: rows.flatMap { $0 })
+        self.init(shape: [rows.count, width], scalars: rows.flatMap { $0 }, on: device)
     }
 
     /// A tensor of integers converted to this type and multiplied by `scale`, written straight
-    /// into the tensor's storage (no intermediate array): e.g. image bytes with `scale: 1/255`.
-    @_specialize(where Scalar == Float, Source == UInt8)
-    @_specialize(where Scalar == Double, Source == UInt8)
-    public init<Source: BinaryInteger>(shape: [Int], integers: UnsafeBufferPointer<Source>, scale: Scalar = 1) {
+    /// into the tensor's memory on a host device (no intermediate array): e.g. image bytes with
+    /// `scale: 1/255`.
+    public init<Source: BinaryInteger>(
+        shape: [Int], integers: UnsafeBufferPointer<Source>, scale: Scalar = 1, on device: Device = .cpu
+    ) {
         guard ShapeMath.count(shape) == integers.count else {
             tensorFailure(
                 "Tensor(shape:integers:): shape \(shape) holds \(ShapeMath.count(shape)) elements but \(integers.count) were given"
             )
         }
-        let s = TensorStorage<Scalar>.allocate(integers.count)
-        let p = s.base
-        for (i, value) in integers.enumerated() { p[i] = Scalar(value) * scale }
-        self.init(shape: shape, storage: s)
+        self.init(shape: shape, on: device) { out in
+            for (i, value) in integers.enumerated() { out[i] = Scalar(value) * scale }
+        }
     }
 
-    /// A tensor with the values of `other` converted to this precision (not differentiable).
+    /// A tensor with the values of `other` converted to this precision, on the same device (not
+    /// differentiable).
     public init<Other: TensorScalar>(converting other: Tensor<Other>) {
-        let s = TensorStorage<Scalar>.allocate(other.count)
-        let src = other.storage.base
-        let dst = s.base
-        for i in 0..<other.count { dst[i] = Scalar(src[i]) }
-        self.init(shape: other.shape, storage: s)
+        let buffer = other.backend.allocate(other.count, Scalar.dtype)
+        other.backend.convert(other.storage, into: buffer)
+        self.init(shape: other.shape, storage: buffer)
     }
 
     /// The number of dimensions.
@@ -113,25 +110,30 @@ public struct Tensor<Scalar: TensorScalar> {
     /// The number of elements.
     public var count: Int { storage.count }
 
+    /// Where the tensor's elements live and which backend computes on them.
+    public var device: Device { storage.device }
+    @inline(__always) var backend: any Backend { storage.backend }
+
     /// The elements in row-major order.
-    public var scalars: [Scalar] {
-        Array(UnsafeBufferPointer(start: storage.base, count: count))
-    }
+    public var scalars: [Scalar] { withHostElements { Array($0) } }
 
     /// The value of a one-element tensor.
     public var item: Scalar {
         guard count == 1 else {
             tensorFailure("item: the tensor has shape \(shape) (\(count) elements), not one element")
         }
-        return storage.base[0]
+        return withHostElements { $0[0] }
     }
 
     /// The element at a multi-index (one index per dimension).
     public subscript(element indices: Int...) -> Scalar {
-        get { storage.base[flatIndex(indices)] }
+        get {
+            let i = flatIndex(indices)
+            return withHostElements { $0[i] }
+        }
         set {
-            makeUnique()
-            storage.base[flatIndex(indices)] = newValue
+            let i = flatIndex(indices)
+            withUnsafeMutableBufferPointer { $0[i] = newValue }
         }
     }
 
@@ -149,11 +151,9 @@ public struct Tensor<Scalar: TensorScalar> {
         return flat
     }
 
-    /// Read-only access to the elements.
+    /// Read-only access to the elements (on a device with memory of its own, to a host copy).
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Scalar>) throws -> R) rethrows -> R {
-        try withExtendedLifetime(storage) {
-            try body(UnsafeBufferPointer(start: storage.base, count: count))
-        }
+        try withHostElements(body)
     }
 
     /// Writes the elements in place (copying the buffer first if it is shared). Writing does not
@@ -162,14 +162,89 @@ public struct Tensor<Scalar: TensorScalar> {
         _ body: (UnsafeMutableBufferPointer<Scalar>) throws -> R
     ) rethrows -> R {
         makeUnique()
-        return try withExtendedLifetime(storage) {
-            try body(UnsafeMutableBufferPointer(start: storage.base, count: count))
+        var result: R?
+        try Tensor.writeHost(storage, keepingContents: true) { result = try body($0) }
+        return result!
+    }
+
+    /// This tensor on `device`: the same tensor when it is already there, else a copy.
+    /// Differentiable: the gradient is copied back to this tensor's device.
+    public func to(_ device: Device) -> Tensor {
+        if device == self.device { return self }
+        let buffer = device.backend.allocate(count, Scalar.dtype)
+        if storage.isHostMemory {
+            withExtendedLifetime(storage) { device.backend.copy(fromHost: storage.hostAddress, into: buffer) }
+        } else {
+            let host = scalars
+            host.withUnsafeBytes { device.backend.copy(fromHost: $0.baseAddress!, into: buffer) }
         }
+        let source = self.device
+        return Tensor(shape: shape, storage: buffer).recorded(.transfer, self) { .unary { g, _ in g.to(source) } }
+    }
+
+    // MARK: Buffers
+
+    /// New uninitialized memory on this tensor's device for `count` elements.
+    @inline(__always)
+    func newBuffer(_ count: Int) -> Buffer { storage.backend.allocate(count, Scalar.dtype) }
+
+    /// New memory on `device` with every element `value`.
+    @inline(__always)
+    static func filled(_ count: Int, with value: Scalar, on device: Device) -> Buffer {
+        let buffer = device.backend.allocate(count, Scalar.dtype)
+        device.backend.fill(buffer, with: Double(value))
+        return buffer
+    }
+
+    /// Stops naming `op` and both devices when `other` is not on this tensor's device.
+    @inline(__always)
+    func checkSameDevice(_ other: Tensor, _ op: @autoclosure () -> String) {
+        if _slowPath(storage.backend !== other.storage.backend) {
+            tensorFailure(
+                "\(op()): tensors on different devices (\(device) and \(other.device)); move one with .to(_:)")
+        }
+    }
+
+    /// Runs `body` on the elements in host memory: the buffer itself on host backends, a copy
+    /// otherwise.
+    func withHostElements<R>(_ body: (UnsafeBufferPointer<Scalar>) throws -> R) rethrows -> R {
+        if storage.isHostMemory {
+            return try withExtendedLifetime(storage) {
+                try body(UnsafeBufferPointer(start: storage.host(Scalar.self), count: count))
+            }
+        }
+        let copy = [Scalar](unsafeUninitializedCapacity: count) { elements, initialized in
+            backend.copy(storage, toHost: elements.baseAddress!)
+            initialized = count
+        }
+        return try copy.withUnsafeBufferPointer(body)
+    }
+
+    /// Lets `body` write the elements of `buffer` in host memory: directly on host backends,
+    /// else into a host copy (holding the current contents when `keepingContents`) that is then
+    /// copied to the device.
+    static func writeHost(
+        _ buffer: Buffer, keepingContents: Bool = false, _ body: (UnsafeMutableBufferPointer<Scalar>) throws -> Void
+    ) rethrows {
+        if buffer.isHostMemory {
+            try withExtendedLifetime(buffer) {
+                try body(UnsafeMutableBufferPointer(start: buffer.host(Scalar.self), count: buffer.count))
+            }
+            return
+        }
+        var host = [Scalar](repeating: 0, count: buffer.count)
+        if keepingContents { host.withUnsafeMutableBytes { buffer.backend.copy(buffer, toHost: $0.baseAddress!) } }
+        try host.withUnsafeMutableBufferPointer { try body($0) }
+        host.withUnsafeBytes { buffer.backend.copy(fromHost: $0.baseAddress!, into: buffer) }
     }
 
     @inline(__always)
     mutating func makeUnique() {
-        if !isKnownUniquelyReferenced(&storage) { storage = storage.clone() }
+        if !isKnownUniquelyReferenced(&storage) {
+            let copy = newBuffer(count)
+            backend.convert(storage, into: copy)
+            storage = copy
+        }
     }
 
     // MARK: Gradients
@@ -188,15 +263,11 @@ public struct Tensor<Scalar: TensorScalar> {
     }
 
     /// This tensor as a new leaf that requires gradients.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public func requiringGrad() -> Tensor {
         Tensor(shape: shape, storage: storage, node: GradNode(leafShape: shape))
     }
 
     /// The same values, cut from the tape: no gradient flows through the result.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public func detached() -> Tensor { Tensor(shape: shape, storage: storage) }
 
     /// Whether this tensor is a leaf of the tape (requires gradients and was not computed by an
@@ -219,8 +290,6 @@ public struct Tensor<Scalar: TensorScalar> {
     }
 
     /// Clears the accumulated gradient of this leaf.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public func zeroGrad() { node?.grad = nil }
 }
 
@@ -230,8 +299,9 @@ extension Tensor: CustomStringConvertible {
         var text = "Tensor<\(Scalar.self)>(shape: \(shape)"
         if requiresGrad { text += ", requiresGrad" }
         text += ", "
+        let elements = scalars
         if rank == 0 {
-            text += "\(storage.base[0])"
+            text += "\(elements[0])"
         } else {
             let strides = ShapeMath.strides(shape)
             func render(_ dim: Int, _ offset: Int) -> String {
@@ -240,7 +310,7 @@ extension Tensor: CustomStringConvertible {
                 let parts = shown.map { i -> String in
                     if i < 0 { return "..." }
                     let o = offset + i * strides[dim]
-                    return dim == rank - 1 ? "\(storage.base[o])" : render(dim + 1, o)
+                    return dim == rank - 1 ? "\(elements[o])" : render(dim + 1, o)
                 }
                 return "[" + parts.joined(separator: ", ") + "]"
             }

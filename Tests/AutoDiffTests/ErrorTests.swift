@@ -9,7 +9,7 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
     case noGradient, gradientsOfConstant, anomalyForward, anomalyBackward, sliceOutOfRange
     case gatherIndex, indexSelectIndex, concatShapes, scalarsCount, linearShapes, bernoulliProbability, inPlaceShape,
         clampBounds,
-        lossShapes, lossLabel, lossLabelCount, dropoutRate, uninitializedShape
+        lossShapes, lossLabel, lossLabelCount, dropoutRate, uninitializedShape, mixedDevices
 
     /// Every one of these must appear in the message.
     var expected: [String] {
@@ -56,6 +56,7 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
         case .dropoutRate: "dropout: rate 1.0 is outside [0, 1)"
         case .uninitializedShape:
             "Tensor(shape:unsafeUninitializedScalarsWith:): shape [2, -1] has a negative dimension"
+        case .mixedDevices: "add: tensors on different devices (cpu and reference); move one with .to(_:)"
         }
     }
 
@@ -108,6 +109,7 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
             var g = RandomGenerator(seed: 1)
             _ = Tensor<Float>.ones([2]).dropout(rate: 1, generator: &g)
         case .uninitializedShape: _ = Tensor<Float>(shape: [2, -1]) { _ in }
+        case .mixedDevices: _ = Tensor<Float>([1, 2]) + Tensor<Float>([3, 4], on: .reference)
         }
     }
 }

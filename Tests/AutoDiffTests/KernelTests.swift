@@ -8,14 +8,14 @@ import Testing
 /// triple loop, in every transpose combination, with padded leading dimensions and α, β.
 @Suite("Kernels")
 struct KernelTests {
-    /// (m, n, k): each has a side of at most 8, so ``ThinGemm`` takes it; together they reach
+    /// (m, n, k): each has a side of at most 8, so ``Products`` takes it; together they reach
     /// every loop order (n ≥ 8 tiled or streamed, n < 8 with A transposed or not) and the tails.
     static let thinShapes: [(Int, Int, Int)] = [
         (1, 1, 1), (3, 1, 5), (7, 13, 5), (9, 5, 3), (33, 3, 64), (2, 64, 300), (300, 64, 2), (19, 8, 8),
         (8, 1, 1000), (1000, 1, 8), (4, 600, 40), (600, 7, 17), (5, 9, 2000),
     ]
 
-    /// (m, n, k) that go to BLAS: no side thin enough for ``ThinGemm``, the last above
+    /// (m, n, k) that go to BLAS: no side thin enough for ``Products``, the last above
     /// ``ComputeThreads/parallelThreshold`` so that it runs threaded.
     static let blasShapes: [(Int, Int, Int)] = [(9, 9, 9), (20, 17, 33), (160, 180, 150)]
 
@@ -43,7 +43,7 @@ struct KernelTests {
         let (transA, transB) = transposes
         var generator = RandomGenerator(seed: 7)
         for (m, n, k) in shapes {
-            #expect(ThinGemm.handles(m: m, n: n, k: k) == thin)
+            #expect(Products.handles(m: m, n: n, k: k) == thin)
             // Leading dimensions with padding, so rows are not contiguous with each other.
             let (aRows, aCols) = transA ? (k, m) : (m, k)
             let (bRows, bCols) = transB ? (n, k) : (k, n)
@@ -69,10 +69,10 @@ struct KernelTests {
                 var double = beta == 0 ? c0.map { _ in Double.nan } : c0
                 var float = double.map { Float($0) }
                 let (fa, fb) = (a.map { Float($0) }, b.map { Float($0) })
-                Double.gemm(
+                CPUKernels<Double>.double.gemm(
                     transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                     beta: beta, c: &double, ldc: ldc)
-                Float.gemm(
+                CPUKernels<Float>.float.gemm(
                     transA: transA, transB: transB, m: m, n: n, k: k, alpha: Float(alpha), a: fa, lda: lda, b: fb,
                     ldb: ldb, beta: Float(beta), c: &float, ldc: ldc)
                 for i in 0..<m {
@@ -141,9 +141,9 @@ struct KernelTests {
             }
         }
         var double = start
-        Double.reduce3D(.sum, x, outer, length, inner, into: &double)
+        CPUKernels<Double>.double.reduce3D(.sum, x, outer, length, inner, into: &double)
         var float = start.map { Float($0) }
-        Float.reduce3D(.sum, x.map { Float($0) }, outer, length, inner, into: &float)
+        CPUKernels<Float>.float.reduce3D(.sum, x.map { Float($0) }, outer, length, inner, into: &float)
         for e in 0..<(outer * inner) {
             #expect(abs(double[e] - reference[e]) <= 1e-12 * Double(length), "f64 element \(e)")
             #expect(abs(Double(float[e]) - reference[e]) <= 1e-6 * Double(length), "f32 element \(e)")
@@ -171,9 +171,9 @@ struct KernelTests {
 
     @Test("products without a thin side still go to BLAS")
     func wideProductsUseBLAS() {
-        #expect(!ThinGemm.handles(m: 128, n: 10, k: 64))
-        #expect(!ThinGemm.handles(m: 3000, n: 64, k: 64))
-        #expect(!ThinGemm.handles(m: 8, n: 4096, k: 4096))  // thin but large: multi-threaded BLAS
+        #expect(!Products.handles(m: 128, n: 10, k: 64))
+        #expect(!Products.handles(m: 3000, n: 64, k: 64))
+        #expect(!Products.handles(m: 8, n: 4096, k: 4096))  // thin but large: multi-threaded BLAS
     }
 
     /// 37: not a multiple of the vector width, so the tail runs too; 100,003: split across
@@ -200,14 +200,12 @@ struct KernelTests {
                 m.withUnsafeMutableBufferPointer { mp in
                     v.withUnsafeMutableBufferPointer { vp in
                         vMax.withUnsafeMutableBufferPointer { xp in
-                            let state = [mp.baseAddress!, vp.baseAddress!, xp.baseAddress!]
-                            state.withUnsafeBufferPointer { sp in
-                                Float.update(
-                                    .adam(
-                                        lr: lr, decay: decay, beta1: b1, beta2: b2, c1: c1, c2: c2, epsilon: eps,
-                                        amsgrad: amsgrad),
-                                    wp.baseAddress!, g, sp, n)
-                            }
+                            CPULoops.update(
+                                .adam(
+                                    lr: Double(lr), decay: Double(decay), beta1: Double(b1), beta2: Double(b2),
+                                    c1: Double(c1), c2: Double(c2), epsilon: Double(eps), amsgrad: amsgrad),
+                                wp.baseAddress!, g, [mp.baseAddress!, vp.baseAddress!, xp.baseAddress!], n,
+                                adam: ad_adam_f32)
                         }
                     }
                 }
@@ -241,7 +239,7 @@ extension BernoulliLaneTests {
     /// at a time.
     @Test("a mask split into blocks equals the blocks drawn one after another")
     func blocks() {
-        let block = CPUKernels.bernoulliBlock
+        let block = CPULoops.bernoulliBlock
         let n = 3 * block + 5
         #expect(ComputeThreads.count == 1 || ComputeThreads.parts(elements: n) > 1)
         var whole = RandomGenerator(seed: 23)
@@ -401,7 +399,7 @@ struct ComputeThreadTests {
         }
     }
 
-    /// (m, n, k) thin enough for ``ThinGemm`` and large enough to be split: by rows of C, by
+    /// (m, n, k) thin enough for ``Products`` and large enough to be split: by rows of C, by
     /// columns of C, and by the inner sum (twice, for both ways A can be laid out).
     static let splitShapes: [(Int, Int, Int)] = [(3000, 64, 2), (3, 3000, 64), (2, 64, 3000), (64, 3, 3000)]
 

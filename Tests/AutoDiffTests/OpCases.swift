@@ -164,16 +164,16 @@ enum OpCases {
     static func shape<S: TensorScalar>(_: S.Type = S.self) -> [OpCase<S>] {
         [
             OpCase("reshape", [[2, 3, 4]]) {
-                $0[0].reshaped([4, -1]) * Tensor(shape: [4, 6], scalars: (0..<24).map { S($0) })
+                $0[0].reshaped([4, -1]) * Tensor(shape: [4, 6], scalars: (0..<24).map { S($0) }, on: $0[0].device)
             },
             OpCase("permute", [[2, 3, 4]]) {
-                $0[0].permuted([2, 0, 1]) * Tensor(shape: [4, 2, 3], scalars: (0..<24).map { S($0) })
+                $0[0].permuted([2, 0, 1]) * Tensor(shape: [4, 2, 3], scalars: (0..<24).map { S($0) }, on: $0[0].device)
             },
             OpCase("transposed", [[3, 4]]) {
-                $0[0].transposed() * Tensor(shape: [4, 3], scalars: (0..<12).map { S($0) })
+                $0[0].transposed() * Tensor(shape: [4, 3], scalars: (0..<12).map { S($0) }, on: $0[0].device)
             },
             OpCase("expand", [[3, 1]]) {
-                $0[0].expanded(to: [2, 3, 4]) * Tensor(shape: [2, 3, 4], scalars: (0..<24).map { S($0) })
+                $0[0].expanded(to: [2, 3, 4]) * Tensor(shape: [2, 3, 4], scalars: (0..<24).map { S($0) }, on: $0[0].device)
             },
             OpCase("unsqueeze squeeze", [[3, 4]]) { $0[0].unsqueezed(axis: 1).squeezed(axis: 1).exp() },
             OpCase("slice", [[4, 5]]) { $0[0].slice([1..<3, 0..<4]).exp() },
@@ -193,6 +193,9 @@ enum OpCases {
             },
             OpCase("indexSelect middle axis", [[2, 4, 3]]) {
                 $0[0].indexSelect(alongAxis: 1, indices: [2, 2, 0]).exp()
+            },
+            OpCase("to another device and back", [[3, 4]]) {
+                $0[0].to($0[0].device == .cpu ? .reference : .cpu).exp().to($0[0].device)
             },
         ]
     }
@@ -235,7 +238,7 @@ enum OpCases {
         [
             OpCase("sigmoidCrossEntropy", [[3, 4]]) { xs in
                 Tensor.sigmoidCrossEntropy(
-                    logits: xs[0], targets: Tensor(shape: [3, 4], scalars: (0..<12).map { S($0 % 2) }))
+                    logits: xs[0], targets: Tensor(shape: [3, 4], scalars: (0..<12).map { S($0 % 2) }, on: xs[0].device))
             },
             OpCase("sigmoidCrossEntropy large |z|, soft targets", [[3, 4], [3, 4]]) { xs in
                 Tensor.sigmoidCrossEntropy(logits: xs[0] * 40, targets: xs[1].sigmoid())
@@ -244,7 +247,7 @@ enum OpCases {
                 "sigmoidCrossEntropy derivative", [[3, 4]],
                 firstDerivative {
                     Tensor.sigmoidCrossEntropy(
-                        logits: $0, targets: Tensor(shape: [3, 4], scalars: (0..<12).map { S($0 % 3) / 2 }))
+                        logits: $0, targets: Tensor(shape: [3, 4], scalars: (0..<12).map { S($0 % 3) / 2 }, on: $0.device))
                 }),
             OpCase("softmaxCrossEntropy", [[5, 3]]) {
                 Tensor.softmaxCrossEntropy(logits: $0[0], labels: [2, 0, 1, 1, 2])

@@ -32,7 +32,7 @@ extension Tensor {
                 "\(op): the output has shape \(output.shape), not a scalar: pass a seed gradient of that shape"
             )
         }
-        return Tensor(shape: output.shape, storage: .filled(1, with: 1))
+        return Tensor(shape: output.shape, storage: Tensor.filled(1, with: 1, on: output.device))
     }
 }
 
@@ -66,7 +66,7 @@ public func gradients<Scalar>(
     let found = Engine.run(
         root: root, seed: seed, targets: targets, retainGraph: retainGraph ?? createGraph,
         createGraph: createGraph)
-    return zip(found, inputs).map { grad, input in grad ?? Tensor.zeros(input.shape) }
+    return zip(found, inputs).map { grad, input in grad ?? Tensor.zeros(input.shape, on: input.device) }
 }
 
 /// The reverse sweep.

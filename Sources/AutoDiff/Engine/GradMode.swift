@@ -4,13 +4,16 @@
     import Darwin
 #endif
 
-/// Per-thread switches of the engine: whether ops are recorded, and anomaly detection.
+/// Per-thread switches of the engine: whether ops are recorded, anomaly detection, and a scoped
+/// kernel thread count.
 ///
 /// They are per thread (as in PyTorch) so that a no-grad scope on one thread never changes
 /// what another thread records.
 final class ThreadState {
     var gradEnabled = true
     var anomalyDetection = false
+    /// ``ComputeThreads/withCount(_:_:)``'s thread count on this thread (0: none).
+    var computeThreads = 0
 
     private static let key: pthread_key_t = {
         var key = pthread_key_t()

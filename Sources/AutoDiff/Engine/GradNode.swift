@@ -116,7 +116,7 @@ public class NodeBase {
 public final class GradNode<Scalar: TensorScalar>: NodeBase {
     var pullback: Pullback<Scalar>?
     /// The op's own output value, for rules written in terms of it (exp, tanh, sigmoid, sqrt).
-    var savedOutput: TensorStorage<Scalar>?
+    var savedOutput: Buffer?
     /// A leaf's accumulated gradient.
     var grad: Tensor<Scalar>?
     /// The gradient being accumulated during a backward pass.

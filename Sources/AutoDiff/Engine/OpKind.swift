@@ -13,15 +13,17 @@ public enum OpKind: String, CaseIterable, Sendable {
     // Fused backward kernels that are themselves differentiable, for second derivatives.
     case tanhBackward, sigmoidBackward, reluBackward
     // Reductions (Ops/Reduction.swift).
-    case sum, max, min
+    case sum, max, min, logSumExp
     // Linear algebra (Ops/Matmul.swift).
     case matmul, linear
     // Inverted dropout with its mask kept as bytes (Ops/Elementwise.swift).
     case dropout
     // Losses fused into one op each (Ops/Losses.swift).
     case sigmoidCrossEntropy, softmaxCrossEntropy
-    // Shape and indexing (Ops/Shape.swift).
+    // Shape and indexing (Ops/ShapeOps.swift).
     case reshape, permute, expand, slice, sliceBackward, concat, gather, scatterAdd, indexSelect, indexAdd
+    // A copy to another device (Tensor.swift, `to(_:)`).
+    case transfer
     // A user-defined op (Engine/CustomOp.swift).
     case custom
 }

@@ -1,4 +1,5 @@
 import Runtime
+import Synchronization
 
 extension Tensor {
     /// Attaches a freshly computed result to the tape, if any input is tracked and recording is
@@ -38,7 +39,7 @@ extension Tensor {
         let state = ThreadState.current
         if _slowPath(state.anomalyDetection) { checkFinite(op, direction: "forward") }
         guard state.gradEnabled, inputs.contains(where: { $0.node != nil }) else { return self }
-        let node = GradNode<Scalar>(op: op, shape: shape, inputs: inputs.map(\.node), pullback: makePullback())
+        let node = GradNode<Scalar>(op: op, shape: shape, inputs: inputs.map { $0.node }, pullback: makePullback())
         return attach(node, savingOutput: savingOutput, anomaly: state.anomalyDetection)
     }
 
@@ -51,23 +52,43 @@ extension Tensor {
 
     /// Anomaly mode: stop at the first non-finite value, naming the op and the user's call site.
     func checkFinite(_ op: OpKind, direction: String, callSite: CallSite? = nil) {
-        let p = storage.base
-        for i in 0..<count where !p[i].isFinite {
-            let site = userCallSite(callSite?.backtrace ?? (try? Backtrace.capture()))
-            tensorFailure(
-                "anomaly: \(op.rawValue) produced \(p[i]) in its \(direction) pass (element \(i) of shape \(shape))\(site.map { ", called at \($0)" } ?? "")"
-            )
-        }
+        guard let i = backend.firstNonFinite(storage) else { return }
+        let value = withHostElements { $0[i] }
+        let site = userCallSite(callSite?.backtrace ?? (try? Backtrace.capture()))
+        tensorFailure(
+            "anomaly: \(op.rawValue) produced \(value) in its \(direction) pass (element \(i) of shape \(shape))\(site.map { ", called at \($0)" } ?? "")"
+        )
     }
 }
 
-/// The first frame of a backtrace that lies outside this library: the user's line.
+/// The source folders of libraries whose frames anomaly reports skip to find the user's line:
+/// this module's own, and those that call ``registerLibrarySources(_:)``.
+private let librarySources = Mutex<Set<String>>([sourceFolder(of: #filePath, levelsUp: 2)])
+
+/// The folder `levelsUp` levels above the file at `path`, with a trailing slash.
+private func sourceFolder(of path: String, levelsUp: Int) -> String {
+    var components = path.split(separator: "/", omittingEmptySubsequences: false)
+    components.removeLast(Swift.min(levelsUp, components.count - 1))
+    return components.joined(separator: "/") + "/"
+}
+
+/// Marks the folder holding `file` (pass `#filePath` from a file at the top of a library's
+/// sources) as library code: anomaly reports name the first frame outside it and this module.
+/// For libraries built on AutoDiff whose frames would otherwise be reported as the user's line
+/// (GradCheck registers itself).
+public func registerLibrarySources(_ file: String = #filePath) {
+    let folder = sourceFolder(of: file, levelsUp: 1)
+    librarySources.withLock { _ = $0.insert(folder) }
+}
+
+/// The first frame of a backtrace that lies outside the registered libraries: the user's line.
 func userCallSite(_ backtrace: Backtrace?) -> String? {
     guard let frames = backtrace?.symbolicated()?.frames else { return nil }
+    let libraries = librarySources.withLock { $0 }
     for frame in frames {
         guard let location = frame.symbol?.sourceLocation else { continue }
         let path = location.path
-        if path.contains("/Sources/AutoDiff/") || path.contains("/GradCheck/") { continue }
+        if libraries.contains(where: { path.hasPrefix($0) }) { continue }
         if path.hasSuffix(".swift") {
             return "\(path):\(location.line)"
         }

@@ -96,26 +96,16 @@ extension Tensor {
     @_specialize(where Scalar == Double)
     public static func `where`(_ mask: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor {
         let name = "where"
+        mask.checkSameDevice(a, name)
+        a.checkSameDevice(b, name)
         let shape = ShapeMath.broadcast(mask.shape, ShapeMath.broadcast(a.shape, b.shape, op: name), op: name)
-        let out = TensorStorage<Scalar>.allocate(ShapeMath.count(shape))
-        let sm = broadcastStrides(mask.shape, to: shape)
-        let sa = broadcastStrides(a.shape, to: shape)
-        let sb = broadcastStrides(b.shape, to: shape)
-        let inner = shape.last ?? 1
-        let pm = mask.storage.base
-        let pa = a.storage.base
-        let pb = b.storage.base
-        let po = out.base
-        forEachRow(shape, [sm, sa, sb]) { o, row in
-            Scalar.select(
-                pm + o[0], sm.last ?? 0, pa + o[1], sa.last ?? 0, pb + o[2], sb.last ?? 0,
-                po + row * inner, inner)
-        }
-        withExtendedLifetime((mask.storage, a.storage, b.storage)) {}
+        let out = a.newBuffer(ShapeMath.count(shape))
+        a.backend.select(
+            mask.storage, mask.shape, a.storage, a.shape, b.storage, b.shape, into: out, shape: shape)
         let constantMask = mask.detached()
         return Tensor(shape: shape, storage: out).recorded(.select, a, b) {
             .binary { g, _, wa, wb in
-                let keep = Tensor.zipped(constantMask, Tensor(0), .notEqual, name: name)
+                let keep = Tensor.zipped(constantMask, Tensor(0, on: constantMask.device), .notEqual, name: name)
                 return (wa ? g * keep : nil, wb ? g * (1 - keep) : nil)
             }
         }
@@ -126,7 +116,7 @@ extension Tensor {
     /// Runs a unary kernel and records it with `rule` (built only when recorded).
     @inline(__always)
     func unaryOp(
-        _ kernel: UnaryKernel<Scalar>, _ op: OpKind, savingOutput: Bool = false, _ rule: () -> Pullback<Scalar>
+        _ kernel: UnaryKernel, _ op: OpKind, savingOutput: Bool = false, _ rule: () -> Pullback<Scalar>
     ) -> Tensor {
         mapped(kernel).recorded(op, self, savingOutput: savingOutput, rule)
     }
@@ -134,7 +124,7 @@ extension Tensor {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func + (a: Tensor, c: Scalar) -> Tensor {
-        a.unaryOp(.addScalar(c), .addScalar) { .unary { g, _ in g } }
+        a.unaryOp(.addScalar(Double(c)), .addScalar) { .unary { g, _ in g } }
     }
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
@@ -150,7 +140,7 @@ extension Tensor {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func * (a: Tensor, c: Scalar) -> Tensor {
-        a.unaryOp(.multiplyScalar(c), .multiplyScalar) { .unary { g, _ in g * c } }
+        a.unaryOp(.multiplyScalar(Double(c)), .multiplyScalar) { .unary { g, _ in g * c } }
     }
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
@@ -200,9 +190,9 @@ extension Tensor {
                 "\(op): the result has shape \(result.shape) but the parameter being updated has shape \(shape)")
         }
         // Copy-on-write keeps any saved value on a still-living tape intact.
+        checkSameDevice(result, op)
         makeUnique()
-        Scalar.copy(result.storage.base, 1, storage.base, 1, count)
-        withExtendedLifetime(result.storage) {}
+        backend.convert(result.storage, into: storage)
     }
 
     /// `xᵖ` elementwise. ∂/∂x = g·p·xᵖ⁻¹.
@@ -210,7 +200,7 @@ extension Tensor {
     @_specialize(where Scalar == Double)
     public func pow(_ p: Scalar) -> Tensor {
         let x = self
-        return unaryOp(.powerScalar(p), .powerScalar) {
+        return unaryOp(.powerScalar(Double(p)), .powerScalar) {
             .unary { g, _ in
                 p == 2 ? g * x * 2 : g * (x.pow(p - 1) * p)
             }
@@ -301,7 +291,7 @@ extension Tensor {
     @_specialize(where Scalar == Double)
     public func leakyRelu(slope: Scalar = 0.01) -> Tensor {
         let x = self.detached()
-        return unaryOp(.leakyRelu(slope), .leakyRelu) { .unary { g, _ in g * x.mapped(.leakyReluSlope(slope)) } }
+        return unaryOp(.leakyRelu(Double(slope)), .leakyRelu) { .unary { g, _ in g * x.mapped(.leakyReluSlope(Double(slope))) } }
     }
 
     /// `ln(1 + eˣ)`, computed as `max(x, 0) + ln(1 + e^{−|x|})` so it never overflows.
@@ -319,7 +309,7 @@ extension Tensor {
     public func clamped(min lo: Scalar, max hi: Scalar) -> Tensor {
         guard lo <= hi else { tensorFailure("clamp: min \(lo) is greater than max \(hi)") }
         let x = self.detached()
-        return unaryOp(.clamp(lo, hi), .clamp) { .unary { g, _ in g * x.mapped(.inside(lo, hi)) } }
+        return unaryOp(.clamp(Double(lo), Double(hi)), .clamp) { .unary { g, _ in g * x.mapped(.inside(Double(lo), Double(hi))) } }
     }
 
     // MARK: Fused backward kernels (differentiable, for second derivatives)
@@ -377,13 +367,13 @@ extension Tensor {
     }
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public static func .< (a: Tensor, c: Scalar) -> Tensor { a.detached().mapped(.lessThanScalar(c)) }
+    public static func .< (a: Tensor, c: Scalar) -> Tensor { a.detached().mapped(.lessThanScalar(Double(c))) }
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public static func .> (a: Tensor, c: Scalar) -> Tensor { a.detached().mapped(.greaterThanScalar(c)) }
+    public static func .> (a: Tensor, c: Scalar) -> Tensor { a.detached().mapped(.greaterThanScalar(Double(c))) }
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public static func .== (a: Tensor, c: Scalar) -> Tensor { a.detached().mapped(.equalToScalar(c)) }
+    public static func .== (a: Tensor, c: Scalar) -> Tensor { a.detached().mapped(.equalToScalar(Double(c))) }
 }
 
 /// `aᵇ` elementwise with broadcasting (see ``Tensor/pow(_:_:)``).
@@ -436,31 +426,20 @@ extension Tensor {
     public func dropout(rate: Double, generator: inout RandomGenerator) -> Tensor {
         guard rate >= 0 && rate < 1 else { tensorFailure("dropout: rate \(rate) is outside [0, 1)") }
         if rate == 0 { return self }
-        let n = count
         let scale = 1 / (1 - Scalar(rate))
-        let out = TensorStorage<Scalar>.allocate(n)
-        let keep = [UInt8](unsafeUninitializedCapacity: n) { buffer, initialized in
-            Scalar.dropout(
-                storage.base, out.base, keep: buffer.baseAddress!, n, probability: 1 - rate, scale: scale,
-                generator: &generator)
-            initialized = n
-        }
-        withExtendedLifetime(storage) {}
+        let out = newBuffer(count)
+        let keep = backend.allocate(count, .uint8)
+        backend.dropout(
+            storage, into: out, keep: keep, probability: 1 - rate, scale: Double(scale), generator: &generator)
         return Tensor(shape: shape, storage: out).recorded(.dropout, self) {
             .unary { g, _ in g.masked(by: keep, scale: scale) }
         }
     }
 
     /// `self ⊙ keep·scale`: dropout with a given mask (its backward pass).
-    func masked(by keep: [UInt8], scale: Scalar) -> Tensor {
-        let out = TensorStorage<Scalar>.allocate(count)
-        keep.withUnsafeBufferPointer { keep in
-            let (x, y, mask, count) = (storage.base, out.base, keep.baseAddress!, count)
-            ComputeThreads.forEachRange(of: count) { r in
-                Scalar.maskedScale(x + r.lowerBound, keep: mask + r.lowerBound, scale: scale, y + r.lowerBound, r.count)
-            }
-        }
-        withExtendedLifetime(storage) {}
+    func masked(by keep: Buffer, scale: Scalar) -> Tensor {
+        let out = newBuffer(count)
+        backend.maskedScale(storage, keep: keep, scale: Double(scale), into: out)
         return Tensor(shape: shape, storage: out).recorded(.dropout, self) {
             .unary { g, _ in g.masked(by: keep, scale: scale) }
         }

@@ -16,13 +16,13 @@ extension Tensor {
         guard z.shape == y.shape else {
             tensorFailure("sigmoidCrossEntropy: logits \(z.shape) and targets \(y.shape) differ in shape")
         }
+        z.checkSameDevice(y, "sigmoidCrossEntropy")
         let n = z.count
         // σ(z) is kept for the backward pass when there will be one (it costs an exponential
         // per element to recompute).
-        let sigmoid = willRecord(z, y) ? TensorStorage<Scalar>.allocate(n) : nil
-        let total = Scalar.sigmoidCrossEntropy(z.storage.base, y.storage.base, n, sigmoid: sigmoid?.base)
-        withExtendedLifetime((z.storage, y.storage)) {}
-        return Tensor(Scalar(total / Double(n))).recorded(.sigmoidCrossEntropy, z, y) {
+        let sigmoid = willRecord(z, y) ? z.newBuffer(n) : nil
+        let total = z.backend.sigmoidCrossEntropy(z.storage, targets: y.storage, sigmoid: sigmoid)
+        return Tensor(Scalar(total / Double(n)), on: z.device).recorded(.sigmoidCrossEntropy, z, y) {
             .binary { g, _, wz, wy in
                 let scale = g / Scalar(n)
                 var gz: Tensor? = nil
@@ -30,10 +30,9 @@ extension Tensor {
                     if GradMode.isEnabled {
                         gz = (z.sigmoid() - y) * scale
                     } else {
-                        let out = TensorStorage<Scalar>.allocate(n)
-                        Scalar.sigmoidCrossEntropyGradient(
-                            sigmoid!.base, y.storage.base, n, scale: scale.item, into: out.base)
-                        withExtendedLifetime((sigmoid, y.storage)) {}
+                        let out = z.newBuffer(n)
+                        z.backend.sigmoidCrossEntropyGradient(
+                            sigmoid: sigmoid!, targets: y.storage, scale: Double(scale.item), into: out)
                         gz = Tensor(shape: z.shape, storage: out)
                     }
                 }
@@ -61,38 +60,19 @@ extension Tensor {
             tensorFailure("softmaxCrossEntropy: label \(bad) is out of range for \(classes) classes")
         }
         // The softmax is kept for the backward pass when there will be one.
-        let probabilities = willRecord(z) ? TensorStorage<Scalar>.allocate(rows * classes) : nil
-        // Rows split across cores when there are enough of them (an exponential and a
-        // logarithm per element: weighted as four elements of plain work); the parts' sums are
-        // added in part order.
-        let parts = ComputeThreads.parts(elements: 4 * rows * classes)
-        let total = labels.withUnsafeBufferPointer { labels in
-            withUnsafeTemporaryAllocation(of: Double.self, capacity: parts) { sums in
-                let (logits, kept, sums) = (z.storage.base, probabilities?.base, sums.baseAddress!)
-                ComputeThreads.forEachPart(parts) { part in
-                    let r = ComputeThreads.range(of: part, parts, in: rows, alignment: 1)
-                    let offset = r.lowerBound * classes
-                    sums[part] = Scalar.softmaxCrossEntropy(
-                        logits + offset, labels: labels.baseAddress! + r.lowerBound, rows: r.count, classes: classes,
-                        probabilities: kept.map { $0 + offset })
-                }
-                return (0..<parts).reduce(0.0) { $0 + sums[$1] }
-            }
-        }
-        withExtendedLifetime(z.storage) {}
-        return Tensor(Scalar(total / Double(rows))).recorded(.softmaxCrossEntropy, z) {
+        let probabilities = willRecord(z) ? z.newBuffer(rows * classes) : nil
+        let total = z.backend.softmaxCrossEntropy(
+            z.storage, labels: labels, rows: rows, classes: classes, probabilities: probabilities)
+        return Tensor(Scalar(total / Double(rows)), on: z.device).recorded(.softmaxCrossEntropy, z) {
             .unary { g, _ in
                 let scale = g / Scalar(rows)
                 if GradMode.isEnabled {
-                    return (z.softmax(alongAxis: 1) - Tensor.oneHot(labels, classes: classes)) * scale
+                    return (z.softmax(alongAxis: 1) - Tensor.oneHot(labels, classes: classes, on: z.device)) * scale
                 }
-                let out = TensorStorage<Scalar>.allocate(rows * classes)
-                labels.withUnsafeBufferPointer {
-                    Scalar.softmaxCrossEntropyGradient(
-                        probabilities!.base, labels: $0.baseAddress!, rows: rows, classes: classes, scale: scale.item,
-                        into: out.base)
-                }
-                withExtendedLifetime(probabilities) {}
+                let out = z.newBuffer(rows * classes)
+                z.backend.softmaxCrossEntropyGradient(
+                    probabilities: probabilities!, labels: labels, rows: rows, classes: classes,
+                    scale: Double(scale.item), into: out)
                 return Tensor(shape: z.shape, storage: out)
             }
         }

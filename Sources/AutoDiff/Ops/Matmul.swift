@@ -1,9 +1,9 @@
-// Matrix products through BLAS, and their derivative rules. Transposes are flags passed to
-// ?gemm, never copies: the rule for C = op(A)·op(B) is itself a product with flags.
+// Matrix products and their derivative rules. Transposes are flags passed to the backend's
+// product, never copies: the rule for C = op(A)·op(B) is itself a product with flags.
 
 extension Tensor {
     /// The matrix product `op(self) · op(other)`, where `op` transposes the last two axes when its
-    /// flag is set (folded into the BLAS call, no copy).
+    /// flag is set (folded into the product kernel, no copy).
     ///
     /// - 2-D × 2-D: `[m, k] × [k, n] → [m, n]`.
     /// - 3-D × 3-D with the same batch: one product per batch entry.
@@ -72,22 +72,10 @@ extension Tensor {
                 "matmul: \(describe(a.shape, ta)) × \(describe(b.shape, tb)): batch sizes \(batch) and \(b.shape[0]) differ"
             )
         }
+        a.checkSameDevice(b, "matmul")
         let outShape = batched ? [batch, m, n] : [m, n]
-        let out = TensorStorage<Scalar>.allocate(batch * m * n)
-        let pa = a.storage.base
-        let pb = b.storage.base
-        let pc = out.base
-        if k == 0 {
-            Scalar.fill(pc, 0, batch * m * n)
-        } else if m > 0 && n > 0 {
-            for i in 0..<batch {
-                Scalar.gemm(
-                    transA: ta, transB: tb, m: m, n: n, k: k, alpha: 1,
-                    a: pa + i * ar * ac, lda: ac, b: pb + i * br * bc, ldb: bc,
-                    beta: 0, c: pc + i * m * n, ldc: n)
-            }
-        }
-        withExtendedLifetime((a.storage, b.storage)) {}
+        let out = a.newBuffer(batch * m * n)
+        a.backend.matmul(a.storage, b.storage, into: out, batch: batch, m: m, n: n, k: k, transposeA: ta, transposeB: tb)
         return Tensor(shape: outShape, storage: out).recorded(.matmul, a, b) {
             .binary { g, _, wa, wb in
                 var ga: Tensor? = nil
@@ -116,9 +104,8 @@ extension Tensor {
 
 extension Tensor {
     /// `x·W + b` for a batch of rows `x` `[n, in]`, weights `W` `[in, out]` and bias `b` `[out]`:
-    /// a linear layer in one op. The bias is added as the product is stored (thin products) or
-    /// prefilled for BLAS to accumulate onto (β = 1), which saves the zero-fill, the separate
-    /// addition and its buffer. Rules: ∂x = G·Wᵀ, ∂W = xᵀ·G, ∂b = Σ over rows of G (summed by the
+    /// a linear layer in one op, so a backend can add the bias as the product is stored (the
+    /// CPU's thin products) or prefill it for the product to accumulate onto. Rules: ∂x = G·Wᵀ, ∂W = xᵀ·G, ∂b = Σ over rows of G (summed by the
     /// engine).
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
@@ -132,12 +119,10 @@ extension Tensor {
         guard weight.shape[0] == k else {
             tensorFailure("linear: \(x.shape) × \(weight.shape): inner dimensions \(k) and \(weight.shape[0]) differ")
         }
-        let storage = TensorStorage<Scalar>.allocate(n * out)
-        let pc = storage.base
-        Scalar.linear(
-            m: n, n: out, k: k, x: x.storage.base, weight: weight.storage.base, bias: bias.storage.base,
-            biasCount: bias.count, out: pc)
-        withExtendedLifetime((x.storage, weight.storage, bias.storage)) {}
+        x.checkSameDevice(weight, "linear")
+        x.checkSameDevice(bias, "linear")
+        let storage = x.newBuffer(n * out)
+        x.backend.linear(x.storage, weight: weight.storage, bias: bias.storage, into: storage, m: n, n: out, k: k)
         return Tensor(shape: [n, out], storage: storage).recorded(.linear, [x, weight, bias]) {
             .nary { g, _ in
                 [

@@ -87,17 +87,36 @@ extension Tensor {
         }
     }
 
-    /// `log Σ exp(x)` over `axes`, computed stably as `m + log Σ exp(x − m)` with `m` the
-    /// (constant) maximum. Its gradient is `softmax(x)·g`.
+    /// `log Σ exp(x)` over `axes` (all axes when `nil`), one kernel computing it stably as
+    /// `m + log Σ exp(x − m)` with `m` each slice's maximum, so any magnitude gives a finite
+    /// result (and a slice of −∞ gives −∞). ∂/∂x = g·exp(x − y) = g·softmax(x), from the saved
+    /// output `y`.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func logSumExp(alongAxes axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
         let axes = ShapeMath.axes(axes, rank: rank, op: "logSumExp")
-        var m = detached().max(alongAxes: axes, keepDims: true)
-        // An all −∞ slice would give ∞ − ∞; shifting by 0 there keeps the result −∞.
-        m = Tensor.where(m.mapped(.equalToScalar(-.infinity)), Tensor(0), m)
-        let shifted = (self - m).exp().sum(alongAxes: axes, keepDims: true).log() + m
-        return keepDims ? shifted : shifted.reshaped(ShapeMath.reduced(shape, axes: axes, keepDims: false))
+        guard axes.allSatisfy({ shape[$0] > 0 }) else {
+            tensorFailure("logSumExp: cannot reduce an empty axis of shape \(shape)")
+        }
+        let keptShape = ShapeMath.reduced(shape, axes: axes, keepDims: true)
+        let reduced = axes.filter { shape[$0] != 1 }
+        if let first = reduced.first, let last = reduced.last,
+            !(first...last).allSatisfy({ reduced.contains($0) || shape[$0] == 1 })
+        {
+            // The kernel reduces one block of adjacent axes: move the reduced axes last.
+            let order = (0..<rank).filter { !axes.contains($0) } + axes
+            let moved = permuted(order).logSumExp(alongAxes: Array((rank - axes.count)..<rank), keepDims: true)
+            return moved.reshaped(keepDims ? keptShape : ShapeMath.reduced(shape, axes: axes, keepDims: false))
+        }
+        let outer = reduced.first.map { shape[..<$0].reduce(1, *) } ?? count
+        let length = reduced.first.map { shape[$0...reduced.last!].reduce(1, *) } ?? 1
+        let out = newBuffer(ShapeMath.count(keptShape))
+        backend.logSumExp(storage, outer: outer, length: length, inner: ShapeMath.count(keptShape) / Swift.max(outer, 1), into: out)
+        let x = self
+        let resultShape = keepDims ? keptShape : ShapeMath.reduced(shape, axes: axes, keepDims: false)
+        return Tensor(shape: resultShape, storage: out).recorded(.logSumExp, self, savingOutput: true) {
+            .unary { g, node in (x - node.output.reshaped(keptShape)).exp() * g.reshaped(keptShape) }
+        }
     }
 
     /// `log softmax(x)` along `axis`: `x − logSumExp(x)`, stable for any magnitude.
@@ -122,34 +141,18 @@ extension Tensor {
     /// The index of the largest element along `axis` (the first one on ties), as integers.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public func argmax(alongAxis axis: Int = -1) -> [Int] { argExtremum(axis, >) }
+    public func argmax(alongAxis axis: Int = -1) -> [Int] { argExtremum(axis, .max) }
     /// The index of the smallest element along `axis` (the first one on ties).
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public func argmin(alongAxis axis: Int = -1) -> [Int] { argExtremum(axis, <) }
+    public func argmin(alongAxis axis: Int = -1) -> [Int] { argExtremum(axis, .min) }
 
-    private func argExtremum(_ axis: Int, _ better: (Scalar, Scalar) -> Bool) -> [Int] {
-        let axis = ShapeMath.axis(axis, rank: rank, op: "argmax")
+    private func argExtremum(_ axis: Int, _ op: ReductionKernel) -> [Int] {
+        let axis = ShapeMath.axis(axis, rank: rank, op: op == .max ? "argmax" : "argmin")
         let n = shape[axis]
-        guard n > 0 else { tensorFailure("argmax: axis \(axis) of shape \(shape) is empty") }
+        guard n > 0 else { tensorFailure("\(op == .max ? "argmax" : "argmin"): axis \(axis) of shape \(shape) is empty") }
         let inner = shape[(axis + 1)...].reduce(1, *)
         let outer = shape[..<axis].reduce(1, *)
-        var result = [Int](repeating: 0, count: outer * inner)
-        let p = storage.base
-        for o in 0..<outer {
-            for i in 0..<inner {
-                var best = 0
-                var bestValue = p[o * n * inner + i]
-                for k in 1..<n {
-                    let v = p[(o * n + k) * inner + i]
-                    if better(v, bestValue) {
-                        best = k
-                        bestValue = v
-                    }
-                }
-                result[o * inner + i] = best
-            }
-        }
-        return result
+        return backend.argReduce(op, storage, outer: outer, length: n, inner: inner)
     }
 }

@@ -98,7 +98,7 @@ extension Tensor {
             tensorFailure("expand: shape \(shape) cannot be broadcast to \(newShape)")
         }
         if newShape == shape { return self }
-        return gathered(shape: newShape, strides: Tensor.broadcastStrides(shape, to: newShape))
+        return gathered(shape: newShape, strides: ShapeMath.broadcastStrides(shape, to: newShape))
             .recorded(.expand, self) { .unary { g, _ in g } }
     }
 
@@ -156,17 +156,10 @@ extension Tensor {
     /// The adjoint of slicing: `self` placed at `ranges` inside zeros of `shape`.
     /// ∂/∂self = the same slice of the upstream gradient.
     func padded(into fullShape: [Int], at ranges: [Range<Int>]) -> Tensor {
-        let n = ShapeMath.count(fullShape)
-        let out = TensorStorage<Scalar>.filled(n, with: 0)
+        let out = Tensor.filled(ShapeMath.count(fullShape), with: 0, on: device)
         let strides = ShapeMath.strides(fullShape)
         let offset = zip(ranges, strides).reduce(0) { $0 + $1.0.lowerBound * $1.1 }
-        let inner = shape.last ?? 1
-        let px = storage.base
-        let po = out.base + offset
-        Tensor.forEachRow(shape, [strides]) { o, row in
-            Scalar.copy(px + row * inner, 1, po + o[0], 1, inner)
-        }
-        withExtendedLifetime(storage) {}
+        backend.copy(storage, into: StridedView(out, offset: offset, strides: strides), shape: shape)
         return Tensor(shape: fullShape, storage: out).recorded(.sliceBackward, self) {
             .unary { h, _ in h.slice(ranges) }
         }
@@ -189,20 +182,16 @@ extension Tensor {
         }
         var outShape = first.shape
         outShape[a] = tensors.reduce(0) { $0 + $1.shape[a] }
-        let outer = first.shape[..<a].reduce(1, *)
-        let inner = first.shape[(a + 1)...].reduce(1, *)
-        let out = TensorStorage<Scalar>.allocate(ShapeMath.count(outShape))
-        let rowLength = outShape[a] * inner
+        let out = first.newBuffer(ShapeMath.count(outShape))
+        let outStrides = ShapeMath.strides(outShape)
         var start = 0
         var bounds: [Range<Int>] = []
         for t in tensors {
-            let chunk = t.shape[a] * inner
-            for o in 0..<outer {
-                Scalar.copy(t.storage.base + o * chunk, 1, out.base + o * rowLength + start * inner, 1, chunk)
-            }
+            first.checkSameDevice(t, "concat")
+            first.backend.copy(
+                t.storage, into: StridedView(out, offset: start * outStrides[a], strides: outStrides), shape: t.shape)
             bounds.append(start..<(start + t.shape[a]))
             start += t.shape[a]
-            withExtendedLifetime(t.storage) {}
         }
         return Tensor(shape: outShape, storage: out).recorded(.concat, tensors) {
             .nary { g, _ in bounds.map { g.slice(alongAxis: a, $0) } }
@@ -227,7 +216,7 @@ extension Tensor {
     /// `indices[j]` of the input. Indices may repeat (a batch drawn with replacement, an
     /// embedding lookup). ∂/∂x = g's slices added back at their indices (``indexAdded(into:alongAxis:indices:)``).
     ///
-    /// Slices are copied whole, split across ``ComputeThreads`` when large.
+    /// Slices are copied whole (on the CPU, split across ``ComputeThreads`` when large).
     ///
     /// ```swift
     /// let batch = images.indexSelect(alongAxis: 0, indices: [17, 3, 42])   // [60000, 784] → [3, 784]
@@ -245,17 +234,8 @@ extension Tensor {
         let k = indices.count
         var outShape = shape
         outShape[a] = k
-        let out = TensorStorage<Scalar>.allocate(outer * k * inner)
-        let (px, po) = (storage.base, out.base)
-        indices.withUnsafeBufferPointer { idx in
-            ComputeThreads.forEachRange(of: outer * k, elements: outer * k * inner, alignment: 1) { slices in
-                for slice in slices {
-                    let (o, j) = slice.quotientAndRemainder(dividingBy: k)
-                    (po + slice * inner).update(from: px + (o * n + idx[j]) * inner, count: inner)
-                }
-            }
-        }
-        withExtendedLifetime(storage) {}
+        let out = newBuffer(outer * k * inner)
+        backend.indexSelect(storage, outer: outer, length: n, inner: inner, indices: indices, into: out)
         let inputShape = shape
         return Tensor(shape: outShape, storage: out).recorded(.indexSelect, self) {
             .unary { g, _ in g.indexAdded(into: inputShape, alongAxis: a, indices: indices) }
@@ -268,16 +248,8 @@ extension Tensor {
     func indexAdded(into fullShape: [Int], alongAxis a: Int, indices: [Int]) -> Tensor {
         let outer = fullShape[..<a].reduce(1, *)
         let inner = fullShape[(a + 1)...].reduce(1, *)
-        let (n, k) = (fullShape[a], indices.count)
-        let out = TensorStorage<Scalar>.filled(ShapeMath.count(fullShape), with: 0)
-        let (px, po) = (storage.base, out.base)
-        for o in 0..<outer {
-            for (j, index) in indices.enumerated() {
-                let (source, target) = (px + (o * k + j) * inner, po + (o * n + index) * inner)
-                for i in 0..<inner { target[i] += source[i] }
-            }
-        }
-        withExtendedLifetime(storage) {}
+        let out = newBuffer(ShapeMath.count(fullShape))
+        backend.indexAdd(storage, outer: outer, length: fullShape[a], inner: inner, indices: indices, into: out)
         return Tensor(shape: fullShape, storage: out).recorded(.indexAdd, self) {
             .unary { h, _ in h.indexSelect(alongAxis: a, indices: indices) }
         }
@@ -309,20 +281,8 @@ extension Tensor {
         }
         var outShape = shape
         outShape[a] = k
-        let out = TensorStorage<Scalar>.allocate(indices.count)
-        let px = storage.base
-        let po = out.base
-        indices.withUnsafeBufferPointer { idx in
-            for o in 0..<outer {
-                for j in 0..<k {
-                    for i in 0..<inner {
-                        let e = (o * k + j) * inner + i
-                        po[e] = px[(o * n + idx[e]) * inner + i]
-                    }
-                }
-            }
-        }
-        withExtendedLifetime(storage) {}
+        let out = newBuffer(indices.count)
+        backend.gather(storage, outer: outer, length: n, inner: inner, indices: indices, into: out)
         let inputShape = shape
         return Tensor(shape: outShape, storage: out).recorded(.gather, self) {
             .unary { g, _ in g.scatterAdded(into: inputShape, alongAxis: a, indices: indices) }
@@ -334,22 +294,8 @@ extension Tensor {
     func scatterAdded(into fullShape: [Int], alongAxis a: Int, indices: [Int]) -> Tensor {
         let outer = fullShape[..<a].reduce(1, *)
         let inner = fullShape[(a + 1)...].reduce(1, *)
-        let n = fullShape[a]
-        let k = shape[a]
-        let out = TensorStorage<Scalar>.filled(ShapeMath.count(fullShape), with: 0)
-        let px = storage.base
-        let po = out.base
-        indices.withUnsafeBufferPointer { idx in
-            for o in 0..<outer {
-                for j in 0..<k {
-                    for i in 0..<inner {
-                        let e = (o * k + j) * inner + i
-                        po[(o * n + idx[e]) * inner + i] += px[e]
-                    }
-                }
-            }
-        }
-        withExtendedLifetime(storage) {}
+        let out = newBuffer(ShapeMath.count(fullShape))
+        backend.scatterAdd(storage, outer: outer, length: fullShape[a], inner: inner, indices: indices, into: out)
         return Tensor(shape: fullShape, storage: out).recorded(.scatterAdd, self) {
             .unary { h, _ in h.gather(alongAxis: a, indices: indices) }
         }
@@ -358,14 +304,14 @@ extension Tensor {
     /// Rows of zeros with a one at each label: `[labels.count, classes]` (not differentiable).
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public static func oneHot(_ labels: [Int], classes: Int) -> Tensor {
-        let out = TensorStorage<Scalar>.filled(labels.count * classes, with: 0)
-        for (row, label) in labels.enumerated() {
-            guard label >= 0 && label < classes else {
-                tensorFailure("oneHot: label \(label) at row \(row) is outside 0..<\(classes)")
-            }
-            out.base[row * classes + label] = 1
+    public static func oneHot(_ labels: [Int], classes: Int, on device: Device = .cpu) -> Tensor {
+        if let row = labels.firstIndex(where: { $0 < 0 || $0 >= classes }) {
+            tensorFailure("oneHot: label \(labels[row]) at row \(row) is outside 0..<\(classes)")
         }
+        // A one scattered into each row's label column of a row of zeros.
+        let ones = Tensor.ones([labels.count, 1], on: device)
+        let out = ones.newBuffer(labels.count * classes)
+        device.backend.scatterAdd(ones.storage, outer: labels.count, length: classes, inner: 1, indices: labels, into: out)
         return Tensor(shape: [labels.count, classes], storage: out)
     }
 }

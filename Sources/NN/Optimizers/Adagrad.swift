@@ -34,12 +34,7 @@ public final class Adagrad<Scalar: TensorScalar>: Optimizer<Scalar> {
             weightDecay: weightDecay)
     }
 
-    public override func update(
-        index: Int, weights: UnsafeMutableBufferPointer<Scalar>, gradient: UnsafeBufferPointer<Scalar>,
-        learningRate lr: Double
-    ) {
-        let rule = UpdateKernel<Scalar>.adagrad(
-            lr: Scalar(lr), decay: decayFactor(lr, weightDecay), epsilon: Scalar(epsilon))
-        applyUpdate(rule, weights, gradient, [buffer(0, index)])
+    public override func updateRule(learningRate lr: Double) -> UpdateKernel {
+        .adagrad(lr: lr, decay: decayFactor(lr), epsilon: epsilon)
     }
 }

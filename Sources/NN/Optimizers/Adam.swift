@@ -51,19 +51,11 @@ public class Adam<Scalar: TensorScalar>: Optimizer<Scalar> {
             amsgrad: amsgrad, schedule: schedule, weightDecay: weightDecay)
     }
 
-    public override func update(
-        index: Int, weights: UnsafeMutableBufferPointer<Scalar>, gradient: UnsafeBufferPointer<Scalar>,
-        learningRate lr: Double
-    ) {
+    public override func updateRule(learningRate lr: Double) -> UpdateKernel {
         let t = Double(stepCount + 1)
-        let c1 = 1 / (1 - Double.pow(beta1, t))
-        let c2 = 1 / (1 - Double.pow(beta2, t))
-        let rule = UpdateKernel<Scalar>.adam(
-            lr: Scalar(lr), decay: decayFactor(lr, weightDecay), beta1: Scalar(beta1), beta2: Scalar(beta2),
-            c1: Scalar(c1), c2: Scalar(c2), epsilon: Scalar(epsilon), amsgrad: amsgrad)
-        let state =
-            amsgrad ? [buffer(0, index), buffer(1, index), buffer(2, index)] : [buffer(0, index), buffer(1, index)]
-        applyUpdate(rule, weights, gradient, state)
+        return .adam(
+            lr: lr, decay: decayFactor(lr), beta1: beta1, beta2: beta2, c1: 1 / (1 - Double.pow(beta1, t)),
+            c2: 1 / (1 - Double.pow(beta2, t)), epsilon: epsilon, amsgrad: amsgrad)
     }
 }
 

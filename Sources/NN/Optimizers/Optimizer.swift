@@ -45,8 +45,9 @@ open class Optimizer<Scalar: TensorScalar> {
     /// The number of updates done (`t`).
     public internal(set) var stepCount: Int = 0
 
-    /// Per-parameter state: `state[slot][parameterIndex]`, named by ``stateSlotNames``.
-    var state: [[StateBuffer<Scalar>]] = []
+    /// Per-parameter state: `state[parameterIndex][slot]`, named by ``stateSlotNames``, each
+    /// shaped like its parameter and on its device.
+    var state: [[Tensor<Scalar>]] = []
 
     init(
         parameters: [Parameter<Scalar>], learningRate: Double, schedule: LearningRateSchedule, weightDecay: Double,
@@ -57,7 +58,7 @@ open class Optimizer<Scalar: TensorScalar> {
         self.schedule = schedule
         self.weightDecay = weightDecay
         stateSlotNames = slots
-        state = slots.map { _ in parameters.map { StateBuffer(shape: $0.shape) } }
+        state = parameters.map { p in slots.map { _ in Tensor.zeros(like: p.value) } }
     }
 
     /// The names of the per-parameter state buffers (`m`, `v`, …), as saved in checkpoints.
@@ -72,7 +73,7 @@ open class Optimizer<Scalar: TensorScalar> {
     /// Applies one update to every parameter that has a gradient, then increments
     /// ``stepCount``.
     public func step() {
-        let lr = currentLearningRate
+        let rule = updateRule(learningRate: currentLearningRate)
         withoutGrad {
             for (index, parameter) in parameters.enumerated() {
                 guard let grad = parameter.grad else { continue }
@@ -80,27 +81,20 @@ open class Optimizer<Scalar: TensorScalar> {
                     tensorFailure(
                         "optimizer: gradient of shape \(grad.shape) for a parameter of shape \(parameter.shape)")
                 }
-                grad.withUnsafeBufferPointer { g in
-                    parameter.value.withUnsafeMutableBufferPointer { w in
-                        update(index: index, weights: w, gradient: g, learningRate: lr)
-                    }
-                }
+                parameter.value.update(rule, gradient: grad, state: &state[index])
             }
         }
         stepCount += 1
     }
 
-    /// One parameter's update: overridden by each optimizer with a single loop over the
-    /// weights, the gradient and the state buffers.
-    open func update(
-        index: Int, weights: UnsafeMutableBufferPointer<Scalar>, gradient: UnsafeBufferPointer<Scalar>,
-        learningRate: Double
-    ) {
-        fatalError("Optimizer.update must be overridden")
+    /// The fused update of the next step (number ``stepCount``) at learning rate
+    /// `learningRate`, the same for every parameter: each optimizer's rule and constants.
+    open func updateRule(learningRate: Double) -> UpdateKernel {
+        fatalError("Optimizer.updateRule(learningRate:) must be overridden")
     }
 
-    /// The state buffer `slot` of parameter `index`.
-    func buffer(_ slot: Int, _ index: Int) -> UnsafeMutablePointer<Scalar> { state[slot][index].pointer }
+    /// `1 − lr·λ`: the decoupled weight-decay factor applied to the weight before every update.
+    func decayFactor(_ lr: Double) -> Double { 1 - lr * weightDecay }
 
     // MARK: State for checkpoints
 
@@ -108,7 +102,7 @@ open class Optimizer<Scalar: TensorScalar> {
     public var stateTensors: [(name: String, tensor: Tensor<Scalar>)] {
         var result: [(String, Tensor<Scalar>)] = []
         for (s, slot) in stateSlotNames.enumerated() {
-            for (i, b) in state[s].enumerated() { result.append(("\(slot).\(i)", b.tensor)) }
+            for (i, buffers) in state.enumerated() { result.append(("\(slot).\(i)", buffers[s])) }
         }
         return result
     }
@@ -118,13 +112,15 @@ open class Optimizer<Scalar: TensorScalar> {
     public func loadState(_ tensors: [String: Tensor<Scalar>], stepCount: Int) throws {
         var problems: [String] = []
         for (s, slot) in stateSlotNames.enumerated() {
-            for (i, b) in state[s].enumerated() {
+            for (i, parameter) in parameters.enumerated() {
                 let name = "\(slot).\(i)"
                 guard let t = tensors[name] else {
                     problems.append("missing \(name)")
                     continue
                 }
-                if t.shape != b.shape { problems.append("\(name) has shape \(t.shape), expected \(b.shape)") }
+                if t.shape != parameter.shape {
+                    problems.append("\(name) has shape \(t.shape), expected \(parameter.shape)")
+                }
             }
         }
         let expected = Set(
@@ -132,7 +128,7 @@ open class Optimizer<Scalar: TensorScalar> {
         for name in tensors.keys.sorted() where !expected.contains(name) { problems.append("unexpected \(name)") }
         guard problems.isEmpty else { throw NNError.optimizerState(problems.joined(separator: ", ")) }
         for (s, slot) in stateSlotNames.enumerated() {
-            for (i, b) in state[s].enumerated() { b.load(tensors["\(slot).\(i)"]!) }
+            for i in parameters.indices { state[i][s] = tensors["\(slot).\(i)"]!.detached().to(parameters[i].value.device) }
         }
         self.stepCount = stepCount
     }
@@ -160,29 +156,5 @@ public func clipGradientsByGlobalNorm<Scalar>(_ parameters: [Parameter<Scalar>],
             for p in parameters { if let g = p.grad { p.value.grad = g * Scalar(scale) } }
         }
         return norm
-    }
-}
-
-/// A zero-initialised buffer of optimizer state, shaped like its parameter.
-final class StateBuffer<Scalar: TensorScalar> {
-    let pointer: UnsafeMutablePointer<Scalar>
-    let shape: [Int]
-    let count: Int
-
-    init(shape: [Int]) {
-        self.shape = shape
-        count = shape.reduce(1, *)
-        pointer = .allocate(capacity: Swift.max(count, 1))
-        pointer.initialize(repeating: 0, count: count)
-    }
-
-    deinit { pointer.deallocate() }
-
-    var tensor: Tensor<Scalar> {
-        Tensor(shape: shape, scalars: Array(UnsafeBufferPointer(start: pointer, count: count)))
-    }
-
-    func load(_ t: Tensor<Scalar>) {
-        t.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: count) }
     }
 }

@@ -37,12 +37,7 @@ public final class RMSprop<Scalar: TensorScalar>: Optimizer<Scalar> {
             weightDecay: weightDecay)
     }
 
-    public override func update(
-        index: Int, weights: UnsafeMutableBufferPointer<Scalar>, gradient: UnsafeBufferPointer<Scalar>,
-        learningRate lr: Double
-    ) {
-        let rule = UpdateKernel<Scalar>.rmsprop(
-            lr: Scalar(lr), decay: decayFactor(lr, weightDecay), rho: Scalar(rho), epsilon: Scalar(epsilon))
-        applyUpdate(rule, weights, gradient, [buffer(0, index)])
+    public override func updateRule(learningRate lr: Double) -> UpdateKernel {
+        .rmsprop(lr: lr, decay: decayFactor(lr), rho: rho, epsilon: epsilon)
     }
 }

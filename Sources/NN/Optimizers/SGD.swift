@@ -42,12 +42,7 @@ public final class SGD<Scalar: TensorScalar>: Optimizer<Scalar> {
             schedule: schedule, weightDecay: weightDecay)
     }
 
-    public override func update(
-        index: Int, weights: UnsafeMutableBufferPointer<Scalar>, gradient: UnsafeBufferPointer<Scalar>,
-        learningRate lr: Double
-    ) {
-        let rule = UpdateKernel<Scalar>.sgd(
-            lr: Scalar(lr), decay: decayFactor(lr, weightDecay), momentum: Scalar(momentum), nesterov: nesterov)
-        applyUpdate(rule, weights, gradient, momentum == 0 ? [] : [buffer(0, index)])
+    public override func updateRule(learningRate lr: Double) -> UpdateKernel {
+        .sgd(lr: lr, decay: decayFactor(lr), momentum: momentum, nesterov: nesterov)
     }
 }

@@ -8,8 +8,10 @@ import COpenBLAS
 // (Sources/CKernels/thin_gemm.inc) read the operands where they lie, keep partial sums in vector
 // registers, and are compiled for AVX2+FMA and for the baseline, chosen when the library loads.
 
-/// Which matrix products bypass BLAS for ``CKernels``' thin-product loops.
-enum ThinGemm {
+/// Matrix products on the CPU: thin ones through ``CKernels``' thin-product loops, the rest
+/// through OpenBLAS in blocks of C split across ``ComputeThreads``, without op(A)'s zero columns
+/// when it has enough of them (``ZeroSkipping``).
+enum Products {
     /// The thinnest side of a product these loops take over from BLAS.
     static let maxThinSide = 8
 
@@ -22,7 +24,7 @@ enum ThinGemm {
 
     /// CKernels' thin product for one element type (`ad_thin_gemm_*`): transA, transB, m, n, k,
     /// α, A, lda, B, ldb, β, bias (nil: none), C, ldc.
-    typealias Kernel<S> = (
+    typealias ThinKernel<S> = (
         Int32, Int32, Int, Int, Int, S, UnsafePointer<S>, Int, UnsafePointer<S>, Int, S, UnsafePointer<S>?,
         UnsafeMutablePointer<S>, Int
     ) -> Void
@@ -33,7 +35,7 @@ enum ThinGemm {
     /// and every other part into a scratch block that is then added to C, in part order.
     @inline(__always)
     static func run<S: TensorScalar>(
-        _ thin: Kernel<S>, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: S, a: UnsafePointer<S>,
+        _ thin: ThinKernel<S>, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: S, a: UnsafePointer<S>,
         lda: Int, b: UnsafePointer<S>, ldb: Int, beta: S, bias: UnsafePointer<S>?, c: UnsafeMutablePointer<S>,
         ldc: Int
     ) {
@@ -88,20 +90,18 @@ enum ThinGemm {
         UnsafePointer<S>?, blasint, S, UnsafeMutablePointer<S>?, blasint
     ) -> Void
 
-    /// `C ← α·op(A)·op(B) + β·C` (``TensorScalar/gemm(transA:transB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)``):
-    /// through `thin` when ``handles(m:n:k:)``, else through `blas`, one single-threaded call per
-    /// block of C (``ComputeThreads/inBlocks(transA:transB:m:n:k:a:lda:b:ldb:c:ldc:_:)``), on
-    /// operands without op(A)'s zero columns or rows when it has enough of them (``ZeroSkipping``,
-    /// through `zeroSkipping`).
+    /// `C ← α·op(A)·op(B) + β·C` for row-major matrices (CBLAS conventions): through the thin
+    /// loops when ``handles(m:n:k:)``, else through BLAS, one single-threaded call per block of C
+    /// (``ComputeThreads/inBlocks(transA:transB:m:n:k:a:lda:b:ldb:c:ldc:_:)``), on operands
+    /// without op(A)'s zero columns or rows when it has enough of them (``ZeroSkipping``).
     @inline(__always)
     static func gemm<S: TensorScalar>(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: S, a: UnsafePointer<S>, lda: Int,
-        b: UnsafePointer<S>, ldb: Int, beta: S, c: UnsafeMutablePointer<S>, ldc: Int, thin: Kernel<S>,
-        blas: BLASKernel<S>, zeroSkipping: ZeroSkipping.Kernels<S>
+        b: UnsafePointer<S>, ldb: Int, beta: S, c: UnsafeMutablePointer<S>, ldc: Int, kernels: CPUKernels<S>
     ) {
         if handles(m: m, n: n, k: k) {
             run(
-                thin, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                kernels.thinGemm, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                 beta: beta, bias: nil, c: c, ldc: ldc)
             return
         }
@@ -112,7 +112,7 @@ enum ThinGemm {
             ComputeThreads.inBlocks(
                 transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc
             ) { a, b, c, rows, columns in
-                blas(
+                kernels.blasGemm(
                     CblasRowMajor, ComputeThreads.transpose(transA), ComputeThreads.transpose(transB), blasint(rows),
                     blasint(columns), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
                     ComputeThreads.clearedForAccumulation(c, rows, columns, ldc, beta), c, blasint(ldc))
@@ -120,32 +120,33 @@ enum ThinGemm {
         }
         if ZeroSkipping.product(
             transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta,
-            c: c, ldc: ldc, kernels: zeroSkipping, dense: dense)
+            c: c, ldc: ldc, kernels: kernels.zeroSkipping, dense: dense)
         {
             return
         }
         dense(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     }
 
-    /// `out ← x·W + 1·bᵀ` (``TensorScalar/linear(m:n:k:x:weight:bias:biasCount:out:)``): through
-    /// `thin` with the bias added as the product is stored, or with the rows prefilled with the
-    /// bias for BLAS to accumulate onto (β = 1).
+    /// `out ← x·W + 1·bᵀ` (``Backend/linear(_:weight:bias:into:m:n:k:)``): through the thin
+    /// loops with the bias added as the product is stored, or with the rows prefilled with the
+    /// bias for BLAS to accumulate onto (β = 1), which saves a zero-fill, a separate addition and
+    /// its buffer.
     @inline(__always)
     static func linear<S: TensorScalar>(
         m: Int, n: Int, k: Int, x: UnsafePointer<S>, weight: UnsafePointer<S>, bias: UnsafePointer<S>,
-        biasCount: Int, out: UnsafeMutablePointer<S>, thin: Kernel<S>
+        biasCount: Int, out: UnsafeMutablePointer<S>, kernels: CPUKernels<S>
     ) {
         if biasCount == n && handles(m: m, n: n, k: k) {
             run(
-                thin, transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: x, lda: k, b: weight, ldb: n,
+                kernels.thinGemm, transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: x, lda: k, b: weight, ldb: n,
                 beta: 0, bias: bias, c: out, ldc: n)
             return
         }
-        CPUKernels.fillRows(out, with: bias, biasCount, rows: m, columns: n)
+        CPULoops.fillRows(out, with: bias, biasCount, rows: m, columns: n)
         if m > 0 && n > 0 && k > 0 {
-            S.gemm(
+            gemm(
                 transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: x, lda: k, b: weight, ldb: n, beta: 1,
-                c: out, ldc: n)
+                c: out, ldc: n, kernels: kernels)
         }
     }
 }

@@ -7,7 +7,7 @@
 // rounding. As with any sparse product, a zero times ±∞ or NaN in the skipped part of B is not
 // propagated (the dense product would make it NaN).
 
-/// How ``ThinGemm/gemm(transA:transB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:thin:blas:zeroSkipping:)``
+/// How ``Products/gemm(transA:transB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:kernels:)``
 /// leaves out the zero columns (and zero rows) of op(A).
 enum ZeroSkipping {
     /// The fewest zero columns, as a fraction of the side, that are left out: below it, gathering

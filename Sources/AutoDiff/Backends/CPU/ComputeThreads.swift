@@ -27,11 +27,27 @@ public enum ComputeThreads {
     /// OpenBLAS's register tiles whole.
     static let blockAlignment = 16
 
-    /// The most threads a kernel may use. Until ``set(_:)`` is called this is OpenBLAS's default
-    /// (`OPENBLAS_NUM_THREADS`, else the number of cores).
+    /// The most threads a kernel may use: the calling thread's ``withCount(_:_:)`` when inside
+    /// one, else the process-wide setting. Until ``set(_:)`` is called that is OpenBLAS's
+    /// default (`OPENBLAS_NUM_THREADS`, else the number of cores).
     public static var count: Int {
+        let scoped = ThreadState.current.computeThreads
+        if scoped > 0 { return scoped }
         if configured == 0 { configure(Int(openblas_get_num_threads())) }
         return configured
+    }
+
+    /// Runs `body` with kernels started from this thread cut for `n` threads (at least 1),
+    /// whatever the process-wide ``set(_:)``. Results are those of a process set to `n` threads
+    /// (a kernel's parts depend only on the count); parts beyond the pool's width run on the
+    /// calling thread.
+    @discardableResult
+    public static func withCount<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {
+        let state = ThreadState.current
+        let saved = state.computeThreads
+        state.computeThreads = max(1, n)
+        defer { state.computeThreads = saved }
+        return try body()
     }
 
     /// Sets the most threads a kernel may use (at least 1).
@@ -111,10 +127,9 @@ public enum ComputeThreads {
         ldb: Int, c: UnsafeMutablePointer<S>, ldc: Int,
         _ block: (UnsafePointer<S>, UnsafePointer<S>, UnsafeMutablePointer<S>, Int, Int) -> Void
     ) {
-        let threads = count
         let byRows = m >= n
         let extent = byRows ? m : n
-        let parts = m * n * k >= parallelThreshold ? min(threads, extent / blockAlignment) : 1
+        let parts = m * n * k >= parallelThreshold ? min(count, extent / blockAlignment) : 1
         guard parts > 1 else {
             block(a, b, c, m, n)
             return

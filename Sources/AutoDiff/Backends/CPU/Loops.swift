@@ -1,14 +1,14 @@
 import RealModule
 
-/// The CPU implementations of the kernel codes, generic over the element type and specialised
-/// for `Float` and `Double` by the conformances in `TensorScalar+Kernels.swift`.
+/// The CPU backend's loops over host pointers, generic over the element type and specialised
+/// for `Float` and `Double` where ``CPUKernels`` calls them.
 ///
 /// Each function switches on the kernel code once, outside its loop, so every loop body is a
 /// straight-line expression the compiler can vectorise.
-enum CPUKernels {
+enum CPULoops {
     @inline(__always)
     static func unary<S: TensorScalar>(
-        _ op: UnaryKernel<S>, _ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, _ n: Int
+        _ op: UnaryKernel, _ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, _ n: Int
     ) {
         @inline(__always) func map(_ f: (S) -> S) {
             for i in 0..<n { y[i] = f(x[i]) }
@@ -27,9 +27,14 @@ enum CPUKernels {
         case .softplus: map { Swift.max($0, 0) + S.log(onePlus: S.exp(-Swift.abs($0))) }
         case .sign: map { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }
         case .positive: map { $0 > 0 ? 1 : 0 }
-        case .addScalar(let c): map { $0 + c }
-        case .multiplyScalar(let c): map { $0 * c }
+        case .addScalar(let c):
+            let c = S(c)
+            map { $0 + c }
+        case .multiplyScalar(let c):
+            let c = S(c)
+            map { $0 * c }
         case .powerScalar(let p):
+            let p = S(p)
             if p == 2 {
                 map { $0 * $0 }
             } else if let n = integerExponent(p) {
@@ -37,13 +42,27 @@ enum CPUKernels {
             } else {
                 map { S.pow($0, p) }
             }
-        case .leakyRelu(let a): map { $0 > 0 ? $0 : a * $0 }
-        case .leakyReluSlope(let a): map { $0 > 0 ? 1 : a }
-        case .clamp(let lo, let hi): map { Swift.min(Swift.max($0, lo), hi) }
-        case .inside(let lo, let hi): map { $0 >= lo && $0 <= hi ? 1 : 0 }
-        case .greaterThanScalar(let c): map { $0 > c ? 1 : 0 }
-        case .lessThanScalar(let c): map { $0 < c ? 1 : 0 }
-        case .equalToScalar(let c): map { $0 == c ? 1 : 0 }
+        case .leakyRelu(let a):
+            let a = S(a)
+            map { $0 > 0 ? $0 : a * $0 }
+        case .leakyReluSlope(let a):
+            let a = S(a)
+            map { $0 > 0 ? 1 : a }
+        case .clamp(let lo, let hi):
+            let (lo, hi) = (S(lo), S(hi))
+            map { Swift.min(Swift.max($0, lo), hi) }
+        case .inside(let lo, let hi):
+            let (lo, hi) = (S(lo), S(hi))
+            map { $0 >= lo && $0 <= hi ? 1 : 0 }
+        case .greaterThanScalar(let c):
+            let c = S(c)
+            map { $0 > c ? 1 : 0 }
+        case .lessThanScalar(let c):
+            let c = S(c)
+            map { $0 < c ? 1 : 0 }
+        case .equalToScalar(let c):
+            let c = S(c)
+            map { $0 == c ? 1 : 0 }
         }
     }
 
@@ -149,8 +168,8 @@ enum CPUKernels {
     /// parameter is split across ``ComputeThreads`` with the same result.
     @inline(__always)
     static func update<S: TensorScalar>(
-        _ rule: UpdateKernel<S>, _ w: UnsafeMutablePointer<S>, _ g: UnsafePointer<S>,
-        _ state: UnsafeBufferPointer<UnsafeMutablePointer<S>>, _ n: Int, adam: AdamKernel<S>
+        _ rule: UpdateKernel, _ w: UnsafeMutablePointer<S>, _ g: UnsafePointer<S>,
+        _ state: [UnsafeMutablePointer<S>], _ n: Int, adam: AdamKernel<S>
     ) {
         ComputeThreads.forEachRange(of: n) { r in update(rule, w, g, state, r, adam: adam) }
     }
@@ -158,13 +177,14 @@ enum CPUKernels {
     /// ``update(_:_:_:_:_:adam:)`` over the elements in `range`.
     @inline(__always)
     static func update<S: TensorScalar>(
-        _ rule: UpdateKernel<S>, _ w: UnsafeMutablePointer<S>, _ g: UnsafePointer<S>,
-        _ state: UnsafeBufferPointer<UnsafeMutablePointer<S>>, _ range: Range<Int>, adam: AdamKernel<S>
+        _ rule: UpdateKernel, _ w: UnsafeMutablePointer<S>, _ g: UnsafePointer<S>,
+        _ state: [UnsafeMutablePointer<S>], _ range: Range<Int>, adam: AdamKernel<S>
     ) {
         let (w, g, n, start) = (w + range.lowerBound, g + range.lowerBound, range.count, range.lowerBound)
         let state = { (index: Int) in state[index] + start }
         switch rule {
         case .sgd(let lr, let decay, let momentum, let nesterov):
+            let (lr, decay, momentum) = (S(lr), S(decay), S(momentum))
             if momentum == 0 {
                 for i in 0..<n { w[i] = w[i] * decay - lr * g[i] }
             } else {
@@ -184,6 +204,7 @@ enum CPUKernels {
                 }
             }
         case .adagrad(let lr, let decay, let epsilon):
+            let (lr, decay, epsilon) = (S(lr), S(decay), S(epsilon))
             let sum = state(0)
             for i in 0..<n {
                 let s = sum[i] + g[i] * g[i]
@@ -191,6 +212,7 @@ enum CPUKernels {
                 w[i] = w[i] * decay - lr * g[i] / (s.squareRoot() + epsilon)
             }
         case .rmsprop(let lr, let decay, let rho, let epsilon):
+            let (lr, decay, rho, epsilon) = (S(lr), S(decay), S(rho), S(epsilon))
             let avg = state(0)
             let oneMinusRho = 1 - rho
             for i in 0..<n {
@@ -199,7 +221,9 @@ enum CPUKernels {
                 w[i] = w[i] * decay - lr * g[i] / (a.squareRoot() + epsilon)
             }
         case .adam(let lr, let decay, let beta1, let beta2, let c1, let c2, let epsilon, let amsgrad):
-            adam(w, g, state(0), state(1), amsgrad ? state(2) : nil, n, lr, decay, beta1, beta2, c1, c2, epsilon)
+            adam(
+                w, g, state(0), state(1), amsgrad ? state(2) : nil, n, S(lr), S(decay), S(beta1), S(beta2), S(c1),
+                S(c2), S(epsilon))
         }
     }
 
@@ -279,6 +303,66 @@ enum CPUKernels {
                 if v < acc[i] || v.isNaN { acc[i] = v }
             }
         }
+    }
+
+    /// The value a reduction starts from: 0, −∞ or +∞.
+    @inline(__always)
+    static func identity<S: TensorScalar>(_ op: ReductionKernel, _: S.Type) -> S {
+        switch op {
+        case .sum: 0
+        case .max: -.infinity
+        case .min: .infinity
+        }
+    }
+
+    /// `acc[o, i] = log Σₖ exp(x[o, k, i])` for `x` seen as `[outer, length, inner]`: each slice
+    /// shifted by its maximum (0 when that is ±∞), its exponentials summed, one logarithm.
+    static func logSumExp<S: TensorScalar>(
+        _ x: UnsafePointer<S>, _ outer: Int, _ length: Int, _ inner: Int, into acc: UnsafeMutablePointer<S>
+    ) {
+        withUnsafeTemporaryAllocation(of: S.self, capacity: 2 * inner) { scratch in
+            let (shift, sums) = (scratch.baseAddress!, scratch.baseAddress! + inner)
+            for o in 0..<outer {
+                let block = x + o * length * inner
+                fill(shift, -S.infinity, inner)
+                for k in 0..<length { accumulate(.max, block + k * inner, 1, into: shift, inner) }
+                for i in 0..<inner where shift[i].isInfinite { shift[i] = 0 }
+                fill(sums, 0, inner)
+                for k in 0..<length {
+                    let row = block + k * inner
+                    for i in 0..<inner { sums[i] += S.exp(row[i] - shift[i]) }
+                }
+                for i in 0..<inner { acc[o * inner + i] = S.log(sums[i]) + shift[i] }
+            }
+        }
+    }
+
+    /// The index along the middle axis of `x` (`[outer, length, inner]`) of the largest (`.max`)
+    /// or smallest (`.min`) element, the first on ties.
+    static func argReduce<S: TensorScalar>(
+        _ op: ReductionKernel, _ x: UnsafePointer<S>, _ outer: Int, _ length: Int, _ inner: Int
+    ) -> [Int] {
+        var result = [Int](repeating: 0, count: outer * inner)
+        for o in 0..<outer {
+            for i in 0..<inner {
+                var best = 0
+                var bestValue = x[o * length * inner + i]
+                for k in 1..<Swift.max(length, 1) {
+                    let v = x[(o * length + k) * inner + i]
+                    if op == .max ? v > bestValue : v < bestValue {
+                        best = k
+                        bestValue = v
+                    }
+                }
+                result[o * inner + i] = best
+            }
+        }
+        return result
+    }
+
+    /// `y[i] = x[i]` rounded to the other precision.
+    static func convert<A: TensorScalar, B: TensorScalar>(_ x: UnsafePointer<A>, _ y: UnsafeMutablePointer<B>, _ n: Int) {
+        for i in 0..<n { y[i] = B(x[i]) }
     }
 
     /// `y[i·sy] = x[i·sx]`.
@@ -375,7 +459,7 @@ enum CPUKernels {
         for i in 0..<n { y[i] = value }
     }
 
-    // MARK: Fused losses (Ops/Losses.swift)
+    // MARK: Fused losses
 
     /// `Σᵢ softplus(zᵢ) − yᵢ·zᵢ` with softplus(z) = max(z, 0) + ln(1 + e^{−|z|}); with the same
     /// exponential, σ(zᵢ) into `sigmoid` when given (1/(1 + e) or e/(1 + e) by sign: no overflow).

@@ -1,0 +1,369 @@
+// The seam between ops and kernels. Ops (Sources/AutoDiff/Ops/) know shapes and derivative
+// rules; every number they need computed is one call on the backend that owns their tensors'
+// buffers, named by what it computes. Buffers cross the seam as handles (``Buffer``) and the
+// element type as a value (``DType``), so a backend dispatches on the type once, inside, and a
+// device whose memory the host cannot address implements the same calls.
+//
+// Two backends implement it: `Backends/CPU/` (the fast one: C kernels, OpenBLAS, the thread
+// pool) and `Backends/Reference/` (plain loops, the specification the CPU backend is tested
+// against). docs/ARCHITECTURE.md walks through both.
+
+/// The element type of a buffer.
+public enum DType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    case float32, float64
+    /// Bytes, for masks (dropout's kept elements).
+    case uint8
+
+    /// The size of one element in bytes.
+    @inline(__always)
+    public var byteCount: Int {
+        switch self {
+        case .float32: 4
+        case .float64: 8
+        case .uint8: 1
+        }
+    }
+
+    /// The name safetensors and descriptions use (`F32`, `F64`, `U8`).
+    public var name: String {
+        switch self {
+        case .float32: "F32"
+        case .float64: "F64"
+        case .uint8: "U8"
+        }
+    }
+
+    public var description: String { name }
+}
+
+/// What a buffer records about itself: its length, element type and owner.
+public struct BufferHeader {
+    /// The number of elements.
+    public let count: Int
+    public let dtype: DType
+    /// The device whose backend allocated the buffer and computes on it.
+    public let device: Device
+    /// A device backend's own allocation when the memory is not host memory (`nil` for the CPU
+    /// and reference backends, whose elements follow the header).
+    public let deviceMemory: AnyObject?
+}
+
+/// The memory of one tensor, owned by a backend: the handle every kernel call takes.
+///
+/// Host backends keep the elements right after the header, in the same allocation (one
+/// `malloc` per tensor); ``hostAddress`` points at them. A device with its own memory allocates
+/// a buffer with no host elements and keeps its allocation in ``BufferHeader/deviceMemory``.
+public final class Buffer: ManagedBuffer<BufferHeader, UInt64> {
+    /// A buffer of `count` elements of `dtype` in host memory, uninitialized, owned by `device`.
+    @inline(__always)
+    public static func allocateHost(_ count: Int, _ dtype: DType, device: Device) -> Buffer {
+        let words = (count * dtype.byteCount + 7) >> 3
+        let buffer = Buffer.create(minimumCapacity: Swift.max(words, 1)) { _ in
+            BufferHeader(count: count, dtype: dtype, device: device, deviceMemory: nil)
+        }
+        return unsafeDowncast(buffer, to: Buffer.self)
+    }
+
+    /// A buffer whose elements live in a device's own memory (`memory`), with no host copy.
+    public static func allocateOnDevice(_ count: Int, _ dtype: DType, device: Device, memory: AnyObject) -> Buffer {
+        let buffer = Buffer.create(minimumCapacity: 0) { _ in
+            BufferHeader(count: count, dtype: dtype, device: device, deviceMemory: memory)
+        }
+        return unsafeDowncast(buffer, to: Buffer.self)
+    }
+
+    /// The number of elements.
+    @inline(__always) public var count: Int { withUnsafeMutablePointerToHeader { $0.pointee.count } }
+    /// The element type.
+    @inline(__always) public var dtype: DType { withUnsafeMutablePointerToHeader { $0.pointee.dtype } }
+    /// The device that owns the buffer.
+    @inline(__always) public var device: Device { withUnsafeMutablePointerToHeader { $0.pointee.device } }
+    /// The backend that computes on the buffer.
+    @inline(__always) public var backend: any Backend { withUnsafeMutablePointerToHeader { $0.pointee.device.backend } }
+    /// Whether the elements are host memory (no ``BufferHeader/deviceMemory``).
+    @inline(__always)
+    public var isHostMemory: Bool { withUnsafeMutablePointerToHeader { $0.pointee.deviceMemory == nil } }
+
+    /// The first element in host memory. Only for host backends (``isHostMemory``); valid while
+    /// the buffer is alive.
+    @inline(__always)
+    public var hostAddress: UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(withUnsafeMutablePointerToElements { $0 })
+    }
+
+    /// The elements in host memory as `T`, which must be the buffer's element type.
+    @inline(__always)
+    public func host<T>(_: T.Type) -> UnsafeMutablePointer<T> {
+        hostAddress.assumingMemoryBound(to: T.self)
+    }
+}
+
+/// Where a tensor's buffer lives and which backend computes on it.
+///
+/// Ops run on the device of their inputs; an op whose inputs are on different devices stops
+/// with a message naming both. ``Tensor/to(_:)`` copies a tensor to another device.
+public struct Device: Hashable, @unchecked Sendable, CustomStringConvertible {
+    /// Backends are created once and never freed (a device is a process-wide constant), so the
+    /// reference is not counted: a tensor's device costs no retain or release.
+    public unowned(unsafe) let backend: any Backend
+
+    /// The device of `backend`, which must live as long as the process (a `static let`).
+    public init(_ backend: any Backend) { self.backend = backend }
+
+    /// The host CPU: vectorized C kernels, OpenBLAS and a thread pool (`Backends/CPU/`).
+    public static let cpu = Device(CPUBackend.shared)
+    /// Plain Swift loops on one thread, written to be read as the specification of each kernel
+    /// (`Backends/Reference/`). The test suite runs every op here and on ``cpu`` and compares.
+    public static let reference = Device(ReferenceBackend.shared)
+
+    public static func == (a: Device, b: Device) -> Bool { a.backend === b.backend }
+    public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(backend)) }
+    public var description: String { backend.name }
+}
+
+/// A view of a buffer through strides: element `(i₀, i₁, …)` of the view's shape is element
+/// `offset + Σₖ iₖ·strides[k]` of the buffer. A stride of 0 repeats an element along that axis.
+public struct StridedView {
+    public let buffer: Buffer
+    public let offset: Int
+    public let strides: [Int]
+
+    public init(_ buffer: Buffer, offset: Int = 0, strides: [Int]) {
+        self.buffer = buffer
+        self.offset = offset
+        self.strides = strides
+    }
+}
+
+/// The kernels of one device: everything ops need computed, named by what it computes.
+///
+/// Buffers are handles; the element type is the buffers' ``DType`` (every floating-point buffer
+/// of one call has the same type). Outputs are distinct from inputs unless a kernel says
+/// otherwise, and are allocated by the caller through ``allocate(_:_:)``. Shapes are row-major
+/// and contiguous unless a ``StridedView`` says otherwise. "Broadcast" means NumPy's rule: shapes
+/// aligned at the right, a dimension of 1 (or a missing one) repeated.
+///
+/// Each requirement documents its result exactly; `Backends/Reference/` is that documentation
+/// written as plain loops, and the test suite holds every backend to it.
+public protocol Backend: AnyObject, Sendable {
+    /// The device's name in messages (`cpu`, `reference`).
+    var name: String { get }
+
+    // MARK: Memory
+
+    /// Uninitialized memory for `count` elements of `dtype`.
+    func allocate(_ count: Int, _ dtype: DType) -> Buffer
+    /// `buffer` ← the bytes at `source` (`buffer.count · dtype.byteCount` of them).
+    func copy(fromHost source: UnsafeRawPointer, into buffer: Buffer)
+    /// The bytes of `buffer` → `destination`.
+    func copy(_ buffer: Buffer, toHost destination: UnsafeMutableRawPointer)
+
+    // MARK: Elementwise
+
+    /// `out[i] = value` for every element.
+    func fill(_ out: Buffer, with value: Double)
+    /// `out[i] = f(x[i])` (same count).
+    func unary(_ op: UnaryKernel, _ x: Buffer, into out: Buffer)
+    /// `out = f(a, b)` elementwise, `a` (of `aShape`) and `b` (of `bShape`) broadcast to
+    /// `shape`, the shape of `out`.
+    func binary(_ op: BinaryKernel, _ a: Buffer, _ aShape: [Int], _ b: Buffer, _ bShape: [Int], into out: Buffer, shape: [Int])
+    /// `out = mask ≠ 0 ? a : b` elementwise, all three broadcast to `shape`.
+    func select(
+        _ mask: Buffer, _ maskShape: [Int], _ a: Buffer, _ aShape: [Int], _ b: Buffer, _ bShape: [Int],
+        into out: Buffer, shape: [Int])
+    /// `out` (contiguous, of `shape`) ← the elements of `source` read through its strides:
+    /// permutations, broadcasts and slices.
+    func copy(_ source: StridedView, into out: Buffer, shape: [Int])
+    /// The elements of `source` (contiguous, of `shape`) → `destination` through its strides
+    /// (other elements of the destination buffer are left as they are): a slice's adjoint,
+    /// joining tensors, an in-place update.
+    func copy(_ source: Buffer, into destination: StridedView, shape: [Int])
+    /// `out[i] = x[i]` converted to `out`'s element type (round to nearest).
+    func convert(_ x: Buffer, into out: Buffer)
+
+    // MARK: Reductions
+
+    /// `out` (of `shape` with `axes` set to 1) ← `op` over the `axes` of `x` (of `shape`);
+    /// `axes` sorted and distinct. Sums of nothing are 0, max/min of nothing −∞/+∞; a NaN
+    /// anywhere in a max/min makes it NaN.
+    func reduce(_ op: ReductionKernel, _ x: Buffer, shape: [Int], axes: [Int], into out: Buffer)
+    /// `out[o, i] = log Σₖ exp(x[o, k, i])` for `x` seen as `[outer, length, inner]`, computed
+    /// as `m + log Σₖ exp(x − m)` with `m` the slice's maximum, or 0 when that is ±∞ (so a slice
+    /// of −∞ gives −∞ and one holding +∞ gives +∞, not NaN); NaN if the slice holds one;
+    /// `length ≥ 1`.
+    func logSumExp(_ x: Buffer, outer: Int, length: Int, inner: Int, into out: Buffer)
+    /// For `x` seen as `[outer, length, inner]` (`length ≥ 1`), the index `k` of the largest
+    /// (`.max`) or smallest (`.min`) `x[o, k, i]` for each `(o, i)`: the elements are compared
+    /// with `>` (`<`) against the best so far, starting from `k = 0`, so the first of equal
+    /// elements wins and a NaN is chosen only when it comes first.
+    func argReduce(_ op: ReductionKernel, _ x: Buffer, outer: Int, length: Int, inner: Int) -> [Int]
+    /// The index of the first element that is NaN or ±∞, if any.
+    func firstNonFinite(_ x: Buffer) -> Int?
+
+    // MARK: Products
+
+    /// For each of `batch` contiguous blocks, `c ← op(a)·op(b)` with `op(a)` `m × k`, `op(b)`
+    /// `k × n` and `c` `m × n`; `op` transposes a block (stored `k × m`, `n × k`) when its flag
+    /// is set. `c` is all zeros when `k` is 0.
+    func matmul(
+        _ a: Buffer, _ b: Buffer, into c: Buffer, batch: Int, m: Int, n: Int, k: Int, transposeA: Bool,
+        transposeB: Bool)
+    /// `out ← x·W + 1·bᵀ` for `x` `m × k`, `W` `k × n`, and a bias of `n` elements or one
+    /// (broadcast to every element).
+    func linear(_ x: Buffer, weight: Buffer, bias: Buffer, into out: Buffer, m: Int, n: Int, k: Int)
+
+    // MARK: Indexing
+
+    /// `x` seen as `[outer, length, inner]`: `out[o, j, i] = x[o, indices[j], i]` (`out` is
+    /// `[outer, indices.count, inner]`). Indices are in `0..<length`.
+    func indexSelect(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: [Int], into out: Buffer)
+    /// The adjoint of ``indexSelect(_:outer:length:inner:indices:into:)``: `out` (`[outer,
+    /// length, inner]`) ← 0, then `out[o, indices[j], i] += x[o, j, i]` for every `j` in order.
+    func indexAdd(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: [Int], into out: Buffer)
+    /// `x` seen as `[outer, length, inner]`, `out` and `indices` as `[outer, k, inner]`:
+    /// `out[o, j, i] = x[o, indices[o, j, i], i]`.
+    func gather(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: [Int], into out: Buffer)
+    /// The adjoint of ``gather(_:outer:length:inner:indices:into:)``: `out` (`[outer, length,
+    /// inner]`) ← 0, then `out[o, indices[o, j, i], i] += x[o, j, i]` in row-major order of `x`.
+    func scatterAdd(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: [Int], into out: Buffer)
+
+    // MARK: Randomness
+
+    /// `out[i] = value` with probability `probability`, else 0. Every backend makes the same
+    /// decisions from the same generator state (``ReferenceBackend`` spells the stream out):
+    /// with `t = ⌈probability·2³²⌉`, nothing is drawn when `t ≤ 0` (all 0) or `t ≥ 2³²` (all
+    /// kept); otherwise the elements are cut into blocks of 16,384, the generator gives 16 words
+    /// per block (all blocks' words drawn first, in block order) seeding four xoshiro256** lanes,
+    /// and each step of the four lanes decides eight elements, kept where a 32-bit half of a
+    /// lane's output is below `t`.
+    func bernoulli(_ out: Buffer, probability: Double, value: Double, generator: inout RandomGenerator)
+    /// Inverted dropout with the decisions of ``bernoulli(_:probability:value:generator:)``:
+    /// `out[i] = x[i]·(kept ? scale : 0)` (so NaN and ±∞ stay visible where dropped, as with a
+    /// multiplied mask) and `keep[i]` (a `uint8` buffer) = 1 where kept, else 0.
+    func dropout(
+        _ x: Buffer, into out: Buffer, keep: Buffer, probability: Double, scale: Double,
+        generator: inout RandomGenerator)
+    /// `out[i] = x[i]·(keep[i] ≠ 0 ? scale : 0)`: dropout's backward pass.
+    func maskedScale(_ x: Buffer, keep: Buffer, scale: Double, into out: Buffer)
+
+    // MARK: Fused losses
+
+    /// `Σᵢ softplus(zᵢ) − yᵢ·zᵢ` with `softplus(z) = max(z, 0) + log(1 + e^{−|z|})`, summed in
+    /// Double; `sigmoid[i] = σ(zᵢ)` when given.
+    func sigmoidCrossEntropy(_ z: Buffer, targets y: Buffer, sigmoid: Buffer?) -> Double
+    /// `out[i] = (sigmoid[i] − y[i])·scale`.
+    func sigmoidCrossEntropyGradient(sigmoid: Buffer, targets y: Buffer, scale: Double, into out: Buffer)
+    /// `Σᵢ logSumExp(zᵢ) − zᵢ[labels[i]]` over the rows of `z` (`[rows, classes]`), summed in
+    /// Double; `probabilities[i, j] = softmax(zᵢ)ⱼ` when given.
+    func softmaxCrossEntropy(_ z: Buffer, labels: [Int], rows: Int, classes: Int, probabilities: Buffer?) -> Double
+    /// `out[i, j] = (probabilities[i, j] − [j = labels[i]])·scale`.
+    func softmaxCrossEntropyGradient(
+        probabilities: Buffer, labels: [Int], rows: Int, classes: Int, scale: Double, into out: Buffer)
+
+    // MARK: Optimizer updates
+
+    /// One optimizer step, in place, on `weights` with `gradient` and the rule's `state`
+    /// buffers (in the order ``UpdateKernel`` documents).
+    func update(_ rule: UpdateKernel, weights: Buffer, gradient: Buffer, state: [Buffer])
+}
+
+// MARK: Kernel codes
+
+/// Elementwise functions of one tensor (``Backend/unary(_:_:into:)``). Constants are Doubles,
+/// rounded to the buffer's element type by the backend.
+public enum UnaryKernel: Sendable, Equatable {
+    case negate, exp, log, sqrt, abs, sin, cos, tanh
+    /// `1/(1 + e^{−x})`, computed without overflow for any x.
+    case sigmoid
+    /// `x` where `x > 0`, else 0 (NaN gives 0).
+    case relu
+    /// `max(x, 0) + log(1 + e^{−|x|})`.
+    case softplus
+    /// `sign(x)`: −1, 0 or 1.
+    case sign
+    /// `1` where `x > 0`, else `0` (relu's derivative).
+    case positive
+    case addScalar(Double)
+    case multiplyScalar(Double)
+    /// `xᵖ`: `x·x` for `p = 2`, `pow(x, n)` with an integer `n` for any other integral `p` (so
+    /// negative `x` is defined), else the real `pow(x, p)`.
+    case powerScalar(Double)
+    /// `x` where `x > 0`, else `slope·x`.
+    case leakyRelu(Double)
+    /// `1` where `x > 0`, else the slope (leakyRelu's derivative).
+    case leakyReluSlope(Double)
+    /// `min(max(x, lo), hi)`.
+    case clamp(Double, Double)
+    /// `1` where `lo ≤ x ≤ hi`, else `0` (clamp's derivative).
+    case inside(Double, Double)
+    /// Comparisons with a constant, giving 1 or 0.
+    case greaterThanScalar(Double)
+    case lessThanScalar(Double)
+    case equalToScalar(Double)
+}
+
+/// Elementwise functions of two tensors (``Backend/binary(_:_:_:_:_:into:shape:)``).
+public enum BinaryKernel: Sendable, Equatable {
+    case add, subtract, multiply, divide
+    /// `aᵇ`: `pow(a, n)` with an integer `n` where `b` is integral (so negative `a` is
+    /// defined), else the real `pow(a, b)`.
+    case power
+    /// `a ≥ b ? a : b` (`a ≤ b ? a : b`): `a` on ties, `b` when either is NaN.
+    case maximum, minimum
+    /// `1` where `a > b`, `½` where `a == b`, else `0` (maximum's derivative for `a`).
+    case greaterMask
+    /// `g·(1 − y²)` with `a = g`, `b = y`: tanh's derivative.
+    case tanhBackward
+    /// `g·y·(1 − y)` with `a = g`, `b = y`: sigmoid's derivative.
+    case sigmoidBackward
+    /// `g` where `x > 0`, else `0`, with `a = g`, `b = x`: relu's derivative in one pass.
+    case reluBackward
+    /// Comparisons giving 1 or 0.
+    case less, lessEqual, greater, greaterEqual, equal, notEqual
+}
+
+/// Reductions (``Backend/reduce(_:_:shape:axes:into:)``).
+public enum ReductionKernel: Sendable, Equatable {
+    case sum, max, min
+}
+
+/// One optimizer step over a parameter `w`, its gradient `g` and its state, fused into one
+/// pass (``Backend/update(_:weights:gradient:state:)``). The optimizers in NN choose the rule
+/// and its constants; `decay` is the decoupled weight-decay factor `1 − lr·λ`, applied to the
+/// weight first.
+public enum UpdateKernel: Sendable, Equatable {
+    /// `b ← μ·b + g; w ← w·decay − lr·(g + μ·b)` (Nesterov) or `− lr·b`; plain SGD,
+    /// `w ← w·decay − lr·g`, when `μ = 0` (then no state). State: the momentum buffer `b`.
+    case sgd(lr: Double, decay: Double, momentum: Double, nesterov: Bool)
+    /// `s ← s + g²; w ← w·decay − lr·g/(√s + ε)`. State: the running sum `s`.
+    case adagrad(lr: Double, decay: Double, epsilon: Double)
+    /// `a ← ρ·a + (1 − ρ)·g²; w ← w·decay − lr·g/(√a + ε)`. State: the running average `a`.
+    case rmsprop(lr: Double, decay: Double, rho: Double, epsilon: Double)
+    /// `m ← β₁m + (1 − β₁)g; v ← β₂v + (1 − β₂)g²; w ← w·decay − lr·(m·c₁)/(√(v̂·c₂) + ε)`,
+    /// where `c₁`, `c₂` are the bias corrections `1/(1 − βᵗ)` and `v̂ = v`, or for AMSGrad
+    /// `v̂ ← max(v̂, v)`. State: `m`, `v` (and `v̂` for AMSGrad).
+    case adam(
+        lr: Double, decay: Double, beta1: Double, beta2: Double, c1: Double, c2: Double, epsilon: Double,
+        amsgrad: Bool)
+}
+
+// MARK: Host memory
+
+/// The memory half of ``Backend`` for backends whose buffers are host memory: allocation with
+/// the elements after the header, and copies that are `memcpy`.
+public protocol HostMemoryBackend: Backend {}
+
+extension HostMemoryBackend {
+    @inline(__always)
+    public func allocate(_ count: Int, _ dtype: DType) -> Buffer {
+        Buffer.allocateHost(count, dtype, device: Device(self))
+    }
+
+    public func copy(fromHost source: UnsafeRawPointer, into buffer: Buffer) {
+        buffer.hostAddress.copyMemory(from: source, byteCount: buffer.count * buffer.dtype.byteCount)
+    }
+
+    public func copy(_ buffer: Buffer, toHost destination: UnsafeMutableRawPointer) {
+        destination.copyMemory(from: buffer.hostAddress, byteCount: buffer.count * buffer.dtype.byteCount)
+    }
+}
