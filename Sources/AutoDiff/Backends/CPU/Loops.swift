@@ -315,28 +315,6 @@ enum CPULoops {
         }
     }
 
-    /// `acc[o, i] = log Σₖ exp(x[o, k, i])` for `x` seen as `[outer, length, inner]`: each slice
-    /// shifted by its maximum (0 when that is ±∞), its exponentials summed, one logarithm.
-    static func logSumExp<S: TensorScalar>(
-        _ x: UnsafePointer<S>, _ outer: Int, _ length: Int, _ inner: Int, into acc: UnsafeMutablePointer<S>
-    ) {
-        withUnsafeTemporaryAllocation(of: S.self, capacity: 2 * inner) { scratch in
-            let (shift, sums) = (scratch.baseAddress!, scratch.baseAddress! + inner)
-            for o in 0..<outer {
-                let block = x + o * length * inner
-                fill(shift, -S.infinity, inner)
-                for k in 0..<length { accumulate(.max, block + k * inner, 1, into: shift, inner) }
-                for i in 0..<inner where shift[i].isInfinite { shift[i] = 0 }
-                fill(sums, 0, inner)
-                for k in 0..<length {
-                    let row = block + k * inner
-                    for i in 0..<inner { sums[i] += S.exp(row[i] - shift[i]) }
-                }
-                for i in 0..<inner { acc[o * inner + i] = S.log(sums[i]) + shift[i] }
-            }
-        }
-    }
-
     /// The index along the middle axis of `x` (`[outer, length, inner]`) of the largest (`.max`)
     /// or smallest (`.min`) element, the first on ties.
     static func argReduce<S: TensorScalar>(

@@ -150,3 +150,59 @@ enum Products {
         }
     }
 }
+
+// MARK: The seam's products
+
+extension CPUBackend {
+    public func matmul(
+        _ a: Buffer, _ b: Buffer, into c: Buffer, batch: Int, m: Int, n: Int, k: Int, transposeA: Bool,
+        transposeB: Bool
+    ) {
+        switch a.dtype {
+        case .float32: f32.matmul(a, b, c, batch, m, n, k, transposeA, transposeB)
+        case .float64: f64.matmul(a, b, c, batch, m, n, k, transposeA, transposeB)
+        case .uint8: unsupported(a.dtype, "matmul")
+        }
+    }
+
+    public func linear(_ x: Buffer, weight: Buffer, bias: Buffer, into out: Buffer, m: Int, n: Int, k: Int) {
+        switch x.dtype {
+        case .float32: f32.linear(x, weight, bias, out, m, n, k)
+        case .float64: f64.linear(x, weight, bias, out, m, n, k)
+        case .uint8: unsupported(x.dtype, "linear")
+        }
+    }
+}
+
+extension CPUKernels {
+    func matmul(_ a: Buffer, _ b: Buffer, _ c: Buffer, _ batch: Int, _ m: Int, _ n: Int, _ k: Int, _ ta: Bool, _ tb: Bool) {
+        let (pa, pb, pc) = (p(a), p(b), p(c))
+        if k == 0 {
+            CPULoops.fill(pc, 0, batch * m * n)
+            return
+        }
+        guard m > 0 && n > 0 else { return }
+        for i in 0..<batch {
+            gemm(
+                transA: ta, transB: tb, m: m, n: n, k: k, alpha: 1, a: pa + i * m * k, lda: ta ? m : k,
+                b: pb + i * k * n, ldb: tb ? k : n, beta: 0, c: pc + i * m * n, ldc: n)
+        }
+    }
+
+    /// `C ← α·op(A)·op(B) + β·C` through ``Products``.
+    @inline(__always)
+    func gemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: S, a: UnsafePointer<S>, lda: Int,
+        b: UnsafePointer<S>, ldb: Int, beta: S, c: UnsafeMutablePointer<S>, ldc: Int
+    ) {
+        Products.gemm(
+            transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta,
+            c: c, ldc: ldc, kernels: self)
+    }
+
+    func linear(_ x: Buffer, _ weight: Buffer, _ bias: Buffer, _ out: Buffer, _ m: Int, _ n: Int, _ k: Int) {
+        Products.linear(
+            m: m, n: n, k: k, x: p(x), weight: p(weight), bias: p(bias), biasCount: bias.count, out: p(out),
+            kernels: self)
+    }
+}

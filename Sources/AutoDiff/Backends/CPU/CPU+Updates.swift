@@ -1,0 +1,18 @@
+// Fused optimizer updates on the CPU: one pass over weights, gradient and state, split across
+// ComputeThreads for large parameters (Adam in C).
+
+extension CPUBackend {
+    public func update(_ rule: UpdateKernel, weights: Buffer, gradient: Buffer, state: [Buffer]) {
+        switch weights.dtype {
+        case .float32: f32.update(rule, weights, gradient, state)
+        case .float64: f64.update(rule, weights, gradient, state)
+        case .uint8: unsupported(weights.dtype, "update")
+        }
+    }
+}
+
+extension CPUKernels {
+    func update(_ rule: UpdateKernel, _ weights: Buffer, _ gradient: Buffer, _ state: [Buffer]) {
+        CPULoops.update(rule, p(weights), p(gradient), state.map(p), weights.count, adam: adam)
+    }
+}
