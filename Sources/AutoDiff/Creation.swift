@@ -4,29 +4,17 @@
 
 extension Tensor {
     /// A tensor of the given shape with every element `value`.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public static func full(_ shape: [Int], _ value: Scalar, on device: Device = .cpu) -> Tensor {
         guard shape.allSatisfy({ $0 >= 0 }) else { tensorFailure("full: shape \(shape) has a negative dimension") }
         return Tensor(shape: shape, storage: filled(ShapeMath.count(shape), with: value, on: device))
     }
 
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public static func zeros(_ shape: [Int], on device: Device = .cpu) -> Tensor { full(shape, 0, on: device) }
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public static func ones(_ shape: [Int], on device: Device = .cpu) -> Tensor { full(shape, 1, on: device) }
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public static func zeros(like t: Tensor) -> Tensor { full(t.shape, 0, on: t.device) }
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public static func ones(like t: Tensor) -> Tensor { full(t.shape, 1, on: t.device) }
 
     /// `start, start + step, …` up to but excluding `end`.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public static func arange(_ start: Scalar, _ end: Scalar, step: Scalar = 1, on device: Device = .cpu) -> Tensor {
         guard step != 0 else { tensorFailure("arange: step is 0") }
         let n = Swift.max(0, Int(((end - start) / step).rounded(.up)))
@@ -34,8 +22,6 @@ extension Tensor {
     }
 
     /// `count` evenly spaced values from `start` to `end`, both included.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public static func linspace(_ start: Scalar, _ end: Scalar, count: Int, on device: Device = .cpu) -> Tensor {
         guard count >= 0 else { tensorFailure("linspace: count \(count) is negative") }
         if count == 1 { return Tensor([start], on: device) }
@@ -45,8 +31,6 @@ extension Tensor {
     }
 
     /// The `n × n` identity matrix.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public static func eye(_ n: Int, on device: Device = .cpu) -> Tensor {
         var scalars = [Scalar](repeating: 0, count: n * n)
         for i in 0..<n { scalars[i * n + i] = 1 }
@@ -54,8 +38,6 @@ extension Tensor {
     }
 
     /// Uniform samples in `[low, high)`.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public static func randomUniform(
         _ shape: [Int], low: Scalar = 0, high: Scalar = 1, generator: inout RandomGenerator, on device: Device = .cpu
     ) -> Tensor {
@@ -69,8 +51,6 @@ extension Tensor {
     }
 
     /// Normal samples with the given mean and standard deviation.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public static func randomNormal(
         _ shape: [Int], mean: Scalar = 0, standardDeviation: Scalar = 1, generator: inout RandomGenerator,
         on device: Device = .cpu
@@ -88,8 +68,6 @@ extension Tensor {
     /// 32-bit uniform from one of four xoshiro256** streams seeded by 16 draws from `generator`,
     /// so a seed gives the same mask on every machine. With
     /// `value = 1/(1 − p)` and `probability = 1 − p` it is an inverted-dropout mask.
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public static func randomBernoulli(
         _ shape: [Int], probability: Double, value: Scalar = 1, generator: inout RandomGenerator,
         on device: Device = .cpu

@@ -13,8 +13,6 @@ extension Tensor {
     ///     forward: { xs in xs[0] / (xs[0].abs() + 1) },
     ///     vjp: { g, xs, _ in [g / (xs[0].abs() + 1).squared()] })
     /// ```
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public static func customOp(
         name: String, inputs: [Tensor],
         forward: ([Tensor]) -> Tensor,
