@@ -118,7 +118,8 @@ public enum GradCheck {
                 var seed = [Double](repeating: 0, count: outCount)
                 seed[k] = 1
                 let grads = gradients(
-                    of: output, wrt: tracked, seed: Tensor(shape: output.shape, scalars: seed, on: output.device), retainGraph: true)
+                    of: output, wrt: tracked, seed: Tensor(shape: output.shape, scalars: seed, on: output.device),
+                    retainGraph: true)
                 for (i, g) in grads.enumerated() { analytic[i].append(g.scalars) }
             }
         } else {

@@ -17,7 +17,8 @@ extension Tensor {
     public mutating func update(_ rule: UpdateKernel, gradient: Tensor, state: inout [Tensor]) {
         guard gradient.shape == shape, state.allSatisfy({ $0.shape == shape }) else {
             tensorFailure(
-                "update: weights \(shape), gradient \(gradient.shape) and state \(state.map(\.shape)) must have one shape")
+                "update: weights \(shape), gradient \(gradient.shape) and state \(state.map(\.shape)) must have one shape"
+            )
         }
         checkSameDevice(gradient, "update")
         for buffer in state { checkSameDevice(buffer, "update") }

@@ -39,14 +39,18 @@ struct BackendCrossCheckTests {
         arguments: LargeCases.all(Float.self))
     func largeInFloat(_ op: OpCase<Float>) {
         for threads in 1...4 {
-            ComputeThreads.withCount(threads) { BackendCrossCheckTests.crossCheck(op, tolerance: 2e-4, "\(threads) threads") }
+            ComputeThreads.withCount(threads) {
+                BackendCrossCheckTests.crossCheck(op, tolerance: 2e-4, "\(threads) threads")
+            }
         }
     }
 
     @Test("large kernels agree at every thread count, in Double", arguments: LargeCases.all(Double.self))
     func largeInDouble(_ op: OpCase<Double>) {
         for threads in 1...4 {
-            ComputeThreads.withCount(threads) { BackendCrossCheckTests.crossCheck(op, tolerance: 1e-11, "\(threads) threads") }
+            ComputeThreads.withCount(threads) {
+                BackendCrossCheckTests.crossCheck(op, tolerance: 1e-11, "\(threads) threads")
+            }
         }
     }
 
@@ -151,8 +155,12 @@ struct UnrecordedKernelCrossCheckTests {
             .sgd(lr: 0.1, decay: 1, momentum: 0.9, nesterov: true),
             .adagrad(lr: 0.01, decay: 1, epsilon: 1e-10),
             .rmsprop(lr: 0.01, decay: 0.99, rho: 0.99, epsilon: 1e-8),
-            .adam(lr: 0.01, decay: 0.999, beta1: 0.9, beta2: 0.999, c1: 1 / 0.19, c2: 1 / 0.001999, epsilon: 1e-8, amsgrad: false),
-            .adam(lr: 0.01, decay: 1, beta1: 0.9, beta2: 0.999, c1: 1 / 0.19, c2: 1 / 0.001999, epsilon: 1e-8, amsgrad: true),
+            .adam(
+                lr: 0.01, decay: 0.999, beta1: 0.9, beta2: 0.999, c1: 1 / 0.19, c2: 1 / 0.001999, epsilon: 1e-8,
+                amsgrad: false),
+            .adam(
+                lr: 0.01, decay: 1, beta1: 0.9, beta2: 0.999, c1: 1 / 0.19, c2: 1 / 0.001999, epsilon: 1e-8,
+                amsgrad: true),
         ]
         let slots = [0, 1, 1, 1, 1, 2, 3]
         for (rule, slotCount) in zip(rules, slots) {
@@ -178,7 +186,8 @@ struct UnrecordedKernelCrossCheckTests {
     func unrecorded() {
         func run(on device: Device) -> [[Double]] {
             var generator = RandomGenerator(seed: 5)
-            let mask = Tensor<Float>.randomBernoulli([70_000], probability: 0.3, value: 2, generator: &generator, on: device)
+            let mask = Tensor<Float>.randomBernoulli(
+                [70_000], probability: 0.3, value: 2, generator: &generator, on: device)
             let x = Tensor<Double>(converting: GradCheck.input([40, 30], seed: 8)).to(device)
             let y = Tensor<Double>(converting: GradCheck.input([30], seed: 9)).to(device)
             let comparisons = [x .< y, x .<= y, x .> y, x .>= y, x .== x, x .!= y, x .> 0.2, x .< -0.2, x .== 0]

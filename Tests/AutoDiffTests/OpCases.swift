@@ -173,7 +173,8 @@ enum OpCases {
                 $0[0].transposed() * Tensor(shape: [4, 3], scalars: (0..<12).map { S($0) }, on: $0[0].device)
             },
             OpCase("expand", [[3, 1]]) {
-                $0[0].expanded(to: [2, 3, 4]) * Tensor(shape: [2, 3, 4], scalars: (0..<24).map { S($0) }, on: $0[0].device)
+                $0[0].expanded(to: [2, 3, 4])
+                    * Tensor(shape: [2, 3, 4], scalars: (0..<24).map { S($0) }, on: $0[0].device)
             },
             OpCase("unsqueeze squeeze", [[3, 4]]) { $0[0].unsqueezed(axis: 1).squeezed(axis: 1).exp() },
             OpCase("slice", [[4, 5]]) { $0[0].slice([1..<3, 0..<4]).exp() },
@@ -238,7 +239,8 @@ enum OpCases {
         [
             OpCase("sigmoidCrossEntropy", [[3, 4]]) { xs in
                 Tensor.sigmoidCrossEntropy(
-                    logits: xs[0], targets: Tensor(shape: [3, 4], scalars: (0..<12).map { S($0 % 2) }, on: xs[0].device))
+                    logits: xs[0],
+                    targets: Tensor(shape: [3, 4], scalars: (0..<12).map { S($0 % 2) }, on: xs[0].device))
             },
             OpCase("sigmoidCrossEntropy large |z|, soft targets", [[3, 4], [3, 4]]) { xs in
                 Tensor.sigmoidCrossEntropy(logits: xs[0] * 40, targets: xs[1].sigmoid())
@@ -247,7 +249,8 @@ enum OpCases {
                 "sigmoidCrossEntropy derivative", [[3, 4]],
                 firstDerivative {
                     Tensor.sigmoidCrossEntropy(
-                        logits: $0, targets: Tensor(shape: [3, 4], scalars: (0..<12).map { S($0 % 3) / 2 }, on: $0.device))
+                        logits: $0,
+                        targets: Tensor(shape: [3, 4], scalars: (0..<12).map { S($0 % 3) / 2 }, on: $0.device))
                 }),
             OpCase("softmaxCrossEntropy", [[5, 3]]) {
                 Tensor.softmaxCrossEntropy(logits: $0[0], labels: [2, 0, 1, 1, 2])

@@ -46,4 +46,17 @@ struct ReadmeExampleTests {
         y.backward()
         #expect(w.grad?.scalars == [4])  // 2·w at the time of the forward pass
     }
+
+    @Test("the README's devices example: an op on the reference backend, and a gradient back to the CPU")
+    func devicesExample() {
+        let a = Tensor<Float>.ones([2, 3], on: .reference)
+        let b = Tensor<Float>([1, 2, 3]).to(.reference)
+        let product = (a * b).sum()
+        #expect(product.device == .reference)
+        #expect(product.item == 12)
+        let x = Tensor<Float>([1, 2, 3]).requiringGrad()
+        x.to(.reference).squared().sum().backward()
+        #expect(x.grad?.device == .cpu)
+        #expect(x.grad?.scalars == [2, 4, 6])
+    }
 }

@@ -166,7 +166,8 @@ public protocol Backend: AnyObject, Sendable {
     func unary(_ op: UnaryKernel, _ x: Buffer, into out: Buffer)
     /// `out = f(a, b)` elementwise, `a` (of `aShape`) and `b` (of `bShape`) broadcast to
     /// `shape`, the shape of `out`.
-    func binary(_ op: BinaryKernel, _ a: Buffer, _ aShape: [Int], _ b: Buffer, _ bShape: [Int], into out: Buffer, shape: [Int])
+    func binary(
+        _ op: BinaryKernel, _ a: Buffer, _ aShape: [Int], _ b: Buffer, _ bShape: [Int], into out: Buffer, shape: [Int])
     /// `out = mask ≠ 0 ? a : b` elementwise, all three broadcast to `shape`.
     func select(
         _ mask: Buffer, _ maskShape: [Int], _ a: Buffer, _ aShape: [Int], _ b: Buffer, _ bShape: [Int],

@@ -291,7 +291,9 @@ extension Tensor {
     @_specialize(where Scalar == Double)
     public func leakyRelu(slope: Scalar = 0.01) -> Tensor {
         let x = self.detached()
-        return unaryOp(.leakyRelu(Double(slope)), .leakyRelu) { .unary { g, _ in g * x.mapped(.leakyReluSlope(Double(slope))) } }
+        return unaryOp(.leakyRelu(Double(slope)), .leakyRelu) {
+            .unary { g, _ in g * x.mapped(.leakyReluSlope(Double(slope))) }
+        }
     }
 
     /// `ln(1 + eˣ)`, computed as `max(x, 0) + ln(1 + e^{−|x|})` so it never overflows.
@@ -309,7 +311,9 @@ extension Tensor {
     public func clamped(min lo: Scalar, max hi: Scalar) -> Tensor {
         guard lo <= hi else { tensorFailure("clamp: min \(lo) is greater than max \(hi)") }
         let x = self.detached()
-        return unaryOp(.clamp(Double(lo), Double(hi)), .clamp) { .unary { g, _ in g * x.mapped(.inside(Double(lo), Double(hi))) } }
+        return unaryOp(.clamp(Double(lo), Double(hi)), .clamp) {
+            .unary { g, _ in g * x.mapped(.inside(Double(lo), Double(hi))) }
+        }
     }
 
     // MARK: Fused backward kernels (differentiable, for second derivatives)

@@ -75,7 +75,8 @@ extension Tensor {
         a.checkSameDevice(b, "matmul")
         let outShape = batched ? [batch, m, n] : [m, n]
         let out = a.newBuffer(batch * m * n)
-        a.backend.matmul(a.storage, b.storage, into: out, batch: batch, m: m, n: n, k: k, transposeA: ta, transposeB: tb)
+        a.backend.matmul(
+            a.storage, b.storage, into: out, batch: batch, m: m, n: n, k: k, transposeA: ta, transposeB: tb)
         return Tensor(shape: outShape, storage: out).recorded(.matmul, a, b) {
             .binary { g, _, wa, wb in
                 var ga: Tensor? = nil

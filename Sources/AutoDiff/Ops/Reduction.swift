@@ -111,7 +111,8 @@ extension Tensor {
         let outer = reduced.first.map { shape[..<$0].reduce(1, *) } ?? count
         let length = reduced.first.map { shape[$0...reduced.last!].reduce(1, *) } ?? 1
         let out = newBuffer(ShapeMath.count(keptShape))
-        backend.logSumExp(storage, outer: outer, length: length, inner: ShapeMath.count(keptShape) / Swift.max(outer, 1), into: out)
+        backend.logSumExp(
+            storage, outer: outer, length: length, inner: ShapeMath.count(keptShape) / Swift.max(outer, 1), into: out)
         let x = self
         let resultShape = keepDims ? keptShape : ShapeMath.reduced(shape, axes: axes, keepDims: false)
         return Tensor(shape: resultShape, storage: out).recorded(.logSumExp, self, savingOutput: true) {
@@ -150,7 +151,9 @@ extension Tensor {
     private func argExtremum(_ axis: Int, _ op: ReductionKernel) -> [Int] {
         let axis = ShapeMath.axis(axis, rank: rank, op: op == .max ? "argmax" : "argmin")
         let n = shape[axis]
-        guard n > 0 else { tensorFailure("\(op == .max ? "argmax" : "argmin"): axis \(axis) of shape \(shape) is empty") }
+        guard n > 0 else {
+            tensorFailure("\(op == .max ? "argmax" : "argmin"): axis \(axis) of shape \(shape) is empty")
+        }
         let inner = shape[(axis + 1)...].reduce(1, *)
         let outer = shape[..<axis].reduce(1, *)
         return backend.argReduce(op, storage, outer: outer, length: n, inner: inner)

@@ -311,7 +311,8 @@ extension Tensor {
         // A one scattered into each row's label column of a row of zeros.
         let ones = Tensor.ones([labels.count, 1], on: device)
         let out = ones.newBuffer(labels.count * classes)
-        device.backend.scatterAdd(ones.storage, outer: labels.count, length: classes, inner: 1, indices: labels, into: out)
+        device.backend.scatterAdd(
+            ones.storage, outer: labels.count, length: classes, inner: 1, indices: labels, into: out)
         return Tensor(shape: [labels.count, classes], storage: out)
     }
 }

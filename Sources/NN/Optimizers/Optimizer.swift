@@ -111,7 +111,7 @@ open class Optimizer<Scalar: TensorScalar> {
     /// be present with its parameter's shape; nothing is changed when one is not.
     public func loadState(_ tensors: [String: Tensor<Scalar>], stepCount: Int) throws {
         var problems: [String] = []
-        for (s, slot) in stateSlotNames.enumerated() {
+        for slot in stateSlotNames {
             for (i, parameter) in parameters.enumerated() {
                 let name = "\(slot).\(i)"
                 guard let t = tensors[name] else {
@@ -128,7 +128,9 @@ open class Optimizer<Scalar: TensorScalar> {
         for name in tensors.keys.sorted() where !expected.contains(name) { problems.append("unexpected \(name)") }
         guard problems.isEmpty else { throw NNError.optimizerState(problems.joined(separator: ", ")) }
         for (s, slot) in stateSlotNames.enumerated() {
-            for i in parameters.indices { state[i][s] = tensors["\(slot).\(i)"]!.detached().to(parameters[i].value.device) }
+            for i in parameters.indices {
+                state[i][s] = tensors["\(slot).\(i)"]!.detached().to(parameters[i].value.device)
+            }
         }
         self.stepCount = stepCount
     }

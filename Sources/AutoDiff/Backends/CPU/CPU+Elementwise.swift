@@ -78,7 +78,9 @@ extension CPUKernels {
 
     /// Same shapes split across threads; a scalar on either side is a stride of 0; anything
     /// else is walked with merged dimensions, one 2-D kernel call per block.
-    func binary(_ op: BinaryKernel, _ a: Buffer, _ aShape: [Int], _ b: Buffer, _ bShape: [Int], _ out: Buffer, _ shape: [Int]) {
+    func binary(
+        _ op: BinaryKernel, _ a: Buffer, _ aShape: [Int], _ b: Buffer, _ bShape: [Int], _ out: Buffer, _ shape: [Int]
+    ) {
         let (pa, pb, po, count) = (p(a), p(b), p(out), out.count)
         if aShape == bShape {
             ComputeThreads.forEachRange(of: count) { r in

@@ -18,7 +18,8 @@ extension CPUBackend {
         }
     }
 
-    public func softmaxCrossEntropy(_ z: Buffer, labels: [Int], rows: Int, classes: Int, probabilities: Buffer?) -> Double
+    public func softmaxCrossEntropy(_ z: Buffer, labels: [Int], rows: Int, classes: Int, probabilities: Buffer?)
+        -> Double
     {
         switch z.dtype {
         case .float32: f32.softmaxCrossEntropy(z, labels, rows, classes, probabilities)
@@ -50,7 +51,9 @@ extension CPUKernels {
     /// Rows split across cores when there are enough of them (an exponential and a logarithm
     /// per element: weighted as four elements of plain work); the parts' sums are added in part
     /// order.
-    func softmaxCrossEntropy(_ z: Buffer, _ labels: [Int], _ rows: Int, _ classes: Int, _ probabilities: Buffer?) -> Double {
+    func softmaxCrossEntropy(_ z: Buffer, _ labels: [Int], _ rows: Int, _ classes: Int, _ probabilities: Buffer?)
+        -> Double
+    {
         let parts = ComputeThreads.parts(elements: 4 * rows * classes)
         let (logits, kept) = (p(z), probabilities.map(p))
         return labels.withUnsafeBufferPointer { labels in

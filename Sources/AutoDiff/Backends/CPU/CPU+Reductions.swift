@@ -95,7 +95,8 @@ extension CPUKernels {
             reduce3D(op, x, outer, length, inner, into: acc)
         } else if outer >= length {
             ComputeThreads.forEachRange(of: outer, elements: outer * length * inner, alignment: 1) { r in
-                reduce3D(op, x + r.lowerBound * length * inner, r.count, length, inner, into: acc + r.lowerBound * inner)
+                reduce3D(
+                    op, x + r.lowerBound * length * inner, r.count, length, inner, into: acc + r.lowerBound * inner)
             }
         } else {
             let block = outer * inner

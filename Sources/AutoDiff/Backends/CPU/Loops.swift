@@ -339,7 +339,8 @@ enum CPULoops {
     }
 
     /// `y[i] = x[i]` rounded to the other precision.
-    static func convert<A: TensorScalar, B: TensorScalar>(_ x: UnsafePointer<A>, _ y: UnsafeMutablePointer<B>, _ n: Int) {
+    static func convert<A: TensorScalar, B: TensorScalar>(_ x: UnsafePointer<A>, _ y: UnsafeMutablePointer<B>, _ n: Int)
+    {
         for i in 0..<n { y[i] = B(x[i]) }
     }
 

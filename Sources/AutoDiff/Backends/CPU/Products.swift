@@ -101,7 +101,8 @@ enum Products {
     ) {
         if handles(m: m, n: n, k: k) {
             run(
-                kernels.thinGemm, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                kernels.thinGemm, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
+                ldb: ldb,
                 beta: beta, bias: nil, c: c, ldc: ldc)
             return
         }
@@ -138,7 +139,8 @@ enum Products {
     ) {
         if biasCount == n && handles(m: m, n: n, k: k) {
             run(
-                kernels.thinGemm, transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: x, lda: k, b: weight, ldb: n,
+                kernels.thinGemm, transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: x, lda: k, b: weight,
+                ldb: n,
                 beta: 0, bias: bias, c: out, ldc: n)
             return
         }
@@ -175,7 +177,9 @@ extension CPUBackend {
 }
 
 extension CPUKernels {
-    func matmul(_ a: Buffer, _ b: Buffer, _ c: Buffer, _ batch: Int, _ m: Int, _ n: Int, _ k: Int, _ ta: Bool, _ tb: Bool) {
+    func matmul(
+        _ a: Buffer, _ b: Buffer, _ c: Buffer, _ batch: Int, _ m: Int, _ n: Int, _ k: Int, _ ta: Bool, _ tb: Bool
+    ) {
         let (pa, pb, pc) = (p(a), p(b), p(c))
         if k == 0 {
             CPULoops.fill(pc, 0, batch * m * n)
