@@ -274,7 +274,8 @@ public struct Tensor<Scalar: TensorScalar> {
     /// op).
     public var isLeaf: Bool { node?.isLeaf ?? true }
 
-    /// The gradient accumulated into this leaf by ``backward(seed:retainGraph:createGraph:)``.
+    /// The gradient accumulated into this leaf (or into an intermediate after ``retainGrad()``)
+    /// by ``backward(seed:retainGraph:createGraph:)``.
     ///
     /// **It accumulates**, as in PyTorch: each backward adds to it. Call ``zeroGrad()`` (or set it
     /// to `nil`) between steps, or use ``gradients(of:wrt:retainGraph:createGraph:)`` which

@@ -9,7 +9,8 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
     case noGradient, gradientsOfConstant, anomalyForward, anomalyBackward, sliceOutOfRange
     case gatherIndex, indexSelectIndex, concatShapes, scalarsCount, linearShapes, bernoulliProbability, inPlaceShape,
         clampBounds,
-        lossShapes, lossLabel, lossLabelCount, dropoutRate, uninitializedShape, mixedDevices
+        lossShapes, lossLabel, lossLabelCount, dropoutRate, uninitializedShape, mixedDevices, hookWithoutGradient,
+        hookShape, retainGradConstant
 
     /// Every one of these must appear in the message.
     var expected: [String] {
@@ -57,6 +58,9 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
         case .uninitializedShape:
             "Tensor(shape:unsafeUninitializedScalarsWith:): shape [2, -1] has a negative dimension"
         case .mixedDevices: "add: tensors on different devices (cpu and reference); move one with .to(_:)"
+        case .hookWithoutGradient: "registerHook: the tensor does not require gradients, so no gradient reaches it"
+        case .hookShape: "gradient hook: returned a gradient of shape [2] for a tensor of shape [3]"
+        case .retainGradConstant: "retainGrad: the tensor does not require gradients, so no gradient reaches it"
         }
     }
 
@@ -110,6 +114,12 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
             _ = Tensor<Float>.ones([2]).dropout(rate: 1, generator: &g)
         case .uninitializedShape: _ = Tensor<Float>(shape: [2, -1]) { _ in }
         case .mixedDevices: _ = Tensor<Float>([1, 2]) + Tensor<Float>([3, 4], on: .reference)
+        case .hookWithoutGradient: Tensor<Float>([1, 2]).registerHook { _ in nil }
+        case .hookShape:
+            let x = Tensor<Float>([1, 2, 3]).requiringGrad()
+            x.registerHook { _ in Tensor<Float>([1, 2]) }
+            x.sum().backward()
+        case .retainGradConstant: Tensor<Float>([1, 2]).retainGrad()
         }
     }
 }

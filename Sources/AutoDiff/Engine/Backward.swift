@@ -118,18 +118,11 @@ enum Engine {
         // One reverse sweep in creation order: every node is complete before it is visited,
         // because all its consumers were created after it.
         for node in order {
-            guard let upstream = node.pending.take() else { continue }
+            guard var upstream = node.pending.take() else { continue }
+            if _slowPath(!node.hooks.isEmpty) { upstream = node.runHooks(upstream) }
             if functional && node.visitStamp == targetStamp { kept![ObjectIdentifier(node)] = upstream }
-            guard let pullback = node.pullback else {
-                if node.isLeaf && !functional {
-                    if let existing = node.grad.take() {
-                        node.grad = existing + upstream
-                    } else {
-                        node.grad = upstream
-                    }
-                }
-                continue
-            }
+            if !functional && (node.isLeaf || node.retainsGrad) { node.accumulateGrad(upstream) }
+            guard let pullback = node.pullback else { continue }
             switch pullback {
             case .unary(let rule):
                 accumulate(node.first, rule(upstream, node), from: node)

@@ -117,10 +117,14 @@ public final class GradNode<Scalar: TensorScalar>: NodeBase {
     var pullback: Pullback<Scalar>?
     /// The op's own output value, for rules written in terms of it (exp, tanh, sigmoid, sqrt).
     var savedOutput: Buffer?
-    /// A leaf's accumulated gradient.
+    /// A leaf's accumulated gradient (or a retained intermediate's, see ``Tensor/retainGrad()``).
     var grad: Tensor<Scalar>?
     /// The gradient being accumulated during a backward pass.
     var pending: Tensor<Scalar>?
+    /// Whether backward accumulates this non-leaf's gradient into ``grad``.
+    var retainsGrad = false
+    /// Gradient hooks in registration order (``Tensor/registerHook(_:)``), each with its id.
+    var hooks: [(id: Int, hook: (Tensor<Scalar>) -> Tensor<Scalar>?)] = []
 
     /// A leaf.
     init(leafShape shape: [Int]) {
@@ -142,6 +146,30 @@ public final class GradNode<Scalar: TensorScalar>: NodeBase {
     override func dropSavedState() {
         pullback = nil
         savedOutput = nil
+    }
+
+    /// `gradient` after every hook, in registration order: each sees the previous one's result
+    /// and may replace it with a gradient of the same shape.
+    func runHooks(_ gradient: Tensor<Scalar>) -> Tensor<Scalar> {
+        var gradient = gradient
+        for (_, hook) in hooks {
+            guard let replaced = hook(gradient) else { continue }
+            guard replaced.shape == shape else {
+                tensorFailure(
+                    "gradient hook: returned a gradient of shape \(replaced.shape) for a tensor of shape \(shape)")
+            }
+            gradient = replaced
+        }
+        return gradient
+    }
+
+    /// Adds `gradient` to ``grad``.
+    func accumulateGrad(_ gradient: Tensor<Scalar>) {
+        if let existing = grad.take() {
+            grad = existing + gradient
+        } else {
+            grad = gradient
+        }
     }
 
     /// The typed node of an input (every input of a `GradNode<Scalar>` has the same element type).

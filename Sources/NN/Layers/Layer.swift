@@ -91,9 +91,6 @@ extension Layer {
     public func setTrainingMode(_ training: Bool) {}
     public var ownGenerators: [(name: String, get: () -> RandomGenerator, set: (RandomGenerator) -> Void)] { [] }
 
-    /// `forward(input)`.
-    public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> { forward(input) }
-
     /// Visits this layer and every descendant, depth first in declaration order, with its path
     /// (`""` for the root).
     public func forEachLayer(_ body: (_ path: String, _ layer: any Layer<Scalar>) -> Void) {

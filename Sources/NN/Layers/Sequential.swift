@@ -46,7 +46,7 @@ public final class Sequential<Scalar: TensorScalar>: Layer {
 
     public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         var x = input
-        for layer in layers { x = layer.forward(x) }
+        for layer in layers { x = layer(x) }
         return x
     }
 

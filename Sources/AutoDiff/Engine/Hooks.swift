@@ -1,0 +1,59 @@
+import Synchronization
+
+/// Ids of gradient hooks, so a handle removes exactly the hook it registered.
+private let hookCounter = Atomic<Int>(0)
+
+/// A registered gradient hook (``Tensor/registerHook(_:)``). ``remove()`` unregisters it; the
+/// hook stays registered when the handle is dropped, as in PyTorch.
+public final class GradientHookHandle {
+    private var remover: (() -> Void)?
+
+    init(_ remover: @escaping () -> Void) { self.remover = remover }
+
+    /// Unregisters the hook (once; later calls do nothing).
+    public func remove() {
+        remover?()
+        remover = nil
+    }
+}
+
+extension Tensor {
+    /// Calls `hook` with `∂loss/∂self` each time a backward pass (``backward(seed:retainGraph:createGraph:)``
+    /// or ``gradients(of:wrt:seed:retainGraph:createGraph:)``) has computed it in full, before
+    /// it flows on to the inputs of the op that produced this tensor (or into `.grad`, for a
+    /// leaf). Return `nil` to observe the gradient, or a tensor of the same shape to replace it:
+    /// everything upstream then sees the replacement. Hooks run in registration order, each
+    /// seeing the previous one's result (PyTorch's `Tensor.register_hook`).
+    ///
+    /// The hook belongs to this value on the tape: copies of the tensor share it, and a later
+    /// op's result does not. Under `createGraph: true` the gradient it receives is recorded, so
+    /// a hook written with tensor ops is differentiated too.
+    ///
+    /// ```swift
+    /// let h = (x.matmul(w1) + b1).relu()
+    /// h.registerHook { g in print("‖∂L/∂h‖ =", g.squared().sum().item); return nil }  // observe
+    /// h.registerHook { g in g.clamped(min: -1, max: 1) }                               // replace
+    /// ```
+    @discardableResult
+    public func registerHook(_ hook: @escaping (Tensor) -> Tensor?) -> GradientHookHandle {
+        guard let node else {
+            tensorFailure("registerHook: the tensor does not require gradients, so no gradient reaches it")
+        }
+        let id = hookCounter.wrappingAdd(1, ordering: .relaxed).newValue
+        node.hooks.append((id, hook))
+        return GradientHookHandle { [weak node] in node?.hooks.removeAll { $0.id == id } }
+    }
+
+    /// Keeps this intermediate result's gradient: each backward pass adds `∂loss/∂self` (after
+    /// this tensor's hooks) into ``grad``, as it does for leaves (PyTorch's `retain_grad`). For
+    /// inspecting a network's pre-activations and activations; a leaf keeps its gradient anyway.
+    public func retainGrad() {
+        guard let node else {
+            tensorFailure("retainGrad: the tensor does not require gradients, so no gradient reaches it")
+        }
+        if !node.isLeaf { node.retainsGrad = true }
+    }
+
+    /// Whether backward fills ``grad``: a leaf, or an intermediate after ``retainGrad()``.
+    public var retainsGrad: Bool { node.map { $0.isLeaf || $0.retainsGrad } ?? false }
+}
