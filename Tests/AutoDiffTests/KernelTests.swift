@@ -399,6 +399,23 @@ struct ComputeThreadTests {
         }
     }
 
+    /// More pool threads than cores: workers are often not running when a job starts, so the
+    /// caller claims their parts; each part must still run exactly once, whoever claims it.
+    @Test("with more threads than cores, every part of every job runs exactly once")
+    func oversubscribed() {
+        defer { ad_pool_set_width(Int32(ComputeThreads.count)) }
+        let width = 3 * Int(ad_available_cpus()) + 2
+        ad_pool_set_width(Int32(width))
+        for job in 0..<2000 {
+            let parts = 2 + job % (width - 1)
+            let hits = Self.partsRun(parts)
+            if hits != Array(repeating: 1, count: parts) {
+                Issue.record("job \(job) with \(parts) parts ran them \(hits) times")
+                return
+            }
+        }
+    }
+
     /// (m, n, k) thin enough for ``Products`` and large enough to be split: by rows of C, by
     /// columns of C, and by the inner sum (twice, for both ways A can be laid out).
     static let splitShapes: [(Int, Int, Int)] = [(3000, 64, 2), (3, 3000, 64), (2, 64, 3000), (64, 3, 3000)]

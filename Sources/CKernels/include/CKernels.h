@@ -77,8 +77,12 @@ void ad_pool_set_width(int width);
 /// How many threads (the caller included) a job may use; 1 until ``ad_pool_set_width``.
 int ad_pool_width(void);
 /// Runs task(context, p) for p in 0..<parts and returns when all are done: part 0 on the calling
-/// thread and part p on worker p, always the same one. With one part, more parts than
-/// ``ad_pool_width()``, or another job running, the parts run on the calling thread in order.
+/// thread, each other part on whichever thread (a worker or the caller) claims it first. With one
+/// part, more parts than ``ad_pool_width()``, or another job running, the parts run on the
+/// calling thread in order.
 void ad_pool_run(long parts, ad_pool_task task, void *context);
+/// The cores this process may use: its CPU affinity mask, bounded by its cgroup's CPU quota
+/// (rounded up), at least 1.
+int ad_available_cpus(void);
 
 #endif

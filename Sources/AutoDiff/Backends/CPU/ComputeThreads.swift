@@ -4,11 +4,12 @@ import COpenBLAS
 /// The threads that large kernels are split across: one pool (`Sources/CKernels/pool.c`) for
 /// matrix products and elementwise work alike.
 ///
-/// A kernel is cut into at most ``count`` parts; the calling thread runs part 0 and pool thread
-/// *p* always runs part *p*, so the rows one core touched in one kernel are still in its cache
-/// for the next kernel over the same rows. How a kernel is cut depends only on ``count`` and the
-/// sizes, never on timing, so a run is reproducible for a given thread count (reductions split
-/// across parts add their partial results in part order).
+/// A kernel is cut into at most ``count`` parts; the calling thread runs part 0 and each other
+/// part runs on whichever thread claims it first (a worker, or the caller once its own part is
+/// done), so a thread the system has not scheduled holds nothing up. How a kernel is cut depends
+/// only on ``count`` and the sizes, never on timing or on which thread runs a part, so a run is
+/// reproducible for a given thread count (reductions split across parts add their partial
+/// results in part order).
 ///
 /// OpenBLAS itself runs single-threaded: a large product is cut into blocks of C, one per
 /// thread, each one single-threaded OpenBLAS call. Its own worker threads would otherwise spin
@@ -28,12 +29,13 @@ public enum ComputeThreads {
     static let blockAlignment = 16
 
     /// The most threads a kernel may use: the calling thread's ``withCount(_:_:)`` when inside
-    /// one, else the process-wide setting. Until ``set(_:)`` is called that is OpenBLAS's
-    /// default (`OPENBLAS_NUM_THREADS`, else the number of cores).
+    /// one, else the process-wide setting. Until ``set(_:)`` is called that is the number of cores
+    /// the process may use (its CPU affinity mask, bounded by its cgroup's CPU quota), or
+    /// `OPENBLAS_NUM_THREADS` when that is smaller.
     public static var count: Int {
         let scoped = ThreadState.current.computeThreads
         if scoped > 0 { return scoped }
-        if configured == 0 { configure(Int(openblas_get_num_threads())) }
+        if configured == 0 { configure(min(Int(openblas_get_num_threads()), Int(ad_available_cpus()))) }
         return configured
     }
 
