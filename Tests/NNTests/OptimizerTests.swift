@@ -1,6 +1,7 @@
 import AutoDiff
 import Foundation
 import Testing
+
 @testable import NN
 
 /// A plain-Double reference of each update rule, written from the formulas in the docs.
@@ -28,10 +29,10 @@ struct ReferenceOptimizer {
                 w[i] -= lr * (g[i] + 0.9 * state[0][i])
             case "adagrad":
                 state[0][i] += g[i] * g[i]
-                w[i] -= lr * g[i] / (state[0][i].squareRoot() + 1e-7)
+                w[i] -= lr * g[i] / (state[0][i].squareRoot() + 1e-10)
             case "rmsprop":
-                state[0][i] = 0.9 * state[0][i] + 0.1 * g[i] * g[i]
-                w[i] -= lr * g[i] / (state[0][i].squareRoot() + 1e-7)
+                state[0][i] = 0.99 * state[0][i] + 0.01 * g[i] * g[i]
+                w[i] -= lr * g[i] / (state[0][i].squareRoot() + 1e-8)
             default:  // adam, amsgrad
                 state[0][i] = 0.9 * state[0][i] + 0.1 * g[i]
                 state[1][i] = 0.999 * state[1][i] + 0.001 * g[i] * g[i]
@@ -51,23 +52,40 @@ struct OptimizerTests {
         switch name {
         case "sgd": (SGD(parameters: p, learningRate: 0.1), ReferenceOptimizer(kind: "sgd", lr: 0.1))
         case "sgd+decay":
-            (SGD(parameters: p, learningRate: 0.5, schedule: .inverseTimeDecay(0.1)),
-             ReferenceOptimizer(kind: "sgd", lr: 0.5, schedule: .inverseTimeDecay(0.1)))
-        case "momentum": (SGD(parameters: p, learningRate: 0.1, momentum: 0.9), ReferenceOptimizer(kind: "momentum", lr: 0.1))
-        case "nesterov": (SGD(parameters: p, learningRate: 0.1, momentum: 0.9, nesterov: true), ReferenceOptimizer(kind: "nesterov", lr: 0.1))
+            (
+                SGD(parameters: p, learningRate: 0.5, schedule: .inverseTimeDecay(0.1)),
+                ReferenceOptimizer(kind: "sgd", lr: 0.5, schedule: .inverseTimeDecay(0.1))
+            )
+        case "momentum":
+            (SGD(parameters: p, learningRate: 0.1, momentum: 0.9), ReferenceOptimizer(kind: "momentum", lr: 0.1))
+        case "nesterov":
+            (
+                SGD(parameters: p, learningRate: 0.1, momentum: 0.9, nesterov: true),
+                ReferenceOptimizer(kind: "nesterov", lr: 0.1)
+            )
         case "adagrad": (Adagrad(parameters: p, learningRate: 0.3), ReferenceOptimizer(kind: "adagrad", lr: 0.3))
         case "rmsprop": (RMSprop(parameters: p, learningRate: 0.01), ReferenceOptimizer(kind: "rmsprop", lr: 0.01))
         case "adam": (Adam(parameters: p, learningRate: 0.05), ReferenceOptimizer(kind: "adam", lr: 0.05))
-        case "amsgrad": (Adam(parameters: p, learningRate: 0.05, amsgrad: true), ReferenceOptimizer(kind: "amsgrad", lr: 0.05))
-        case "adamW": (AdamW(parameters: p, learningRate: 0.05, weightDecay: 0.1), ReferenceOptimizer(kind: "adam", lr: 0.05, weightDecay: 0.1))
+        case "amsgrad":
+            (Adam(parameters: p, learningRate: 0.05, amsgrad: true), ReferenceOptimizer(kind: "amsgrad", lr: 0.05))
+        case "adamW":
+            (
+                AdamW(parameters: p, learningRate: 0.05, weightDecay: 0.1),
+                ReferenceOptimizer(kind: "adam", lr: 0.05, weightDecay: 0.1)
+            )
         default:  // "adam+cosine"
-            (Adam(parameters: p, learningRate: 0.05, schedule: .cosine(period: 4)),
-             ReferenceOptimizer(kind: "adam", lr: 0.05, schedule: .cosine(period: 4)))
+            (
+                Adam(parameters: p, learningRate: 0.05, schedule: .cosine(period: 4)),
+                ReferenceOptimizer(kind: "adam", lr: 0.05, schedule: .cosine(period: 4))
+            )
         }
     }
 
-    @Test("Each optimizer matches its documented update rule over 6 steps",
-          arguments: ["sgd", "sgd+decay", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "amsgrad", "adamW", "adam+cosine"])
+    @Test(
+        "Each optimizer matches its documented update rule over 6 steps",
+        arguments: [
+            "sgd", "sgd+decay", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "amsgrad", "adamW", "adam+cosine",
+        ])
     func matchesReference(name: String) {
         let parameter = Parameter(Tensor<Double>([1.5, -2, 0.3, 4]))
         let leaf = parameter.value
@@ -92,14 +110,38 @@ struct OptimizerTests {
         #expect(parameter.grad?.scalars == [2, 2, 2, 2])
     }
 
+    /// A script ported from PyTorch gets PyTorch's run: the same defaults from every initializer.
+    @Test("Defaults are PyTorch's, from both initializers")
+    func pytorchDefaults() {
+        var generator = RandomGenerator(seed: 1)
+        let model = Linear<Double>(2, 1, generator: &generator)
+        let p = model.parameters
+        for sgd in [SGD(parameters: p), SGD(for: model)] { #expect(sgd.learningRate == 1e-3 && sgd.momentum == 0) }
+        for adagrad in [Adagrad(parameters: p), Adagrad(for: model)] {
+            #expect(adagrad.learningRate == 0.01 && adagrad.epsilon == 1e-10)
+        }
+        for rmsprop in [RMSprop(parameters: p), RMSprop(for: model)] {
+            #expect(rmsprop.learningRate == 0.01 && rmsprop.rho == 0.99 && rmsprop.epsilon == 1e-8)
+        }
+        for adam in [Adam(parameters: p), Adam(for: model)] {
+            #expect(adam.learningRate == 1e-3 && adam.beta1 == 0.9 && adam.beta2 == 0.999 && adam.epsilon == 1e-8)
+            #expect(adam.weightDecay == 0)
+        }
+        for adamW in [AdamW(parameters: p), AdamW(for: model)] {
+            #expect(adamW.learningRate == 1e-3 && adamW.epsilon == 1e-8 && adamW.weightDecay == 0.01)
+        }
+    }
+
     @Test("A Float model trains with one pass per parameter (no replaced leaves)")
     func floatInPlace() {
         var g = RandomGenerator(seed: 1)
         let model = Sequential<Float>(mlp: [2, 3, 1], activation: .tanh, generator: &g)
         let leaves = model.parameters.map(\.value)
         let optimizer = Adam(for: model, learningRate: 0.1)
-        let x = Tensor<Float>(rows: [[0, 1], [1, 0]]), y = Tensor<Float>(rows: [[1], [0]])
-        var first: Float = 0, last: Float = 0
+        let x = Tensor<Float>(rows: [[0, 1], [1, 0]])
+        let y = Tensor<Float>(rows: [[1], [0]])
+        var first: Float = 0
+        var last: Float = 0
         for i in 0..<20 {
             optimizer.zeroGrad()
             let loss = meanSquaredError(predictions: model(x), targets: y)
@@ -112,12 +154,14 @@ struct OptimizerTests {
         // Writing through a leaf copy made before training shows the same node: grads land on it.
         model.zeroGrad()
         meanSquaredError(predictions: model(x), targets: y).backward()
-        #expect(zip(leaves, model.parameters).allSatisfy { $0.0.grad != nil && $0.0.grad!.scalars == $0.1.grad!.scalars })
+        #expect(
+            zip(leaves, model.parameters).allSatisfy { $0.0.grad != nil && $0.0.grad!.scalars == $0.1.grad!.scalars })
     }
 
     @Test("Parameters without a gradient are skipped")
     func skipsUnused() {
-        let used = Parameter(Tensor<Double>([1])), unused = Parameter(Tensor<Double>([1]))
+        let used = Parameter(Tensor<Double>([1]))
+        let unused = Parameter(Tensor<Double>([1]))
         let sgd = SGD(parameters: [used, unused], learningRate: 0.5)
         (used.value * 3).sum().backward()
         sgd.step()
@@ -125,13 +169,18 @@ struct OptimizerTests {
         #expect(unused.value.scalars == [1])
     }
 
-    @Test("Learning-rate schedules", arguments: [
-        ("constant", LearningRateSchedule.constant, [1, 1, 1, 1, 1]),
-        ("inverseTimeDecay", .inverseTimeDecay(0.5), [1, 1 / 1.5, 0.5, 1 / 2.5, 1 / 3.0]),
-        ("step", .step(every: 2, gamma: 0.1), [1, 1, 0.1, 0.1, 0.01]),
-        ("exponential", .exponential(gamma: 0.5), [1, 0.5, 0.25, 0.125, 0.0625]),
-        ("cosine", .cosine(period: 4, minimumFactor: 0.2), [1, 0.2 + 0.8 * (1 + cos(Double.pi / 4)) / 2, 0.6, 0.2 + 0.8 * (1 + cos(3 * Double.pi / 4)) / 2, 0.2]),
-    ] as [(String, LearningRateSchedule, [Double])])
+    @Test(
+        "Learning-rate schedules",
+        arguments: [
+            ("constant", LearningRateSchedule.constant, [1, 1, 1, 1, 1]),
+            ("inverseTimeDecay", .inverseTimeDecay(0.5), [1, 1 / 1.5, 0.5, 1 / 2.5, 1 / 3.0]),
+            ("step", .step(every: 2, gamma: 0.1), [1, 1, 0.1, 0.1, 0.01]),
+            ("exponential", .exponential(gamma: 0.5), [1, 0.5, 0.25, 0.125, 0.0625]),
+            (
+                "cosine", .cosine(period: 4, minimumFactor: 0.2),
+                [1, 0.2 + 0.8 * (1 + cos(Double.pi / 4)) / 2, 0.6, 0.2 + 0.8 * (1 + cos(3 * Double.pi / 4)) / 2, 0.2]
+            ),
+        ] as [(String, LearningRateSchedule, [Double])])
     func schedules(name: String, schedule: LearningRateSchedule, expected: [Double]) {
         #expect(approximatelyEqual((0..<5).map { schedule.factor(step: $0) }, expected, tolerance: 1e-12))
     }
@@ -141,13 +190,18 @@ struct OptimizerTests {
         let p = Parameter(Tensor<Double>([0]))
         let adam = Adam(parameters: [p], learningRate: 0.05, schedule: .inverseTimeDecay(5e-5))
         #expect(adam.currentLearningRate == 0.05)
-        for _ in 0..<10 { p.zeroGrad(); (p.value * 1).sum().backward(); adam.step() }
+        for _ in 0..<10 {
+            p.zeroGrad()
+            (p.value * 1).sum().backward()
+            adam.step()
+        }
         #expect(abs(adam.currentLearningRate - 0.05 / (1 + 5e-5 * 10)) < 1e-15)
     }
 
     @Test("Clipping by global norm scales every gradient by maxNorm/‖g‖ and returns the norm")
     func clipping() {
-        let a = Parameter(Tensor<Double>([1, 1])), b = Parameter(Tensor<Double>([1]))
+        let a = Parameter(Tensor<Double>([1, 1]))
+        let b = Parameter(Tensor<Double>([1]))
         ((a.value * Tensor([3, 0])).sum() + (b.value * 4).sum()).backward()
         let sgd = SGD(parameters: [a, b])
         let norm = sgd.clipGradients(maxNorm: 1)
@@ -171,6 +225,8 @@ struct OptimizerTests {
         #expect(other.stateTensors.map(\.tensor.scalars) == adam.stateTensors.map(\.tensor.scalars))
         #expect(other.stepCount == 1)
         #expect(throws: NNError.self) { try other.loadState(["m.0": Tensor([1, 2])], stepCount: 1) }
-        #expect(throws: NNError.self) { try other.loadState(["m.0": Tensor([1, 2]), "v.0": Tensor([1, 2, 3])], stepCount: 1) }
+        #expect(throws: NNError.self) {
+            try other.loadState(["m.0": Tensor([1, 2]), "v.0": Tensor([1, 2, 3])], stepCount: 1)
+        }
     }
 }

@@ -72,4 +72,16 @@ public final class AdamW<Scalar: TensorScalar>: Adam<Scalar> {
             parameters: parameters, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
             amsgrad: amsgrad, schedule: schedule, weightDecay: weightDecay)
     }
+
+    /// An AdamW optimizer of every parameter of `model` (weight decay 0.01 by default, as
+    /// PyTorch's `AdamW`).
+    public convenience init(
+        for model: some Layer<Scalar>, learningRate: Double = 0.001, beta1: Double = 0.9, beta2: Double = 0.999,
+        epsilon: Double = 1e-8, amsgrad: Bool = false, schedule: LearningRateSchedule = .constant,
+        weightDecay: Double = 0.01
+    ) {
+        self.init(
+            parameters: model.parameters, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
+            amsgrad: amsgrad, schedule: schedule, weightDecay: weightDecay)
+    }
 }

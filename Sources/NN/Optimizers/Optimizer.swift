@@ -22,11 +22,11 @@ import AutoDiff
 /// **Learning rate.** The update number `t` counts completed steps, starting at 0 (the book's
 /// `iterations`); step `t` uses `learningRate · schedule.factor(t)` (``currentLearningRate``).
 ///
-/// **Defaults, book or PyTorch.** ``SGD`` (lr 1), ``Adagrad`` (lr 1, ε 1e-7) and ``RMSprop``
-/// (lr 0.001, ρ 0.9, ε 1e-7) take the book's defaults, since the tutorials are what this module
-/// reproduces and PyTorch has no default SGD rate. ``Adam``, ``AdamW`` and AMSGrad take
-/// PyTorch's (lr 0.001, β 0.9/0.999, ε 1e-8) because AdamW and AMSGrad exist only there and a
-/// user comparing the three expects one convention; pass `epsilon: 1e-7` for the book's Adam.
+/// **Defaults are PyTorch's**, from every initializer, so a script ported from PyTorch runs the
+/// same: ``SGD`` lr 0.001; ``Adagrad`` lr 0.01, ε 1e-10; ``RMSprop`` lr 0.01, ρ 0.99, ε 1e-8;
+/// ``Adam`` and AMSGrad lr 0.001, β 0.9/0.999, ε 1e-8; ``AdamW`` the same with weight decay 0.01.
+/// The book's values differ (SGD lr 1; Adagrad lr 1, ε 1e-7; RMSprop lr 0.001, ρ 0.9, ε 1e-7;
+/// Adam ε 1e-7): pass them to reproduce its numbers, as the tutorial tests do.
 /// Every optimizer places ε outside the square root (`g/(√v + ε)`), as both do. SGD momentum
 /// follows PyTorch's buffer form (see ``SGD``).
 ///

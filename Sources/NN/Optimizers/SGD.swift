@@ -11,8 +11,9 @@ import AutoDiff
 /// they differ slightly (PyTorch scales the whole buffer by today's rate, the book only today's
 /// gradient); this follows PyTorch so that a schedule changes every step the same way.
 ///
-/// Defaults: `learningRate = 1` (the book's `Optimizer_SGD` default), momentum 0; pass
-/// `schedule: .inverseTimeDecay(decay)` for the book's `decay`.
+/// Defaults are PyTorch's: `learningRate = 0.001`, momentum 0 (the book's `Optimizer_SGD`
+/// defaults to lr 1: pass it to reproduce its numbers); pass `schedule: .inverseTimeDecay(decay)`
+/// for the book's `decay`.
 public final class SGD<Scalar: TensorScalar>: Optimizer<Scalar> {
     /// The momentum μ (0 = plain SGD).
     public let momentum: Double
@@ -21,7 +22,7 @@ public final class SGD<Scalar: TensorScalar>: Optimizer<Scalar> {
 
     /// An optimizer of `parameters` (their order fixes the order of the state buffers).
     public init(
-        parameters: [Parameter<Scalar>], learningRate: Double = 1, momentum: Double = 0, nesterov: Bool = false,
+        parameters: [Parameter<Scalar>], learningRate: Double = 0.001, momentum: Double = 0, nesterov: Bool = false,
         schedule: LearningRateSchedule = .constant, weightDecay: Double = 0
     ) {
         guard !nesterov || momentum > 0 else { tensorFailure("SGD: Nesterov momentum needs momentum > 0") }
@@ -34,7 +35,7 @@ public final class SGD<Scalar: TensorScalar>: Optimizer<Scalar> {
 
     /// An optimizer of every parameter of `model`.
     public convenience init(
-        for model: some Layer<Scalar>, learningRate: Double = 1, momentum: Double = 0, nesterov: Bool = false,
+        for model: some Layer<Scalar>, learningRate: Double = 0.001, momentum: Double = 0, nesterov: Bool = false,
         schedule: LearningRateSchedule = .constant, weightDecay: Double = 0
     ) {
         self.init(
