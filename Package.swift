@@ -42,6 +42,7 @@ let package = Package(
             ]),
         .testTarget(name: "AutoDiffTests", dependencies: ["AutoDiff", "GradCheck"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "GradCheck"], exclude: ["Python"]),
+        .testTarget(name: "GradCheckTests", dependencies: ["GradCheck", "AutoDiff"]),
         .testTarget(name: "DemosTests", dependencies: ["Demos", "NN"]),
     ]
 )
