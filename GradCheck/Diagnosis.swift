@@ -136,13 +136,19 @@ extension GradCheck {
             }
             let nameWidth = tensors.map(\.name.count).max() ?? 0
             let shapeWidth = tensors.map { "\($0.shape)".count }.max() ?? 0
+            var passedFirstWrong = false
             for finding in tensors {
                 let error = finding.relativeError.map(format) ?? "—"
                 var shape = "\(finding.shape)"
                 if finding.handWrittenShape != finding.shape { shape += " (hand-written \(finding.handWrittenShape))" }
+                var relation = finding.relation.summary(batchSize: batchSize)
+                if let first = firstWrong, finding.relation.kind == .unexplained, passedFirstWrong {
+                    relation += " (after \(first): may only inherit its error)"
+                }
+                if finding.name == firstWrong { passedFirstWrong = true }
                 lines.append(
                     "  " + pad(finding.name, nameWidth) + "  " + pad(shape, shapeWidth) + "  relative error "
-                        + pad(error, 9) + "  " + finding.relation.summary(batchSize: batchSize))
+                        + pad(error, 9) + "  " + relation)
             }
             return lines.joined(separator: "\n")
         }

@@ -26,7 +26,7 @@ struct HandwrittenCommand: ParsableCommand {
     @Option(
         parsing: .unconditional,
         help:
-            "Epochs for every way of training; an integer ≥ 1. (default: each case's own: moons 60, bias-sum 150, sigmoid-derivative 1500)"
+            "Epochs for every way of training; an integer ≥ 1. (default: each case's own: moons 150, bias-sum 150, sigmoid-derivative 400)"
     )
     var epochs: Int?
 
@@ -35,11 +35,7 @@ struct HandwrittenCommand: ParsableCommand {
         help: "Random seed for data and initialization; an integer in [0, 2^64).")
     var seed: UInt64 = 42
 
-    @Option(help: ArgumentHelp("Folder for the SVG plots; created when missing.", valueName: "dir"))
-    var plot: String = "demos-output"
-
-    @Flag(help: "Write no plots. (default: off)")
-    var noPlot = false
+    @OptionGroup var plotOptions: PlotOptions
 
     @Flag(help: "Print exactly one JSON line with the report, and nothing else, on standard output. (default: off)")
     var json = false
@@ -50,9 +46,6 @@ struct HandwrittenCommand: ParsableCommand {
                 "--case '\(caseName)' is not a case: expected \(AllowedValues.byOption["--case"]!)")
         }
         if let epochs, epochs < 1 { throw AllowedValues.outOfRange("--epochs", epochs) }
-        if !noPlot, plot.isEmpty {
-            throw ValidationError("--plot '' is not a folder: expected a folder path (or --no-plot)")
-        }
     }
 
     func run() throws {
@@ -64,8 +57,8 @@ struct HandwrittenCommand: ParsableCommand {
             let report = HandwrittenDemo.report(
                 handwrittenCase, epochs: epochs ?? handwrittenCase.defaultEpochs, seed: seed)
             var written: [String] = []
-            if !noPlot {
-                let path = (plot as NSString).appendingPathComponent("handwritten-\(name).svg")
+            if let directory = plotOptions.directory {
+                let path = (directory as NSString).appendingPathComponent("handwritten-\(name).svg")
                 do {
                     try AtomicFile.write(HandwrittenDemo.lossChart(report).svg(), to: path)
                 } catch {

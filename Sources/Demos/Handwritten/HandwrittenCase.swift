@@ -36,13 +36,6 @@ protocol HandwrittenCase {
 }
 
 extension HandwrittenCase {
-    /// Binary outputs `[n, 1]` of probabilities against 0/1 targets: threshold at ½.
-    static func binaryAccuracy(output: Tensor<Double>, targets: Tensor<Double>) -> Double {
-        let predicted = output.scalars.map { $0 > 0.5 ? 1.0 : 0.0 }
-        let correct = zip(predicted, targets.scalars).filter { $0 == $1 }.count
-        return Double(correct) / Double(Swift.max(predicted.count, 1))
-    }
-
     /// The names the diagnosis compares: every gradient the backward returns.
     func diagnose(
         parameters: [(name: String, value: Tensor<Double>)], x: Tensor<Double>, y: Tensor<Double>,

@@ -1,4 +1,5 @@
 import AutoDiff
+import Foundation
 import GradCheck
 
 /// The corrections a diagnosis points to, applied where a hand-written backward computes each
@@ -22,29 +23,25 @@ struct HandwrittenFixes: Sendable, Equatable {
     mutating func apply(_ finding: GradCheck.TensorFinding, batchSize: Int?) -> Bool {
         let relation = finding.relation
         let name = finding.name
-        var change: String
+        var changes: [String] = []
         switch relation.kind {
         case .factor, .signFlip:
-            let c = relation.factor ?? -1
-            scales[name, default: 1] /= c
-            log.append(
-                "\(name): divide by \(GradCheck.factorName(c, batchPower: relation.batchPower, batchSize: batchSize))")
-            return true
+            break
         case .sumOverAxes:
             batchAxisSums.insert(name)
-            change = "\(name): sum over the batch axis only"
+            changes.append("sum over the batch axis only")
         case .wrongDerivative:
             rightDerivatives.insert(name)
-            change = "\(name): take the activation's derivative at the right tensor"
+            changes.append("take the activation's derivative at the right tensor")
         case .match, .transpose, .missingTerm, .zeros, .unexplained:
             return false
         }
         if let c = relation.factor {
             scales[name, default: 1] /= c
-            change +=
-                ", and divide by \(GradCheck.factorName(c, batchPower: relation.batchPower, batchSize: batchSize))"
+            let found = GradCheck.factorName(c, batchPower: relation.batchPower, batchSize: batchSize)
+            changes.append("multiply by \(String(format: "%.3g", 1 / c)) (it was \(found) × the tape's)")
         }
-        log.append(change)
+        log.append("\(name): " + changes.joined(separator: ", and "))
         return true
     }
 

@@ -69,7 +69,7 @@ struct HandwrittenRunTests {
             #expect(finding.relation.kind == .sumOverAxes && finding.relation.axes == [0], "\(name): \(finding)")
         }
         #expect(report.fixes.count == 3)
-        #expect(report.fixes.first?.hasPrefix("z2: divide by N") == true)
+        #expect(report.fixes.first?.hasPrefix("z2: multiply by 0.005 (it was N (c = 200, N = 200)") == true)
         #expect(report.fixes.dropFirst().allSatisfy { $0.hasSuffix("sum over the batch axis only") })
         try HandwrittenRunTests.expectFixedMatchesAutodiff(report, slower: 3)
         #expect(try HandwrittenRunTests.way("as written", in: report).bestAccuracy < 0.6)

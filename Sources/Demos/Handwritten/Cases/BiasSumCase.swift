@@ -1,5 +1,6 @@
 import AutoDiff
 import GradCheck
+import NN
 
 /// A 2-3-2 network (ReLU, sigmoid outputs, one-hot labels) stuck near 50 % where Keras reaches
 /// 85 %: its bias gradients are `np.sum(dz)` — summed over every axis into one scalar, so both
@@ -66,9 +67,6 @@ struct BiasSumCase: HandwrittenCase {
 
     /// The predicted class is the output unit with the larger probability.
     func accuracy(output: Tensor<Double>, targets: Tensor<Double>) -> Double {
-        let predicted = output.argmax(alongAxis: 1)
-        let actual = targets.argmax(alongAxis: 1)
-        let correct = zip(predicted, actual).filter { $0 == $1 }.count
-        return Double(correct) / Double(Swift.max(predicted.count, 1))
+        categoricalAccuracy(scores: output, labels: targets)
     }
 }

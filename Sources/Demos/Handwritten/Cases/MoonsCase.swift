@@ -15,8 +15,8 @@ struct MoonsCase: HandwrittenCase {
     let features: Tensor<Double>
     let targets: Tensor<Double>
     let batchSize = 10
-    let learningRate = 0.5
-    let defaultEpochs = 60
+    let learningRate = 0.2
+    let defaultEpochs = 150
     let initialParameters: [(name: String, value: Tensor<Double>)]
     let outputName = "p"
 
@@ -72,6 +72,6 @@ struct MoonsCase: HandwrittenCase {
     }
 
     func accuracy(output: Tensor<Double>, targets: Tensor<Double>) -> Double {
-        Self.binaryAccuracy(output: output, targets: targets)
+        binaryAccuracy(outputs: output, targets: targets)
     }
 }

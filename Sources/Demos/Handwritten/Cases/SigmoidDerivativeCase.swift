@@ -1,5 +1,6 @@
 import AutoDiff
 import GradCheck
+import NN
 
 /// A 3-2-1 sigmoid network on a three-input truth table whose `sigmoid(x, derivative: true)`
 /// returns `x·(1 − x)`: right when handed the activation, wrong when handed the pre-activation —
@@ -72,6 +73,6 @@ struct SigmoidDerivativeCase: HandwrittenCase {
     }
 
     func accuracy(output: Tensor<Double>, targets: Tensor<Double>) -> Double {
-        Self.binaryAccuracy(output: output, targets: targets)
+        binaryAccuracy(outputs: output, targets: targets)
     }
 }
