@@ -278,3 +278,38 @@ struct DiagnosisTests {
         #expect(json.contains("\"firstWrong\":\"b2\"") && json.contains("\"kind\":\"sumOverAxes\""))
     }
 }
+
+@Suite("README's diagnosis example")
+struct ReadmeDiagnosisExampleTests {
+    @Test("The example compiles and names a bias gradient summed into one scalar")
+    func example() {
+        let x = GradCheck.input([5, 3], seed: 21)
+        let y = GradCheck.input([5, 2], seed: 22)
+        let w1 = GradCheck.input([3, 4], seed: 23)
+        let b1 = GradCheck.input([4], seed: 24)
+        let w2 = GradCheck.input([4, 2], seed: 25)
+        let b2 = GradCheck.input([2], seed: 26)
+        let a1 = (x.matmul(w1) + b1).sigmoid()
+        let dz2 = (a1.matmul(w2) + b2 - y) / 5
+        let dW2 = a1.matmul(dz2, transposeSelf: true)
+        let db2 = dz2.sum()  // the bug: np.sum(dz2)
+        let da1 = dz2.matmul(w2, transposeOther: true)
+        let dz1 = da1 * a1 * (1 - a1)
+        let dW1 = x.matmul(dz1, transposeSelf: true)
+        let db1 = dz1.sum(alongAxis: 0)
+
+        // As in the README:
+        let diagnosis = GradCheck.diagnose(
+            { r in
+                let z1 = r.record("z1", x.matmul(r["W1"]) + r["b1"])
+                let a1 = r.activate("z1", z1, .sigmoid, as: "a1")  // a1 = σ(z1), both recorded
+                let z2 = r.record("z2", a1.matmul(r["W2"]) + r["b2"])
+                return ((z2 - y).squared().sum(alongAxis: 1) * 0.5).mean()
+            }, at: [("W1", w1), ("b1", b1), ("W2", w2), ("b2", b2)],
+            handWritten: ["z2": dz2, "W2": dW2, "b2": db2, "a1": da1, "z1": dz1, "W1": dW1, "b1": db1])
+
+        #expect(diagnosis.firstWrong == "b2")
+        #expect(diagnosis.tensors.filter { !$0.matches }.map(\.name) == ["b2"], "\(diagnosis)")
+        #expect(diagnosis["b2"]?.relation.kind == .sumOverAxes)
+    }
+}
