@@ -36,7 +36,8 @@ protocol HandwrittenCase {
 }
 
 extension HandwrittenCase {
-    /// The names the diagnosis compares: every gradient the backward returns.
+    /// GradCheck's diagnosis of ``backward(_:x:y:fixes:)`` (every gradient it returns) at
+    /// `parameters` on the batch `x`, `y`.
     func diagnose(
         parameters: [(name: String, value: Tensor<Double>)], x: Tensor<Double>, y: Tensor<Double>,
         fixes: HandwrittenFixes

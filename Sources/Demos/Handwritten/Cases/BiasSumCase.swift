@@ -8,6 +8,8 @@ import NN
 /// by the number of samples, so every step is N times the one the author's learning rate meant.
 ///
 /// The loss is the binary cross-entropy summed over the two outputs and averaged over samples.
+/// Over seeds 40–49 the gradients as written never pass 0.835 training accuracy (0.5 for most);
+/// fixed and autodiff reach 0.95 in 49–120 epochs from 9 of the 10 (seed 46: 0.935 at 150).
 struct BiasSumCase: HandwrittenCase {
     let name = "bias-sum"
     let title = "two Gaussian blobs, 2-3-2 ReLU network, sigmoid outputs, one-hot labels, full batch"

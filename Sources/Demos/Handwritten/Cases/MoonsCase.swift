@@ -8,7 +8,8 @@ import NN
 /// Its author took `dz3 = (p − y)/m`, the derivative of the *mean* cross-entropy, and then used
 /// the textbook `dW = aᵀ·dz / m`, `db = Σ dz / m` — written for `dz = p − y` — in every layer, so
 /// each parameter gradient is divided by the batch size twice. With batches of 10, every step is
-/// a tenth of PyTorch's.
+/// a tenth of PyTorch's. Over seeds 40–49: fixed and autodiff reach 0.95 training accuracy in
+/// 10–31 epochs; as written in 78–140, or not within 150 epochs (best 0.91–0.925) for 4 of 10.
 struct MoonsCase: HandwrittenCase {
     let name = "moons"
     let title = "make_moons, 2-8-8-1 ReLU MLP, sigmoid output, binary cross-entropy, batches of 10"
