@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "NN", dependencies: ["AutoDiff", "CZlib"]),
         .executableTarget(
             name: "Demos",
-            dependencies: ["NN", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["NN", "GradCheck", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "Bench",
             dependencies: [
@@ -42,6 +42,7 @@ let package = Package(
             ]),
         .testTarget(name: "AutoDiffTests", dependencies: ["AutoDiff", "GradCheck"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "GradCheck"], exclude: ["Python"]),
-        .testTarget(name: "DemosTests", dependencies: ["Demos", "NN"]),
+        .testTarget(name: "GradCheckTests", dependencies: ["GradCheck", "AutoDiff"]),
+        .testTarget(name: "DemosTests", dependencies: ["Demos", "NN", "GradCheck"]),
     ]
 )

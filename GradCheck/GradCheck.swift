@@ -260,4 +260,4 @@ public enum GradCheck {
 
 /// GradCheck's frames are library code: anomaly reports of a checked function name the user's
 /// line, not GradCheck's.
-private let librarySourcesRegistered: Void = registerLibrarySources()
+let librarySourcesRegistered: Void = registerLibrarySources()

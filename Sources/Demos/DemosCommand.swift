@@ -21,7 +21,7 @@ struct DemosCommand: ParsableCommand {
             summary; --json prints one JSON line instead. The same --seed gives the same numbers \
             and files on every run.
             """,
-        subcommands: [MoonsCommand.self, SpiralCommand.self, MNISTCommand.self])
+        subcommands: [MoonsCommand.self, SpiralCommand.self, MNISTCommand.self, HandwrittenCommand.self])
 
     /// Parses the command line, runs the chosen demo and reports failures as one line.
     static func main() {
@@ -54,7 +54,8 @@ struct DemosCommand: ParsableCommand {
 
     /// Joins ArgumentParser's message onto one line and drops the "Error: " prefix it may carry.
     static func singleLine(_ message: String) -> String {
-        var text = message
+        var text =
+            message
             .split(whereSeparator: \.isNewline)
             .map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }

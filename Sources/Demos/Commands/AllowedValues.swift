@@ -16,6 +16,7 @@ enum AllowedValues {
         "--l2": "a number ≥ 0",
         "--seed": "an integer in [0, 2^64)",
         "--threads": "an integer ≥ 1",
+        "--case": "one of \(HandwrittenDemo.caseNames.joined(separator: ", "))",
     ]
 
     /// `--dropout 1.0 is out of range: expected a number in [0, 1)`.

@@ -68,11 +68,7 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
             valueName: "path"))
     var load: String?
 
-    @Option(help: ArgumentHelp("Folder for the SVG plots; created when missing.", valueName: "dir"))
-    var plot: String = "demos-output"
-
-    @Flag(help: "Write no plots. (default: off)")
-    var noPlot = false
+    @OptionGroup var plotOptions: PlotOptions
 
     @Flag(help: "Print only the final summary. (default: off)")
     var quiet = false
@@ -106,9 +102,6 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
         if let save, save.isEmpty {
             throw ValidationError("--save '' is not a path: expected a file path")
         }
-        if !noPlot, plot.isEmpty {
-            throw ValidationError("--plot '' is not a folder: expected a folder path (or --no-plot)")
-        }
     }
 
     /// The validated options as plain values, in the demo-independent form the training seams take.
@@ -127,7 +120,7 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
             threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
             savePath: save,
             loadPath: load,
-            plotDirectory: noPlot ? nil : plot,
+            plotDirectory: plotOptions.directory,
             outputMode: json ? .json : quiet ? .quiet : .automatic)
     }
 }

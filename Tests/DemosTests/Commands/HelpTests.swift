@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 /// `--help` documents every option with its default and allowed range.
@@ -11,9 +12,20 @@ struct HelpTests {
     @Test func rootHelpListsTheDemos() throws {
         let run = try DemosBinary.run(["--help"])
         #expect(run.exitCode == 0)
-        for name in ["moons", "spiral", "mnist"] {
+        for name in ["moons", "spiral", "mnist", "handwritten"] {
             #expect(run.standardOutput.contains(name))
         }
+    }
+
+    @Test func handwrittenDocumentsItsOptions() throws {
+        let run = try DemosBinary.run(["handwritten", "--help"])
+        #expect(run.exitCode == 0)
+        let blocks = HelpTests.optionBlocks(run.standardOutput)
+        for option in ["--case", "--epochs", "--seed", "--plot", "--no-plot", "--json"] {
+            #expect(
+                blocks[option]?.contains("default") == true, "handwritten \(option): \(blocks[option] ?? "missing")")
+        }
+        #expect(blocks["--case"]?.contains("moons, bias-sum, sigmoid-derivative") == true)
     }
 
     @Test(arguments: ["moons", "spiral", "mnist"])
@@ -32,7 +44,8 @@ struct HelpTests {
 
     /// Each demo shows its own defaults.
     @Test(arguments: [
-        ("moons", "--hidden", "16,16"), ("moons", "--epochs", "300"), ("moons", "--lr", "0.01"), ("moons", "--l2", "0.001"),
+        ("moons", "--hidden", "16,16"), ("moons", "--epochs", "300"), ("moons", "--lr", "0.01"),
+        ("moons", "--l2", "0.001"),
         ("spiral", "--hidden", "128,128"), ("spiral", "--l2", "0.0005"), ("spiral", "--dropout", "0.1"),
         ("spiral", "--lr-decay", "0.0001"), ("mnist", "--hidden", "512,128,64"), ("mnist", "--batch-size", "128"),
         ("mnist", "--lr", "0.001"), ("mnist", "--lr-decay", "0.0005"),
@@ -72,5 +85,3 @@ struct HelpTests {
         return blocks
     }
 }
-
-import Foundation

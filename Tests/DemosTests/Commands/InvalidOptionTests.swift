@@ -19,23 +19,33 @@ struct InvalidOptionTests {
         Case(arguments: ["mnist", "--batch-size", "-1"], mentions: ["--batch-size", "-1", "≥ 1"]),
         Case(arguments: ["moons", "--dropout", "1"], mentions: ["--dropout", "1", "[0, 1)"]),
         Case(arguments: ["spiral", "--dropout", "-0.1"], mentions: ["--dropout", "-0.1", "[0, 1)"]),
-        Case(arguments: ["moons", "--optimizer", "adamax"], mentions: ["--optimizer", "adamax", "sgd, adam, adamw, rmsprop, adagrad, amsgrad"]),
+        Case(
+            arguments: ["moons", "--optimizer", "adamax"],
+            mentions: ["--optimizer", "adamax", "sgd, adam, adamw, rmsprop, adagrad, amsgrad"]),
         Case(arguments: ["moons", "--lr", "0"], mentions: ["--lr", "0", "> 0"]),
         Case(arguments: ["mnist", "--lr", "-0.001"], mentions: ["--lr", "-0.001", "> 0"]),
         Case(arguments: ["moons", "--lr-decay", "-1"], mentions: ["--lr-decay", "-1", "≥ 0"]),
         Case(arguments: ["moons", "--l1", "-1"], mentions: ["--l1", "-1", "≥ 0"]),
         Case(arguments: ["spiral", "--l2", "-0.0005"], mentions: ["--l2", "-0.0005", "≥ 0"]),
         Case(arguments: ["moons", "--threads", "0"], mentions: ["--threads", "0", "≥ 1"]),
-        Case(arguments: ["moons", "--hidden", "16,x"], mentions: ["--hidden", "16,x", "comma-separated integers ≥ 1"]),
+        Case(
+            arguments: ["moons", "--hidden", "16,x"], mentions: ["--hidden", "16,x", "comma-separated integers ≥ 1"]),
         Case(arguments: ["moons", "--hidden", "16,,16"], mentions: ["--hidden", "16,,16", "comma-separated"]),
         Case(arguments: ["moons", "--hidden", "0"], mentions: ["--hidden", "'0'", "≥ 1"]),
         Case(arguments: ["moons", "--hidden", ""], mentions: ["--hidden", "comma-separated"]),
         Case(arguments: ["moons", "--epochs", "many"], mentions: ["--epochs", "many", "≥ 1"]),
         Case(arguments: ["moons", "--seed", "-1"], mentions: ["--seed", "-1", "[0, 2^64)"]),
         Case(arguments: ["moons", "--dropout", "nan"], mentions: ["--dropout", "nan", "[0, 1)"]),
-        Case(arguments: ["moons", "--load", "/nonexistent/model.safetensors"], mentions: ["--load", "/nonexistent/model.safetensors", "readable"]),
+        Case(
+            arguments: ["moons", "--load", "/nonexistent/model.safetensors"],
+            mentions: ["--load", "/nonexistent/model.safetensors", "readable"]),
         Case(arguments: ["mnist", "--dataset", "cifar"], mentions: ["--dataset", "cifar", "mnist", "fashion"]),
         Case(arguments: ["moons", "--no-such-option"], mentions: ["--no-such-option"]),
+        Case(
+            arguments: ["handwritten", "--case", "xor"],
+            mentions: ["--case", "xor", "moons, bias-sum, sigmoid-derivative"]),
+        Case(arguments: ["handwritten", "--epochs", "0"], mentions: ["--epochs", "0", "≥ 1"]),
+        Case(arguments: ["handwritten", "--plot", ""], mentions: ["--plot", "--no-plot"]),
     ]
 
     @Test(arguments: cases)
