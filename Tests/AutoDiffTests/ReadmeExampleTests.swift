@@ -59,4 +59,32 @@ struct ReadmeExampleTests {
         #expect(x.grad?.device == .cpu)
         #expect(x.grad?.scalars == [2, 4, 6])
     }
+
+    @Test("the README's inspecting-gradients example: a retained gradient and a clipping hook")
+    func inspectingGradientsExample() {
+        var generator = RandomGenerator(seed: 0)
+        let x = Tensor<Float>.randomNormal([64, 2], generator: &generator)
+        let w1 = (Tensor<Float>.randomNormal([2, 16], generator: &generator) * 0.5).requiringGrad()
+        let b1 = Tensor<Float>.zeros([16]).requiringGrad()
+        let w2 = (Tensor<Float>.randomNormal([16, 1], generator: &generator) * 0.5).requiringGrad()
+        let b2 = Tensor<Float>.zeros([1]).requiringGrad()
+
+        let z = x.matmul(w1) + b1
+        z.retainGrad()
+        let a = z.relu()
+        var unclipped: Tensor<Float>?
+        a.registerHook { g in
+            unclipped = g
+            return nil
+        }
+        let clip = a.registerHook { g in g.clamped(min: -0.01, max: 0.01) }
+        let loss = (a.matmul(w2) + b2).squared().mean()
+        loss.backward()
+        #expect(z.grad!.shape == [64, 16])
+        // z's gradient is relu′(z) times the clipped gradient of a, not the unclipped one.
+        let expected = Tensor.where(z .> 0, unclipped!.clamped(min: -0.01, max: 0.01), Tensor(0))
+        #expect(z.grad!.scalars == expected.scalars)
+        #expect(unclipped!.scalars.contains { Swift.abs($0) > 0.01 })
+        clip.remove()
+    }
 }
