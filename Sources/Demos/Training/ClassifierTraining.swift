@@ -56,8 +56,10 @@ struct ClassifierTraining {
     static let evaluationChunk = 10_000
 
     /// Trains `settings.epochs` epochs on `train` (none: evaluate only), reporting to
-    /// ``progress``; returns the final evaluation of both splits.
-    func run(train: Dataset<Float>, heldOut: Dataset<Float>) -> (train: Evaluation, heldOut: Evaluation) {
+    /// ``progress``; returns the final evaluation of both splits. Throws, naming the epoch and
+    /// the step, as soon as the training loss is NaN or infinite: every step after it would
+    /// only train on NaN.
+    func run(train: Dataset<Float>, heldOut: Dataset<Float>) throws -> (train: Evaluation, heldOut: Evaluation) {
         // Both penalties 0: skip the penalty's ops instead of adding a constant zero every step.
         let regularized = settings.l1 > 0 || settings.l2 > 0
         let fullBatch = settings.batchSize >= train.count
@@ -74,15 +76,16 @@ struct ClassifierTraining {
             var lossSum = 0.0
             var correct = 0
             var seen = 0
-            for batch in batches {
+            for (step, batch) in batches.enumerated() {
                 optimizer.zeroGrad()
                 let logits = model(batch.features)
                 let dataLoss = head.loss(logits: logits, labels: batch.labels)
+                let loss = Double(dataLoss.item)
+                guard loss.isFinite else { throw diverged(loss: loss, epoch: epoch, step: step + 1) }
                 (regularized ? dataLoss + model.regularizationLoss() : dataLoss).backward()
                 optimizer.step()
                 let labels = classIndices(batch.labels)
                 let hits = zip(head.predictions(logits), labels).filter { $0 == $1 }.count
-                let loss = Double(dataLoss.item)
                 lossSum += loss * Double(labels.count)
                 correct += hits
                 seen += labels.count
@@ -97,6 +100,13 @@ struct ClassifierTraining {
                     learningRate: optimizer.currentLearningRate))
         }
         return (evaluate(train), lastHeldOut ?? evaluate(heldOut))
+    }
+
+    /// The one-line report of a training loss that became NaN or infinite.
+    func diverged(loss: Double, epoch: Int, step: Int) -> DemoError {
+        .message(
+            "training diverged: the loss became \(loss.isNaN ? "NaN" : "infinite") at epoch \(epoch), step \(step) "
+                + "(learning rate \(optimizer.currentLearningRate)): try a smaller --lr")
     }
 
     /// Loss (data loss, without the penalty) and accuracy on `data` in evaluation mode (no

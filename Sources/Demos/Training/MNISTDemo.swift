@@ -30,7 +30,7 @@ enum MNISTDemo {
         let training = ClassifierTraining(
             model: model, optimizer: ClassifierModel.optimizer(for: model, settings: settings), head: .categorical,
             settings: settings, progress: progress)
-        let (trainResult, testResult) = training.run(train: trainSet, heldOut: testSet)
+        let (trainResult, testResult) = try training.run(train: trainSet, heldOut: testSet)
         let saved = try settings.savePath.map {
             try ModelFile.save(
                 model, to: $0,

@@ -24,7 +24,7 @@ enum PlanarDemo {
         let training = ClassifierTraining(
             model: model, optimizer: ClassifierModel.optimizer(for: model, settings: settings), head: head,
             settings: settings, progress: progress)
-        let (trainResult, heldOutResult) = training.run(train: trainSet, heldOut: heldOut)
+        let (trainResult, heldOutResult) = try training.run(train: trainSet, heldOut: heldOut)
         let saved = try settings.savePath.map {
             try ModelFile.save(
                 model, to: $0,
