@@ -106,7 +106,7 @@ enum Engine {
             guard let input = GradNode<Scalar>.typed(input), var gradient else { return }
             if gradient.shape != input.shape { gradient = gradient.sumToShape(input.shape) }
             if _slowPath(anomaly) {
-                gradient.checkFinite(node.op ?? .custom, direction: "backward", callSite: node.callSite)
+                gradient.checkFinite(node.op ?? .custom, direction: .backward, callSite: node.callSite)
             }
             if let existing = input.pending.take() {
                 input.pending = existing + gradient

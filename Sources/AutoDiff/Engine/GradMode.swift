@@ -12,6 +12,8 @@
 final class ThreadState {
     var gradEnabled = true
     var anomalyDetection = false
+    /// The first anomaly found in the innermost ``withAnomalyDetection(_:)`` scope.
+    var anomaly: Anomaly?
     /// ``ComputeThreads/withCount(_:_:)``'s thread count on this thread (0: none).
     var computeThreads = 0
 
@@ -66,16 +68,59 @@ public func withGrad<R>(_ body: () throws -> R) rethrows -> R {
 }
 
 /// Runs `body` with anomaly detection: every op checks its forward result, and backward checks
-/// every gradient it computes, for NaN or Infinity. The first op that produces one stops the
-/// program with the op's name, the direction (forward or backward), and the file:line in your
-/// code that called the op.
+/// every gradient it computes, for NaN or infinity. The first op that produces one is reported as
+/// an ``Anomaly`` thrown when the scope ends: the op's name, the direction (forward or backward),
+/// the element, the shape and the file:line in your code that called the op. The body runs to
+/// its end (NaN flows on, as it would without the scope), so a training script can catch the
+/// error, log it and decide what to do; the process stops only if nothing catches it.
+///
+/// ```swift
+/// do {
+///     try withAnomalyDetection { loss(model(x), y).backward() }
+/// } catch let anomaly as Anomaly {
+///     print(anomaly)   // anomaly: log produced -inf in its forward pass (element 3 of shape [64, 1]), called at …
+/// }
+/// ```
 ///
 /// It is slow (each recorded op captures a backtrace): turn it on to find a NaN, not to train.
+/// An error `body` throws is rethrown, unless an anomaly came first.
 @discardableResult
-public func withAnomalyDetection<R>(_ body: () throws -> R) rethrows -> R {
+public func withAnomalyDetection<R>(_ body: () throws -> R) throws -> R {
     let state = ThreadState.current
-    let saved = state.anomalyDetection
+    let (savedMode, savedAnomaly) = (state.anomalyDetection, state.anomaly)
     state.anomalyDetection = true
-    defer { state.anomalyDetection = saved }
-    return try body()
+    state.anomaly = nil
+    defer { (state.anomalyDetection, state.anomaly) = (savedMode, savedAnomaly) }
+    let result: R
+    do {
+        result = try body()
+    } catch {
+        throw state.anomaly ?? error
+    }
+    if let anomaly = state.anomaly { throw anomaly }
+    return result
+}
+
+/// The first op that produced NaN or infinity inside ``withAnomalyDetection(_:)``.
+public struct Anomaly: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The pass in which the value appeared.
+    public enum Direction: String, Sendable, Equatable {
+        case forward, backward
+    }
+
+    /// The op that produced the value (for backward: whose rule computed the gradient).
+    public let op: OpKind
+    public let direction: Direction
+    /// The first non-finite element, in row-major order, and its value.
+    public let element: Int
+    public let value: Double
+    /// The shape of the op's result (forward) or of the gradient (backward).
+    public let shape: [Int]
+    /// `file:line` of the first frame outside the library: where your code called the op.
+    public let callSite: String?
+
+    public var description: String {
+        "anomaly: \(op.rawValue) produced \(value) in its \(direction.rawValue) pass (element \(element) of shape "
+            + "\(shape))\(callSite.map { ", called at \($0)" } ?? "")"
+    }
 }

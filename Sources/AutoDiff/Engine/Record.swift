@@ -14,7 +14,7 @@ extension Tensor {
         _ makePullback: () -> Pullback<Scalar>
     ) -> Tensor {
         let state = ThreadState.current
-        if _slowPath(state.anomalyDetection) { checkFinite(op, direction: "forward") }
+        if _slowPath(state.anomalyDetection) { checkFinite(op, direction: .forward) }
         guard Tensor.willRecord(a, b, gradEnabled: state.gradEnabled) else { return self }
         let node = GradNode<Scalar>(
             op: op, shape: shape, first: a.node, second: b?.node, pullback: makePullback(), arity: b == nil ? 1 : 2)
@@ -37,7 +37,7 @@ extension Tensor {
         _ makePullback: () -> Pullback<Scalar>
     ) -> Tensor {
         let state = ThreadState.current
-        if _slowPath(state.anomalyDetection) { checkFinite(op, direction: "forward") }
+        if _slowPath(state.anomalyDetection) { checkFinite(op, direction: .forward) }
         guard state.gradEnabled, inputs.contains(where: { $0.node != nil }) else { return self }
         let node = GradNode<Scalar>(op: op, shape: shape, inputs: inputs.map { $0.node }, pullback: makePullback())
         return attach(node, savingOutput: savingOutput, anomaly: state.anomalyDetection)
@@ -50,14 +50,14 @@ extension Tensor {
         return Tensor(shape: shape, storage: storage, node: node)
     }
 
-    /// Anomaly mode: stop at the first non-finite value, naming the op and the user's call site.
-    func checkFinite(_ op: OpKind, direction: String, callSite: CallSite? = nil) {
-        guard let i = backend.firstNonFinite(storage) else { return }
-        let value = withHostElements { $0[i] }
-        let site = userCallSite(callSite?.backtrace ?? (try? Backtrace.capture()))
-        tensorFailure(
-            "anomaly: \(op.rawValue) produced \(value) in its \(direction) pass (element \(i) of shape \(shape))\(site.map { ", called at \($0)" } ?? "")"
-        )
+    /// Anomaly mode: records the first non-finite value of the scope, naming the op and the
+    /// user's call site (later ones are the same NaN flowing on).
+    func checkFinite(_ op: OpKind, direction: Anomaly.Direction, callSite: CallSite? = nil) {
+        let state = ThreadState.current
+        guard state.anomaly == nil, let i = backend.firstNonFinite(storage) else { return }
+        state.anomaly = Anomaly(
+            op: op, direction: direction, element: i, value: Double(withHostElements { $0[i] }), shape: shape,
+            callSite: userCallSite(callSite?.backtrace ?? (try? Backtrace.capture())))
     }
 }
 
