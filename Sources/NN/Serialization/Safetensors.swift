@@ -38,7 +38,8 @@ public enum Safetensors {
         var seen = Set<String>()
         for (name, _) in sorted {
             guard name != "__metadata__", seen.insert(name).inserted else {
-                throw NNError.safetensors(file: "(in memory)", problem: "tensor name \"\(name)\" is reserved or repeated")
+                throw NNError.safetensors(
+                    file: "(in memory)", problem: "tensor name \"\(name)\" is reserved or repeated")
             }
         }
         let size = MemoryLayout<Scalar>.size
@@ -51,7 +52,8 @@ public enum Safetensors {
         for (name, t) in sorted {
             let bytes = t.count * size
             entries.append(
-                "\(jsonString(name)):{\"dtype\":\"\(Scalar.dtypeName)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}")
+                "\(jsonString(name)):{\"dtype\":\"\(Scalar.dtypeName)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}"
+            )
             offset += bytes
         }
         var header = Array("{\(entries.joined(separator: ","))}".utf8)
@@ -82,7 +84,9 @@ public enum Safetensors {
     // MARK: Reading
 
     /// Reads the file at `path`, converting tensors to `Scalar`.
-    public static func read<Scalar: TensorScalar>(contentsOf path: String, as _: Scalar.Type = Float.self) throws -> Contents<Scalar> {
+    public static func read<Scalar: TensorScalar>(contentsOf path: String, as _: Scalar.Type = Float.self) throws
+        -> Contents<Scalar>
+    {
         let bytes: [UInt8]
         do {
             bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
@@ -93,15 +97,22 @@ public enum Safetensors {
     }
 
     /// Parses safetensors bytes; `file` names the source in errors.
-    public static func decode<Scalar: TensorScalar>(_ bytes: [UInt8], file: String, as _: Scalar.Type = Float.self) throws -> Contents<Scalar> {
+    public static func decode<Scalar: TensorScalar>(_ bytes: [UInt8], file: String, as _: Scalar.Type = Float.self)
+        throws -> Contents<Scalar>
+    {
         func fail(_ problem: String) -> NNError { .safetensors(file: file, problem: problem) }
-        guard bytes.count >= 8 else { throw fail("truncated: \(bytes.count) bytes, shorter than the 8-byte header length") }
+        guard bytes.count >= 8 else {
+            throw fail("truncated: \(bytes.count) bytes, shorter than the 8-byte header length")
+        }
         var n: UInt64 = 0
         for k in 0..<8 { n |= UInt64(bytes[k]) << (8 * UInt64(k)) }
-        guard n <= UInt64(maximumHeaderSize) else { throw fail("corrupt header: header length \(n) exceeds \(maximumHeaderSize) bytes") }
+        guard n <= UInt64(maximumHeaderSize) else {
+            throw fail("corrupt header: header length \(n) exceeds \(maximumHeaderSize) bytes")
+        }
         let headerLength = Int(n)
         guard 8 + headerLength <= bytes.count else {
-            throw fail("corrupt header: header length \(headerLength) runs past the end of the file (\(bytes.count) bytes)")
+            throw fail(
+                "corrupt header: header length \(headerLength) runs past the end of the file (\(bytes.count) bytes)")
         }
         let json: Any
         do {
@@ -116,23 +127,35 @@ public enum Safetensors {
         var entries: [(name: String, dtype: String, shape: [Int], begin: Int, end: Int)] = []
         for (name, value) in header {
             if name == "__metadata__" {
-                guard let m = value as? [String: Any] else { throw fail("corrupt header: __metadata__ is not an object") }
+                guard let m = value as? [String: Any] else {
+                    throw fail("corrupt header: __metadata__ is not an object")
+                }
                 for (k, v) in m {
-                    guard let s = v as? String else { throw fail("corrupt header: __metadata__ value for \"\(k)\" is not a string") }
+                    guard let s = v as? String else {
+                        throw fail("corrupt header: __metadata__ value for \"\(k)\" is not a string")
+                    }
                     metadata[k] = s
                 }
                 continue
             }
-            guard let info = value as? [String: Any] else { throw fail("corrupt header: entry \"\(name)\" is not an object") }
-            guard let dtype = info["dtype"] as? String else { throw fail("corrupt header: tensor \"\(name)\" has no dtype") }
+            guard let info = value as? [String: Any] else {
+                throw fail("corrupt header: entry \"\(name)\" is not an object")
+            }
+            guard let dtype = info["dtype"] as? String else {
+                throw fail("corrupt header: tensor \"\(name)\" has no dtype")
+            }
             guard let shape = integers(info["shape"]), shape.allSatisfy({ $0 >= 0 }) else {
                 throw fail("corrupt header: tensor \"\(name)\" has no valid shape")
             }
-            guard let offsets = integers(info["data_offsets"]), offsets.count == 2, offsets[0] >= 0, offsets[0] <= offsets[1] else {
+            guard let offsets = integers(info["data_offsets"]), offsets.count == 2, offsets[0] >= 0,
+                offsets[0] <= offsets[1]
+            else {
                 throw fail("corrupt header: tensor \"\(name)\" has no valid data_offsets")
             }
             guard offsets[1] <= dataSize else {
-                throw fail("tensor \"\(name)\" data_offsets \(offsets) run past the \(dataSize) bytes of data (truncated file?)")
+                throw fail(
+                    "tensor \"\(name)\" data_offsets \(offsets) run past the \(dataSize) bytes of data (truncated file?)"
+                )
             }
             entries.append((name, dtype, shape, offsets[0], offsets[1]))
         }
@@ -142,7 +165,9 @@ public enum Safetensors {
             var count = 1
             for d in e.shape {
                 let (p, overflow) = count.multipliedReportingOverflow(by: d)
-                guard !overflow else { throw fail("corrupt header: tensor \"\(e.name)\" shape \(e.shape) is too large") }
+                guard !overflow else {
+                    throw fail("corrupt header: tensor \"\(e.name)\" shape \(e.shape) is too large")
+                }
                 count = p
             }
             let elementSize: Int
@@ -152,7 +177,9 @@ public enum Safetensors {
             default: throw fail("tensor \"\(e.name)\" has unsupported dtype \(e.dtype) (F32 and F64 are supported)")
             }
             guard e.end - e.begin == count * elementSize else {
-                throw fail("tensor \"\(e.name)\" of shape \(e.shape) and dtype \(e.dtype) needs \(count * elementSize) bytes but data_offsets span \(e.end - e.begin)")
+                throw fail(
+                    "tensor \"\(e.name)\" of shape \(e.shape) and dtype \(e.dtype) needs \(count * elementSize) bytes but data_offsets span \(e.end - e.begin)"
+                )
             }
             var tensor = Tensor<Scalar>.zeros(e.shape)
             bytes.withUnsafeBytes { raw in
@@ -173,7 +200,9 @@ public enum Safetensors {
         var result: [Int] = []
         for element in array {
             // JSON `true` also arrives as an NSNumber (of a boolean class): reject it by that class.
-            guard let number = element as? NSNumber, !String(describing: type(of: element)).contains("Boolean") else { return nil }
+            guard let number = element as? NSNumber, !String(describing: type(of: element)).contains("Boolean") else {
+                return nil
+            }
             let d = number.doubleValue
             guard d >= 0, d == d.rounded(), d < 9.0e15 else { return nil }
             result.append(number.intValue)
@@ -202,39 +231,26 @@ public enum Safetensors {
 /// Converts little-endian F32 or F64 elements (possibly unaligned) to `S`.
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func decodeLittleEndian<S: TensorScalar>(_ base: UnsafeRawPointer, wide: Bool, into out: UnsafeMutableBufferPointer<S>) {
+func decodeLittleEndian<S: TensorScalar>(_ base: UnsafeRawPointer, wide: Bool, into out: UnsafeMutableBufferPointer<S>)
+{
     if wide {
-        for i in out.indices { out[i] = S(Double(bitPattern: UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
+        for i in out.indices {
+            out[i] = S(
+                Double(bitPattern: UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
+        }
     } else {
-        for i in out.indices { out[i] = S(Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))) }
+        for i in out.indices {
+            out[i] = S(
+                Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))))
+        }
     }
 }
 
-/// Writes `bytes` to a temporary file next to `path`, flushes it, and renames it over `path`
-/// (atomic on POSIX file systems). The temporary file is removed on failure.
+/// Writes `bytes` to `path` through ``AtomicWrite``, reporting a failure as a safetensors error.
 func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-    let url = URL(fileURLWithPath: path)
-    let directory = url.deletingLastPathComponent().path
-    let temporary = directory + "/.\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).\(UInt64.random(in: 0...UInt64.max)).tmp"
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-    guard fd >= 0 else {
-        throw NNError.safetensors(file: path, problem: "cannot create a temporary file in \(directory) (\(String(cString: strerror(errno))))")
-    }
-    var ok = bytes.withUnsafeBytes { raw -> Bool in
-        var done = 0
-        while done < raw.count {
-            let n = Foundation.write(fd, raw.baseAddress! + done, raw.count - done)
-            if n <= 0 { return false }
-            done += n
-        }
-        return true
-    }
-    ok = ok && fsync(fd) == 0
-    let reason = String(cString: strerror(errno))
-    close(fd)
-    guard ok, rename(temporary, path) == 0 else {
-        let renameReason = String(cString: strerror(errno))
-        unlink(temporary)
-        throw NNError.safetensors(file: path, problem: "cannot be written (\(ok ? renameReason : reason))")
+    do {
+        try AtomicWrite.write(bytes, to: path)
+    } catch let failure as AtomicWrite.Failure {
+        throw NNError.safetensors(file: path, problem: "cannot be written (\(failure.problem))")
     }
 }
