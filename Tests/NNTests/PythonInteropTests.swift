@@ -1,6 +1,7 @@
 import AutoDiff
 import Foundation
 import Testing
+
 @testable import NN
 
 enum PythonInterop {
@@ -18,10 +19,28 @@ enum PythonInterop {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
+    /// Runs `python3` with `arguments` and returns its standard output; throws when it fails.
+    static func output(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3"] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        struct Failed: Error {}
+        guard process.terminationStatus == 0 else { throw Failed() }
+        return String(decoding: data, as: UTF8.self)
+    }
+
     /// Whether `python3 -c "import safetensors, numpy"` succeeds.
     static let available: Bool = run(["-c", "import safetensors, numpy"]).status == 0
 
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Python/interop.py").path
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "Python/interop.py"
+    ).path
 }
 
 @Suite("Python interop")
@@ -37,8 +56,11 @@ struct PythonInteropTests {
         }
     }
 
-    @Test("NumPy reproduces a saved model's outputs within 1e-5, and a file written by Python loads here",
-          .enabled(if: PythonInterop.available, "python3 with numpy and safetensors is not installed (pip install numpy safetensors)"))
+    @Test(
+        "NumPy reproduces a saved model's outputs within 1e-5, and a file written by Python loads here",
+        .enabled(
+            if: PythonInterop.available,
+            "python3 with numpy and safetensors is not installed (pip install numpy safetensors)"))
     func roundTripThroughPython() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -49,7 +71,10 @@ struct PythonInteropTests {
         try model.saveParameters(to: dir.file("model.safetensors"))
         try Safetensors.write([("input", input), ("expected", output)], to: dir.file("fixture.safetensors"))
 
-        let result = PythonInterop.run([PythonInterop.script, dir.file("model.safetensors"), dir.file("fixture.safetensors"), dir.file("python.safetensors")])
+        let result = PythonInterop.run([
+            PythonInterop.script, dir.file("model.safetensors"), dir.file("fixture.safetensors"),
+            dir.file("python.safetensors"),
+        ])
         #expect(result.status == 0, "interop.py failed: \(result.stderr)")
         guard result.status == 0 else { return }
 
@@ -58,7 +83,8 @@ struct PythonInteropTests {
         #expect(metadata == ["writer": "python"])
         for p in loaded.namedParameters {
             let expected = (0..<p.parameter.value.count).map { Float($0) * Float(0.01) - Float(0.1) }
-            #expect(approximatelyEqual(doubles(p.parameter.value), expected.map(Double.init), tolerance: 1e-7), "\(p.name)")
+            #expect(
+                approximatelyEqual(doubles(p.parameter.value), expected.map(Double.init), tolerance: 1e-7), "\(p.name)")
         }
     }
 }

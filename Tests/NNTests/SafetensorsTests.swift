@@ -1,6 +1,7 @@
 import AutoDiff
 import Foundation
 import Testing
+
 @testable import NN
 
 /// A safetensors file from a header string and data bytes.
@@ -22,7 +23,8 @@ struct SafetensorsTests {
     func roundTrip() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let a = Self.model(seed: 1), b = Self.model(seed: 2)
+        let a = Self.model(seed: 1)
+        let b = Self.model(seed: 2)
         let path = dir.file("model.safetensors")
         try a.saveParameters(to: path, metadata: ["epochs": "3"])
         #expect(try dir.contents() == ["model.safetensors"])  // no temporary file left
@@ -40,12 +42,16 @@ struct SafetensorsTests {
 
     @Test("The header is the documented layout: u64 length, JSON padded to 8, contiguous data")
     func layout() throws {
-        let bytes = try Safetensors.encode([("b", Tensor<Float>([1, 2])), ("a", Tensor<Float>(rows: [[3]]))], metadata: ["k": "v\"q"])
+        let bytes = try Safetensors.encode(
+            [("b", Tensor<Float>([1, 2])), ("a", Tensor<Float>(rows: [[3]]))], metadata: ["k": "v\"q"])
         var n = 0
         for k in 0..<8 { n |= Int(bytes[k]) << (8 * k) }
         #expect(n % 8 == 0)
         let header = String(decoding: bytes[8..<(8 + n)], as: UTF8.self).trimmingCharacters(in: .whitespaces)
-        #expect(header == #"{"__metadata__":{"k":"v\"q"},"a":{"dtype":"F32","shape":[1,1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#)
+        #expect(
+            header
+                == #"{"__metadata__":{"k":"v\"q"},"a":{"dtype":"F32","shape":[1,1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#
+        )
         #expect(bytes.count == 8 + n + 12)
         let back = try Safetensors.decode(bytes, file: "mem", as: Double.self)
         #expect(back.tensors["b"]!.scalars == [1, 2])
@@ -65,14 +71,18 @@ struct SafetensorsTests {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let path = dir.file("wrong.safetensors")
-        try Safetensors.write([
-            ("layers.0.weight", Tensor<Float>.zeros([3, 5])), ("layers.0.bias", Tensor<Float>.zeros([4])),
-            ("layers.2.weight", Tensor<Float>.zeros([4, 2])), ("layers.9.bias", Tensor<Float>.zeros([1])),
-        ], to: path)
+        try Safetensors.write(
+            [
+                ("layers.0.weight", Tensor<Float>.zeros([3, 5])), ("layers.0.bias", Tensor<Float>.zeros([4])),
+                ("layers.2.weight", Tensor<Float>.zeros([4, 2])), ("layers.9.bias", Tensor<Float>.zeros([1])),
+            ], to: path)
         let model = Self.model(seed: 3)
         let before = model.parameters.map(\.value.scalars)
         let error = #expect(throws: NNError.self) { try model.loadParameters(from: path) }
-        #expect("\(error!)" == "safetensors file \(path) does not match the model: missing layers.2.bias; unexpected layers.9.bias; layers.0.weight has shape [3, 5], the model expects [3, 4]")
+        #expect(
+            "\(error!)"
+                == "safetensors file \(path) does not match the model: missing layers.2.bias; unexpected layers.9.bias; layers.0.weight has shape [3, 5], the model expects [3, 4]"
+        )
         #expect(model.parameters.map(\.value.scalars) == before)
     }
 
@@ -82,14 +92,65 @@ struct SafetensorsTests {
         ("header past end", safetensorsBytes(header: "{}").dropLast(), "runs past the end"),
         ("not JSON", safetensorsBytes(header: "{\"a\": [1,"), "not valid JSON"),
         ("not an object", safetensorsBytes(header: "[1, 2]"), "not an object"),
-        ("no dtype", safetensorsBytes(header: #"{"a":{"shape":[1],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0]), "has no dtype"),
-        ("negative shape", safetensorsBytes(header: #"{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0]), "no valid shape"),
-        ("fractional offset", safetensorsBytes(header: #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4.5]}}"#, data: [0, 0, 0, 0]), "no valid data_offsets"),
-        ("offsets past data", safetensorsBytes(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, data: [0, 0, 0, 0]), "run past the 4 bytes of data"),
-        ("size mismatch", safetensorsBytes(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0]), "needs 8 bytes but data_offsets span 4"),
-        ("unsupported dtype", safetensorsBytes(header: #"{"a":{"dtype":"I8","shape":[1],"data_offsets":[0,1]}}"#, data: [0]), "unsupported dtype I8"),
-        ("bad metadata", safetensorsBytes(header: #"{"__metadata__":{"k":1}}"#), "__metadata__ value for \"k\" is not a string"),
-        ("overflowing shape", safetensorsBytes(header: #"{"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,0]}}"#), "too large"),
+        (
+            "no dtype", safetensorsBytes(header: #"{"a":{"shape":[1],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0]),
+            "has no dtype"
+        ),
+        (
+            "negative shape",
+            safetensorsBytes(header: #"{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0]),
+            "no valid shape"
+        ),
+        (
+            "fractional offset",
+            safetensorsBytes(header: #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4.5]}}"#, data: [0, 0, 0, 0]),
+            "no valid data_offsets"
+        ),
+        (
+            "offsets past data",
+            safetensorsBytes(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, data: [0, 0, 0, 0]),
+            "run past the 4 bytes of data"
+        ),
+        (
+            "size mismatch",
+            safetensorsBytes(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0]),
+            "needs 8 bytes but data_offsets span 4"
+        ),
+        (
+            "unknown dtype",
+            safetensorsBytes(header: #"{"a":{"dtype":"Q7","shape":[1],"data_offsets":[0,1]}}"#, data: [0]),
+            "has dtype Q7, which this reader does not convert"
+        ),
+        (
+            "overlapping tensors",
+            safetensorsBytes(
+                header:
+                    #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
+                data: [UInt8](repeating: 0, count: 8)), "overlap the previous tensor's bytes"
+        ),
+        (
+            "hole between tensors",
+            safetensorsBytes(
+                header:
+                    #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#,
+                data: [UInt8](repeating: 0, count: 12)), "bytes 4..<8 of the data belong to no tensor"
+        ),
+        (
+            "trailing bytes",
+            safetensorsBytes(
+                header: #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0, 9]),
+            "1 bytes after the last tensor's data"
+        ),
+        (
+            "bad metadata", safetensorsBytes(header: #"{"__metadata__":{"k":1}}"#),
+            "__metadata__ value for \"k\" is not a string"
+        ),
+        (
+            "overflowing shape",
+            safetensorsBytes(
+                header: #"{"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,0]}}"#),
+            "too large"
+        ),
     ]
 
     @Test("A corrupt file is an error naming the file, never a crash", arguments: corrupt.map(\.0))
@@ -107,7 +168,9 @@ struct SafetensorsTests {
 
     @Test("A failed write leaves no file behind and names the path")
     func failedWrite() {
-        let error = #expect(throws: NNError.self) { try Safetensors.write([("a", Tensor<Float>([1]))], to: "/nonexistent-dir/x.safetensors") }
+        let error = #expect(throws: NNError.self) {
+            try Safetensors.write([("a", Tensor<Float>([1]))], to: "/nonexistent-dir/x.safetensors")
+        }
         #expect("\(error!)".hasPrefix("safetensors file /nonexistent-dir/x.safetensors: "))
     }
 }

@@ -159,7 +159,24 @@ public enum Safetensors {
             }
             entries.append((name, dtype, shape, offsets[0], offsets[1]))
         }
-        entries.sort { ($0.begin, $0.name) < ($1.begin, $1.name) }
+        // As the reference reader (the Rust `safetensors` crate behind Python's): the tensors,
+        // in the order of their offsets, cover the data exactly once, with no hole, no overlap
+        // and no byte after the last.
+        entries.sort { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }
+        var covered = 0
+        for e in entries {
+            guard e.begin == covered else {
+                throw fail(
+                    e.begin > covered
+                        ? "bytes \(covered)..<\(e.begin) of the data belong to no tensor (before \"\(e.name)\")"
+                        : "tensor \"\(e.name)\" data_offsets [\(e.begin), \(e.end)] overlap the previous tensor's bytes"
+                )
+            }
+            covered = e.end
+        }
+        guard covered == dataSize else {
+            throw fail("\(dataSize - covered) bytes after the last tensor's data (the tensors end at byte \(covered))")
+        }
         var tensors: [String: Tensor<Scalar>] = [:]
         for e in entries {
             var count = 1
@@ -170,24 +187,19 @@ public enum Safetensors {
                 }
                 count = p
             }
-            let elementSize: Int
-            switch e.dtype {
-            case "F32": elementSize = 4
-            case "F64": elementSize = 8
-            default: throw fail("tensor \"\(e.name)\" has unsupported dtype \(e.dtype) (F32 and F64 are supported)")
-            }
-            guard e.end - e.begin == count * elementSize else {
+            guard let element = ElementFormat(rawValue: e.dtype) else {
                 throw fail(
-                    "tensor \"\(e.name)\" of shape \(e.shape) and dtype \(e.dtype) needs \(count * elementSize) bytes but data_offsets span \(e.end - e.begin)"
+                    "tensor \"\(e.name)\" has dtype \(e.dtype), which this reader does not convert (\(ElementFormat.names))"
                 )
             }
-            var tensor = Tensor<Scalar>.zeros(e.shape)
-            bytes.withUnsafeBytes { raw in
-                tensor.withUnsafeMutableBufferPointer {
-                    decodeLittleEndian(raw.baseAddress! + dataStart + e.begin, wide: elementSize == 8, into: $0)
-                }
+            guard e.end - e.begin == count * element.size else {
+                throw fail(
+                    "tensor \"\(e.name)\" of shape \(e.shape) and dtype \(e.dtype) needs \(count * element.size) bytes but data_offsets span \(e.end - e.begin)"
+                )
             }
-            tensors[e.name] = tensor
+            tensors[e.name] = Tensor<Scalar>(shape: e.shape) { out in
+                bytes.withUnsafeBytes { raw in element.decode(raw.baseAddress! + dataStart + e.begin, into: out) }
+            }
         }
         return Contents(tensors: tensors, names: entries.map(\.name), metadata: metadata)
     }
@@ -228,21 +240,74 @@ public enum Safetensors {
     }
 }
 
-/// Converts little-endian F32 or F64 elements (possibly unaligned) to `S`.
-@_specialize(where S == Float)
-@_specialize(where S == Double)
-func decodeLittleEndian<S: TensorScalar>(_ base: UnsafeRawPointer, wide: Bool, into out: UnsafeMutableBufferPointer<S>)
-{
-    if wide {
-        for i in out.indices {
-            out[i] = S(
-                Double(bitPattern: UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
+/// The element types a safetensors file may hold that this reader converts to Float or Double:
+/// every fixed-size type of the format except the sub-byte and 8-bit-exponent floats.
+enum ElementFormat: String, CaseIterable {
+    case f64 = "F64"
+    case f32 = "F32"
+    case f16 = "F16"
+    case bf16 = "BF16"
+    case f8e5m2 = "F8_E5M2"
+    case f8e4m3 = "F8_E4M3"
+    case i64 = "I64"
+    case i32 = "I32"
+    case i16 = "I16"
+    case i8 = "I8"
+    case u64 = "U64"
+    case u32 = "U32"
+    case u16 = "U16"
+    case u8 = "U8"
+    case bool = "BOOL"
+
+    static let names = allCases.map(\.rawValue).joined(separator: ", ")
+
+    /// Bytes per element.
+    var size: Int {
+        switch self {
+        case .f64, .i64, .u64: 8
+        case .f32, .i32, .u32: 4
+        case .f16, .bf16, .i16, .u16: 2
+        case .f8e5m2, .f8e4m3, .i8, .u8, .bool: 1
         }
-    } else {
-        for i in out.indices {
-            out[i] = S(
-                Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))))
+    }
+
+    /// `out.count` little-endian elements at `base`, converted (integers exactly up to 2⁵³ in
+    /// Double, 2²⁴ in Float; floats by rounding to nearest).
+    func decode<S: TensorScalar>(_ base: UnsafeRawPointer, into out: UnsafeMutableBufferPointer<S>) {
+        func load<T: FixedWidthInteger>(_: T.Type, _ i: Int) -> T {
+            T(littleEndian: base.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self))
         }
+        for i in out.indices {
+            switch self {
+            case .f64: out[i] = S(Double(bitPattern: load(UInt64.self, i)))
+            case .f32: out[i] = S(Float(bitPattern: load(UInt32.self, i)))
+            case .f16: out[i] = S(Float(Float16(bitPattern: load(UInt16.self, i))))
+            case .bf16: out[i] = S(Float(bitPattern: UInt32(load(UInt16.self, i)) << 16))
+            // E5M2 is the top byte of an IEEE half.
+            case .f8e5m2: out[i] = S(Float(Float16(bitPattern: UInt16(load(UInt8.self, i)) << 8)))
+            case .f8e4m3: out[i] = S(Self.floatFromE4M3(load(UInt8.self, i)))
+            case .i64: out[i] = S(load(Int64.self, i))
+            case .i32: out[i] = S(load(Int32.self, i))
+            case .i16: out[i] = S(load(Int16.self, i))
+            case .i8: out[i] = S(load(Int8.self, i))
+            case .u64: out[i] = S(load(UInt64.self, i))
+            case .u32: out[i] = S(load(UInt32.self, i))
+            case .u16: out[i] = S(load(UInt16.self, i))
+            case .u8: out[i] = S(load(UInt8.self, i))
+            case .bool: out[i] = load(UInt8.self, i) != 0 ? 1 : 0
+            }
+        }
+    }
+
+    /// The OCP FP8 E4M3 ("fn") value of `bits`: 1 sign, 4 exponent (bias 7), 3 mantissa bits, no
+    /// infinities, NaN when exponent and mantissa are all ones.
+    static func floatFromE4M3(_ bits: UInt8) -> Float {
+        let sign: Float = bits & 0x80 != 0 ? -1 : 1
+        let exponent = Int((bits >> 3) & 0xF)
+        let mantissa = Float(bits & 0x7)
+        if exponent == 0xF && bits & 0x7 == 0x7 { return .nan }
+        if exponent == 0 { return sign * mantissa / 8 * Float.pow(2, -6) }
+        return sign * (1 + mantissa / 8) * Float.pow(2, Float(exponent - 7))
     }
 }
 
