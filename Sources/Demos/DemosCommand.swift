@@ -49,6 +49,7 @@ struct DemosCommand: ParsableCommand {
             message = AllowedValues.explain(singleLine(Self.message(for: error)))
         }
         FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
+        if case .interrupted(let signal, _) = error as? DemoError { Foundation.exit(128 + signal) }
         Foundation.exit(code == .success ? 1 : code.rawValue)
     }
 

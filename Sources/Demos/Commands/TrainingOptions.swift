@@ -64,9 +64,21 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "Start from this safetensors checkpoint: continue training it, or evaluate it with --epochs 0. (default: a fresh model)",
+            "Start from the weights in this safetensors model file (as --save writes): train them further, or evaluate them with --epochs 0. Only the weights are restored: the optimizer's state, the schedule and the data order start afresh (--resume continues a run exactly). (default: a fresh model)",
             valueName: "path"))
     var load: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "After every epoch, save the run to this file (atomically): the model, the optimizer's state, the schedule's step, the random generators, the epoch and the options that shape the run, so --resume continues it exactly. (default: none)",
+            valueName: "path"))
+    var checkpoint: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Continue the run saved with --checkpoint in this file, exactly as if it had not stopped; pass the options it was saved with, and --epochs as the total. (default: none)",
+            valueName: "path"))
+    var resume: String?
 
     @OptionGroup var plotOptions: PlotOptions
 
@@ -99,6 +111,13 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
         if let load, !FileManager.default.isReadableFile(atPath: load) {
             throw ValidationError("--load '\(load)' cannot be read: expected a readable safetensors file")
         }
+        if let resume, !FileManager.default.isReadableFile(atPath: resume) {
+            throw ValidationError(
+                "--resume '\(resume)' cannot be read: expected a checkpoint written with --checkpoint")
+        }
+        if resume != nil && load != nil {
+            throw ValidationError("--resume and --load cannot be combined: --resume restores the weights too")
+        }
         if let save, save.isEmpty {
             throw ValidationError("--save '' is not a path: expected a file path")
         }
@@ -120,6 +139,8 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
             threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
             savePath: save,
             loadPath: load,
+            checkpointPath: checkpoint,
+            resumePath: resume,
             plotDirectory: plotOptions.directory,
             outputMode: json ? .json : quiet ? .quiet : .automatic)
     }

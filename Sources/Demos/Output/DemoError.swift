@@ -4,10 +4,12 @@ enum DemoError: Error, CustomStringConvertible, Equatable {
     case message(String)
     /// The data files were not found; the text lists where they were looked for.
     case dataNotFound(String)
+    /// The run stopped at a signal (SIGINT, SIGTERM); exits with 128 + the signal's number.
+    case interrupted(signal: Int32, String)
 
     var description: String {
         switch self {
-        case .message(let text), .dataNotFound(let text): text
+        case .message(let text), .dataNotFound(let text), .interrupted(_, let text): text
         }
     }
 }

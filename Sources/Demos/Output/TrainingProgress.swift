@@ -118,6 +118,11 @@ final class TrainingProgress {
     }
 
     /// Ends the epoch: records `metrics` and prints the permanent line when one is due.
+    /// The curves of the epochs a resumed run did before it stopped (printed by that run).
+    func restore(_ earlier: [EpochMetrics]) {
+        history = earlier + history
+    }
+
     func endEpoch(_ metrics: EpochMetrics) {
         history.append(metrics)
         let epochSeconds = now() - epochStart
@@ -125,16 +130,19 @@ final class TrainingProgress {
         switch style {
         case .live:
             if due {
-                write("\r\u{1B}[K" + TrainingProgress.line(
-                    metrics, totalEpochs: totalEpochs, samplesPerSecond: throughput(epochSeconds),
-                    elapsed: elapsed) + "\n")
+                write(
+                    "\r\u{1B}[K"
+                        + TrainingProgress.line(
+                            metrics, totalEpochs: totalEpochs, samplesPerSecond: throughput(epochSeconds),
+                            elapsed: elapsed) + "\n")
                 barVisible = false
             }
         case .lines:
             if due {
-                write(TrainingProgress.line(
-                    metrics, totalEpochs: totalEpochs, samplesPerSecond: throughput(epochSeconds),
-                    elapsed: elapsed) + "\n")
+                write(
+                    TrainingProgress.line(
+                        metrics, totalEpochs: totalEpochs, samplesPerSecond: throughput(epochSeconds),
+                        elapsed: elapsed) + "\n")
             }
         case .quiet, .json:
             break

@@ -1,4 +1,5 @@
 import AutoDiff
+import Foundation
 import NN
 
 /// How a model's logits become a loss and predicted classes.
@@ -65,7 +66,14 @@ struct ClassifierTraining {
         let fullBatch = settings.batchSize >= train.count
         var shuffler = RandomGenerator(seed: settings.seed &+ 2)
         var lastHeldOut: Evaluation?
-        for epoch in stride(from: 1, through: settings.epochs, by: 1) {
+        var firstEpoch = 1
+        if let path = settings.resumePath {
+            let restored = try resume(from: path)
+            shuffler = restored.shuffler
+            firstEpoch = restored.epoch + 1
+        }
+        Interruption.install()
+        for epoch in stride(from: firstEpoch, through: settings.epochs, by: 1) {
             model.train()
             // A full batch in any order gives the same gradient: skip the per-epoch copy.
             let batches: AnySequence<Dataset<Float>> =
@@ -90,6 +98,7 @@ struct ClassifierTraining {
                 correct += hits
                 seen += labels.count
                 progress.step(loss: loss, accuracy: Double(hits) / Double(labels.count), samples: labels.count)
+                if let signal = Interruption.signal { throw interrupted(signal, epoch: epoch) }
             }
             let held = evaluate(heldOut)
             lastHeldOut = held
@@ -98,8 +107,60 @@ struct ClassifierTraining {
                     epoch: epoch, trainLoss: lossSum / Double(seen), trainAccuracy: Double(correct) / Double(seen),
                     validationLoss: held.loss, validationAccuracy: held.accuracy,
                     learningRate: optimizer.currentLearningRate))
+            if let path = settings.checkpointPath { try saveCheckpoint(to: path, epoch: epoch, shuffler: shuffler) }
+            if let signal = Interruption.signal { throw interrupted(signal, epoch: epoch + 1) }
         }
         return (evaluate(train), lastHeldOut ?? evaluate(heldOut))
+    }
+
+    // MARK: Checkpoints
+
+    /// The options that shape a run: a checkpoint continues only the run it was saved from.
+    var runShape: String {
+        "hidden \(settings.hidden.map(String.init).joined(separator: ",")), optimizer \(settings.optimizer.rawValue), "
+            + "lr \(settings.learningRate), lr-decay \(settings.learningRateDecay), batch-size \(settings.batchSize), "
+            + "dropout \(settings.dropout), l1 \(settings.l1), l2 \(settings.l2), seed \(settings.seed)"
+    }
+
+    /// Saves the run after `epoch`: model, optimizer state and step, the model's dropout
+    /// generators and the batch shuffler, the options that shape the run and the curves so far.
+    func saveCheckpoint(to path: String, epoch: Int, shuffler: RandomGenerator) throws {
+        let history = String(decoding: try JSONEncoder().encode(progress.history), as: UTF8.self)
+        do {
+            try Checkpoint.save(
+                to: path, model: model, optimizer: optimizer, step: epoch, generators: ["shuffle": shuffler],
+                metadata: ["run": runShape, "history": history])
+        } catch {
+            throw DemoError.message("--checkpoint: \(error)")
+        }
+    }
+
+    /// Restores the run saved in the checkpoint at `path`: the model, the optimizer, the curves
+    /// so far; returns the epoch it was saved after and the batch shuffler's state.
+    func resume(from path: String) throws -> (epoch: Int, shuffler: RandomGenerator) {
+        let restored: Checkpoint.Restored
+        do {
+            restored = try Checkpoint.load(from: path, model: model, optimizer: optimizer)
+        } catch {
+            throw DemoError.message("--resume: \(error)")
+        }
+        guard restored.metadata["run"] == runShape, let shuffler = restored.generators["shuffle"] else {
+            throw DemoError.message(
+                "--resume \(path): the checkpoint continues a run with \(restored.metadata["run"] ?? "other options"), "
+                    + "not \(runShape): pass the options it was saved with")
+        }
+        if let history = restored.metadata["history"] {
+            progress.restore(try JSONDecoder().decode([EpochMetrics].self, from: Data(history.utf8)))
+        }
+        progress.note("resumed \(path) after epoch \(restored.step)")
+        return (restored.step, shuffler)
+    }
+
+    /// The one-line report of a run stopped by `signal` during `epoch`.
+    func interrupted(_ signal: Int32, epoch: Int) -> DemoError {
+        let kept =
+            settings.checkpointPath.map { epoch > 1 ? "; \($0) holds the run after epoch \(epoch - 1)" : "" } ?? ""
+        return .interrupted(signal: signal, "interrupted by signal \(signal) during epoch \(epoch)\(kept)")
     }
 
     /// The one-line report of a training loss that became NaN or infinite.

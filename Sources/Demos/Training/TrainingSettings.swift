@@ -22,8 +22,12 @@ struct TrainingSettings: Equatable, Sendable {
     var threads: Int
     /// Where to save the trained model (safetensors), if anywhere.
     var savePath: String?
-    /// A checkpoint to start from, if any.
+    /// A model file whose weights to start from, if any (weights only).
     var loadPath: String?
+    /// Where to write a checkpoint after every epoch, if anywhere.
+    var checkpointPath: String? = nil
+    /// A checkpoint whose run to continue exactly, if any.
+    var resumePath: String? = nil
     /// The folder for SVG plots; `nil` with `--no-plot`.
     var plotDirectory: String?
     /// How much the run prints.
