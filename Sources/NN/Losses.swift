@@ -114,7 +114,16 @@ public func softmaxCrossEntropy<Scalar>(logits: Tensor<Scalar>, labels: Tensor<S
     softmaxCrossEntropy(logits: logits, labels: classIndices(labels))
 }
 
-/// Class indices from a tensor of integral values (`[N]` or `[N, 1]`).
+/// Class indices from a tensor of integral values (`[N]` or `[N, 1]`); a value that is not a whole
+/// number (2.5, NaN, ±∞) is a programming error reported with its index. Readers of label files
+/// check them first (``loadMNIST(images:labels:classes:as:)``).
 public func classIndices<Scalar>(_ labels: Tensor<Scalar>) -> [Int] {
-    labels.withUnsafeBufferPointer { $0.map { Int($0) } }
+    labels.withUnsafeBufferPointer { values in
+        values.indices.map { index in
+            guard let label = Int(exactly: values[index]) else {
+                tensorFailure("classIndices: label \(values[index]) at index \(index) is not a whole number")
+            }
+            return label
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 extension MNISTDataset: ExpressibleByArgument {}
 
@@ -17,9 +18,10 @@ struct MNISTCommand: ParsableCommand {
 
     @OptionGroup var options: TrainingOptions<MNISTDefaults>
 
-    @Option(help: ArgumentHelp(
-        "Folder with the four IDX files; when given, no other folder is tried. (default: $MNIST_DIR, ./data/mnist, /usr/share/datasets/mnist)",
-        valueName: "dir"))
+    @Option(
+        help: ArgumentHelp(
+            "Folder with the four IDX files; when given, no other folder is tried. (default: $MNIST_DIR, ./data/mnist, /usr/share/datasets/mnist)",
+            valueName: "dir"))
     var data: String?
 
     @Option(help: "Data set: handwritten digits (mnist) or clothes (fashion).")
@@ -33,6 +35,10 @@ struct MNISTCommand: ParsableCommand {
     func validate() throws {
         if let data, data.isEmpty {
             throw ValidationError("--data '' is not a folder: expected a folder path")
+        }
+        // A missing folder gets MNISTLocation's list of where it looked.
+        if let data, ![.folder, .missing].contains(FileKind(atPath: (data as NSString).expandingTildeInPath)) {
+            throw ValidationError("--data '\(data)' is a file, not a folder: expected a folder with the four IDX files")
         }
         if let limit, limit < 1 {
             throw ValidationError("--limit \(limit) is out of range: expected an integer ≥ 1")

@@ -3,8 +3,8 @@ import Foundation
 
 /// The options every demo shares (`@OptionGroup`), with the defaults of demo `Defaults`.
 ///
-/// Numeric options parse their value unconditionally, so `--l2 -1` reaches ``validate()`` and gets
-/// the range message instead of being mistaken for a flag.
+/// Numeric options (and `--hidden`) parse their value unconditionally, so `--l2 -1` reaches
+/// ``validate()`` and gets the range message instead of being mistaken for a flag.
 struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
     @Option(
         parsing: .unconditional,
@@ -32,7 +32,7 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
     var optimizerName: String = Defaults.optimizer.rawValue
 
     @Option(
-        name: .customLong("hidden"),
+        name: .customLong("hidden"), parsing: .unconditional,
         help: "Hidden-layer widths, comma-separated integers ≥ 1 (e.g. 64 or 512,128,64).")
     var hiddenSpecification: String = Defaults.hidden
 
@@ -108,8 +108,16 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
         if !(l1 >= 0) || !l1.isFinite { throw AllowedValues.outOfRange("--l1", l1) }
         if !(l2 >= 0) || !l2.isFinite { throw AllowedValues.outOfRange("--l2", l2) }
         if let threads, threads < 1 { throw AllowedValues.outOfRange("--threads", threads) }
-        if let load, !FileManager.default.isReadableFile(atPath: load) {
-            throw ValidationError("--load '\(load)' cannot be read: expected a readable safetensors file")
+        if let load {
+            let expected = "expected a readable safetensors file"
+            switch FileKind(atPath: load) {
+            case .missing: throw ValidationError("--load '\(load)' does not exist: \(expected)")
+            case .folder: throw ValidationError("--load '\(load)' is a folder, not a file: \(expected)")
+            case .other: throw ValidationError("--load '\(load)' is not a regular file: \(expected)")
+            case .regularFile where !FileManager.default.isReadableFile(atPath: load):
+                throw ValidationError("--load '\(load)' cannot be read (permission denied): \(expected)")
+            case .regularFile: break
+            }
         }
         if let resume, !FileManager.default.isReadableFile(atPath: resume) {
             throw ValidationError(

@@ -15,13 +15,19 @@ enum MNISTDemo {
     /// smoke checks (the hidden `--limit` option).
     ///
     /// - Throws: ``DemoError/message(_:)`` naming the file when one is corrupt, or its labels are
-    ///   not classes 0–9, or the two sets' images differ in size.
+    ///   not classes 0–9, or its images have no pixels, or the two sets' images differ in size; and
+    ///   naming `--hidden` when the model would not fit in memory.
     static func train(
         settings: TrainingSettings, dataset: MNISTDataset, files: MNISTFiles, progress: TrainingProgress,
         limit: Int? = nil
     ) throws -> ImageClassifierResult {
         let (trainSet, testSet) = try load(files, limit: limit)
         let inputs = trainSet.features.shape[1]
+        let settings = settings.fullBatchAtMost(trainSet.count)
+        try TrainingFootprint.check(
+            inputs: inputs, outputs: classes, trainCount: trainSet.count,
+            evaluatedRows: max(trainSet.count, testSet.count),
+            settings: settings)
         let model = ClassifierModel.make(inputs: inputs, outputs: classes, settings: settings)
         if let path = settings.loadPath {
             try ModelFile.load(path, into: model)
@@ -59,14 +65,14 @@ enum MNISTDemo {
         for (images, labels) in [(files.trainImages, files.trainLabels), (files.testImages, files.testLabels)] {
             var data: Dataset<Float>
             do {
-                data = try loadMNIST(images: images, labels: labels, as: Float.self)
+                data = try loadMNIST(images: images, labels: labels, classes: classes, as: Float.self)
             } catch {
                 throw DemoError.message("\(error)")
             }
             guard data.count > 0 else { throw DemoError.message("IDX file \(images): holds no images") }
-            if let bad = classIndices(data.labels).enumerated().first(where: { !(0..<classes).contains($0.element) }) {
-                throw DemoError.message(
-                    "IDX file \(labels): label \(bad.element) at index \(bad.offset) is not a class 0–\(classes - 1)")
+            // A valid file (600 × 0 × 28), but nothing to learn from: no input features.
+            guard data.features.shape[1] > 0 else {
+                throw DemoError.message("IDX file \(images): its images hold no pixels (an image dimension is 0)")
             }
             if let limit, limit < data.count { data = data.rows(0..<limit) }
             sets.append(data)

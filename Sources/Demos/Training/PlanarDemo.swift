@@ -9,13 +9,18 @@ enum PlanarDemo {
     /// `settings.savePath` when set.
     /// - Returns: the final metrics, the held-out points (drawn over the regions) and a classifier
     ///   that runs the trained model in evaluation mode.
-    /// - Throws: ``DemoError/message(_:)`` for a `--load` file that is unreadable, corrupt or made
+    /// - Throws: ``DemoError/message(_:)`` for `--hidden` widths too large for memory, for a `--load` file that is unreadable, corrupt or made
     ///   for another model, and for a `--save` path that cannot be written.
     static func train(
         demo: String, head: ClassificationHead, outputs: Int, classNames: [String],
         train trainSet: Dataset<Float>, heldOut: Dataset<Float>,
         settings: TrainingSettings, progress: TrainingProgress
     ) throws -> PlanarClassifierResult {
+        let settings = settings.fullBatchAtMost(trainSet.count)
+        // The decision-region plot classifies a 100 × 100 grid in one pass.
+        try TrainingFootprint.check(
+            inputs: 2, outputs: outputs, trainCount: trainSet.count,
+            evaluatedRows: max(trainSet.count, heldOut.count, 100 * 100), settings: settings)
         let model = ClassifierModel.make(inputs: 2, outputs: outputs, settings: settings)
         if let path = settings.loadPath {
             try ModelFile.load(path, into: model)

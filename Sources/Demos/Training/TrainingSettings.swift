@@ -43,3 +43,14 @@ enum OutputMode: Equatable, Sendable {
     /// Exactly one JSON line with the summary (`--json`).
     case json
 }
+
+extension TrainingSettings {
+    /// These settings with the batch size at most `trainingSamples` (and at least 1): a larger
+    /// batch means full batch, as with PyTorch's `DataLoader`, and would only overflow the step
+    /// arithmetic (`--batch-size 9223372036854775807`).
+    func fullBatchAtMost(_ trainingSamples: Int) -> TrainingSettings {
+        var settings = self
+        settings.batchSize = max(1, min(batchSize, trainingSamples))
+        return settings
+    }
+}

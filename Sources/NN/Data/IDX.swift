@@ -49,10 +49,20 @@ public struct IDXArray: Sendable {
     }
 
     /// Parses IDX bytes (gzip or raw); `file` names the source in errors.
+    ///
+    /// A gzip file is inflated only as far as its IDX header says the file holds, and not at all
+    /// past the machine's memory: a small file that inflates to gigabytes fails before allocating them.
     public init(bytes fileBytes: [UInt8], file: String) throws {
         var bytes = fileBytes
+        var gzipHoldsMore = false
         if Gzip.isCompressed(bytes) {
-            do { bytes = try Gzip.decompress(bytes) } catch { throw NNError.idx(file: file, problem: error.problem) }
+            do {
+                let (output, isComplete) = try Gzip.decompress(bytes, limit: IDXArray.declaredSize)
+                bytes = output
+                gzipHoldsMore = !isComplete
+            } catch {
+                throw NNError.idx(file: file, problem: error.problem)
+            }
         }
         func fail(_ problem: String) -> NNError { .idx(file: file, problem: problem) }
         guard bytes.count >= 4 else {
@@ -72,27 +82,56 @@ public struct IDXArray: Sendable {
         guard bytes.count >= headerSize else {
             throw fail("truncated header: \(rank) dimensions need \(headerSize) bytes, the file has \(bytes.count)")
         }
-        var shape: [Int] = []
-        for d in 0..<rank {
-            let o = 4 + 4 * d
-            shape.append(Int(bytes[o]) << 24 | Int(bytes[o + 1]) << 16 | Int(bytes[o + 2]) << 8 | Int(bytes[o + 3]))
-        }
-        // Dimensions are < 2³², so the product of up to 255 of them may overflow: check as we go.
-        var expected = type.size
-        for d in shape {
-            let (p, overflow) = expected.multipliedReportingOverflow(by: d)
-            guard !overflow else { throw fail("dimensions \(shape) are too large") }
-            expected = p
+        let shape = IDXArray.dimensions(bytes, rank: rank)
+        guard let expected = IDXArray.dataSize(shape, type) else { throw fail("dimensions \(shape) are too large") }
+        guard expected <= PhysicalMemory.bytes else {
+            throw fail(
+                "dimensions \(shape) of \(type) need \(PhysicalMemory.describe(expected)), more than this machine's \(PhysicalMemory.describe(PhysicalMemory.bytes)) of memory"
+            )
         }
         let actual = bytes.count - headerSize
-        guard actual == expected else {
+        guard actual == expected && !gzipHoldsMore else {
+            let holds = gzipHoldsMore ? "the gzip stream holds more" : "the file has \(actual)"
             throw fail(
-                "dimensions \(shape) of \(type) need \(expected) data bytes but the file has \(actual)\(actual < expected ? " (truncated)" : " (trailing bytes)")"
+                "dimensions \(shape) of \(type) need \(expected) data bytes but \(holds)\(actual < expected ? " (truncated)" : " (trailing bytes)")"
             )
         }
         dataType = type
         self.shape = shape
         data = Array(bytes[headerSize...])
+    }
+
+    /// The `rank` big-endian dimensions after the 4-byte magic number of `bytes`.
+    private static func dimensions(_ bytes: [UInt8], rank: Int) -> [Int] {
+        (0..<rank).map { d in
+            let o = 4 + 4 * d
+            return Int(bytes[o]) << 24 | Int(bytes[o + 1]) << 16 | Int(bytes[o + 2]) << 8 | Int(bytes[o + 3])
+        }
+    }
+
+    /// The data bytes `shape` of `type` holds; `nil` when the product overflows (dimensions are
+    /// < 2³², so up to 255 of them may).
+    private static func dataSize(_ shape: [Int], _ type: DataType) -> Int? {
+        var size = type.size
+        for d in shape {
+            let (p, overflow) = size.multipliedReportingOverflow(by: d)
+            if overflow { return nil }
+            size = p
+        }
+        return size
+    }
+
+    /// How many bytes a decompressed IDX file whose first bytes are `prefix` may hold: unbounded
+    /// until the header is complete, then the header plus the data it declares. A header that is
+    /// invalid or declares more than memory stops inflation at once; the parser then names the problem.
+    private static func declaredSize(_ prefix: [UInt8]) -> Int {
+        guard prefix.count >= 4 else { return .max }
+        guard prefix[0] == 0, prefix[1] == 0, let type = DataType(rawValue: prefix[2]) else { return 4 }
+        let headerSize = 4 + 4 * Int(prefix[3])
+        guard prefix.count >= headerSize else { return .max }
+        guard let size = dataSize(dimensions(prefix, rank: Int(prefix[3])), type), size <= PhysicalMemory.bytes
+        else { return headerSize }
+        return headerSize + size
     }
 
     /// The elements converted to `Scalar` and multiplied by `scale` (e.g. `1/255` for pixels),
@@ -148,10 +187,13 @@ public func locateMNISTFiles(
 }
 
 /// Loads an MNIST-style pair of IDX files: images `[N, rows, cols]` (uint8) become features
-/// `[N, rows·cols]` scaled to `[0, 1]`, labels `[N]` (uint8) become class indices. Throws
-/// ``NNError/idx(file:problem:)`` when either file is malformed or the counts differ.
+/// `[N, rows·cols]` scaled to `[0, 1]`, labels `[N]` become class indices. Throws
+/// ``NNError/idx(file:problem:)`` when either file is malformed, the counts differ, or a label is
+/// not a class index: a whole number ≥ 0 (below `classes` when given) that `Scalar` holds exactly.
+/// Labels of any IDX element type are accepted; `2.5`, `-0.5`, NaN and infinities are refused,
+/// never rounded.
 public func loadMNIST<Scalar: TensorScalar>(
-    images imagesPath: String, labels labelsPath: String, as _: Scalar.Type = Float.self
+    images imagesPath: String, labels labelsPath: String, classes: Int? = nil, as _: Scalar.Type = Float.self
 ) throws -> Dataset<Scalar> {
     let images = try IDXArray(contentsOf: imagesPath)
     let labels = try IDXArray(contentsOf: labelsPath)
@@ -166,10 +208,36 @@ public func loadMNIST<Scalar: TensorScalar>(
         throw NNError.idx(
             file: labelsPath, problem: "has \(labels.shape[0]) labels but \(imagesPath) has \(images.shape[0]) images")
     }
+    // Checked in Double, which holds every IDX element exactly (int32 2³¹−1 included), before the
+    // conversion to Scalar could round a label into a class.
+    let values = labels.tensor(Double.self).scalars
+    if let bad = values.indices.first(where: { !isClassIndex(values[$0], classes: classes, as: Scalar.self) }) {
+        let expected = classes.map { "a class 0–\($0 - 1)" } ?? "a class index (a whole number ≥ 0)"
+        throw NNError.idx(
+            file: labelsPath,
+            problem: "label \(labels.describe(values[bad])) at index \(bad) is not \(expected)")
+    }
     let n = images.shape[0]
     let features = images.tensor(Scalar.self, scale: images.dataType == .uint8 ? 1.0 / 255 : 1)
     return Dataset(
         features: features.reshaped([n, images.count / Swift.max(n, 1)]).detached(), labels: labels.tensor(Scalar.self))
+}
+
+/// Whether `value` is a whole number in `0..<classes` (any ≥ 0 without `classes`) that `Scalar`
+/// represents exactly.
+private func isClassIndex<Scalar: TensorScalar>(_ value: Double, classes: Int?, as _: Scalar.Type) -> Bool {
+    guard value >= 0, value.rounded() == value, Scalar(exactly: value) != nil else { return false }
+    guard let classes else { return true }
+    return value < Double(classes)
+}
+
+extension IDXArray {
+    /// An element as written in the file: whole numbers without a fraction (`2147483647`), float32
+    /// elements at float32 precision (`1e+20`), others as Double (`2.5`, `nan`, `inf`).
+    fileprivate func describe(_ value: Double) -> String {
+        if value.rounded() == value, let whole = Int64(exactly: value) { return String(whole) }
+        return dataType == .float32 ? String(Float(value)) : String(value)
+    }
 }
 
 /// Converts big-endian IDX elements to `S` (specialised: MNIST's 47 million pixels would take

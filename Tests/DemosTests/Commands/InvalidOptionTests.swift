@@ -38,7 +38,26 @@ struct InvalidOptionTests {
         Case(arguments: ["moons", "--dropout", "nan"], mentions: ["--dropout", "nan", "[0, 1)"]),
         Case(
             arguments: ["moons", "--load", "/nonexistent/model.safetensors"],
-            mentions: ["--load", "/nonexistent/model.safetensors", "readable"]),
+            mentions: ["--load", "/nonexistent/model.safetensors", "does not exist", "readable"]),
+        Case(arguments: ["moons", "--hidden", "-4"], mentions: ["--hidden", "'-4'", "comma-separated integers ≥ 1"]),
+        // Widths whose sizes overflow, or whose model cannot be allocated: refused before allocating.
+        Case(
+            arguments: ["moons", "--hidden", "9223372036854775807"],
+            mentions: ["--hidden 9223372036854775807 is out of range", "memory", "one layer of at most"]),
+        Case(
+            arguments: ["moons", "--hidden", "4611686018427387904"],
+            mentions: ["--hidden 4611686018427387904 is out of range", "memory", "one layer of at most"]),
+        Case(
+            arguments: ["moons", "--hidden", "100000000"],
+            mentions: ["--hidden 100000000 is out of range", "TB", "memory", "one layer of at most"]),
+        Case(
+            arguments: ["spiral", "--hidden", "16,100000000"],
+            mentions: ["--hidden 16,100000000 is out of range", "one layer of at most"]),
+        Case(arguments: ["moons", "--load", "/tmp"], mentions: ["--load '/tmp' is a folder, not a file"]),
+        Case(arguments: ["moons", "--load", "/dev/null"], mentions: ["--load '/dev/null' is not a regular file"]),
+        Case(
+            arguments: ["mnist", "--data", DemosBinary.packageRoot.appendingPathComponent("Package.swift").path],
+            mentions: ["--data", "Package.swift' is a file, not a folder"]),
         Case(arguments: ["mnist", "--dataset", "cifar"], mentions: ["--dataset", "cifar", "mnist", "fashion"]),
         Case(arguments: ["moons", "--no-such-option"], mentions: ["--no-such-option"]),
         Case(
@@ -59,6 +78,14 @@ struct InvalidOptionTests {
         for mention in testCase.mentions {
             #expect(line.contains(mention), "'\(line)' should mention '\(mention)'")
         }
+    }
+
+    @Test("A batch size beyond the data set, up to Int.max, is full batch")
+    func hugeBatchSizeIsFullBatch() throws {
+        let run = try DemosBinary.run(
+            ["moons", "--batch-size", "9223372036854775807", "--epochs", "2", "--json", "--no-plot"])
+        #expect(run.exitCode == 0, "stderr: \(run.standardError)")
+        #expect(run.summary != nil, "stdout: \(run.standardOutput)")
     }
 
     @Test("--epochs 0 is allowed with --load (evaluate only)")

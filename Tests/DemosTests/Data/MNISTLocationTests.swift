@@ -23,10 +23,15 @@ struct MNISTLocationTests {
 
     @Test func searchOrder() {
         let candidates = MNISTLocationTests.location(environment: ["MNIST_DIR": "env/mnist"], files: []).candidates
-        #expect(candidates.map(\.directory) == ["/work/project/env/mnist", "/work/project/data/mnist", "/usr/share/datasets/mnist"])
+        #expect(
+            candidates.map(\.directory) == [
+                "/work/project/env/mnist", "/work/project/data/mnist", "/usr/share/datasets/mnist",
+            ])
         let fashion = MNISTLocationTests.location(.fashion, environment: ["MNIST_DIR": "/digits"], files: []).candidates
         #expect(fashion.map(\.directory) == ["/work/project/data/fashion-mnist", "/usr/share/datasets/fashion-mnist"])
-        let explicit = MNISTLocationTests.location(explicit: "../shared/data/mnist", environment: ["MNIST_DIR": "/x"], files: []).candidates
+        let explicit = MNISTLocationTests.location(
+            explicit: "../shared/data/mnist", environment: ["MNIST_DIR": "/x"], files: []
+        ).candidates
         #expect(explicit.map(\.directory) == ["/work/shared/data/mnist"])
     }
 
@@ -59,18 +64,20 @@ struct MNISTLocationTests {
         } throws: { error in
             let text = "\(error)"
             return text.contains("$MNIST_DIR: not set")
-                && text.contains("/work/project/data/mnist (./data/mnist): missing train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte")
+                && text.contains(
+                    "/work/project/data/mnist (./data/mnist): missing train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte"
+                )
                 && text.contains("/usr/share/datasets/mnist (Debian's location): no such folder")
                 && text.contains("original MNIST distribution")
         }
     }
 
-    @Test func realFashionMNISTIsFoundWhenInstalled() throws {
+    @Test(
+        .enabled(
+            if: RealData.hasFashion,
+            "needs /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)"))
+    func realFashionMNISTIsFoundWhenInstalled() throws {
         let location = MNISTLocation(dataset: .fashion, explicitDirectory: nil, environment: [:])
-        guard location.directoryExists("/usr/share/datasets/fashion-mnist") else {
-            print("skipped: /usr/share/datasets/fashion-mnist is absent (apt-get install dataset-fashion-mnist)")
-            return
-        }
         #expect(try location.resolve().directory == "/usr/share/datasets/fashion-mnist")
     }
 }

@@ -87,6 +87,36 @@ struct MNISTRunTests {
             name: "label outside 0-9", file: "t10k-labels-idx1-ubyte",
             bytes: IDXFixture.idx(shape: [50], values: Array(repeating: 3, count: 49) + [12]),
             mentions: ["t10k-labels-idx1-ubyte", "label 12 at index 49"]),
+        // Float and wide labels are checked as written, never converted into a class.
+        Corruption(
+            name: "float32 label NaN", file: "t10k-labels-idx1-ubyte", bytes: IDXFixture.testLabels(float32: .nan),
+            mentions: ["t10k-labels-idx1-ubyte: label nan at index 49 is not a class 0–9"]),
+        Corruption(
+            name: "float32 label 1e20", file: "t10k-labels-idx1-ubyte", bytes: IDXFixture.testLabels(float32: 1e20),
+            mentions: ["t10k-labels-idx1-ubyte: label 1e+20 at index 49 is not a class 0–9"]),
+        Corruption(
+            name: "float64 label infinity", file: "t10k-labels-idx1-ubyte",
+            bytes: IDXFixture.testLabels(float64: .infinity),
+            mentions: ["t10k-labels-idx1-ubyte: label inf at index 49 is not a class 0–9"]),
+        Corruption(
+            name: "float32 label 2.5", file: "t10k-labels-idx1-ubyte", bytes: IDXFixture.testLabels(float32: 2.5),
+            mentions: ["t10k-labels-idx1-ubyte: label 2.5 at index 49 is not a class 0–9"]),
+        Corruption(
+            name: "float32 label -0.5", file: "t10k-labels-idx1-ubyte", bytes: IDXFixture.testLabels(float32: -0.5),
+            mentions: ["t10k-labels-idx1-ubyte: label -0.5 at index 49 is not a class 0–9"]),
+        Corruption(
+            name: "int32 label 2^31-1", file: "t10k-labels-idx1-ubyte", bytes: IDXFixture.testLabels(int32: .max),
+            mentions: ["t10k-labels-idx1-ubyte: label 2147483647 at index 49 is not a class 0–9"]),
+        Corruption(
+            name: "images with no pixels", file: "t10k-images-idx3-ubyte",
+            bytes: IDXFixture.idx(shape: [50, 0, 28], values: []),
+            mentions: ["t10k-images-idx3-ubyte: its images hold no pixels"]),
+        Corruption(
+            name: "gzip inflating past its header", file: "train-labels-idx1-ubyte.gz",
+            bytes: Gzip.compress(
+                IDXFixture.idx(shape: [200], values: (0..<200).map { UInt8($0 % 10) })
+                    + [UInt8](repeating: 0, count: 1 << 22)),
+            mentions: ["train-labels-idx1-ubyte.gz", "need 200 data bytes but the gzip stream holds more"]),
     ]
 
     @Test(arguments: corruptions)
@@ -113,7 +143,9 @@ struct MNISTRunTests {
     // model learns from them. The full-size accuracy runs are measured by hand (README table).
 
     @Test(
-        .enabled(if: RealData.hasMNIST, "needs the MNIST files in ../shared/data/mnist (absent in a user's clone)"))
+        .enabled(
+            if: RealData.hasMNIST,
+            "needs the MNIST files in $MNIST_DIR or ../shared/data/mnist (absent in a user's clone)"))
     func realMNISTLoadsAndLearns() throws {
         let run = try DemosBinary.run(
             ["mnist", "--data", RealData.mnist.path, "--limit", "2000", "--epochs", "1", "--json", "--no-plot"])

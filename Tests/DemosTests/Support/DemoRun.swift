@@ -40,11 +40,17 @@ enum DemoFiles {
     }
 }
 
-/// The real data sets, when this machine has them: `../shared` beside the package (the team's
-/// machines and CI) and Debian's `dataset-fashion-mnist` package. A user's clone has neither, so
-/// the tests using them are skipped there.
+/// The real data sets, when this machine has them: MNIST in `$MNIST_DIR`, else `../shared` beside
+/// the package (the team's machines and CI); Fashion-MNIST from Debian's `dataset-fashion-mnist`
+/// package. A user's clone has neither, so the tests using them are skipped there
+/// (`.enabled(if:)`: reported as skipped, not passed).
 enum RealData {
-    static let mnist = DemosBinary.packageRoot.appendingPathComponent("../shared/data/mnist").standardizedFileURL
+    static let mnist: URL = {
+        if let folder = ProcessInfo.processInfo.environment["MNIST_DIR"], !folder.isEmpty {
+            return URL(fileURLWithPath: folder).standardizedFileURL
+        }
+        return DemosBinary.packageRoot.appendingPathComponent("../shared/data/mnist").standardizedFileURL
+    }()
     static let fashion = URL(fileURLWithPath: "/usr/share/datasets/fashion-mnist")
 
     static var hasMNIST: Bool { hasFourFiles(mnist) }

@@ -5,14 +5,41 @@ import NN
 enum IDXFixture {
     /// The bytes of an IDX file of unsigned bytes with `shape`.
     static func idx(shape: [Int], values: [UInt8]) -> [UInt8] {
-        var bytes: [UInt8] = [0, 0, 0x08, UInt8(shape.count)]
+        idx(type: .uint8, shape: shape, data: values)
+    }
+
+    /// The bytes of an IDX file of `type` with `shape`; `data` holds the big-endian elements.
+    static func idx(type: IDXArray.DataType, shape: [Int], data: [UInt8]) -> [UInt8] {
+        var bytes: [UInt8] = [0, 0, type.rawValue, UInt8(shape.count)]
         for dimension in shape {
             bytes += [
                 UInt8(dimension >> 24 & 0xFF), UInt8(dimension >> 16 & 0xFF), UInt8(dimension >> 8 & 0xFF),
                 UInt8(dimension & 0xFF),
             ]
         }
-        return bytes + values
+        return bytes + data
+    }
+
+    /// The labels file of the toy test set (50 labels) with its last label replaced by `last`,
+    /// as float32, float64 or int32 elements.
+    static func testLabels(float32 last: Float) -> [UInt8] {
+        idx(
+            type: .float32, shape: [50],
+            data: (0..<49).flatMap { bigEndian(Float($0 % 10).bitPattern) } + bigEndian(last.bitPattern))
+    }
+
+    static func testLabels(float64 last: Double) -> [UInt8] {
+        idx(
+            type: .float64, shape: [50],
+            data: (0..<49).flatMap { bigEndian(Double($0 % 10).bitPattern) } + bigEndian(last.bitPattern))
+    }
+
+    static func testLabels(int32 last: Int32) -> [UInt8] {
+        idx(type: .int32, shape: [50], data: (0..<49).flatMap { bigEndian(Int32($0 % 10)) } + bigEndian(last))
+    }
+
+    private static func bigEndian<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
+        withUnsafeBytes(of: value.bigEndian) { Array($0) }
     }
 
     /// Writes the four files of a learnable toy data set into `folder`: 28 × 28 images whose
