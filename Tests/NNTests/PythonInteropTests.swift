@@ -5,34 +5,34 @@ import Testing
 @testable import NN
 
 enum PythonInterop {
-    /// Runs `python3` with `arguments`; returns the exit status and standard error.
-    static func run(_ arguments: [String]) -> (status: Int32, stderr: String) {
+    /// Runs `python3` with `arguments`; returns the exit status, standard output and standard
+    /// error (both small: the scripts print a line per file at most).
+    static func launch(_ arguments: [String]) -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3"] + arguments
-        let errors = Pipe()
+        let (output, errors) = (Pipe(), Pipe())
+        process.standardOutput = output
         process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        do { try process.run() } catch { return (-1, "\(error)") }
-        let data = errors.fileHandleForReading.readDataToEndOfFile()
+        do { try process.run() } catch { return (-1, "", "\(error)") }
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let err = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    }
+
+    /// Runs `python3` with `arguments`; returns the exit status and standard error.
+    static func run(_ arguments: [String]) -> (status: Int32, stderr: String) {
+        let result = launch(arguments)
+        return (result.status, result.stderr)
     }
 
     /// Runs `python3` with `arguments` and returns its standard output; throws when it fails.
     static func output(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        struct Failed: Error {}
-        guard process.terminationStatus == 0 else { throw Failed() }
-        return String(decoding: data, as: UTF8.self)
+        struct Failed: Error, CustomStringConvertible { let description: String }
+        let result = launch(arguments)
+        guard result.status == 0 else { throw Failed(description: "python3 failed: \(result.stderr)") }
+        return result.stdout
     }
 
     /// Whether `python3 -c "import safetensors, numpy"` succeeds.
