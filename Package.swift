@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "GradCheck", targets: ["GradCheck"]),
         .executable(name: "demos", targets: ["Demos"]),
         .executable(name: "bench", targets: ["Bench"]),
+        .executable(name: "reader-fuzzer", targets: ["ReaderFuzzer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
@@ -40,6 +41,8 @@ let package = Package(
             dependencies: [
                 "NN", "CKernels", "COpenBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // libFuzzer targets for the IDX, gzip and safetensors readers (built with -DFUZZING by .ci/run).
+        .executableTarget(name: "ReaderFuzzer", dependencies: ["NN"], path: "Fuzz/Sources"),
         .testTarget(name: "AutoDiffTests", dependencies: ["AutoDiff", "GradCheck"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "GradCheck"], exclude: ["Python"]),
         .testTarget(name: "GradCheckTests", dependencies: ["GradCheck", "AutoDiff"]),
