@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NN
 
 extension MNISTDataset: ExpressibleByArgument {}
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NN
 
 /// The options every demo shares (`@OptionGroup`), with the defaults of demo `Defaults`.
 ///
@@ -113,7 +114,8 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
             switch FileKind(atPath: load) {
             case .missing: throw ValidationError("--load '\(load)' does not exist: \(expected)")
             case .folder: throw ValidationError("--load '\(load)' is a folder, not a file: \(expected)")
-            case .other: throw ValidationError("--load '\(load)' is not a regular file: \(expected)")
+            case .characterDevice, .blockDevice, .fifo, .socket, .symbolicLink:
+                throw ValidationError("--load '\(load)' is not a regular file: \(expected)")
             case .regularFile where !FileManager.default.isReadableFile(atPath: load):
                 throw ValidationError("--load '\(load)' cannot be read (permission denied): \(expected)")
             case .regularFile: break

@@ -30,10 +30,9 @@ public enum AtomicWrite {
                 throw Failure(path: path, problem: "cannot create folder '\(folder)'")
             }
         }
-        var status = stat()
-        if lstat(destination, &status) == 0 && status.st_mode & S_IFMT != S_IFREG {
-            throw Failure(
-                path: path, problem: "it is \(kind(status.st_mode)), not a regular file; it was left as it is")
+        let kind = FileKind(atPath: destination, followingLinks: false)
+        if kind != .missing && kind != .regularFile {
+            throw Failure(path: path, problem: "it is \(kind), not a regular file; it was left as it is")
         }
         let name = (destination as NSString).lastPathComponent
         let temporary =
@@ -67,8 +66,7 @@ public enum AtomicWrite {
     static func resolvingLinks(_ path: String) throws -> String {
         var current = path
         for _ in 0..<40 {
-            var status = stat()
-            guard lstat(current, &status) == 0, status.st_mode & S_IFMT == S_IFLNK else { return current }
+            guard FileKind(atPath: current, followingLinks: false) == .symbolicLink else { return current }
             guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: current) else {
                 throw Failure(path: path, problem: "the link '\(current)' cannot be read")
             }
@@ -77,17 +75,6 @@ public enum AtomicWrite {
                 ? target : ((current as NSString).deletingLastPathComponent as NSString).appendingPathComponent(target)
         }
         throw Failure(path: path, problem: "too many levels of symbolic links")
-    }
-
-    private static func kind(_ mode: mode_t) -> String {
-        switch mode & S_IFMT {
-        case S_IFDIR: "a folder"
-        case S_IFCHR: "a character device"
-        case S_IFBLK: "a block device"
-        case S_IFIFO: "a fifo"
-        case S_IFSOCK: "a socket"
-        default: "not a regular file"
-        }
     }
 
     private static func errorText() -> String { String(cString: strerror(errno)) }
