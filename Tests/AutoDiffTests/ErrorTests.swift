@@ -10,7 +10,7 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
     case gatherIndex, indexSelectIndex, concatShapes, scalarsCount, linearShapes, bernoulliProbability, inPlaceShape,
         clampBounds,
         lossShapes, lossLabel, lossLabelCount, dropoutRate, uninitializedShape, mixedDevices, hookWithoutGradient,
-        hookShape, retainGradConstant
+        hookShape, retainGradConstant, updateShapes
 
     /// Every one of these must appear in the message.
     var expected: [String] {
@@ -50,6 +50,7 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
         case .hookWithoutGradient: "registerHook: the tensor does not require gradients, so no gradient reaches it"
         case .hookShape: "gradient hook: returned a gradient of shape [2] for a tensor of shape [3]"
         case .retainGradConstant: "retainGrad: the tensor does not require gradients, so no gradient reaches it"
+        case .updateShapes: "update: weights [2], gradient [3] and state [[2]] must have one shape"
         }
     }
 
@@ -99,6 +100,10 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
             x.registerHook { _ in Tensor<Float>([1, 2]) }
             x.sum().backward()
         case .retainGradConstant: Tensor<Float>([1, 2]).retainGrad()
+        case .updateShapes:
+            var w = Tensor<Float>([1, 2])
+            var state = [Tensor<Float>.zeros([2])]
+            w.update(.sgd(lr: 0.1, decay: 1, momentum: 0.9, nesterov: false), gradient: .ones([3]), state: &state)
         }
     }
 }

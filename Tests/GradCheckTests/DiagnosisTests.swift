@@ -313,3 +313,19 @@ struct ReadmeDiagnosisExampleTests {
         #expect(diagnosis["b2"]?.relation.kind == .sumOverAxes)
     }
 }
+
+/// Misusing the diagnosis stops with one line naming the problem.
+@Suite("Diagnosis misuse")
+struct DiagnosisMisuseTests {
+    @Test("a loss that is not a scalar, and a hand-written gradient for an unknown name")
+    func misuse() async {
+        await #expect(processExitsWith: .failure) {
+            _ = GradCheck.diagnose(
+                { r in r["W"] * 2 }, at: [("W", Tensor<Double>([1, 2]))], handWritten: ["W": Tensor<Double>([2, 2])])
+        }
+        await #expect(processExitsWith: .failure) {
+            _ = GradCheck.diagnose(
+                { r in r["W"].sum() }, at: [("W", Tensor<Double>([1, 2]))], handWritten: ["V": Tensor<Double>([1, 1])])
+        }
+    }
+}

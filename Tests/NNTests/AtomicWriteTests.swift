@@ -61,6 +61,19 @@ struct AtomicWriteTests {
         #expect(try Self.contents(root + "/folder").isEmpty)
     }
 
+    @Test("a loop of links is one line, and nothing is written")
+    func linkLoop() throws {
+        let root = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createSymbolicLink(atPath: root + "/a", withDestinationPath: "b")
+        try FileManager.default.createSymbolicLink(atPath: root + "/b", withDestinationPath: "a")
+        let failure = #expect(throws: AtomicWrite.Failure.self) {
+            try AtomicWrite.write(Data("x".utf8), to: root + "/a")
+        }
+        #expect(failure?.description == "cannot write '\(root)/a': too many levels of symbolic links")
+        #expect(try Self.contents(root) == ["a", "b"])
+    }
+
     @Test("safetensors files go through the same writer")
     func safetensorsRefusesADevice() {
         #expect(throws: NNError.self) {

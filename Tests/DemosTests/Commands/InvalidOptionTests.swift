@@ -56,6 +56,12 @@ struct InvalidOptionTests {
         Case(arguments: ["moons", "--load", "/tmp"], mentions: ["--load '/tmp' is a folder, not a file"]),
         Case(arguments: ["moons", "--load", "/dev/null"], mentions: ["--load '/dev/null' is not a regular file"]),
         Case(
+            arguments: ["moons", "--resume", "/nonexistent/run.ckpt"],
+            mentions: ["--resume '/nonexistent/run.ckpt' cannot be read"]),
+        Case(
+            arguments: ["moons", "--resume", "/etc/passwd", "--load", "/etc/passwd"],
+            mentions: ["--resume and --load cannot be combined"]),
+        Case(
             arguments: ["mnist", "--data", DemosBinary.packageRoot.appendingPathComponent("Package.swift").path],
             mentions: ["--data", "Package.swift' is a file, not a folder"]),
         Case(arguments: ["mnist", "--dataset", "cifar"], mentions: ["--dataset", "cifar", "mnist", "fashion"]),
