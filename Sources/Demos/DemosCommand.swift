@@ -1,4 +1,5 @@
 import ArgumentParser
+import AutoDiff
 import Foundation
 
 /// The `demos` executable: trains small models end to end and shows how it went.
@@ -21,6 +22,7 @@ struct DemosCommand: ParsableCommand {
             summary; --json prints one JSON line instead. The same --seed gives the same numbers \
             and files on every run.
             """,
+        version: PackageVersion.current,
         subcommands: [MoonsCommand.self, SpiralCommand.self, MNISTCommand.self, HandwrittenCommand.self])
 
     /// Parses the command line, runs the chosen demo and reports failures as one line.

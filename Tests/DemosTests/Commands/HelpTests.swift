@@ -6,7 +6,8 @@ import Testing
 struct HelpTests {
     static let commonOptions = [
         "--epochs", "--batch-size", "--lr", "--lr-decay", "--optimizer", "--hidden", "--dropout", "--l1", "--l2",
-        "--seed", "--threads", "--save", "--load", "--plot", "--no-plot", "--quiet", "--json",
+        "--seed", "--threads", "--save", "--load", "--checkpoint", "--resume", "--plot", "--no-plot", "--quiet",
+        "--json",
     ]
 
     @Test func rootHelpListsTheDemos() throws {
@@ -15,6 +16,12 @@ struct HelpTests {
         for name in ["moons", "spiral", "mnist", "handwritten"] {
             #expect(run.standardOutput.contains(name))
         }
+    }
+
+    @Test func versionIsThePackageVersion() throws {
+        let run = try DemosBinary.run(["--version"])
+        #expect(run.exitCode == 0)
+        #expect(run.standardOutput == "0.1.0\n")
     }
 
     @Test func handwrittenDocumentsItsOptions() throws {
