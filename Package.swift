@@ -44,7 +44,7 @@ let package = Package(
         // libFuzzer targets for the IDX, gzip and safetensors readers (built with -DFUZZING by .ci/run).
         .executableTarget(name: "ReaderFuzzer", dependencies: ["NN"], path: "Fuzz/Sources"),
         .testTarget(name: "AutoDiffTests", dependencies: ["AutoDiff", "GradCheck"]),
-        .testTarget(name: "NNTests", dependencies: ["NN", "GradCheck"], exclude: ["Python"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "GradCheck"], exclude: ["Python", "Fixtures"]),
         .testTarget(name: "GradCheckTests", dependencies: ["GradCheck", "AutoDiff"]),
         .testTarget(name: "DemosTests", dependencies: ["Demos", "NN", "GradCheck"]),
     ]

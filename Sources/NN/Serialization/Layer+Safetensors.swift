@@ -5,7 +5,8 @@ extension Layer {
     /// atomically. In Python: `safetensors.numpy.load_file(path)["layers.0.weight"]` is the
     /// `[in, out]` weight (`x @ W + b`).
     public func saveParameters(to path: String, metadata: [String: String] = [:]) throws {
-        try Safetensors.write(namedParameters.map { ($0.name, $0.parameter.value.detached()) }, metadata: metadata, to: path)
+        try Safetensors.write(
+            namedParameters.map { ($0.name, $0.parameter.value.detached()) }, metadata: metadata, to: path)
     }
 
     /// Loads every parameter from a safetensors file written here or by Python (F32 or F64,
@@ -29,9 +30,13 @@ extension Layer {
     func parameterProblems(_ tensors: [String: Tensor<Scalar>], prefix: String) -> String {
         let named = namedParameters
         let expected = Set(named.map { prefix + $0.name })
-        var missing: [String] = [], misshaped: [String] = []
+        var missing: [String] = []
+        var misshaped: [String] = []
         for p in named {
-            guard let t = tensors[prefix + p.name] else { missing.append(prefix + p.name); continue }
+            guard let t = tensors[prefix + p.name] else {
+                missing.append(prefix + p.name)
+                continue
+            }
             if t.shape != p.parameter.shape {
                 misshaped.append("\(prefix + p.name) has shape \(t.shape), the model expects \(p.parameter.shape)")
             }
@@ -46,13 +51,6 @@ extension Layer {
 
     /// Copies validated tensors into the parameters' buffers.
     func assignParameters(_ tensors: [String: Tensor<Scalar>], prefix: String) {
-        for p in namedParameters {
-            let source = tensors[prefix + p.name]!
-            source.withUnsafeBufferPointer { src in
-                p.parameter.value.withUnsafeMutableBufferPointer { dst in
-                    dst.baseAddress!.update(from: src.baseAddress!, count: src.count)
-                }
-            }
-        }
+        for p in namedParameters { p.parameter.assign(tensors[prefix + p.name]!) }
     }
 }

@@ -30,9 +30,12 @@ public enum Safetensors {
     // MARK: Writing
 
     /// The bytes of a safetensors file holding `tensors` (names must be distinct and must not be
-    /// `__metadata__`).
+    /// `__metadata__`), each in the precision of `Scalar` (`F32` or `F64`) except those named in
+    /// `integerNames`, which are stored as `I64` (PyTorch's counters, e.g. BatchNorm's
+    /// `num_batches_tracked`) and must hold whole numbers.
     public static func encode<Scalar: TensorScalar>(
-        _ tensors: [(name: String, tensor: Tensor<Scalar>)], metadata: [String: String] = [:]
+        _ tensors: [(name: String, tensor: Tensor<Scalar>)], metadata: [String: String] = [:],
+        integerNames: Set<String> = []
     ) throws -> [UInt8] {
         let sorted = tensors.sorted { $0.name < $1.name }
         var seen = Set<String>()
@@ -42,17 +45,28 @@ public enum Safetensors {
                     file: "(in memory)", problem: "tensor name \"\(name)\" is reserved or repeated")
             }
         }
-        let size = MemoryLayout<Scalar>.size
         var entries: [String] = []
         if !metadata.isEmpty {
             let pairs = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
             entries.append("\"__metadata__\":{\(pairs.joined(separator: ","))}")
         }
         var offset = 0
+        var integers: [String: [Int64]] = [:]
+        for (name, t) in sorted where integerNames.contains(name) {
+            let values = t.scalars
+            guard values.allSatisfy({ $0 == $0.rounded() && Swift.abs(Double($0)) < 9.0e15 }) else {
+                throw NNError.safetensors(
+                    file: "(in memory)",
+                    problem: "tensor \"\(name)\" is stored as I64 but holds values that are not whole numbers")
+            }
+            integers[name] = values.map { Int64(Double($0)) }
+        }
         for (name, t) in sorted {
-            let bytes = t.count * size
+            let isInteger = integers[name] != nil
+            let bytes = t.count * (isInteger ? 8 : MemoryLayout<Scalar>.size)
+            let dtype = isInteger ? "I64" : Scalar.dtypeName
             entries.append(
-                "\(jsonString(name)):{\"dtype\":\"\(Scalar.dtypeName)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}"
+                "\(jsonString(name)):{\"dtype\":\"\(dtype)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}"
             )
             offset += bytes
         }
@@ -62,9 +76,13 @@ public enum Safetensors {
         out.reserveCapacity(8 + header.count + offset)
         withUnsafeBytes(of: UInt64(header.count).littleEndian) { out.append(contentsOf: $0) }
         out.append(contentsOf: header)
-        for (_, t) in sorted {
+        for (name, t) in sorted {
             // Little-endian hosts only (x86-64, arm64): the element bytes are written as they are.
-            t.withUnsafeBufferPointer { out.append(contentsOf: UnsafeRawBufferPointer($0)) }
+            if let values = integers[name] {
+                values.withUnsafeBytes { out.append(contentsOf: $0) }
+            } else {
+                t.withUnsafeBufferPointer { out.append(contentsOf: UnsafeRawBufferPointer($0)) }
+            }
         }
         return out
     }
@@ -72,10 +90,13 @@ public enum Safetensors {
     /// Writes `tensors` to `path` atomically: the bytes go to a temporary file in the same
     /// directory, which is then renamed over `path`, so a reader never sees a partial file.
     public static func write<Scalar: TensorScalar>(
-        _ tensors: [(name: String, tensor: Tensor<Scalar>)], metadata: [String: String] = [:], to path: String
+        _ tensors: [(name: String, tensor: Tensor<Scalar>)], metadata: [String: String] = [:],
+        integerNames: Set<String> = [], to path: String
     ) throws {
         let bytes: [UInt8]
-        do { bytes = try encode(tensors, metadata: metadata) } catch NNError.safetensors(_, let problem) {
+        do { bytes = try encode(tensors, metadata: metadata, integerNames: integerNames) } catch NNError.safetensors(
+            _, let problem)
+        {
             throw NNError.safetensors(file: path, problem: problem)
         }
         try writeAtomically(bytes, to: path)
