@@ -293,6 +293,20 @@ extension CPUKernels {
         let (x, y) = (p(input), p(out))
         let (h, w, oh, ow) = (g.inputHeight, g.inputWidth, g.outputHeight, g.outputWidth)
         let outputs = g.planes * oh * ow
+        // Each window's taps inside the image, worked out once per output row and column.
+        let rowTaps = (0..<oh).map {
+            Patches.inside(
+                outputs: g.kernelHeight, stride: g.dilationHeight, padding: g.paddingTop - $0 * g.strideHeight,
+                offset: 0, extent: h)
+        }
+        let columnTaps = (0..<ow).map {
+            Patches.inside(
+                outputs: g.kernelWidth, stride: g.dilationWidth, padding: g.paddingLeft - $0 * g.strideWidth,
+                offset: 0, extent: w)
+        }
+        let isPairs =
+            g.kernelHeight == 2 && g.kernelWidth == 2 && g.strideHeight == 2 && g.strideWidth == 2
+            && g.paddingTop == 0 && g.paddingLeft == 0 && g.dilationHeight == 1 && g.dilationWidth == 1
         return [Int](unsafeUninitializedCapacity: outputs) { indices, initialized in
             let chosen = indices.baseAddress!
             ComputeThreads.forEachRange(
@@ -300,15 +314,35 @@ extension CPUKernels {
             ) { planes in
                 for plane in planes {
                     let image = x + plane * h * w
+                    let (values, where_) = (y + plane * oh * ow, chosen + plane * oh * ow)
+                    if isPairs {
+                        // 2×2 windows, stride 2: the taps in row-major order, the first maximum kept.
+                        for i in 0..<oh {
+                            let top = 2 * i * w
+                            for j in 0..<ow {
+                                var index = top + 2 * j
+                                var best = image[index]
+                                @inline(__always) func consider(_ e: Int) {
+                                    let value = image[e]
+                                    if value > best || value.isNaN {
+                                        best = value
+                                        index = e
+                                    }
+                                }
+                                consider(top + 2 * j + 1)
+                                consider(top + w + 2 * j)
+                                consider(top + w + 2 * j + 1)
+                                values[i * ow + j] = best
+                                where_[i * ow + j] = index
+                            }
+                        }
+                        continue
+                    }
                     for i in 0..<oh {
-                        let rows = Patches.inside(
-                            outputs: g.kernelHeight, stride: g.dilationHeight,
-                            padding: g.paddingTop - i * g.strideHeight, offset: 0, extent: h)
+                        let rows = rowTaps[i]
+                        let rowStart = i * g.strideHeight - g.paddingTop
                         for j in 0..<ow {
-                            let columns = Patches.inside(
-                                outputs: g.kernelWidth, stride: g.dilationWidth,
-                                padding: g.paddingLeft - j * g.strideWidth, offset: 0, extent: w)
-                            let rowStart = i * g.strideHeight - g.paddingTop
+                            let columns = columnTaps[j]
                             let columnStart = j * g.strideWidth - g.paddingLeft
                             var best = -S.infinity
                             var index =
@@ -325,9 +359,8 @@ extension CPUKernels {
                                     }
                                 }
                             }
-                            let o = (plane * oh + i) * ow + j
-                            y[o] = best
-                            chosen[o] = index
+                            values[i * ow + j] = best
+                            where_[i * ow + j] = index
                         }
                     }
                 }
