@@ -17,6 +17,8 @@ struct Report: Encodable {
     var residentMBSamples: [Double]?
     /// Per-shape timings (the thin-products workload).
     var products: [ProductTiming]?
+    /// Per-layer convolution timings (the conv workload).
+    var convolutions: [ConvolutionTiming]?
 
     func jsonLine() -> String {
         let encoder = JSONEncoder()

@@ -15,6 +15,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
     case memory
     /// The small models' matrix products through OpenBLAS and through the thin-product loops.
     case thinProducts = "thin-products"
+    /// The CNN's two convolutions at batch 128: forward, weight and input gradients.
+    case conv
 
     func run(dataDirectory: String?) throws -> Report {
         switch self {
@@ -31,6 +33,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
             return try memory(dataDirectory: dataDirectory)
         case .thinProducts:
             return thinProducts()
+        case .conv:
+            return convolutions()
         }
     }
 

@@ -61,6 +61,9 @@ struct GradientTests {
         OpCase("divide", [[3, 4], [4]]) { $0[0] / $0[1] },
         OpCase("sigmoidCrossEntropy", [[3, 4], [3, 4]]) { Tensor.sigmoidCrossEntropy(logits: $0[0], targets: $0[1]) },
         OpCase("softmaxCrossEntropy", [[5, 3]]) { Tensor.softmaxCrossEntropy(logits: $0[0], labels: [2, 0, 1, 1, 2]) },
+        OpCase("conv2d", [[1, 2, 5, 5], [3, 2, 3, 3]]) {
+            Tensor.conv2d($0[0], weight: $0[1], stride: 2, padding: 1).tanh()
+        },
         OpCase("two-layer tanh network", [[5, 3], [3, 4], [4, 1]]) {
             ($0[0].matmul($0[1]).tanh().matmul($0[2])).squared().mean()
         },

@@ -228,6 +228,41 @@ public protocol Backend: AnyObject, Sendable {
     /// inner]`) ← 0, then `out[o, indices[o, j, i], i] += x[o, j, i]` in row-major order of `x`.
     func scatterAdd(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: [Int], into out: Buffer)
 
+    // MARK: Convolution and pooling
+
+    /// A 2-D convolution (cross-correlation, as PyTorch's `conv2d`) in NCHW layout, with the
+    /// sizes of `geometry` (`g`): `input` `[N, Cin, H, W]`, `weight` `[Cout, Cin/groups, kH, kW]`,
+    /// `bias` `[Cout]` or `nil`, `out` `[N, Cout, oH, oW]`, where output channel `co` belongs to
+    /// group `gi = co / (Cout/groups)` and reads input channels `gi·Cin/groups + c`:
+    ///
+    /// `out[n, co, i, j] = bias[co] + Σ_{c, p, q} input[n, gi·Cin/groups + c, i·sH − padTop + p·dH,
+    /// j·sW − padLeft + q·dW] · weight[co, c, p, q]`, the input read as 0 outside `H × W`.
+    /// Terms are added in the order `c`, `p`, `q` (any order on a fast backend).
+    func convolution2d(
+        _ input: Buffer, weight: Buffer, bias: Buffer?, into out: Buffer, _ geometry: Convolution2DGeometry)
+    /// The adjoint of ``convolution2d(_:weight:bias:into:_:)`` with respect to its input (a
+    /// transposed convolution): `gradInput` (`[N, Cin, H, W]`) ← 0, then for every term of the
+    /// forward sum that reads an input element inside `H × W`,
+    /// `gradInput[n, gi·Cin/groups + c, i·sH − padTop + p·dH, j·sW − padLeft + q·dW] +=
+    /// gradOut[n, co, i, j] · weight[co, c, p, q]`.
+    func convolution2dInputGradient(
+        _ gradOut: Buffer, weight: Buffer, into gradInput: Buffer, _ geometry: Convolution2DGeometry)
+    /// The adjoint of ``convolution2d(_:weight:bias:into:_:)`` with respect to its weight:
+    /// `gradWeight[co, c, p, q] = Σ_{n, i, j} gradOut[n, co, i, j] · input[n, gi·Cin/groups + c,
+    /// i·sH − padTop + p·dH, j·sW − padLeft + q·dW]` (input 0 outside `H × W`), `gradWeight`
+    /// `[Cout, Cin/groups, kH, kW]`.
+    func convolution2dWeightGradient(
+        _ input: Buffer, gradOut: Buffer, into gradWeight: Buffer, _ geometry: Convolution2DGeometry)
+    /// Max pooling over the planes of `input` (`[planes, H, W]`) into `out` (`[planes, oH, oW]`):
+    /// the window of `out[p, i, j]` is the elements `(i·sH − padTop + a·dH, j·sW − padLeft + b·dW)`
+    /// for `a < kH`, `b < kW` that lie inside `H × W` (padding is −∞, never chosen). Walking the
+    /// window in row-major order from value −∞ and the window's first inside element, an element
+    /// replaces the best so far when it is greater or NaN (PyTorch's rule: the first of equal
+    /// maxima wins, a NaN propagates). Returns, for each output element in row-major order, the
+    /// chosen element's index `row·W + column` within its plane. Every window must hold at least
+    /// one inside element.
+    func maxPool2d(_ input: Buffer, into out: Buffer, _ geometry: Pooling2DGeometry) -> [Int]
+
     // MARK: Randomness
 
     /// `out[i] = value` with probability `probability`, else 0. Every backend makes the same
@@ -346,6 +381,108 @@ public enum UpdateKernel: Sendable, Equatable {
     case adam(
         lr: Double, decay: Double, beta1: Double, beta2: Double, c1: Double, c2: Double, epsilon: Double,
         amsgrad: Bool)
+}
+
+// MARK: Convolution and pooling sizes
+
+/// The sizes of one 2-D convolution in NCHW layout, shared by its forward kernel and its two
+/// adjoints (``Backend/convolution2d(_:weight:bias:into:_:)``). Padding is given for the top
+/// and left edges; the bottom and right padding follow from the output size (an output row `i`
+/// reads input rows `i·sH − padTop + p·dH`, and rows outside the input read 0).
+public struct Convolution2DGeometry: Sendable, Equatable, CustomStringConvertible {
+    /// Images in the batch (N).
+    public var batch: Int
+    /// Input channels (Cin), a multiple of ``groups``.
+    public var inputChannels: Int
+    /// Output channels (Cout), a multiple of ``groups``.
+    public var outputChannels: Int
+    /// Channel groups: output channel `co` sees only the input channels of its group.
+    public var groups: Int
+    /// Input height and width (H, W).
+    public var inputHeight: Int, inputWidth: Int
+    /// Output height and width (oH, oW).
+    public var outputHeight: Int, outputWidth: Int
+    /// Kernel height and width (kH, kW).
+    public var kernelHeight: Int, kernelWidth: Int
+    /// Steps between neighbouring windows (sH, sW).
+    public var strideHeight: Int, strideWidth: Int
+    /// Zeros before the first input row and column.
+    public var paddingTop: Int, paddingLeft: Int
+    /// Steps between neighbouring kernel taps (dH, dW).
+    public var dilationHeight: Int, dilationWidth: Int
+
+    /// Collects the sizes; nothing is checked here (the ops check their arguments).
+    public init(
+        batch: Int, inputChannels: Int, outputChannels: Int, groups: Int, inputHeight: Int, inputWidth: Int,
+        outputHeight: Int, outputWidth: Int, kernelHeight: Int, kernelWidth: Int, strideHeight: Int,
+        strideWidth: Int, paddingTop: Int, paddingLeft: Int, dilationHeight: Int, dilationWidth: Int
+    ) {
+        self.batch = batch
+        self.inputChannels = inputChannels
+        self.outputChannels = outputChannels
+        self.groups = groups
+        self.inputHeight = inputHeight
+        self.inputWidth = inputWidth
+        self.outputHeight = outputHeight
+        self.outputWidth = outputWidth
+        self.kernelHeight = kernelHeight
+        self.kernelWidth = kernelWidth
+        self.strideHeight = strideHeight
+        self.strideWidth = strideWidth
+        self.paddingTop = paddingTop
+        self.paddingLeft = paddingLeft
+        self.dilationHeight = dilationHeight
+        self.dilationWidth = dilationWidth
+    }
+
+    /// Input channels per group (Cin/groups), the weight's second dimension.
+    public var groupInputChannels: Int { inputChannels / groups }
+    /// Output channels per group (Cout/groups).
+    public var groupOutputChannels: Int { outputChannels / groups }
+
+    public var description: String {
+        "N \(batch), Cin \(inputChannels) → Cout \(outputChannels), groups \(groups), \(inputHeight)×\(inputWidth) → \(outputHeight)×\(outputWidth), kernel \(kernelHeight)×\(kernelWidth), stride \(strideHeight)×\(strideWidth), padding \(paddingTop)×\(paddingLeft), dilation \(dilationHeight)×\(dilationWidth)"
+    }
+}
+
+/// The sizes of one 2-D pooling over `planes` independent planes (N·C of an NCHW tensor),
+/// windows placed as in ``Convolution2DGeometry``.
+public struct Pooling2DGeometry: Sendable, Equatable {
+    /// Independent planes (N·C).
+    public var planes: Int
+    /// Input height and width (H, W).
+    public var inputHeight: Int, inputWidth: Int
+    /// Output height and width (oH, oW).
+    public var outputHeight: Int, outputWidth: Int
+    /// Window height and width (kH, kW).
+    public var kernelHeight: Int, kernelWidth: Int
+    /// Steps between neighbouring windows (sH, sW).
+    public var strideHeight: Int, strideWidth: Int
+    /// Padding before the first input row and column.
+    public var paddingTop: Int, paddingLeft: Int
+    /// Steps between neighbouring window elements (dH, dW).
+    public var dilationHeight: Int, dilationWidth: Int
+
+    /// Collects the sizes; nothing is checked here (the ops check their arguments).
+    public init(
+        planes: Int, inputHeight: Int, inputWidth: Int, outputHeight: Int, outputWidth: Int, kernelHeight: Int,
+        kernelWidth: Int, strideHeight: Int, strideWidth: Int, paddingTop: Int, paddingLeft: Int,
+        dilationHeight: Int, dilationWidth: Int
+    ) {
+        self.planes = planes
+        self.inputHeight = inputHeight
+        self.inputWidth = inputWidth
+        self.outputHeight = outputHeight
+        self.outputWidth = outputWidth
+        self.kernelHeight = kernelHeight
+        self.kernelWidth = kernelWidth
+        self.strideHeight = strideHeight
+        self.strideWidth = strideWidth
+        self.paddingTop = paddingTop
+        self.paddingLeft = paddingLeft
+        self.dilationHeight = dilationHeight
+        self.dilationWidth = dilationWidth
+    }
 }
 
 // MARK: Host memory

@@ -16,6 +16,10 @@ public enum OpKind: String, CaseIterable, Sendable {
     case sum, max, min, logSumExp
     // Linear algebra (Ops/Matmul.swift).
     case matmul, linear
+    // Convolution and its two adjoints, each differentiated by the other two (Ops/Convolution.swift);
+    // max pooling, whose rule is a scatter-add (Ops/Pooling.swift; average, adaptive and padding
+    // compose recorded ops).
+    case conv2d, conv2dInputGradient, conv2dWeightGradient, maxPool2d
     // Inverted dropout with its mask kept as bytes (Ops/Elementwise.swift).
     case dropout
     // Losses fused into one op each (Ops/Losses.swift).

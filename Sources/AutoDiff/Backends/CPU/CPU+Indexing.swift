@@ -74,16 +74,20 @@ extension CPUKernels {
         }
     }
 
+    /// Split across ``ComputeThreads`` by outer slices when large (each slice of `out` is written
+    /// by one part only, so the result does not depend on the split): max pooling's backward pass.
     func scatterAdd(_ x: Buffer, _ outer: Int, _ n: Int, _ inner: Int, _ indices: [Int], _ out: Buffer) {
         let (px, po) = (p(x), p(out))
-        CPULoops.fill(po, 0, out.count)
         let k = indices.count / Swift.max(outer * inner, 1)
         indices.withUnsafeBufferPointer { idx in
-            for o in 0..<outer {
-                for j in 0..<k {
-                    for i in 0..<inner {
-                        let e = (o * k + j) * inner + i
-                        po[(o * n + idx[e]) * inner + i] += px[e]
+            ComputeThreads.forEachRange(of: outer, elements: out.count + indices.count, alignment: 1) { slices in
+                CPULoops.fill(po + slices.lowerBound * n * inner, 0, slices.count * n * inner)
+                for o in slices {
+                    for j in 0..<k {
+                        for i in 0..<inner {
+                            let e = (o * k + j) * inner + i
+                            po[(o * n + idx[e]) * inner + i] += px[e]
+                        }
                     }
                 }
             }

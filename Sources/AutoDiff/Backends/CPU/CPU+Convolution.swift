@@ -1,0 +1,371 @@
+import CKernels
+import COpenBLAS
+
+// Convolution and pooling on the CPU. A convolution is a matrix product per image and group: the
+// image's patches are copied into the columns of a matrix (im2col: one row per weight tap
+// `(c, p, q)`, one column per output pixel), and then
+//
+//   forward            Y[Cout/g, P] = W[Cout/g, K] · col[K, P]          (bias prefilled, β = 1)
+//   input gradient     dcol[K, P]   = Wᵀ · dY, added back into the image (col2im)
+//   weight gradient    dW[Cout/g, K] += dY[Cout/g, P] · colᵀ             (summed over the images)
+//
+// with K = Cin/g·kH·kW and P = oH·oW. Images are split across ComputeThreads, each part with its
+// own patch matrix; each product runs on its part's thread (the thin C loops when a side is
+// small, else single-threaded OpenBLAS). The weight gradient's parts sum into their own blocks,
+// added in part order, so results depend only on the thread count. A 1×1 convolution with stride
+// 1 and no padding reads the image itself as its patch matrix.
+
+extension CPUBackend {
+    public func convolution2d(
+        _ input: Buffer, weight: Buffer, bias: Buffer?, into out: Buffer, _ geometry: Convolution2DGeometry
+    ) {
+        switch input.dtype {
+        case .float32: f32.convolution2d(input, weight, bias, out, geometry)
+        case .float64: f64.convolution2d(input, weight, bias, out, geometry)
+        case .uint8: unsupported(input.dtype, "convolution2d")
+        }
+    }
+
+    public func convolution2dInputGradient(
+        _ gradOut: Buffer, weight: Buffer, into gradInput: Buffer, _ geometry: Convolution2DGeometry
+    ) {
+        switch gradOut.dtype {
+        case .float32: f32.convolution2dInputGradient(gradOut, weight, gradInput, geometry)
+        case .float64: f64.convolution2dInputGradient(gradOut, weight, gradInput, geometry)
+        case .uint8: unsupported(gradOut.dtype, "convolution2dInputGradient")
+        }
+    }
+
+    public func convolution2dWeightGradient(
+        _ input: Buffer, gradOut: Buffer, into gradWeight: Buffer, _ geometry: Convolution2DGeometry
+    ) {
+        switch input.dtype {
+        case .float32: f32.convolution2dWeightGradient(input, gradOut, gradWeight, geometry)
+        case .float64: f64.convolution2dWeightGradient(input, gradOut, gradWeight, geometry)
+        case .uint8: unsupported(input.dtype, "convolution2dWeightGradient")
+        }
+    }
+
+    public func maxPool2d(_ input: Buffer, into out: Buffer, _ geometry: Pooling2DGeometry) -> [Int] {
+        switch input.dtype {
+        case .float32: f32.maxPool2d(input, out, geometry)
+        case .float64: f64.maxPool2d(input, out, geometry)
+        case .uint8: unsupported(input.dtype, "maxPool2d")
+        }
+    }
+}
+
+/// The patch matrix of one image and group, and the ranges of output pixels whose taps land
+/// inside the image.
+struct Patches {
+    let g: Convolution2DGeometry
+
+    /// Rows of the patch matrix (K = Cin/groups·kH·kW).
+    var rows: Int { g.groupInputChannels * g.kernelHeight * g.kernelWidth }
+    /// Columns of the patch matrix (P = oH·oW).
+    var columns: Int { g.outputHeight * g.outputWidth }
+    /// Whether the image itself is its patch matrix (1×1 kernel, stride 1, no padding).
+    var isIdentity: Bool {
+        g.kernelHeight == 1 && g.kernelWidth == 1 && g.strideHeight == 1 && g.strideWidth == 1
+            && g.paddingTop == 0 && g.paddingLeft == 0 && g.outputHeight == g.inputHeight
+            && g.outputWidth == g.inputWidth
+    }
+
+    /// The output positions `o` in `0..<outputs` whose tap `o·stride − padding + offset` lies in
+    /// `0..<extent`.
+    @inline(__always)
+    static func inside(outputs: Int, stride: Int, padding: Int, offset: Int, extent: Int) -> Range<Int> {
+        // o·s ≥ padding − offset and o·s ≤ extent − 1 + padding − offset.
+        let low = padding - offset
+        let first = low <= 0 ? 0 : (low + stride - 1) / stride
+        let high = extent - 1 + padding - offset
+        let last = high < 0 ? -1 : high / stride
+        let end = Swift.min(outputs, last + 1)
+        return first < end ? first..<end : 0..<0
+    }
+
+    /// Calls `body(row, i, rowStart, jRange, firstColumn)` for every patch row `(c, p, q)` and
+    /// output row `i` whose taps land inside the image: output pixels `(i, j)` for `j` in `jRange`
+    /// read image element `rowStart + j·sW` of channel `c` (`rowStart` is the flat index of
+    /// `(c, ih, iw at j = 0)` within the group's channels). Pixels not visited read zero.
+    @inline(__always)
+    func forEachRun(_ body: (_ row: Int, _ i: Int, _ rowStart: Int, _ js: Range<Int>) -> Void) {
+        let (h, w) = (g.inputHeight, g.inputWidth)
+        for c in 0..<g.groupInputChannels {
+            for p in 0..<g.kernelHeight {
+                let rowOffset = p * g.dilationHeight
+                let rows = Patches.inside(
+                    outputs: g.outputHeight, stride: g.strideHeight, padding: g.paddingTop, offset: rowOffset,
+                    extent: h)
+                for q in 0..<g.kernelWidth {
+                    let row = (c * g.kernelHeight + p) * g.kernelWidth + q
+                    let columnOffset = q * g.dilationWidth
+                    let js = Patches.inside(
+                        outputs: g.outputWidth, stride: g.strideWidth, padding: g.paddingLeft, offset: columnOffset,
+                        extent: w)
+                    if js.isEmpty { continue }
+                    for i in rows {
+                        let ih = i * g.strideHeight - g.paddingTop + rowOffset
+                        body(row, i, (c * h + ih) * w + columnOffset - g.paddingLeft, js)
+                    }
+                }
+            }
+        }
+    }
+
+    /// `col` (`rows × columns`) ← the patches of `image` (the group's `Cin/groups` channels).
+    @inline(__always)
+    func gather<S: TensorScalar>(_ image: UnsafePointer<S>, into col: UnsafeMutablePointer<S>) {
+        col.initialize(repeating: 0, count: rows * columns)
+        let (ow, sw) = (g.outputWidth, g.strideWidth)
+        forEachRun { row, i, start, js in
+            let out = col + row * columns + i * ow
+            if sw == 1 {
+                (out + js.lowerBound).update(from: image + start + js.lowerBound, count: js.count)
+            } else {
+                for j in js { out[j] = image[start + j * sw] }
+            }
+        }
+    }
+
+    /// `image` (the group's channels) += the patch matrix `col` added back where it was read.
+    @inline(__always)
+    func scatterAdd<S: TensorScalar>(_ col: UnsafePointer<S>, into image: UnsafeMutablePointer<S>) {
+        let (ow, sw) = (g.outputWidth, g.strideWidth)
+        forEachRun { row, i, start, js in
+            let source = col + row * columns + i * ow
+            if sw == 1 {
+                let target = image + start
+                for j in js { target[j] += source[j] }
+            } else {
+                for j in js { image[start + j * sw] += source[j] }
+            }
+        }
+    }
+}
+
+extension CPUKernels {
+    /// `C ← op(A)·op(B) + β·C` on the calling thread: the thin loops when a side is small, else
+    /// OpenBLAS (single-threaded, as ``ComputeThreads`` configures it).
+    @inline(__always)
+    func localGemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<S>, lda: Int, b: UnsafePointer<S>,
+        ldb: Int, beta: S, c: UnsafeMutablePointer<S>, ldc: Int
+    ) {
+        if Swift.min(m, n, k) <= Products.maxThinSide {
+            thinGemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, 1, a, lda, b, ldb, beta, nil, c, ldc)
+        } else {
+            blasGemm(
+                CblasRowMajor, ComputeThreads.transpose(transA), ComputeThreads.transpose(transB), blasint(m),
+                blasint(n), blasint(k), 1, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+        }
+    }
+
+    /// How many parts to split a convolution over `g.batch` images into: one when it has fewer
+    /// multiply-adds than ``ComputeThreads/parallelThreshold``.
+    static func convolutionParts(_ g: Convolution2DGeometry) -> Int {
+        let work =
+            g.batch * g.outputChannels * g.groupInputChannels * g.kernelHeight * g.kernelWidth
+            * g.outputHeight * g.outputWidth
+        return work < ComputeThreads.parallelThreshold ? 1 : Swift.min(ComputeThreads.count, g.batch)
+    }
+
+    /// Runs `body(images, scratch)` for each part's range of images, with a scratch block of
+    /// `scratchCount` elements of its own.
+    @inline(__always)
+    static func forEachImageRange(
+        _ g: Convolution2DGeometry, scratchCount: Int, _ body: (Range<Int>, UnsafeMutablePointer<S>) -> Void
+    ) {
+        let parts = convolutionParts(g)
+        ComputeThreads.forEachPart(parts) { part in
+            let images = ComputeThreads.range(of: part, parts, in: g.batch, alignment: 1)
+            guard !images.isEmpty else { return }
+            withUnsafeTemporaryAllocation(of: S.self, capacity: Swift.max(scratchCount, 1)) { scratch in
+                body(images, scratch.baseAddress!)
+            }
+        }
+    }
+
+    func convolution2d(_ input: Buffer, _ weight: Buffer, _ bias: Buffer?, _ out: Buffer, _ g: Convolution2DGeometry) {
+        let (x, w, y) = (p(input), p(weight), p(out))
+        let b = bias.map { p($0) }
+        let patches = Patches(g: g)
+        let (k, columns) = (patches.rows, patches.columns)
+        let (coutG, imageSize) = (g.groupOutputChannels, g.inputChannels * g.inputHeight * g.inputWidth)
+        let groupSize = g.groupInputChannels * g.inputHeight * g.inputWidth
+        Self.forEachImageRange(g, scratchCount: patches.isIdentity ? 0 : k * columns) { images, col in
+            for n in images {
+                let yImage = y + n * g.outputChannels * columns
+                if let b {
+                    for co in 0..<g.outputChannels {
+                        (yImage + co * columns).initialize(repeating: b[co], count: columns)
+                    }
+                }
+                for group in 0..<g.groups {
+                    let image = x + n * imageSize + group * groupSize
+                    let source: UnsafePointer<S>
+                    if patches.isIdentity {
+                        source = UnsafePointer(image)
+                    } else {
+                        patches.gather(image, into: col)
+                        source = UnsafePointer(col)
+                    }
+                    localGemm(
+                        transA: false, transB: false, m: coutG, n: columns, k: k, a: w + group * coutG * k, lda: k,
+                        b: source, ldb: columns, beta: b == nil ? 0 : 1, c: yImage + group * coutG * columns,
+                        ldc: columns)
+                }
+            }
+        }
+    }
+
+    func convolution2dInputGradient(
+        _ gradOut: Buffer, _ weight: Buffer, _ gradInput: Buffer, _ g: Convolution2DGeometry
+    ) {
+        let (gy, w, gx) = (p(gradOut), p(weight), p(gradInput))
+        let patches = Patches(g: g)
+        let (k, columns) = (patches.rows, patches.columns)
+        let (coutG, imageSize) = (g.groupOutputChannels, g.inputChannels * g.inputHeight * g.inputWidth)
+        let groupSize = g.groupInputChannels * g.inputHeight * g.inputWidth
+        Self.forEachImageRange(g, scratchCount: patches.isIdentity ? 0 : k * columns) { images, col in
+            for n in images {
+                let image = gx + n * imageSize
+                let gyImage = gy + n * g.outputChannels * columns
+                if !patches.isIdentity { image.initialize(repeating: 0, count: imageSize) }
+                for group in 0..<g.groups {
+                    // dcol = W_gᵀ · dY_g, straight into the image when it is its own patch matrix.
+                    let target = patches.isIdentity ? image + group * groupSize : col
+                    localGemm(
+                        transA: true, transB: false, m: k, n: columns, k: coutG, a: w + group * coutG * k, lda: k,
+                        b: gyImage + group * coutG * columns, ldb: columns, beta: 0, c: target, ldc: columns)
+                    if !patches.isIdentity { patches.scatterAdd(col, into: image + group * groupSize) }
+                }
+            }
+        }
+    }
+
+    func convolution2dWeightGradient(
+        _ input: Buffer, _ gradOut: Buffer, _ gradWeight: Buffer, _ g: Convolution2DGeometry
+    ) {
+        let (x, gy, gw) = (p(input), p(gradOut), p(gradWeight))
+        let patches = Patches(g: g)
+        let (k, columns) = (patches.rows, patches.columns)
+        let (coutG, imageSize) = (g.groupOutputChannels, g.inputChannels * g.inputHeight * g.inputWidth)
+        let groupSize = g.groupInputChannels * g.inputHeight * g.inputWidth
+        let weightCount = g.outputChannels * k
+        let parts = Self.convolutionParts(g)
+        // Part 0 sums into gradWeight, every other part into its own block, added in part order.
+        withUnsafeTemporaryAllocation(of: S.self, capacity: Swift.max((parts - 1) * weightCount, 1)) { blocks in
+            let blocks = blocks.baseAddress!
+            ComputeThreads.forEachPart(parts) { part in
+                let sum = part == 0 ? gw : blocks + (part - 1) * weightCount
+                sum.initialize(repeating: 0, count: weightCount)
+                let images = ComputeThreads.range(of: part, parts, in: g.batch, alignment: 1)
+                guard !images.isEmpty else { return }
+                withUnsafeTemporaryAllocation(of: S.self, capacity: patches.isIdentity ? 1 : k * columns) { col in
+                    let col = col.baseAddress!
+                    for n in images {
+                        for group in 0..<g.groups {
+                            let image = x + n * imageSize + group * groupSize
+                            let source: UnsafePointer<S>
+                            if patches.isIdentity {
+                                source = UnsafePointer(image)
+                            } else {
+                                patches.gather(image, into: col)
+                                source = UnsafePointer(col)
+                            }
+                            localGemm(
+                                transA: false, transB: true, m: coutG, n: k, k: columns,
+                                a: gy + (n * g.outputChannels + group * coutG) * columns, lda: columns, b: source,
+                                ldb: columns, beta: 1, c: sum + group * coutG * k, ldc: k)
+                        }
+                    }
+                }
+            }
+            for part in 1..<Swift.max(parts, 1) {
+                let block = blocks + (part - 1) * weightCount
+                for e in 0..<weightCount { gw[e] += block[e] }
+            }
+        }
+    }
+
+    func maxPool2d(_ input: Buffer, _ out: Buffer, _ g: Pooling2DGeometry) -> [Int] {
+        let (x, y) = (p(input), p(out))
+        let (h, w, oh, ow) = (g.inputHeight, g.inputWidth, g.outputHeight, g.outputWidth)
+        let outputs = g.planes * oh * ow
+        // Each window's taps inside the image, worked out once per output row and column.
+        let rowTaps = (0..<oh).map {
+            Patches.inside(
+                outputs: g.kernelHeight, stride: g.dilationHeight, padding: g.paddingTop - $0 * g.strideHeight,
+                offset: 0, extent: h)
+        }
+        let columnTaps = (0..<ow).map {
+            Patches.inside(
+                outputs: g.kernelWidth, stride: g.dilationWidth, padding: g.paddingLeft - $0 * g.strideWidth,
+                offset: 0, extent: w)
+        }
+        let isPairs =
+            g.kernelHeight == 2 && g.kernelWidth == 2 && g.strideHeight == 2 && g.strideWidth == 2
+            && g.paddingTop == 0 && g.paddingLeft == 0 && g.dilationHeight == 1 && g.dilationWidth == 1
+        return [Int](unsafeUninitializedCapacity: outputs) { indices, initialized in
+            let chosen = indices.baseAddress!
+            ComputeThreads.forEachRange(
+                of: g.planes, elements: g.planes * oh * ow * g.kernelHeight * g.kernelWidth, alignment: 1
+            ) { planes in
+                for plane in planes {
+                    let image = x + plane * h * w
+                    let (values, where_) = (y + plane * oh * ow, chosen + plane * oh * ow)
+                    if isPairs {
+                        // 2×2 windows, stride 2: the taps in row-major order, the first maximum kept.
+                        for i in 0..<oh {
+                            let top = 2 * i * w
+                            for j in 0..<ow {
+                                var index = top + 2 * j
+                                var best = image[index]
+                                @inline(__always) func consider(_ e: Int) {
+                                    let value = image[e]
+                                    if value > best || value.isNaN {
+                                        best = value
+                                        index = e
+                                    }
+                                }
+                                consider(top + 2 * j + 1)
+                                consider(top + w + 2 * j)
+                                consider(top + w + 2 * j + 1)
+                                values[i * ow + j] = best
+                                where_[i * ow + j] = index
+                            }
+                        }
+                        continue
+                    }
+                    for i in 0..<oh {
+                        let rows = rowTaps[i]
+                        let rowStart = i * g.strideHeight - g.paddingTop
+                        for j in 0..<ow {
+                            let columns = columnTaps[j]
+                            let columnStart = j * g.strideWidth - g.paddingLeft
+                            var best = -S.infinity
+                            var index =
+                                (rowStart + rows.lowerBound * g.dilationHeight) * w + columnStart
+                                + columns.lowerBound * g.dilationWidth
+                            for a in rows {
+                                let row = (rowStart + a * g.dilationHeight) * w + columnStart
+                                for b in columns {
+                                    let e = row + b * g.dilationWidth
+                                    let value = image[e]
+                                    if value > best || value.isNaN {
+                                        best = value
+                                        index = e
+                                    }
+                                }
+                            }
+                            values[i * ow + j] = best
+                            where_[i * ow + j] = index
+                        }
+                    }
+                }
+            }
+            initialized = outputs
+        }
+    }
+}
