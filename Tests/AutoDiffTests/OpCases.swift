@@ -279,5 +279,6 @@ enum OpCases {
     static func all<S: TensorScalar>(_: S.Type = S.self) -> [OpCase<S>] {
         binary(S.self) + scalar(S.self) + unary(S.self) + reductions(S.self) + matmul(S.self) + shape(S.self)
             + backwardPrimitives(S.self) + dropout(S.self) + losses(S.self) + custom(S.self)
+            + normalization(S.self)
     }
 }

@@ -132,8 +132,8 @@ extension Tensor {
 
     /// Batch normalization with given statistics (evaluation mode): `y = (x − mean[c])/√(variance[c] + ε)·weight[c] + bias[c]`
     /// for `x` of shape `[N, C, …]`, as a per-channel scale and shift (two broadcast ops).
-    /// `mean` and `variance` (`[C]`, e.g. running averages) are constants; the gradient reaches
-    /// `x`, `weight` and `bias`.
+    /// `mean` and `variance` are `[C]` (e.g. running averages, which are constants); the
+    /// gradient reaches every input that requires it.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func batchNorm(
@@ -144,10 +144,10 @@ extension Tensor {
             tensorFailure("batchNorm: \(name) has shape \(t.shape), expected [\(channels)] for input \(shape)")
         }
         let perChannel = [channels] + Array(repeating: 1, count: rank - 2)
-        let rstd = (variance.detached() + Scalar(epsilon)).pow(-0.5)
+        let rstd = (variance + Scalar(epsilon)).pow(-0.5)
         var scale = rstd
         if let weight { scale = scale * weight }
-        var shift = -(mean.detached() * scale)
+        var shift = -(mean * scale)
         if let bias { shift = shift + bias }
         return self * scale.reshaped(perChannel) + shift.reshaped(perChannel)
     }
