@@ -15,6 +15,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
     case memory
     /// The small models' matrix products through OpenBLAS and through the thin-product loops.
     case thinProducts = "thin-products"
+    /// BatchNorm2d forward and backward at the CNN benchmark's shapes (BatchNormBench.swift).
+    case batchNorm = "batchnorm"
 
     func run(dataDirectory: String?) throws -> Report {
         switch self {
@@ -31,6 +33,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
             return try memory(dataDirectory: dataDirectory)
         case .thinProducts:
             return thinProducts()
+        case .batchNorm:
+            return batchNorm()
         }
     }
 

@@ -20,7 +20,8 @@ extension OpCases {
     /// A fixed, non-uniform weighting of `y`, so that a sum over it has a gradient that
     /// depends on every element (a plain sum of a normalized tensor is constant).
     static func weighted<S: TensorScalar>(_ y: Tensor<S>) -> Tensor<S> {
-        let w = Tensor<S>(shape: y.shape, scalars: (0..<y.count).map { S(Foundation.sin(Double($0) * 0.7) + 0.3) }, on: y.device)
+        let w = Tensor<S>(
+            shape: y.shape, scalars: (0..<y.count).map { S(Foundation.sin(Double($0) * 0.7) + 0.3) }, on: y.device)
         return y * w
     }
 
@@ -39,9 +40,11 @@ extension OpCases {
             OpCase("geluBackward tanh", [[3, 4]], firstDerivative { ($0 * 2).gelu(approximate: .tanh).sum() }),
             OpCase("siluBackward", [[3, 4]], firstDerivative { ($0 * 3).silu().sum() }),
             OpCase("eluBackward", [[3, 4]], firstDerivative { ($0 * 3).elu(alpha: 0.7).sum() }),
-            OpCase("gelu third order", [[3, 4]], firstDerivative { x in
-                gradients(of: x.gelu().sum(), wrt: [x], createGraph: true)[0].sum()
-            }),
+            OpCase(
+                "gelu third order", [[3, 4]],
+                firstDerivative { x in
+                    gradients(of: x.gelu().sum(), wrt: [x], createGraph: true)[0].sum()
+                }),
             // Normalization: BatchNorm (channels on axis 1), LayerNorm (trailing axes), GroupNorm.
             OpCase("batchNorm [N, C]", [[5, 3]]) { weighted($0[0].batchNorm().output) },
             OpCase("batchNorm [N, C, L] affine", [[2, 3, 4], [3], [3]]) {
@@ -51,7 +54,9 @@ extension OpCases {
                 weighted($0[0].batchNorm(weight: $0[1], bias: $0[2], epsilon: 1e-3).output)
             },
             OpCase("batchNorm weight only", [[4, 2, 3], [2]]) { weighted($0[0].batchNorm(weight: $0[1]).output) },
-            OpCase("batchNorm with given statistics", [[2, 3, 4], [3], [3], [3]], domains: [.any, .any, .positive, .any]) {
+            OpCase(
+                "batchNorm with given statistics", [[2, 3, 4], [3], [3], [3]], domains: [.any, .any, .positive, .any]
+            ) {
                 weighted($0[0].batchNorm(mean: $0[1], variance: $0[2], weight: $0[3]))
             },
             OpCase("layerNorm last axis", [[3, 5]]) { weighted($0[0].layerNorm(normalizedShape: [5])) },
@@ -62,15 +67,21 @@ extension OpCases {
                 weighted($0[0].groupNorm(groups: 2, weight: $0[1], bias: $0[2]))
             },
             OpCase("groupNorm instance", [[2, 3, 2, 2]]) { weighted($0[0].groupNorm(groups: 3)) },
-            OpCase("batchNorm second order", [[3, 2, 4], [2], [2]], allFirstDerivatives { xs in
-                weighted(xs[0].batchNorm(weight: xs[1], bias: xs[2]).output).tanh().sum()
-            }),
-            OpCase("layerNorm second order", [[3, 5], [5], [5]], allFirstDerivatives { xs in
-                weighted(xs[0].layerNorm(normalizedShape: [5], weight: xs[1], bias: xs[2])).tanh().sum()
-            }),
-            OpCase("groupNorm second order", [[2, 4, 3], [4], [4]], allFirstDerivatives { xs in
-                weighted(xs[0].groupNorm(groups: 2, weight: xs[1], bias: xs[2])).tanh().sum()
-            }),
+            OpCase(
+                "batchNorm second order", [[3, 2, 4], [2], [2]],
+                allFirstDerivatives { xs in
+                    weighted(xs[0].batchNorm(weight: xs[1], bias: xs[2]).output).tanh().sum()
+                }),
+            OpCase(
+                "layerNorm second order", [[3, 5], [5], [5]],
+                allFirstDerivatives { xs in
+                    weighted(xs[0].layerNorm(normalizedShape: [5], weight: xs[1], bias: xs[2])).tanh().sum()
+                }),
+            OpCase(
+                "groupNorm second order", [[2, 4, 3], [4], [4]],
+                allFirstDerivatives { xs in
+                    weighted(xs[0].groupNorm(groups: 2, weight: xs[1], bias: xs[2])).tanh().sum()
+                }),
             // Axis ops.
             OpCase("transpose axes 0 and 2", [[2, 3, 4]]) { weighted($0[0].transposed(0, 2)) },
             OpCase("transpose negative axes", [[2, 3, 4, 2]]) { weighted($0[0].transposed(-1, 1)) },
@@ -99,9 +110,11 @@ extension OpCases {
         cases += [
             OpCase("matmul vector × batch", [[3], [2, 2, 3, 5]]) { $0[0].matmul($0[1]) },
             OpCase("matmul batch × vector", [[2, 2, 4, 3], [3]]) { $0[0].matmul($0[1]) },
-            OpCase("matmul 4-D second order", [[2, 1, 3, 2], [2, 2, 4]], allFirstDerivatives { xs in
-                xs[0].matmul(xs[1]).tanh().sum()
-            }),
+            OpCase(
+                "matmul 4-D second order", [[2, 1, 3, 2], [2, 2, 4]],
+                allFirstDerivatives { xs in
+                    xs[0].matmul(xs[1]).tanh().sum()
+                }),
         ]
         return cases
     }
@@ -210,7 +223,9 @@ struct NormalizationOpTests {
             OpCase<Float>("batchNorm offset mean", [[32, 4, 1100]]) {
                 ($0[0] + 1000).batchNorm().output
             },
-            OpCase<Float>("layerNorm long rows", [[6, 2500]]) { OpCases.weighted($0[0].layerNorm(normalizedShape: [2500])) },
+            OpCase<Float>("layerNorm long rows", [[6, 2500]]) {
+                OpCases.weighted($0[0].layerNorm(normalizedShape: [2500]))
+            },
             OpCase<Float>("groupNorm", [[8, 16, 9, 9]]) { OpCases.weighted($0[0].groupNorm(groups: 4)) },
             OpCase<Float>("activations", [[300, 400]]) { xs in
                 let x = xs[0] * 4

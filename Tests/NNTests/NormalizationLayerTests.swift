@@ -116,7 +116,9 @@ struct NormalizationLayerTests {
         }
     }
 
-    static var batch: Tensor<Float> { Tensor(shape: [6, 3], scalars: (0..<18).map { Float(cos(Double($0) * 0.9)) * 2 }) }
+    static var batch: Tensor<Float> {
+        Tensor(shape: [6, 3], scalars: (0..<18).map { Float(cos(Double($0) * 0.9)) * 2 })
+    }
 
     @Test("saveParameters writes buffers; loadParameters restores them, and reports missing ones")
     func saveAndLoadBuffers() throws {
@@ -141,9 +143,11 @@ struct NormalizationLayerTests {
 
         // A file without the buffers (parameters only) does not load into a model that has them.
         let parametersOnly = dir.file("parameters.safetensors")
-        try Safetensors.write(model.namedParameters.map { ($0.name, $0.parameter.value.detached()) }, to: parametersOnly)
+        try Safetensors.write(
+            model.namedParameters.map { ($0.name, $0.parameter.value.detached()) }, to: parametersOnly)
         let error = #expect(throws: NNError.self) { try other.loadParameters(from: parametersOnly) }
-        #expect("\(error!)".contains("missing layers.1.running_mean, layers.1.running_var, layers.1.num_batches_tracked"))
+        #expect(
+            "\(error!)".contains("missing layers.1.running_mean, layers.1.running_var, layers.1.num_batches_tracked"))
         // A model without buffers still loads a parameters-only file.
         var g = RandomGenerator(seed: 5)
         let plain = Sequential<Float> { Linear(3, 4, generator: &g) }
@@ -186,7 +190,9 @@ struct NormalizationLayerTests {
         let x = Self.input([2, 4, 3]) { sin(0.37 * $0) * 2 }
         let ln = LayerNorm<Double>([4, 3])
         #expect(ln.namedParameters.map(\.name) == ["weight", "bias"] && ln.weight!.shape == [4, 3])
-        #expect(ln(x).scalars == x.layerNorm(normalizedShape: [4, 3], weight: .ones([4, 3]), bias: .zeros([4, 3])).scalars)
+        #expect(
+            ln(x).scalars
+                == x.layerNorm(normalizedShape: [4, 3], weight: .ones([4, 3]), bias: .zeros([4, 3])).scalars)
         let gn = GroupNorm<Double>(numGroups: 2, numChannels: 4)
         #expect(gn.weight!.shape == [4] && gn.bias!.shape == [4])
         #expect(gn(x).scalars == x.groupNorm(groups: 2, weight: .ones([4]), bias: .zeros([4])).scalars)

@@ -29,11 +29,14 @@ extension Tensor {
         let inputs = [x] + [scale, shift].compactMap { $0 }
         let output = Tensor(shape: x.shape, storage: out).recorded(.normalize, inputs) {
             .nary { g, _ in
-                let wanted = (x: x.requiresGrad, scale: scale?.requiresGrad ?? false, shift: shift?.requiresGrad ?? false)
+                let wanted = (
+                    x: x.requiresGrad, scale: scale?.requiresGrad ?? false, shift: shift?.requiresGrad ?? false
+                )
                 let grads: (dx: Tensor?, dScale: Tensor?, dShift: Tensor?)
                 if ThreadState.current.gradEnabled {
                     grads = normalizedBackwardRecorded(
-                        g, x, outer: outer, groups: groups, inner: inner, scale: scale, epsilon: epsilon, wanted: wanted)
+                        g, x, outer: outer, groups: groups, inner: inner, scale: scale, epsilon: epsilon, wanted: wanted
+                    )
                 } else {
                     grads = normalizedBackwardFused(
                         g, x, outer: outer, groups: groups, inner: inner, scale: scale, mean: mean, rstd: rstd)
@@ -116,7 +119,8 @@ extension Tensor {
     /// the batch mean and biased variance for running averages.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public func batchNorm(weight: Tensor? = nil, bias: Tensor? = nil, epsilon: Double = 1e-5) -> BatchNormResult<Scalar> {
+    public func batchNorm(weight: Tensor? = nil, bias: Tensor? = nil, epsilon: Double = 1e-5) -> BatchNormResult<Scalar>
+    {
         let channels = checkBatchNormShapes(weight: weight, bias: bias, epsilon: epsilon)
         let (outer, inner) = (shape[0], shape[2...].reduce(1, *))
         guard outer * inner > 1 else {
@@ -185,7 +189,8 @@ extension Tensor {
         }
         for (name, t) in [("weight", weight), ("bias", bias)] {
             if let t, t.shape != normalizedShape {
-                tensorFailure("layerNorm: \(name) has shape \(t.shape), expected the normalized shape \(normalizedShape)")
+                tensorFailure(
+                    "layerNorm: \(name) has shape \(t.shape), expected the normalized shape \(normalizedShape)")
             }
         }
         guard epsilon >= 0, epsilon.isFinite else { tensorFailure("layerNorm: epsilon \(epsilon) must be ≥ 0") }

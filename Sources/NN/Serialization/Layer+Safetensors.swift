@@ -11,7 +11,8 @@ extension Layer {
 
     /// What a model file holds: the parameters, then the buffers, by path.
     var savedTensors: [(name: String, tensor: Tensor<Scalar>)] {
-        namedParameters.map { ($0.name, $0.parameter.value.detached()) } + namedBuffers.map { ($0.name, $0.buffer.value) }
+        namedParameters.map { ($0.name, $0.parameter.value.detached()) }
+            + namedBuffers.map { ($0.name, $0.buffer.value) }
     }
 
     /// Loads every parameter and buffer from a safetensors file written here or by Python (F32

@@ -12,7 +12,9 @@ extension CPUBackend {
     ) {
         switch x.dtype {
         case .float32:
-            let (px, po, pm, pr) = (x.host(Float.self), out.host(Float.self), mean.host(Float.self), rstd.host(Float.self))
+            let (px, po, pm, pr) = (
+                x.host(Float.self), out.host(Float.self), mean.host(Float.self), rstd.host(Float.self)
+            )
             let (ps, pb) = (scale?.host(Float.self), shift?.host(Float.self))
             Self.forEachGroupRange(groups, elements: x.count) { r in
                 ad_normalize_f32(
