@@ -17,6 +17,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
     case thinProducts = "thin-products"
     /// The CNN's two convolutions at batch 128: forward, weight and input gradients.
     case conv
+    /// BatchNorm2d forward and backward at the CNN benchmark's shapes (BatchNormBench.swift).
+    case batchNorm = "batchnorm"
 
     func run(dataDirectory: String?) throws -> Report {
         switch self {
@@ -35,6 +37,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
             return thinProducts()
         case .conv:
             return convolutions()
+        case .batchNorm:
+            return batchNorm()
         }
     }
 

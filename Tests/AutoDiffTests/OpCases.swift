@@ -280,5 +280,6 @@ enum OpCases {
         binary(S.self) + scalar(S.self) + unary(S.self) + reductions(S.self) + matmul(S.self) + shape(S.self)
             + backwardPrimitives(S.self) + dropout(S.self) + losses(S.self) + custom(S.self)
             + convolution(S.self)
+            + normalization(S.self)
     }
 }

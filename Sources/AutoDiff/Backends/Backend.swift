@@ -296,6 +296,27 @@ public protocol Backend: AnyObject, Sendable {
     func softmaxCrossEntropyGradient(
         probabilities: Buffer, labels: [Int], rows: Int, classes: Int, scale: Double, into out: Buffer)
 
+    // MARK: Normalization
+
+    /// Normalizes `x` seen as `[outer, groups, inner]` per group `c`, over its
+    /// `n = outer·inner` elements `x[o, c, i]`: `μ_c` = their mean, `σ²_c` = their biased
+    /// variance `Σ(x − μ_c)²/n`, `rstd_c = 1/√(σ²_c + epsilon)`, and
+    /// `out[o, c, i] = (x[o, c, i] − μ_c)·rstd_c·scale[c] + shift[c]` (scale 1 and shift 0 when
+    /// not given). `mean` and `rstd` (`groups` elements each) receive `μ` and `rstd`. A group
+    /// with `n = 0` has mean 0 and variance 0. BatchNorm over NCHW is `[N, C, H·W]`;
+    /// LayerNorm and GroupNorm are `[1, rows, rowLength]`.
+    func normalize(
+        _ x: Buffer, outer: Int, groups: Int, inner: Int, epsilon: Double, scale: Buffer?, shift: Buffer?,
+        into out: Buffer, mean: Buffer, rstd: Buffer)
+    /// The backward pass of ``normalize(_:outer:groups:inner:epsilon:scale:shift:into:mean:rstd:)``
+    /// for the upstream gradient `g` of `out` (same layout), from the input `x` and the saved
+    /// `mean` and `rstd`: with `x̂ = (x − μ_c)·rstd_c`, per group `sumG[c] = Σ g` and
+    /// `sumGXhat[c] = Σ g·x̂` (the gradients of `shift` and `scale`), and
+    /// `dx = scale[c]·rstd_c·(g − sumG[c]/n − x̂·sumGXhat[c]/n)` (scale 1 when not given).
+    func normalizeBackward(
+        _ g: Buffer, _ x: Buffer, mean: Buffer, rstd: Buffer, scale: Buffer?, outer: Int, groups: Int, inner: Int,
+        into dx: Buffer, sumG: Buffer, sumGXhat: Buffer)
+
     // MARK: Optimizer updates
 
     /// One optimizer step, in place, on `weights` with `gradient` and the rule's `state`
@@ -330,6 +351,14 @@ public enum UnaryKernel: Sendable, Equatable {
     case leakyReluSlope(Double)
     /// `min(max(x, lo), hi)`.
     case clamp(Double, Double)
+    /// GELU, exact: `x·Φ(x) = ½·x·(1 + erf(x/√2))`.
+    case gelu
+    /// GELU, tanh approximation: `½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
+    case geluTanh
+    /// SiLU (swish): `x·σ(x)`.
+    case silu
+    /// ELU: `x` where `x > 0`, else `α·(eˣ − 1)` (computed as `α·expm1(x)`).
+    case elu(Double)
     /// `1` where `lo ≤ x ≤ hi`, else `0` (clamp's derivative).
     case inside(Double, Double)
     /// Comparisons with a constant, giving 1 or 0.
@@ -354,6 +383,17 @@ public enum BinaryKernel: Sendable, Equatable {
     case sigmoidBackward
     /// `g` where `x > 0`, else `0`, with `a = g`, `b = x`: relu's derivative in one pass.
     case reluBackward
+    /// `g·(Φ(x) + x·φ(x))` with `a = g`, `b = x`, `φ` the standard normal density: exact GELU's
+    /// derivative.
+    case geluBackward
+    /// `g·(½·(1 + t) + ½·x·(1 − t²)·u′)` with `a = g`, `b = x`, `t = tanh(u)`,
+    /// `u = √(2/π)·(x + 0.044715·x³)`, `u′ = √(2/π)·(1 + 3·0.044715·x²)`: the tanh GELU's
+    /// derivative.
+    case geluTanhBackward
+    /// `g·σ(x)·(1 + x·(1 − σ(x)))` with `a = g`, `b = x`: SiLU's derivative.
+    case siluBackward
+    /// `g` where `x > 0`, else `g·α·eˣ`, with `a = g`, `b = x`: ELU's derivative.
+    case eluBackward(Double)
     /// Comparisons giving 1 or 0.
     case less, lessEqual, greater, greaterEqual, equal, notEqual
 }

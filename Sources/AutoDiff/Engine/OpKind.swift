@@ -12,6 +12,11 @@ public enum OpKind: String, CaseIterable, Sendable {
     case negate, exp, log, sqrt, abs, sin, cos, tanh, sigmoid, relu, leakyRelu, softplus, clamp
     // Fused backward kernels that are themselves differentiable, for second derivatives.
     case tanhBackward, sigmoidBackward, reluBackward
+    // Activations as single kernels, and their fused differentiable backward kernels
+    // (Ops/Activations.swift).
+    case gelu, silu, elu, geluBackward, siluBackward, eluBackward
+    // Normalization over groups of elements, the affine part fused (Ops/Normalization.swift).
+    case normalize
     // Reductions (Ops/Reduction.swift).
     case sum, max, min, logSumExp
     // Linear algebra (Ops/Matmul.swift).

@@ -2,53 +2,81 @@
 // product, never copies: the rule for C = op(A)·op(B) is itself a product with flags.
 
 extension Tensor {
-    /// The matrix product `op(self) · op(other)`, where `op` transposes the last two axes when its
-    /// flag is set (folded into the product kernel, no copy).
+    /// The matrix product `op(self) · op(other)` with `torch.matmul` semantics, where `op`
+    /// transposes the last two axes when its flag is set (folded into the product kernel, no
+    /// copy).
     ///
     /// - 2-D × 2-D: `[m, k] × [k, n] → [m, n]`.
-    /// - 3-D × 3-D with the same batch: one product per batch entry.
-    /// - 3-D × 2-D: the matrix is shared by every batch entry; 2-D × 3-D likewise.
-    /// - A vector on either side (1-D) is a row (left) or a column (right) and its axis is dropped
-    ///   from the result, as in NumPy.
+    /// - Batches (rank ≥ 3 on either side): the leading axes are batch axes, broadcast against
+    ///   each other as NumPy does (`[1, 4, 3] × [2, 3, 5] → [2, 4, 5]`, `[2, 1, 4, 3] × [3, 3, 5]
+    ///   → [2, 3, 4, 5]`); a matrix (2-D) is shared by every batch entry. When only the left
+    ///   side has batch axes, the batch is folded into its rows: one large product.
+    /// - A vector on either side (1-D) is a row (left) or a column (right) and its axis is
+    ///   dropped from the result, as in NumPy.
     ///
     /// Rules (for `C = A·B`): ∂A = G·Bᵀ, ∂B = Aᵀ·G; the transposed cases swap operands and flags.
+    /// A broadcast batch operand is expanded first, so its gradient is summed back by the engine.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func matmul(_ other: Tensor, transposeSelf: Bool = false, transposeOther: Bool = false) -> Tensor {
         let a = self
         let b = other
         switch (a.rank, b.rank) {
+        case (0, _), (_, 0):
+            break
         case (1, 1):
             guard !transposeSelf && !transposeOther else { break }
             return a.reshaped([1, a.count]).matmul(b.reshaped([b.count, 1])).reshaped([])
-        case (1, 2), (1, 3):
+        case (1, _):
             guard !transposeSelf else { break }
             let r = a.reshaped([1, a.count]).matmul(b, transposeOther: transposeOther)
             return r.squeezed(axis: -2)
-        case (2, 1), (3, 1):
+        case (_, 1):
             guard !transposeOther else { break }
             let r = a.matmul(b.reshaped([b.count, 1]), transposeSelf: transposeSelf)
             return r.squeezed(axis: -1)
-        case (3, 2) where !transposeSelf:
-            // Fold the batch into the rows: one large product instead of many small ones.
-            let (batch, m, k) = (a.shape[0], a.shape[1], a.shape[2])
-            let r = a.reshaped([batch * m, k]).matmul(b, transposeOther: transposeOther)
-            return r.reshaped([batch, m, r.shape[1]])
-        case (3, 2):
-            return a.matmul(
-                b.unsqueezed(axis: 0).expanded(to: [a.shape[0]] + b.shape), transposeSelf: true,
-                transposeOther: transposeOther)
-        case (2, 3):
-            return a.unsqueezed(axis: 0).expanded(to: [b.shape[0]] + a.shape).matmul(
-                b, transposeSelf: transposeSelf, transposeOther: transposeOther)
-        case (2, 2), (3, 3):
+        case (2, 2):
+            return Tensor.gemm(a, b, transposeSelf, transposeOther)
+        case (3, 3) where a.shape[0] == b.shape[0]:
             return Tensor.gemm(a, b, transposeSelf, transposeOther)
         default:
-            break
+            return Tensor.batchedMatmul(a, b, transposeSelf, transposeOther)
         }
         tensorFailure(
-            "matmul: \(Tensor.describe(a.shape, transposeSelf)) × \(Tensor.describe(b.shape, transposeOther)): expected matrices (2-D), batches of matrices (3-D) or vectors (1-D)"
+            "matmul: \(Tensor.describe(a.shape, transposeSelf)) × \(Tensor.describe(b.shape, transposeOther)): expected tensors of rank ≥ 1, and no transpose of a vector"
         )
+    }
+
+    /// Operands of rank ≥ 2 with batch axes on at least one side: the batch axes broadcast, then
+    /// one batched product (or, with batch axes only on the left, one product with the batch
+    /// folded into the rows).
+    private static func batchedMatmul(_ a: Tensor, _ b: Tensor, _ ta: Bool, _ tb: Bool) -> Tensor {
+        let (aBatch, bBatch) = (Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2)))
+        let (ar, ac) = (a.shape[a.rank - 2], a.shape[a.rank - 1])
+        let (br, bc) = (b.shape[b.rank - 2], b.shape[b.rank - 1])
+        let (m, k) = ta ? (ac, ar) : (ar, ac)
+        let (k2, n) = tb ? (bc, br) : (br, bc)
+        let shapes = "\(describe(a.shape, ta)) × \(describe(b.shape, tb))"
+        guard k == k2 else { tensorFailure("matmul: \(shapes): inner dimensions \(k) and \(k2) differ") }
+        let rank = Swift.max(aBatch.count, bBatch.count)
+        var batch = [Int](repeating: 1, count: rank)
+        for i in 0..<rank {
+            let da = i < rank - aBatch.count ? 1 : aBatch[i - (rank - aBatch.count)]
+            let db = i < rank - bBatch.count ? 1 : bBatch[i - (rank - bBatch.count)]
+            guard da == db || da == 1 || db == 1 else {
+                tensorFailure("matmul: \(shapes): batch dimensions \(aBatch) and \(bBatch) cannot broadcast")
+            }
+            batch[i] = da == 1 ? db : da
+        }
+        let count = batch.reduce(1, *)
+        if bBatch.allSatisfy({ $0 == 1 }) && aBatch == batch && !ta {
+            // Fold the batch into the rows: one large product instead of many small ones.
+            let r = gemm(a.reshaped([count * m, k]), b.reshaped([br, bc]), false, tb)
+            return r.reshaped(batch + [m, n])
+        }
+        let a3 = a.expanded(to: batch + [ar, ac]).reshaped([count, ar, ac])
+        let b3 = b.expanded(to: batch + [br, bc]).reshaped([count, br, bc])
+        return gemm(a3, b3, ta, tb).reshaped(batch + [m, n])
     }
 
     private static func describe(_ shape: [Int], _ transposed: Bool) -> String {

@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "normalize.h"
+
 /// C ← α·op(A)·op(B) + β·C + 1·biasᵀ (row-major, CBLAS conventions; `bias` has n elements, or is
 /// NULL for none) for products with a side of at most a few elements, where BLAS's packing
 /// dominates. C is not read when β = 0.

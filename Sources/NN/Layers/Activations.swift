@@ -36,6 +36,38 @@ public final class Softmax<Scalar: TensorScalar>: Layer {
     public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.softmax(alongAxis: axis) }
 }
 
+/// GELU as a layer: `x·Φ(x)` exact, or PyTorch's `approximate='tanh'` form
+/// (``Tensor/gelu(approximate:)``).
+public final class GELU<Scalar: TensorScalar>: Layer {
+    /// Exact (`.none`) or the tanh approximation.
+    public let approximate: GELUApproximation
+    public init(approximate: GELUApproximation = .none) { self.approximate = approximate }
+    public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.gelu(approximate: approximate) }
+}
+
+/// SiLU (swish), `x·σ(x)`, as a layer.
+public final class SiLU<Scalar: TensorScalar>: Layer {
+    public init() {}
+    public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.silu() }
+}
+
+/// ELU, `x` for `x > 0`, else `α·(eˣ − 1)`, as a layer.
+public final class ELU<Scalar: TensorScalar>: Layer {
+    /// `α`, the negative saturation value's magnitude.
+    public let alpha: Scalar
+    public init(alpha: Scalar = 1) { self.alpha = alpha }
+    public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.elu(alpha: alpha) }
+}
+
+/// `log softmax(x) = x − log Σ eˣ` along `axis` (the last by default) as a layer, stable for
+/// any magnitude.
+public final class LogSoftmax<Scalar: TensorScalar>: Layer {
+    /// The axis normalised over.
+    public let axis: Int
+    public init(axis: Int = -1) { self.axis = axis }
+    public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.logSoftmax(alongAxis: axis) }
+}
+
 /// The activation functions by name, for ``Sequential/init(mlp:activation:output:weightInitializer:generator:)``.
 public enum Activation: Sendable, Hashable {
     case relu, leakyRelu(slope: Double), sigmoid, tanh, softmax

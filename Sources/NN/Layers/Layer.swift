@@ -40,6 +40,32 @@ public struct NamedParameter<Scalar: TensorScalar> {
     public let parameter: Parameter<Scalar>
 }
 
+/// Non-trainable state of a layer that is saved and loaded with the model, as PyTorch's
+/// buffers are: BatchNorm's running mean and variance and its batch count.
+///
+/// A buffer is a constant tensor (it never requires gradients): optimizers do not see it
+/// (``Layer/parameters`` lists parameters only), the layer updates it without recording, and
+/// ``Layer/saveParameters(to:metadata:)``, ``Layer/loadParameters(from:)`` and ``Checkpoint``
+/// save and restore it beside the parameters under its path (`layers.1.running_mean`).
+public final class LayerBuffer<Scalar: TensorScalar> {
+    /// The current value (a constant, replaced as a whole when the layer updates it).
+    public var value: Tensor<Scalar>
+
+    /// A buffer holding `value`, detached from any tape.
+    public init(_ value: Tensor<Scalar>) { self.value = value.detached() }
+
+    /// The shape of ``value``.
+    public var shape: [Int] { value.shape }
+}
+
+/// A named buffer: its stable path in the model (`layers.1.running_var`) and the buffer.
+public struct NamedBuffer<Scalar: TensorScalar> {
+    /// The path, e.g. `layers.1.running_var`.
+    public let name: String
+    /// The buffer.
+    public let buffer: LayerBuffer<Scalar>
+}
+
 /// A building block of a model: a function of one tensor with (possibly) parameters, children,
 /// and a train/eval mode.
 ///
@@ -82,6 +108,10 @@ public protocol Layer<Scalar>: AnyObject {
 
     /// Random generators this layer owns (dropout's), by local name, so checkpoints can save them.
     var ownGenerators: [(name: String, get: () -> RandomGenerator, set: (RandomGenerator) -> Void)] { get }
+
+    /// The non-trainable state this layer owns directly (``LayerBuffer``), with PyTorch's local
+    /// names (`running_mean`, `running_var`, `num_batches_tracked`); none by default.
+    var ownBuffers: [(name: String, buffer: LayerBuffer<Scalar>)] { get }
 }
 
 extension Layer {
@@ -90,6 +120,7 @@ extension Layer {
     public func ownRegularizationLoss() -> Tensor<Scalar>? { nil }
     public func setTrainingMode(_ training: Bool) {}
     public var ownGenerators: [(name: String, get: () -> RandomGenerator, set: (RandomGenerator) -> Void)] { [] }
+    public var ownBuffers: [(name: String, buffer: LayerBuffer<Scalar>)] { [] }
 
     /// Visits this layer and every descendant, depth first in declaration order, with its path
     /// (`""` for the root).
@@ -110,6 +141,18 @@ extension Layer {
         forEachLayer { path, layer in
             for p in layer.ownParameters {
                 result.append(NamedParameter(name: path.isEmpty ? p.name : path + "." + p.name, parameter: p.parameter))
+            }
+        }
+        return result
+    }
+
+    /// Every buffer (non-trainable saved state) with its stable path (`layers.1.running_mean`),
+    /// in declaration order, as ``namedParameters`` names parameters.
+    public var namedBuffers: [NamedBuffer<Scalar>] {
+        var result: [NamedBuffer<Scalar>] = []
+        forEachLayer { path, layer in
+            for b in layer.ownBuffers {
+                result.append(NamedBuffer(name: path.isEmpty ? b.name : path + "." + b.name, buffer: b.buffer))
             }
         }
         return result

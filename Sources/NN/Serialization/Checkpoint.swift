@@ -1,6 +1,7 @@
 import AutoDiff
 
-/// A training run saved to one safetensors file: the model's parameters (`model.<name>`), the
+/// A training run saved to one safetensors file: the model's parameters and buffers
+/// (`model.<name>`: weights, BatchNorm's running statistics), the
 /// optimizer's state buffers (`optimizer.<slot>.<index>`), and in the metadata the step number,
 /// the optimizer's step count, and the state of every random generator — the model's dropout
 /// generators and the caller's own (e.g. the batch shuffler), so a run resumed from it produces
@@ -32,8 +33,8 @@ public enum Checkpoint {
         to path: String, model: Model, optimizer: Optimizer<Model.Scalar>, step: Int,
         generators: [String: RandomGenerator] = [:], metadata: [String: String] = [:]
     ) throws {
-        var tensors: [(name: String, tensor: Tensor<Model.Scalar>)] = model.namedParameters.map {
-            ("model." + $0.name, $0.parameter.value.detached())
+        var tensors: [(name: String, tensor: Tensor<Model.Scalar>)] = model.savedTensors.map {
+            ("model." + $0.name, $0.tensor)
         }
         tensors += optimizer.stateTensors.map { ("optimizer." + $0.name, $0.tensor) }
         var meta: [String: String] = [:]
@@ -51,7 +52,7 @@ public enum Checkpoint {
         }
     }
 
-    /// Restores the model's parameters (in place), the optimizer's state and step count, and the
+    /// Restores the model's parameters (in place) and buffers, the optimizer's state and step count, and the
     /// model's dropout generators; returns the step and the caller's generators. The model and
     /// optimizer must be built as they were when saved: every mismatch is reported and nothing
     /// is changed.

@@ -35,6 +35,11 @@ extension Sequential: PyTorchNaming {
     }
 }
 
+extension BatchNormLayer: PyTorchNaming {
+    /// `num_batches_tracked` is an int64 in PyTorch.
+    public func pytorchLayout(of name: String) -> PyTorchLayout { name == "num_batches_tracked" ? .integer : .same }
+}
+
 extension Linear: PyTorchNaming {
     /// The weight is `[out, in]` in PyTorch.
     public func pytorchLayout(of name: String) -> PyTorchLayout { name == "weight" ? .transposed : .same }
@@ -84,6 +89,12 @@ extension Layer {
                         name: qualified(name), tensor: parameter.value,
                         layout: naming?.pytorchLayout(of: name) ?? .same,
                         assign: { value in parameter.assign(value) }))
+            }
+            for (name, buffer) in layer.ownBuffers {
+                result.append(
+                    PyTorchEntry(
+                        name: qualified(name), tensor: buffer.value, layout: naming?.pytorchLayout(of: name) ?? .same,
+                        assign: { value in buffer.value = value.detached().to(buffer.value.device) }))
             }
             for child in layer.children {
                 visit(child.layer, qualified(naming?.pytorchName(ofChild: child.name) ?? child.name))

@@ -54,6 +54,16 @@ enum CPULoops {
         case .inside(let lo, let hi):
             let (lo, hi) = (S(lo), S(hi))
             map { $0 >= lo && $0 <= hi ? 1 : 0 }
+        case .gelu:
+            let invSqrt2 = S(0.7071067811865476)
+            map { $0 * (1 + S.erf($0 * invSqrt2)) / 2 }
+        case .geluTanh:
+            let (c, a) = (S(0.7978845608028654), S(0.044715))
+            map { x in x * (1 + S.tanh(c * (x + a * x * x * x))) / 2 }
+        case .silu: map { $0 * stableSigmoid($0) }
+        case .elu(let alpha):
+            let alpha = S(alpha)
+            map { $0 > 0 ? $0 : alpha * S.expMinusOne($0) }
         case .greaterThanScalar(let c):
             let c = S(c)
             map { $0 > c ? 1 : 0 }
@@ -114,6 +124,30 @@ enum CPULoops {
         case .tanhBackward: zip { g, y in g * (1 - y * y) }
         case .sigmoidBackward: zip { g, y in g * y * (1 - y) }
         case .reluBackward: zip { g, x in x > 0 ? g : 0 }
+        case .geluBackward:
+            let (invSqrt2, invSqrt2Pi) = (S(0.7071067811865476), S(0.3989422804014327))
+            zip { g, x in
+                let cdf: S = (1 + S.erf(x * invSqrt2)) / 2
+                let density: S = S.exp(-x * x / 2) * invSqrt2Pi
+                return g * (cdf + x * density)
+            }
+        case .geluTanhBackward:
+            let (c, a) = (S(0.7978845608028654), S(0.044715))
+            zip { g, x in
+                let x2: S = x * x
+                let t: S = S.tanh(c * (x + a * x2 * x))
+                let du: S = c * (1 + 3 * a * x2)
+                let slope: S = (1 + t) / 2 + x * (1 - t * t) * du / 2
+                return g * slope
+            }
+        case .siluBackward:
+            zip { g, x in
+                let s = stableSigmoid(x)
+                return g * s * (1 + x * (1 - s))
+            }
+        case .eluBackward(let alpha):
+            let alpha = S(alpha)
+            zip { g, x in x > 0 ? g : g * alpha * S.exp(x) }
         case .less: zip { $0 < $1 ? 1 : 0 }
         case .lessEqual: zip { $0 <= $1 ? 1 : 0 }
         case .greater: zip { $0 > $1 ? 1 : 0 }

@@ -63,6 +63,10 @@ extension ReferenceBackend {
         case .leakyRelu(let slope): return { x in x > 0 ? x : S(slope) * x }
         case .leakyReluSlope(let slope): return { x in x > 0 ? 1 : S(slope) }
         case .clamp(let lo, let hi): return { x in Swift.min(Swift.max(x, S(lo)), S(hi)) }
+        case .gelu: return { x in x * normalCDF(x) }
+        case .geluTanh: return { x in x * (1 + S.tanh(geluTanhArgument(x))) / 2 }
+        case .silu: return { x in x * sigmoid(x) }
+        case .elu(let alpha): return { x in x > 0 ? x : S(alpha) * S.expMinusOne(x) }
         case .inside(let lo, let hi): return { x in x >= S(lo) && x <= S(hi) ? 1 : 0 }
         case .greaterThanScalar(let c): return { x in x > S(c) ? 1 : 0 }
         case .lessThanScalar(let c): return { x in x < S(c) ? 1 : 0 }
@@ -75,6 +79,22 @@ extension ReferenceBackend {
         if x >= 0 { return 1 / (1 + S.exp(-x)) }
         let e = S.exp(x)
         return e / (1 + e)
+    }
+
+    /// `Φ(x) = ½·(1 + erf(x/√2))`, the standard normal distribution function.
+    static func normalCDF<S: TensorScalar>(_ x: S) -> S { (1 + S.erf(x * S(0.7071067811865476))) / 2 }
+
+    /// `φ(x) = e^{−x²/2}/√(2π)`, the standard normal density.
+    static func normalDensity<S: TensorScalar>(_ x: S) -> S { S.exp(-x * x / 2) * S(0.3989422804014327) }
+
+    /// `u = √(2/π)·(x + 0.044715·x³)`, the argument of the tanh GELU's tanh.
+    static func geluTanhArgument<S: TensorScalar>(_ x: S) -> S { S(0.7978845608028654) * (x + S(0.044715) * x * x * x) }
+
+    /// The tanh GELU's derivative `½·(1 + t) + ½·x·(1 − t²)·u′` (`t = tanh(u)`, `u′ = du/dx`).
+    static func geluTanhDerivative<S: TensorScalar>(_ x: S) -> S {
+        let t = S.tanh(geluTanhArgument(x))
+        let du = S(0.7978845608028654) * (1 + 3 * S(0.044715) * x * x)
+        return (1 + t) / 2 + x * (1 - t * t) * du / 2
     }
 
     /// `xʸ`: for an integral `y` (`y == y.rounded()`, `|y| < 2²⁴`) `S.pow(x, Int(y))`, defined for
@@ -124,6 +144,14 @@ extension ReferenceBackend {
         case .tanhBackward: return { g, y in g * (1 - y * y) }
         case .sigmoidBackward: return { g, y in g * y * (1 - y) }
         case .reluBackward: return { g, x in x > 0 ? g : 0 }
+        case .geluBackward: return { g, x in g * (normalCDF(x) + x * normalDensity(x)) }
+        case .geluTanhBackward: return { g, x in g * geluTanhDerivative(x) }
+        case .siluBackward:
+            return { g, x in
+                let s = sigmoid(x)
+                return g * s * (1 + x * (1 - s))
+            }
+        case .eluBackward(let alpha): return { g, x in x > 0 ? g : g * S(alpha) * S.exp(x) }
         case .less: return { a, b in a < b ? 1 : 0 }
         case .lessEqual: return { a, b in a <= b ? 1 : 0 }
         case .greater: return { a, b in a > b ? 1 : 0 }

@@ -1,0 +1,141 @@
+// Normalization over groups of x seen as [outer, groups, inner] (BatchNorm: [N, C, H·W];
+// LayerNorm and GroupNorm: [1, rows, row length]). Each group is handled whole by one thread,
+// run by run (outer runs of inner contiguous elements), so its three passes (sum, squared
+// deviations, output) re-read the group from cache rather than memory when it fits.
+
+#include "CKernels.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define AD_NO_TARGET_CLONES 1  // as in kernels.c: the resolvers would run before the sanitizer
+#endif
+#endif
+
+#if defined(__x86_64__) && defined(__clang__) && !defined(AD_NO_TARGET_CLONES)
+#define DISPATCHED __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define DISPATCHED
+#endif
+#define INLINE static inline __attribute__((always_inline))
+
+typedef float f32x8 __attribute__((vector_size(32)));
+#define LOAD8(p) ({ f32x8 v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define STORE8(p, v) ({ f32x8 v_ = (v); memcpy((p), &v_, sizeof v_); })
+#define SPLAT8(s) ((f32x8){s, s, s, s, s, s, s, s})
+
+// Float partial sums are flushed to double every CHUNK elements of a run, so a long run loses
+// no more precision than a short one.
+enum { CHUNK = 1024 };
+
+// The sum of a vector's eight lanes in double (a macro: a vector argument would change the ABI
+// of the baseline clone).
+#define LANES(v)                                                                                    \
+    ({                                                                                              \
+        f32x8 l_ = (v);                                                                             \
+        (((double)l_[0] + l_[4]) + ((double)l_[2] + l_[6])) + (((double)l_[1] + l_[5]) + ((double)l_[3] + l_[7])); \
+    })
+
+// Σ (x − shift)^power over n elements, power 1 or 2.
+INLINE double run_sum(const float *x, long n, float shift, int power) {
+    double total = 0;
+    for (long start = 0; start < n; start += CHUNK) {
+        long end = start + CHUNK < n ? start + CHUNK : n;
+        f32x8 a = SPLAT8(0), b = SPLAT8(0), s = SPLAT8(shift);
+        long i = start;
+        for (; i + 16 <= end; i += 16) {
+            f32x8 u = LOAD8(x + i) - s, v = LOAD8(x + i + 8) - s;
+            a += power == 2 ? u * u : u;
+            b += power == 2 ? v * v : v;
+        }
+        double tail = 0;
+        for (; i < end; i++) {
+            float d = x[i] - shift;
+            tail += power == 2 ? (double)d * d : d;
+        }
+        total += LANES(a + b) + tail;
+    }
+    return total;
+}
+
+// y[i] = x[i]·a + b.
+INLINE void run_affine(const float *x, float *y, long n, float a, float b) {
+    f32x8 va = SPLAT8(a), vb = SPLAT8(b);
+    long i = 0;
+    for (; i + 8 <= n; i += 8) STORE8(y + i, LOAD8(x + i) * va + vb);
+    for (; i < n; i++) y[i] = x[i] * a + b;
+}
+
+DISPATCHED void ad_normalize_f32(const float *x, long outer, long groups, long inner, long first, long last,
+                                 double epsilon, const float *scale, const float *shift, float *out, float *mean,
+                                 float *rstd) {
+    long n = outer * inner;
+    for (long c = first; c < last; c++) {
+        double sum = 0;
+        for (long o = 0; o < outer; o++) sum += run_sum(x + (o * groups + c) * inner, inner, 0, 1);
+        double mu = n > 0 ? sum / (double)n : 0;
+        double squares = 0;
+        for (long o = 0; o < outer; o++) squares += run_sum(x + (o * groups + c) * inner, inner, (float)mu, 2);
+        // The deviations were taken from μ rounded to float: correct for that offset.
+        double offset = mu - (double)(float)mu;
+        double variance = n > 0 ? squares / (double)n - offset * offset : 0;
+        if (variance < 0) variance = 0;
+        float m = (float)mu, r = (float)(1 / sqrt(variance + epsilon));
+        mean[c] = m;
+        rstd[c] = r;
+        float a = r * (scale ? scale[c] : 1);
+        float b = (shift ? shift[c] : 0) - m * a;
+        for (long o = 0; o < outer; o++) {
+            long at = (o * groups + c) * inner;
+            run_affine(x + at, out + at, inner, a, b);
+        }
+    }
+}
+
+DISPATCHED void ad_normalize_backward_f32(const float *g, const float *x, const float *mean, const float *rstd,
+                                          const float *scale, long outer, long groups, long inner, long first,
+                                          long last, float *dx, float *sum_g, float *sum_gxhat) {
+    long n = outer * inner;
+    for (long c = first; c < last; c++) {
+        float m = mean[c], r = rstd[c];
+        double sg = 0, sgx = 0;
+        for (long o = 0; o < outer; o++) {
+            const float *gr = g + (o * groups + c) * inner, *xr = x + (o * groups + c) * inner;
+            for (long start = 0; start < inner; start += CHUNK) {
+                long end = start + CHUNK < inner ? start + CHUNK : inner;
+                f32x8 a = SPLAT8(0), b = SPLAT8(0), vm = SPLAT8(m);
+                long i = start;
+                for (; i + 8 <= end; i += 8) {
+                    f32x8 gv = LOAD8(gr + i);
+                    a += gv;
+                    b += gv * (LOAD8(xr + i) - vm);
+                }
+                double ta = 0, tb = 0;
+                for (; i < end; i++) {
+                    ta += gr[i];
+                    tb += (double)gr[i] * (xr[i] - m);
+                }
+                sg += LANES(a) + ta;
+                sgx += LANES(b) + tb;
+            }
+        }
+        sgx *= r;  // Σ g·(x − μ)·rstd
+        sum_g[c] = (float)sg;
+        sum_gxhat[c] = (float)sgx;
+        // dx = w·r·(g − Σg/n − (x − μ)·r·Σgx̂/n) = A·g + B·(x − μ) + C.
+        double w = scale ? scale[c] : 1;
+        double meanG = n > 0 ? sg / (double)n : 0, meanGXhat = n > 0 ? sgx / (double)n : 0;
+        double A = w * r, B = -w * r * r * meanGXhat, C = -A * meanG;
+        f32x8 va = SPLAT8((float)A), vb = SPLAT8((float)B), vc = SPLAT8((float)C), vm = SPLAT8(m);
+        for (long o = 0; o < outer; o++) {
+            long at = (o * groups + c) * inner;
+            const float *gr = g + at, *xr = x + at;
+            float *dr = dx + at;
+            long i = 0;
+            for (; i + 8 <= inner; i += 8) STORE8(dr + i, LOAD8(gr + i) * va + (LOAD8(xr + i) - vm) * vb + vc);
+            for (; i < inner; i++) dr[i] = (float)A * gr[i] + (float)B * (xr[i] - m) + (float)C;
+        }
+    }
+}
