@@ -4,6 +4,61 @@ import Testing
 
 @testable import NN
 
+/// The PyTorch fixtures (`Fixtures/PyTorch`, made by `make_fixtures.py`): two models with every
+/// layer that mirrors a PyTorch module, their `state_dict`s and their outputs in evaluation mode.
+enum PyTorchFixtures {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "Fixtures/PyTorch"
+    ).path
+
+    static func file(_ name: String) -> String { directory + "/" + name }
+
+    /// `make_fixtures.py`'s `cnn2d`, with weights of this library's own initialization.
+    static func cnn2d() -> Sequential<Float> {
+        var g = RandomGenerator(seed: 11)
+        return Sequential<Float> {
+            Conv2d(2, 4, kernelSize: 3, padding: 1, generator: &g)
+            BatchNorm2d(numFeatures: 4)
+            ReLU()
+            MaxPool2d(kernelSize: 2)
+            Conv2d(4, 4, kernelSize: 3, padding: .same, groups: 2, bias: false, generator: &g)
+            GroupNorm(numGroups: 2, numChannels: 4)
+            GELU()
+            AvgPool2d(kernelSize: 2, stride: 1)
+            AdaptiveAvgPool2d(outputSize: 2)
+            Flatten()
+            Linear(16, 8, generator: &g)
+            LayerNorm([8])
+            SiLU()
+            Dropout(rate: 0.25, seed: 1)
+            Linear(8, 3, generator: &g)
+            LogSoftmax(axis: 1)
+        }
+    }
+
+    /// `make_fixtures.py`'s `cnn1d`.
+    static func cnn1d() -> Sequential<Float> {
+        var g = RandomGenerator(seed: 12)
+        return Sequential<Float> {
+            Conv1d(3, 6, kernelSize: 3, stride: 2, padding: 1, generator: &g)
+            BatchNorm1d(numFeatures: 6)
+            ELU()
+            Conv1d(6, 6, kernelSize: 3, padding: 2, dilation: 2, groups: 6, generator: &g)
+            LeakyReLU(slope: 0.1)
+            GELU(approximate: .tanh)
+            Flatten()
+            Linear(24, 5, generator: &g)
+            BatchNorm1d(numFeatures: 5)
+            Softmax(axis: 1)
+        }
+    }
+
+    static let models: [(name: String, make: @Sendable () -> Sequential<Float>)] = [("cnn2d", cnn2d), ("cnn1d", cnn1d)]
+
+    /// Whether `python3` can import torch and safetensors (never in CI).
+    static let torchAvailable: Bool = PythonInterop.run(["-c", "import torch, safetensors"]).status == 0
+}
+
 @Suite("PyTorch state_dict")
 struct PyTorchStateDictTests {
     static func mlp(seed: UInt64) -> Sequential<Float> {
@@ -74,5 +129,71 @@ struct PyTorchStateDictTests {
         #expect(throws: NNError.self) {
             try Safetensors.encode([("count", Tensor<Float>(shape: [], scalars: [1.5]))], integerNames: ["count"])
         }
+    }
+
+    @Test("state_dicts saved by PyTorch load and give PyTorch's outputs within 1e-5", arguments: [0, 1])
+    func pytorchFixtures(index: Int) throws {
+        let (name, make) = PyTorchFixtures.models[index]
+        let model = make()
+        try model.loadPyTorchStateDict(from: PyTorchFixtures.file("\(name).safetensors"))
+        let expected = try Safetensors.read(contentsOf: PyTorchFixtures.file("expected.safetensors"), as: Float.self)
+        model.eval()
+        let output = withoutGrad { model(expected.tensors["\(name).input"]!) }
+        let reference = expected.tensors["\(name).output"]!
+        #expect(output.shape == reference.shape)
+        let error = zip(output.scalars, reference.scalars).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(error <= 1e-5, "\(name): outputs differ from PyTorch's by up to \(error)")
+    }
+
+    @Test(
+        "a model saved here has PyTorch's names, shapes and dtypes, and round-trips the fixture exactly",
+        arguments: [0, 1])
+    func savedLikePyTorch(index: Int) throws {
+        let (name, make) = PyTorchFixtures.models[index]
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let model = make()
+        let fixture = PyTorchFixtures.file("\(name).safetensors")
+        try model.loadPyTorchStateDict(from: fixture)
+        try model.savePyTorchStateDict(to: dir.file("saved.safetensors"))
+        func header(_ path: String) throws -> [String: [String: AnyHashable]] {
+            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            let n = bytes[0..<8].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+            let json = try JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + n)])) as! [String: Any]
+            return json.filter { $0.key != "__metadata__" }.mapValues { entry in
+                let entry = entry as! [String: Any]
+                return ["dtype": entry["dtype"] as! String, "shape": entry["shape"] as! [Int]]
+            }
+        }
+        #expect(try header(dir.file("saved.safetensors")) == header(fixture))
+        let original = try Safetensors.read(contentsOf: fixture, as: Float.self).tensors
+        let saved = try Safetensors.read(contentsOf: dir.file("saved.safetensors"), as: Float.self).tensors
+        for (key, value) in original { #expect(saved[key]?.scalars == value.scalars, "\(key)") }
+    }
+
+    @Test(
+        "a model saved here loads into the PyTorch module with load_state_dict(strict=True) and gives its outputs",
+        .enabled(if: PyTorchFixtures.torchAvailable, "python3 cannot import torch and safetensors (not needed in CI)"),
+        arguments: [0, 1])
+    func loadsInPyTorch(index: Int) throws {
+        let (name, make) = PyTorchFixtures.models[index]
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let model = make()
+        // Running statistics off their initial values, as a trained model's are.
+        model.train()
+        var g = RandomGenerator(seed: 13)
+        let shape = name == "cnn2d" ? [3, 2, 8, 8] : [3, 3, 8]
+        for _ in 0..<2 { _ = withoutGrad { model(Tensor<Float>.randomNormal(shape, generator: &g)) } }
+        model.eval()
+        let input = Tensor<Float>.randomNormal(shape, generator: &g)
+        try model.savePyTorchStateDict(to: dir.file("state.safetensors"))
+        try Safetensors.write(
+            [("input", input), ("expected", withoutGrad { model(input) })], to: dir.file("fixture.safetensors"))
+        let result = PythonInterop.run([
+            PyTorchFixtures.file("load_in_pytorch.py"), name, dir.file("state.safetensors"),
+            dir.file("fixture.safetensors"),
+        ])
+        #expect(result.status == 0, "load_in_pytorch.py failed: \(result.stderr)")
     }
 }
