@@ -102,7 +102,8 @@ struct DemoSession {
         Summary(
             demo: demo, epochs: settings.epochs, seed: settings.seed, parameters: metrics.parameters,
             trainLoss: metrics.trainLoss, trainAccuracy: metrics.trainAccuracy,
-            testLoss: metrics.testLoss, testAccuracy: metrics.testAccuracy, evaluatedOn: heldOutName,
+            validationLoss: metrics.validation?.loss, validationAccuracy: metrics.validation?.accuracy,
+            testLoss: metrics.test?.loss, testAccuracy: metrics.test?.accuracy,
             seconds: (seconds * 1000).rounded() / 1000, threads: settings.threads, files: files)
     }
 }

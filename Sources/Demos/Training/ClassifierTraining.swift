@@ -33,6 +33,15 @@ struct Evaluation {
     var accuracy: Double
     /// One predicted class per sample, in the data set's order.
     var predictions: [Int]
+
+    /// Just the numbers of an evaluation, as the summary reports them.
+    struct Figures: Equatable, Sendable {
+        var loss: Double
+        var accuracy: Double
+    }
+
+    /// The loss and accuracy, without the predictions.
+    var figures: Figures { Figures(loss: loss, accuracy: accuracy) }
 }
 
 /// The training loop the three demos share: shuffled minibatches, the optimizer step, progress
@@ -194,10 +203,11 @@ struct ClassifierTraining {
         }
     }
 
-    /// The final numbers of a run, as the summary reports them.
-    func metrics(train: Evaluation, heldOut: Evaluation) -> FinalMetrics {
+    /// The final numbers of a run, as the summary reports them: each held-out evaluation under
+    /// the name of the split it was measured on.
+    func metrics(train: Evaluation, validation: Evaluation? = nil, test: Evaluation? = nil) -> FinalMetrics {
         FinalMetrics(
             parameters: model.parameterCount, trainLoss: train.loss, trainAccuracy: train.accuracy,
-            testLoss: heldOut.loss, testAccuracy: heldOut.accuracy)
+            validation: validation?.figures, test: test?.figures)
     }
 }
