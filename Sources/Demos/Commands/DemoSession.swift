@@ -25,6 +25,7 @@ struct DemoSession {
             progress
             ?? TrainingProgress(
                 demo: demo, totalEpochs: settings.epochs, style: TrainingProgress.style(for: settings.outputMode))
+        self.progress.heldOutLabel = heldOutName == "test" ? "test" : "val"
     }
 
     /// Plots and summary for moons and spiral: curves, then decision regions.
@@ -41,6 +42,7 @@ struct DemoSession {
             files.append(try write(plot.svg(), named: "\(demo)-regions.svg", in: directory))
         }
         if let checkpoint = result.savedCheckpoint { files.append(checkpoint) }
+        files += result.logFiles
         progress.finish(summary(result.metrics, seconds: seconds, files: files))
     }
 
@@ -68,6 +70,7 @@ struct DemoSession {
                     in: directory))
         }
         if let checkpoint = result.savedCheckpoint { files.append(checkpoint) }
+        files += result.logFiles
         progress.finish(summary(result.metrics, seconds: seconds, files: files))
     }
 

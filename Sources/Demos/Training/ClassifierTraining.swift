@@ -50,7 +50,7 @@ struct Evaluation {
 /// ```
 /// let training = ClassifierTraining(model: model, optimizer: optimizer, head: .binary,
 ///                                   settings: settings, progress: progress)
-/// let (train, test) = training.run(train: trainSet, heldOut: testSet)
+/// let (train, test, logFiles) = try training.run(train: trainSet, heldOut: testSet)
 /// ```
 ///
 /// Everything random comes from `settings.seed` (the batch order from a generator of its own),
@@ -61,15 +61,21 @@ struct ClassifierTraining {
     let head: ClassificationHead
     let settings: TrainingSettings
     let progress: TrainingProgress
+    /// The split `heldOut` is, as `--log` and `--tensorboard` name its figures.
+    var heldOutSplit: HeldOutSplit = .validation
 
     /// Rows per forward pass when evaluating: bounds the memory of a 60,000-image pass.
     static let evaluationChunk = 10_000
 
     /// Trains `settings.epochs` epochs on `train` (none: evaluate only), reporting to
-    /// ``progress``; returns the final evaluation of both splits. Throws, naming the epoch and
+    /// ``progress`` and to the `--log` and `--tensorboard` files when set; returns the final
+    /// evaluation of both splits and the log files written. Throws, naming the epoch and
     /// the step, as soon as the training loss is NaN or infinite: every step after it would
     /// only train on NaN.
-    func run(train: Dataset<Float>, heldOut: Dataset<Float>) throws -> (train: Evaluation, heldOut: Evaluation) {
+    func run(
+        train: Dataset<Float>, heldOut: Dataset<Float>
+    ) throws -> (train: Evaluation, heldOut: Evaluation, files: [String]) {
+        let recorders = try RunRecorders(settings: settings, heldOutSplit: heldOutSplit)
         // Both penalties 0: skip the penalty's ops instead of adding a constant zero every step.
         let regularized = settings.l1 > 0 || settings.l2 > 0
         let fullBatch = settings.batchSize >= train.count
@@ -89,6 +95,7 @@ struct ClassifierTraining {
                 fullBatch
                 ? AnySequence([train]) : AnySequence(train.batches(size: settings.batchSize, shuffledBy: &shuffler))
             let steps = (train.count + settings.batchSize - 1) / settings.batchSize
+            let epochStart = TrainingProgress.monotonicSeconds()
             progress.begin(epoch: epoch, steps: fullBatch ? 1 : steps)
             var lossSum = 0.0
             var correct = 0
@@ -107,19 +114,23 @@ struct ClassifierTraining {
                 correct += hits
                 seen += labels.count
                 progress.step(loss: loss, accuracy: Double(hits) / Double(labels.count), samples: labels.count)
+                try recorders.step(
+                    (epoch - 1) * steps + step + 1, loss: loss, accuracy: Double(hits) / Double(labels.count),
+                    learningRate: optimizer.currentLearningRate)
                 if let signal = Interruption.signal { throw interrupted(signal, epoch: epoch) }
             }
             let held = evaluate(heldOut)
             lastHeldOut = held
-            progress.endEpoch(
-                EpochMetrics(
-                    epoch: epoch, trainLoss: lossSum / Double(seen), trainAccuracy: Double(correct) / Double(seen),
-                    validationLoss: held.loss, validationAccuracy: held.accuracy,
-                    learningRate: optimizer.currentLearningRate))
+            let metrics = EpochMetrics(
+                epoch: epoch, trainLoss: lossSum / Double(seen), trainAccuracy: Double(correct) / Double(seen),
+                validationLoss: held.loss, validationAccuracy: held.accuracy,
+                learningRate: optimizer.currentLearningRate)
+            progress.endEpoch(metrics)
+            try recorders.epoch(metrics, seconds: TrainingProgress.monotonicSeconds() - epochStart, model: model)
             if let path = settings.checkpointPath { try saveCheckpoint(to: path, epoch: epoch, shuffler: shuffler) }
             if let signal = Interruption.signal { throw interrupted(signal, epoch: epoch + 1) }
         }
-        return (evaluate(train), lastHeldOut ?? evaluate(heldOut))
+        return (evaluate(train), lastHeldOut ?? evaluate(heldOut), recorders.files)
     }
 
     // MARK: Checkpoints

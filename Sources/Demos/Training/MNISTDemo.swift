@@ -40,8 +40,8 @@ enum MNISTDemo {
         }
         let training = ClassifierTraining(
             model: model, optimizer: ClassifierModel.optimizer(for: model, settings: settings), head: .categorical,
-            settings: settings, progress: progress)
-        let (trainResult, validationResult) = try training.run(train: trainSet, heldOut: validationSet)
+            settings: settings, progress: progress, heldOutSplit: .validation)
+        let (trainResult, validationResult, logFiles) = try training.run(train: trainSet, heldOut: validationSet)
         let testResult = training.evaluate(testSet)
         let saved = try settings.savePath.map {
             try ModelFile.save(
@@ -62,7 +62,7 @@ enum MNISTDemo {
                         intensities: Array(pixels[(index * inputs)..<((index + 1) * inputs)]))
                 }
             },
-            savedCheckpoint: saved)
+            savedCheckpoint: saved, logFiles: logFiles)
     }
 
     /// `training` split into its first images, to train on, and its last `count` (default: one

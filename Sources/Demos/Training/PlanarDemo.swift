@@ -28,8 +28,8 @@ enum PlanarDemo {
         }
         let training = ClassifierTraining(
             model: model, optimizer: ClassifierModel.optimizer(for: model, settings: settings), head: head,
-            settings: settings, progress: progress)
-        let (trainResult, heldOutResult) = try training.run(train: trainSet, heldOut: heldOut)
+            settings: settings, progress: progress, heldOutSplit: heldOutSplit)
+        let (trainResult, heldOutResult, logFiles) = try training.run(train: trainSet, heldOut: heldOut)
         let saved = try settings.savePath.map {
             try ModelFile.save(
                 model, to: $0,
@@ -45,6 +45,6 @@ enum PlanarDemo {
                 model.eval()
                 return withoutGrad { head.predictions(model(points)) }
             },
-            savedCheckpoint: saved)
+            savedCheckpoint: saved, logFiles: logFiles)
     }
 }

@@ -33,6 +33,8 @@ struct PlanarClassifierResult {
     var classify: (Tensor<Float>) throws -> [Int]
     /// The checkpoint written for `--save`, if any (with ``AtomicFile``).
     var savedCheckpoint: String?
+    /// The `--log` file and the `--tensorboard` event file written, if any.
+    var logFiles: [String] = []
 }
 
 /// What the mnist demo hands back: its numbers and the test-set predictions behind the image grid
@@ -46,4 +48,6 @@ struct ImageClassifierResult {
     var testImage: (_ index: Int) -> GrayscaleImage
     /// The checkpoint written for `--save`, if any (with ``AtomicFile``).
     var savedCheckpoint: String?
+    /// The `--log` file and the `--tensorboard` event file written, if any.
+    var logFiles: [String] = []
 }

@@ -68,9 +68,15 @@ public final class TensorBoardWriter: Sendable {
 
     /// Appends a scalar (`simple_value`, a 32-bit float in the format) under `tag` at `step`.
     public func addScalar(_ tag: String, _ value: Double, step: Int) throws(LogFileError) {
+        try addScalars([(tag, value)], step: step)
+    }
+
+    /// Appends several scalars at one `step` as one event (one write for the lot).
+    public func addScalars(_ scalars: [(tag: String, value: Double)], step: Int) throws(LogFileError) {
         try append(
-            TensorBoardEvent(wallTime: clock(), step: Int64(step), content: .summary([.scalar(tag: tag, Float(value))]))
-        )
+            TensorBoardEvent(
+                wallTime: clock(), step: Int64(step),
+                content: .summary(scalars.map { .scalar(tag: $0.tag, Float($0.value)) })))
     }
 
     /// Appends a histogram of `values` under `tag` at `step` (``TensorBoardHistogram``).
@@ -81,10 +87,12 @@ public final class TensorBoardWriter: Sendable {
                 wallTime: clock(), step: Int64(step), content: .summary([.histogram(tag: tag, histogram)])))
     }
 
-    /// Appends a histogram of every parameter of `model`, tagged by its path (`layers.0.weight`).
-    public func addHistograms<Model: Layer>(of model: Model, step: Int) throws(LogFileError) {
+    /// Appends a histogram of every parameter of `model`, tagged by its path after `tagPrefix`
+    /// (`weights/layers.0.weight`).
+    public func addHistograms<Model: Layer>(of model: Model, step: Int, tagPrefix: String = "") throws(LogFileError) {
         for named in model.namedParameters {
-            try addHistogram(named.name, values: named.parameter.value.scalars.map { Double($0) }, step: step)
+            try addHistogram(
+                tagPrefix + named.name, values: named.parameter.value.scalars.map { Double($0) }, step: step)
         }
     }
 

@@ -43,6 +43,18 @@ struct MNISTRunTests {
         #expect(evaluated.summary?.testAccuracy == summary.testAccuracy)
     }
 
+    @Test func validationLargerThanTheTrainingSetIsOneLine() throws {
+        let folder = try TemporaryFolder.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try IDXFixture.writeToyDataSet(in: folder)
+        let run = try DemosBinary.run(["mnist", "--data", ".", "--validation", "200", "--no-plot"], in: folder)
+        #expect(run.exitCode == 1)
+        #expect(
+            run.errorLines == [
+                "Error: --validation 200 is out of range: the training set has 200 images, so expected an integer in [1, 199]"
+            ])
+    }
+
     @Test func fashionUsesItsOwnNameAndClassNames() throws {
         let folder = try TemporaryFolder.make()
         defer { try? FileManager.default.removeItem(at: folder) }

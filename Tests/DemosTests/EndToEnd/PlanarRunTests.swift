@@ -19,7 +19,7 @@ struct PlanarRunTests {
         let lines = run.standardOutput.split(whereSeparator: \.isNewline).map(String.init)
         // Standard output is a file here, so progress comes as plain lines, one per epoch at 5 epochs.
         #expect(lines.filter { $0.hasPrefix("epoch ") }.count == 5)
-        #expect(lines.contains { $0.hasPrefix("epoch 5/5") && $0.contains("val_acc") })
+        #expect(lines.contains { $0.hasPrefix("epoch 5/5") && $0.contains("test_acc") })
         #expect(
             lines.contains { $0.hasPrefix("moons: 5 epochs in ") && $0.contains("(seed 42, 337 parameters, 1 thread)") }
         )
