@@ -67,7 +67,8 @@ struct ClassifierTraining {
     /// Rows per forward pass when evaluating: bounds the memory of a 60,000-image pass.
     static let evaluationChunk = 10_000
 
-    /// Trains `settings.epochs` epochs on `train` (none: evaluate only), reporting to
+    /// Prints the model's summary (``Sequential/summary(inputShape:)``: not with `--quiet` or
+    /// `--json`), then trains `settings.epochs` epochs on `train` (none: evaluate only), reporting to
     /// ``progress`` and to the `--log` and `--tensorboard` files when set; returns the final
     /// evaluation of both splits and the log files written. Throws, naming the epoch and
     /// the step, as soon as the training loss is NaN or infinite: every step after it would
@@ -87,6 +88,8 @@ struct ClassifierTraining {
             shuffler = restored.shuffler
             firstEpoch = restored.epoch + 1
         }
+        // Once every file opened: a run that stops on a bad path prints nothing on standard output.
+        progress.note(model.summary(inputShape: [settings.batchSize] + train.features.shape.dropFirst()).description)
         Interruption.install()
         for epoch in stride(from: firstEpoch, through: settings.epochs, by: 1) {
             model.train()

@@ -17,6 +17,10 @@ struct PlanarRunTests {
         #expect(run.exitCode == 0, "stderr: \(run.standardError)")
         #expect(run.standardError.isEmpty)
         let lines = run.standardOutput.split(whereSeparator: \.isNewline).map(String.init)
+        // First the model's summary: each layer with its output shape for a batch, then the total.
+        #expect(lines.first?.hasPrefix("Layer (type)") == true)
+        #expect(lines.contains { $0.hasPrefix("layers.0 (Linear)") && $0.contains("[64, 16]") && $0.hasSuffix(" 48") })
+        #expect(lines.contains("Total parameters: 337"))
         // Standard output is a file here, so progress comes as plain lines, one per epoch at 5 epochs.
         #expect(lines.filter { $0.hasPrefix("epoch ") }.count == 5)
         #expect(lines.contains { $0.hasPrefix("epoch 5/5") && $0.contains("test_acc") })
