@@ -38,7 +38,7 @@ struct DemoSession {
             let grid = try ClassGrid.evaluate(xRange: bounds.x, yRange: bounds.y, classify: result.classify)
             let plot = DecisionRegions(
                 title: "\(demo): decision regions and \(heldOutName) points", grid: grid,
-                points: result.points, classNames: result.classNames)
+                points: result.points, classNames: result.classNames, predictions: result.predictions)
             files.append(try write(plot.svg(), named: "\(demo)-regions.svg", in: directory))
         }
         if let checkpoint = result.savedCheckpoint { files.append(checkpoint) }

@@ -40,6 +40,7 @@ enum PlanarDemo {
                 ? training.metrics(train: trainResult, test: heldOutResult)
                 : training.metrics(train: trainResult, validation: heldOutResult),
             points: LabeledPoint.points(heldOut.features, labels: classIndices(heldOut.labels)),
+            predictions: heldOutResult.predictions,
             classNames: classNames,
             classify: { points in
                 model.eval()

@@ -28,6 +28,8 @@ struct PlanarClassifierResult {
     var metrics: FinalMetrics
     /// The points drawn over the regions (the held-out split reads best: it shows generalization).
     var points: [LabeledPoint]
+    /// The trained model's class for each of ``points``, in order (ringed on the plot when wrong).
+    var predictions: [Int]? = nil
     var classNames: [String]
     /// Class indices for a `[n, 2]` batch of points; called once, on a 100 × 100 grid.
     var classify: (Tensor<Float>) throws -> [Int]

@@ -114,8 +114,8 @@ struct SVGFigureTests {
         #expect(check.texts.contains("Ankle boot"))
         #expect(check.texts.contains("predicted"))
         #expect(check.texts.contains("true"))
-        // 100 cells with counts
-        #expect(check.count("rect") == 1 + 100)
+        // The background, 100 cells with counts, the colour bar's 50 bands and its frame.
+        #expect(check.count("rect") == 1 + 100 + 50 + 1)
     }
 
     @Test func figuresStaySmall() throws {
@@ -135,6 +135,27 @@ struct SVGFigureTests {
         let svg = DecisionRegions(title: "spiral", grid: grid, points: spiral, classNames: ["0", "1", "2"]).svg()
         #expect(svg.utf8.count < 160_000, "\(svg.utf8.count) bytes")
         #expect(XMLCheck.parse(svg).count("circle") == 3_000 + 3, "the points and the legend's dots")
+    }
+
+    @Test func misclassifiedPointsAreRingedAndTheLegendSitsOutsideTheRegions() throws {
+        let points = PlotFixtures.moonPoints
+        let bounds = ClassGrid.bounds(covering: points)
+        let grid = try ClassGrid.evaluate(xRange: bounds.x, yRange: bounds.y, classify: PlotFixtures.classify)
+        // Every fifth point predicted as the other class.
+        let predictions = points.enumerated().map { $0.offset % 5 == 0 ? 1 - $0.element.label : $0.element.label }
+        let plot = DecisionRegions(
+            title: "moons", grid: grid, points: points, classNames: ["0", "1"], predictions: predictions)
+        #expect(plot.misclassified == Array(stride(from: 0, to: 200, by: 5)))
+        let svg = plot.svg(plotWidth: 560)
+        let check = XMLCheck.parse(svg)
+        #expect(check.isWellFormed)
+        // 200 points, 40 rings, and the legend's dots (the fixture's classifier has 3 classes) and ring.
+        #expect(check.count("circle") == 200 + 40 + 3 + 1)
+        #expect(svg.contains(#"<g fill="none" stroke="\#(Palette.wrong)""#))
+        #expect(check.texts.contains("misclassified (40)"))
+        // The plot area ends at 560 − 20; the legend's box starts to its right.
+        #expect(svg.contains(#"<rect x="552" y="34""#))
+        #expect(Double(check.rootAttributes["width"] ?? "") == 560 + plot.legend.size.width + 16)
     }
 }
 
@@ -209,6 +230,15 @@ struct PNGAndAxisTests {
         for row in 0..<image.height { expected += [0] + image.pixels[(row * image.width)..<((row + 1) * image.width)] }
         #expect(rows == expected)
         #expect(png.count < 1_000)
+    }
+
+    @Test func confusionMatrixHasAColorBarFromZeroToOne() throws {
+        let matrix = ConfusionMatrix(classNames: ["a", "b"], counts: [[3, 1], [0, 4]])
+        let check = XMLCheck.parse(matrix.svg(title: "m"))
+        #expect(check.isWellFormed)
+        for tick in ["0.00", "0.25", "0.50", "0.75", "1.00"] { #expect(check.texts.contains(tick)) }
+        // The background, 4 cells, 50 bands and the bar's frame.
+        #expect(check.count("rect") == 1 + 4 + 50 + 1)
     }
 
     @Test func base64() {
