@@ -35,7 +35,9 @@ let package = Package(
         .target(name: "NN", dependencies: ["AutoDiff", "CZlib"]),
         .executableTarget(
             name: "Demos",
-            dependencies: ["NN", "GradCheck", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "NN", "GradCheck", "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .executableTarget(
             name: "Bench",
             dependencies: [

@@ -16,6 +16,7 @@ enum AllowedValues {
         "--l2": "a number ≥ 0",
         "--seed": "an integer in [0, 2^64)",
         "--threads": "an integer ≥ 1",
+        "--validation": "an integer ≥ 1, smaller than the training set",
         "--case": "one of \(HandwrittenDemo.caseNames.joined(separator: ", "))",
     ]
 

@@ -25,6 +25,7 @@ struct DemoSession {
             progress
             ?? TrainingProgress(
                 demo: demo, totalEpochs: settings.epochs, style: TrainingProgress.style(for: settings.outputMode))
+        self.progress.heldOutLabel = heldOutName == "test" ? "test" : "val"
     }
 
     /// Plots and summary for moons and spiral: curves, then decision regions.
@@ -37,10 +38,11 @@ struct DemoSession {
             let grid = try ClassGrid.evaluate(xRange: bounds.x, yRange: bounds.y, classify: result.classify)
             let plot = DecisionRegions(
                 title: "\(demo): decision regions and \(heldOutName) points", grid: grid,
-                points: result.points, classNames: result.classNames)
+                points: result.points, classNames: result.classNames, predictions: result.predictions)
             files.append(try write(plot.svg(), named: "\(demo)-regions.svg", in: directory))
         }
         if let checkpoint = result.savedCheckpoint { files.append(checkpoint) }
+        files += result.logFiles
         progress.finish(summary(result.metrics, seconds: seconds, files: files))
     }
 
@@ -68,6 +70,7 @@ struct DemoSession {
                     in: directory))
         }
         if let checkpoint = result.savedCheckpoint { files.append(checkpoint) }
+        files += result.logFiles
         progress.finish(summary(result.metrics, seconds: seconds, files: files))
     }
 
@@ -102,7 +105,8 @@ struct DemoSession {
         Summary(
             demo: demo, epochs: settings.epochs, seed: settings.seed, parameters: metrics.parameters,
             trainLoss: metrics.trainLoss, trainAccuracy: metrics.trainAccuracy,
-            testLoss: metrics.testLoss, testAccuracy: metrics.testAccuracy, evaluatedOn: heldOutName,
+            validationLoss: metrics.validation?.loss, validationAccuracy: metrics.validation?.accuracy,
+            testLoss: metrics.test?.loss, testAccuracy: metrics.test?.accuracy,
             seconds: (seconds * 1000).rounded() / 1000, threads: settings.threads, files: files)
     }
 }

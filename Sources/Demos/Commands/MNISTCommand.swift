@@ -28,6 +28,13 @@ struct MNISTCommand: ParsableCommand {
     @Option(help: "Data set: handwritten digits (mnist) or clothes (fashion).")
     var dataset: MNISTDataset = .mnist
 
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Training images held out (the last ones in the file) as the validation split, evaluated after every epoch; the test set is evaluated once, at the end. An integer ≥ 1, smaller than the training set. (default: one twelfth of the training images, 5000 of 60000)",
+            valueName: "n"))
+    var validation: Int?
+
     // Hidden: for the test suite and smoke checks, so a run on the real files takes seconds; the
     // accuracy targets are for the full sets.
     @Option(help: .private)
@@ -41,6 +48,7 @@ struct MNISTCommand: ParsableCommand {
         if let data, ![.folder, .missing].contains(FileKind(atPath: (data as NSString).expandingTildeInPath)) {
             throw ValidationError("--data '\(data)' is a file, not a folder: expected a folder with the four IDX files")
         }
+        if let validation, validation < 1 { throw AllowedValues.outOfRange("--validation", validation) }
         if let limit, limit < 1 {
             throw ValidationError("--limit \(limit) is out of range: expected an integer ≥ 1")
         }
@@ -49,9 +57,10 @@ struct MNISTCommand: ParsableCommand {
     func run() throws {
         let files = try MNISTLocation(dataset: dataset, explicitDirectory: data).resolve()
         let settings = options.settings
-        let session = DemoSession(demo: dataset.displayName, settings: settings, heldOutName: "test")
+        let session = DemoSession(demo: dataset.displayName, settings: settings, heldOutName: "validation")
         let result = try MNISTDemo.train(
-            settings: settings, dataset: dataset, files: files, progress: session.progress, limit: limit)
+            settings: settings, dataset: dataset, files: files, progress: session.progress, limit: limit,
+            validationCount: validation)
         try session.finish(result, classNames: dataset.classNames)
     }
 }

@@ -81,6 +81,18 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
             valueName: "path"))
     var resume: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Append one JSON line per epoch to this file, as the epoch ends: epoch, the running training-mode loss and accuracy, the held-out split's loss and accuracy (named by the split), the learning rate and the epoch's seconds. (default: none)",
+            valueName: "path"))
+    var log: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Write a TensorBoard event file into this folder (created when missing): losses, accuracies and the learning rate per step and per epoch, weight histograms per epoch; view with `tensorboard --logdir <dir>`. (default: none)",
+            valueName: "dir"))
+    var tensorboard: String?
+
     @OptionGroup var plotOptions: PlotOptions
 
     @Flag(help: "Print only the final summary. (default: off)")
@@ -131,6 +143,18 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
         if let save, save.isEmpty {
             throw ValidationError("--save '' is not a path: expected a file path")
         }
+        if let log {
+            if log.isEmpty { throw ValidationError("--log '' is not a path: expected a file path") }
+            if FileKind(atPath: log) == .folder {
+                throw ValidationError("--log '\(log)' is a folder: expected a file path")
+            }
+        }
+        if let tensorboard {
+            if tensorboard.isEmpty { throw ValidationError("--tensorboard '' is not a path: expected a folder path") }
+            if ![.folder, .missing].contains(FileKind(atPath: tensorboard)) {
+                throw ValidationError("--tensorboard '\(tensorboard)' is a file, not a folder: expected a folder path")
+            }
+        }
     }
 
     /// The validated options as plain values, in the demo-independent form the training seams take.
@@ -151,6 +175,8 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
             loadPath: load,
             checkpointPath: checkpoint,
             resumePath: resume,
+            logPath: log,
+            tensorBoardDirectory: tensorboard,
             plotDirectory: plotOptions.directory,
             outputMode: json ? .json : quiet ? .quiet : .automatic)
     }

@@ -3,11 +3,14 @@ import Foundation
 /// The outcome of a run: what the summary block and the `--json` line report.
 ///
 /// ```
-/// {"demo":"moons","epochs":300,"evaluatedOn":"test","files":["demos-output/moons-curves.svg"],
-///  "parameters":337,"seconds":2.41,"seed":42,"testAccuracy":0.97,"testLoss":0.08,"threads":2,
+/// {"demo":"moons","epochs":300,"files":["demos-output/moons-curves.svg"],"parameters":337,
+///  "seconds":2.41,"seed":42,"testAccuracy":0.97,"testLoss":0.08,"threads":2,
 ///  "trainAccuracy":0.975,"trainLoss":0.07}
 /// ```
-/// (one line in reality). Keys are sorted so equal summaries give equal bytes.
+/// (one line in reality). Keys are sorted so equal summaries give equal bytes. Each held-out
+/// figure is named by the split it was measured on: moons reports `test…`, spiral `validation…`,
+/// mnist both (validation per epoch, the test set once at the end); an absent split's keys are
+/// left out.
 struct Summary: Codable, Equatable, Sendable {
     /// `moons`, `spiral`, `mnist` or `fashion-mnist`.
     var demo: String
@@ -16,25 +19,29 @@ struct Summary: Codable, Equatable, Sendable {
     var seed: UInt64
     /// Trainable scalars in the model.
     var parameters: Int
-    /// Final training loss and accuracy, measured without dropout on the whole training set.
+    /// Final training loss and accuracy: the trained model evaluated on the whole training set in
+    /// evaluation mode (no dropout), not the running training-mode mean of the progress lines.
     var trainLoss: Double
     var trainAccuracy: Double
-    /// Final loss and accuracy on the held-out split named by ``evaluatedOn``.
-    var testLoss: Double
-    var testAccuracy: Double
-    /// `"test"` or `"validation"`: what the held-out numbers were measured on.
-    var evaluatedOn: String
+    /// Final loss and accuracy on the validation split, when the demo has one (spiral, mnist).
+    var validationLoss: Double?
+    var validationAccuracy: Double?
+    /// Final loss and accuracy on the test split, when the demo has one (moons, mnist).
+    var testLoss: Double?
+    var testAccuracy: Double?
     /// Wall-clock seconds of training and evaluation.
     var seconds: Double
     /// Compute threads used (``ComputeThreads``).
     var threads: Int
-    /// Files the run wrote (plots, checkpoint), in the order written.
+    /// Files the run wrote (plots, checkpoint, log), in the order written.
     var files: [String]
 
     init(
         demo: String, epochs: Int, seed: UInt64, parameters: Int,
-        trainLoss: Double, trainAccuracy: Double, testLoss: Double, testAccuracy: Double,
-        evaluatedOn: String = "test", seconds: Double, threads: Int, files: [String] = []
+        trainLoss: Double, trainAccuracy: Double,
+        validationLoss: Double? = nil, validationAccuracy: Double? = nil,
+        testLoss: Double? = nil, testAccuracy: Double? = nil,
+        seconds: Double, threads: Int, files: [String] = []
     ) {
         self.demo = demo
         self.epochs = epochs
@@ -42,9 +49,10 @@ struct Summary: Codable, Equatable, Sendable {
         self.parameters = parameters
         self.trainLoss = trainLoss
         self.trainAccuracy = trainAccuracy
+        self.validationLoss = validationLoss
+        self.validationAccuracy = validationAccuracy
         self.testLoss = testLoss
         self.testAccuracy = testAccuracy
-        self.evaluatedOn = evaluatedOn
         self.seconds = seconds
         self.threads = threads
         self.files = files
@@ -83,6 +91,7 @@ struct Summary: Codable, Equatable, Sendable {
     ///                 loss  accuracy
     ///   train       0.0712    0.9750
     ///   test        0.0801    0.9700
+    ///   (train: the whole training set in evaluation mode, without dropout)
     ///   wrote demos-output/moons-curves.svg
     /// ```
     func textBlock() -> String {
@@ -92,7 +101,11 @@ struct Summary: Codable, Equatable, Sendable {
                 + "(seed \(seed), \(parameters) parameters, \(threads) thread\(threads == 1 ? "" : "s"))")
         lines.append("  " + Format.padRight("", 10) + Format.padLeft("loss", 10) + Format.padLeft("accuracy", 10))
         lines.append(row("train", trainLoss, trainAccuracy))
-        lines.append(row(evaluatedOn, testLoss, testAccuracy))
+        if let validationLoss, let validationAccuracy {
+            lines.append(row("validation", validationLoss, validationAccuracy))
+        }
+        if let testLoss, let testAccuracy { lines.append(row("test", testLoss, testAccuracy)) }
+        lines.append("  (train: the whole training set in evaluation mode, without dropout)")
         for file in files { lines.append("  wrote \(file)") }
         return lines.joined(separator: "\n")
     }

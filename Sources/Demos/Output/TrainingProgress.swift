@@ -38,6 +38,8 @@ final class TrainingProgress {
     let reportInterval: Int
     /// Every epoch's metrics, in order.
     private(set) var history: [EpochMetrics] = []
+    /// The prefix of the held-out figures in the progress lines: `val` (validation) or `test`.
+    var heldOutLabel = "val"
 
     private let write: (String) -> Void
     private let now: () -> Double
@@ -134,7 +136,7 @@ final class TrainingProgress {
                     "\r\u{1B}[K"
                         + TrainingProgress.line(
                             metrics, totalEpochs: totalEpochs, samplesPerSecond: throughput(epochSeconds),
-                            elapsed: elapsed) + "\n")
+                            elapsed: elapsed, heldOutLabel: heldOutLabel) + "\n")
                 barVisible = false
             }
         case .lines:
@@ -142,7 +144,7 @@ final class TrainingProgress {
                 write(
                     TrainingProgress.line(
                         metrics, totalEpochs: totalEpochs, samplesPerSecond: throughput(epochSeconds),
-                        elapsed: elapsed) + "\n")
+                        elapsed: elapsed, heldOutLabel: heldOutLabel) + "\n")
             }
         case .quiet, .json:
             break
@@ -174,9 +176,12 @@ final class TrainingProgress {
     }
 
     /// The permanent progress line, e.g.
-    /// `epoch  20/300  loss 0.2345  acc 0.9123  val_loss 0.2501  val_acc 0.9050  12.3k samples/s  0:02 elapsed`.
+    /// `epoch  20/300  loss 0.2345  acc 0.9123  val_loss 0.2501  val_acc 0.9050  12.3k samples/s  0:02 elapsed`
+    /// (`test_loss`, `test_acc` with `heldOutLabel` `test`). `loss` and `acc` are the epoch's
+    /// running means in training mode.
     static func line(
-        _ metrics: EpochMetrics, totalEpochs: Int, samplesPerSecond: Double?, elapsed: Double
+        _ metrics: EpochMetrics, totalEpochs: Int, samplesPerSecond: Double?, elapsed: Double,
+        heldOutLabel: String = "val"
     ) -> String {
         let width = String(totalEpochs).count
         var parts = [
@@ -184,8 +189,10 @@ final class TrainingProgress {
             "loss \(Format.fixed(metrics.trainLoss, 4))",
             "acc \(Format.fixed(metrics.trainAccuracy, 4))",
         ]
-        if let loss = metrics.validationLoss { parts.append("val_loss \(Format.fixed(loss, 4))") }
-        if let accuracy = metrics.validationAccuracy { parts.append("val_acc \(Format.fixed(accuracy, 4))") }
+        if let loss = metrics.validationLoss { parts.append("\(heldOutLabel)_loss \(Format.fixed(loss, 4))") }
+        if let accuracy = metrics.validationAccuracy {
+            parts.append("\(heldOutLabel)_acc \(Format.fixed(accuracy, 4))")
+        }
         if let rate = metrics.learningRate { parts.append("lr \(String(format: "%.3g", rate))") }
         if let samplesPerSecond { parts.append("\(Format.rate(samplesPerSecond)) samples/s") }
         parts.append("\(Format.clock(elapsed)) elapsed")

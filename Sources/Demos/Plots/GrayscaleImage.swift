@@ -1,3 +1,5 @@
+import CZlib
+
 /// An 8-bit grayscale image (0 black … 255 white), e.g. one 28 × 28 MNIST digit.
 struct GrayscaleImage: Equatable {
     let width: Int
@@ -6,7 +8,9 @@ struct GrayscaleImage: Equatable {
     let pixels: [UInt8]
 
     init(width: Int = 28, height: Int = 28, pixels: [UInt8]) {
-        precondition(pixels.count == width * height, "GrayscaleImage: \(width)×\(height) needs \(width * height) pixels, got \(pixels.count)")
+        precondition(
+            pixels.count == width * height,
+            "GrayscaleImage: \(width)×\(height) needs \(width * height) pixels, got \(pixels.count)")
         self.width = width
         self.height = height
         self.pixels = pixels
@@ -14,13 +18,15 @@ struct GrayscaleImage: Equatable {
 
     /// An image from intensities in [0, 1] (values outside are clamped), as the model sees them.
     init(width: Int = 28, height: Int = 28, intensities: [Float]) {
-        self.init(width: width, height: height, pixels: intensities.map {
-            UInt8(min(max($0.isFinite ? $0 : 0, 0), 1) * 255 + 0.5)
-        })
+        self.init(
+            width: width, height: height,
+            pixels: intensities.map {
+                UInt8(min(max($0.isFinite ? $0 : 0, 0), 1) * 255 + 0.5)
+            })
     }
 
-    /// The image as a PNG file: grayscale, 8 bits, with *stored* (uncompressed) deflate blocks,
-    /// which need no zlib and stay small at 28 × 28 (under a kilobyte).
+    /// The image as a PNG file: grayscale, 8 bits, each row with filter type 0 (none), the rows
+    /// deflated by zlib (`compress2`) into one IDAT chunk, every chunk's CRC-32 from zlib.
     func png() -> [UInt8] {
         var raw: [UInt8] = []
         raw.reserveCapacity((width + 1) * height)
@@ -28,52 +34,38 @@ struct GrayscaleImage: Equatable {
             raw.append(0)  // filter type: none
             raw.append(contentsOf: pixels[(row * width)..<((row + 1) * width)])
         }
-        var zlib: [UInt8] = [0x78, 0x01]
-        var offset = 0
-        repeat {
-            let length = min(65_535, raw.count - offset)
-            let isLast = offset + length == raw.count
-            zlib.append(isLast ? 1 : 0)
-            zlib.append(contentsOf: [UInt8(length & 0xFF), UInt8(length >> 8), UInt8(~length & 0xFF), UInt8((~length >> 8) & 0xFF)])
-            zlib.append(contentsOf: raw[offset..<(offset + length)])
-            offset += length
-        } while offset < raw.count
-        zlib.append(contentsOf: PNGChecksum.bigEndian(PNGChecksum.adler32(raw)))
-
         var header: [UInt8] = []
-        header += PNGChecksum.bigEndian(UInt32(width))
-        header += PNGChecksum.bigEndian(UInt32(height))
+        header += PNGChunk.bigEndian(UInt32(width))
+        header += PNGChunk.bigEndian(UInt32(height))
         header += [8, 0, 0, 0, 0]  // 8 bits, grayscale, deflate, adaptive filtering, no interlace
 
         var file: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
-        file += PNGChecksum.chunk("IHDR", header)
-        file += PNGChecksum.chunk("IDAT", zlib)
-        file += PNGChecksum.chunk("IEND", [])
+        file += PNGChunk.framed("IHDR", header)
+        file += PNGChunk.framed("IDAT", PNGChunk.zlibCompressed(raw))
+        file += PNGChunk.framed("IEND", [])
         return file
     }
 }
 
-/// The checksums and chunk framing of the PNG format.
-enum PNGChecksum {
-    private static let crcTable: [UInt32] = (0..<256).map { n -> UInt32 in
-        var c = UInt32(n)
-        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        return c
-    }
-
+/// The chunk framing of the PNG format, with zlib's CRC-32 and deflate.
+enum PNGChunk {
+    /// zlib's CRC-32 (the PNG and gzip polynomial) of `bytes`.
     static func crc32(_ bytes: [UInt8]) -> UInt32 {
-        var c: UInt32 = 0xFFFF_FFFF
-        for byte in bytes { c = crcTable[Int((c ^ UInt32(byte)) & 0xFF)] ^ (c >> 8) }
-        return c ^ 0xFFFF_FFFF
+        bytes.withUnsafeBufferPointer { UInt32(CZlib.crc32(0, $0.baseAddress, uInt($0.count))) }
     }
 
-    static func adler32(_ bytes: [UInt8]) -> UInt32 {
-        var a: UInt32 = 1, b: UInt32 = 0
-        for byte in bytes {
-            a = (a + UInt32(byte)) % 65_521
-            b = (b + a) % 65_521
+    /// `bytes` as a zlib stream (header, deflate, Adler-32), compressed at zlib's best level.
+    static func zlibCompressed(_ bytes: [UInt8]) -> [UInt8] {
+        var capacity = compressBound(uLong(bytes.count))
+        var output = [UInt8](repeating: 0, count: Int(capacity))
+        let status = output.withUnsafeMutableBufferPointer { out in
+            bytes.withUnsafeBufferPointer { input in
+                compress2(out.baseAddress, &capacity, input.baseAddress, uLong(input.count), Z_BEST_COMPRESSION)
+            }
         }
-        return b << 16 | a
+        // compressBound is an upper bound for any input, so only running out of memory can fail.
+        precondition(status == Z_OK, "PNG: zlib's compress2 failed with status \(status)")
+        return Array(output.prefix(Int(capacity)))
     }
 
     static func bigEndian(_ value: UInt32) -> [UInt8] {
@@ -81,7 +73,7 @@ enum PNGChecksum {
     }
 
     /// Length, type, data and CRC (over type and data).
-    static func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
+    static func framed(_ type: String, _ data: [UInt8]) -> [UInt8] {
         let typeAndData = Array(type.utf8) + data
         return bigEndian(UInt32(data.count)) + typeAndData + bigEndian(crc32(typeAndData))
     }

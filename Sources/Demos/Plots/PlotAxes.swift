@@ -66,6 +66,8 @@ struct Legend {
         var dashed = false
         /// A dot instead of a line (for scatter points).
         var dot = false
+        /// An unfilled ring instead of a line (for marks drawn around points).
+        var ring = false
     }
 
     var entries: [Entry]
@@ -84,6 +86,8 @@ struct Legend {
             let rowY = y + 14 + Double(index) * 18
             if entry.dot {
                 svg.circle(cx: x + 17, cy: rowY - 4, r: 4, fill: entry.color, stroke: "#ffffff")
+            } else if entry.ring {
+                svg.circle(cx: x + 17, cy: rowY - 4, r: 5, fill: "none", stroke: entry.color, strokeWidth: 1.6)
             } else {
                 svg.line(
                     x1: x + 8, y1: rowY - 4, x2: x + 28, y2: rowY - 4, stroke: entry.color,

@@ -33,6 +33,15 @@ struct Evaluation {
     var accuracy: Double
     /// One predicted class per sample, in the data set's order.
     var predictions: [Int]
+
+    /// Just the numbers of an evaluation, as the summary reports them.
+    struct Figures: Equatable, Sendable {
+        var loss: Double
+        var accuracy: Double
+    }
+
+    /// The loss and accuracy, without the predictions.
+    var figures: Figures { Figures(loss: loss, accuracy: accuracy) }
 }
 
 /// The training loop the three demos share: shuffled minibatches, the optimizer step, progress
@@ -41,7 +50,7 @@ struct Evaluation {
 /// ```
 /// let training = ClassifierTraining(model: model, optimizer: optimizer, head: .binary,
 ///                                   settings: settings, progress: progress)
-/// let (train, test) = training.run(train: trainSet, heldOut: testSet)
+/// let (train, test, logFiles) = try training.run(train: trainSet, heldOut: testSet)
 /// ```
 ///
 /// Everything random comes from `settings.seed` (the batch order from a generator of its own),
@@ -52,15 +61,22 @@ struct ClassifierTraining {
     let head: ClassificationHead
     let settings: TrainingSettings
     let progress: TrainingProgress
+    /// The split `heldOut` is, as `--log` and `--tensorboard` name its figures.
+    var heldOutSplit: HeldOutSplit = .validation
 
     /// Rows per forward pass when evaluating: bounds the memory of a 60,000-image pass.
     static let evaluationChunk = 10_000
 
-    /// Trains `settings.epochs` epochs on `train` (none: evaluate only), reporting to
-    /// ``progress``; returns the final evaluation of both splits. Throws, naming the epoch and
+    /// Prints the model's summary (``Sequential/summary(inputShape:)``: not with `--quiet` or
+    /// `--json`), then trains `settings.epochs` epochs on `train` (none: evaluate only), reporting to
+    /// ``progress`` and to the `--log` and `--tensorboard` files when set; returns the final
+    /// evaluation of both splits and the log files written. Throws, naming the epoch and
     /// the step, as soon as the training loss is NaN or infinite: every step after it would
     /// only train on NaN.
-    func run(train: Dataset<Float>, heldOut: Dataset<Float>) throws -> (train: Evaluation, heldOut: Evaluation) {
+    func run(
+        train: Dataset<Float>, heldOut: Dataset<Float>
+    ) throws -> (train: Evaluation, heldOut: Evaluation, files: [String]) {
+        let recorders = try RunRecorders(settings: settings, heldOutSplit: heldOutSplit)
         // Both penalties 0: skip the penalty's ops instead of adding a constant zero every step.
         let regularized = settings.l1 > 0 || settings.l2 > 0
         let fullBatch = settings.batchSize >= train.count
@@ -72,6 +88,8 @@ struct ClassifierTraining {
             shuffler = restored.shuffler
             firstEpoch = restored.epoch + 1
         }
+        // Once every file opened: a run that stops on a bad path prints nothing on standard output.
+        progress.note(model.summary(inputShape: [settings.batchSize] + train.features.shape.dropFirst()).description)
         Interruption.install()
         for epoch in stride(from: firstEpoch, through: settings.epochs, by: 1) {
             model.train()
@@ -80,6 +98,7 @@ struct ClassifierTraining {
                 fullBatch
                 ? AnySequence([train]) : AnySequence(train.batches(size: settings.batchSize, shuffledBy: &shuffler))
             let steps = (train.count + settings.batchSize - 1) / settings.batchSize
+            let epochStart = TrainingProgress.monotonicSeconds()
             progress.begin(epoch: epoch, steps: fullBatch ? 1 : steps)
             var lossSum = 0.0
             var correct = 0
@@ -98,19 +117,23 @@ struct ClassifierTraining {
                 correct += hits
                 seen += labels.count
                 progress.step(loss: loss, accuracy: Double(hits) / Double(labels.count), samples: labels.count)
+                try recorders.step(
+                    (epoch - 1) * steps + step + 1, loss: loss, accuracy: Double(hits) / Double(labels.count),
+                    learningRate: optimizer.currentLearningRate)
                 if let signal = Interruption.signal { throw interrupted(signal, epoch: epoch) }
             }
             let held = evaluate(heldOut)
             lastHeldOut = held
-            progress.endEpoch(
-                EpochMetrics(
-                    epoch: epoch, trainLoss: lossSum / Double(seen), trainAccuracy: Double(correct) / Double(seen),
-                    validationLoss: held.loss, validationAccuracy: held.accuracy,
-                    learningRate: optimizer.currentLearningRate))
+            let metrics = EpochMetrics(
+                epoch: epoch, trainLoss: lossSum / Double(seen), trainAccuracy: Double(correct) / Double(seen),
+                validationLoss: held.loss, validationAccuracy: held.accuracy,
+                learningRate: optimizer.currentLearningRate)
+            progress.endEpoch(metrics)
+            try recorders.epoch(metrics, seconds: TrainingProgress.monotonicSeconds() - epochStart, model: model)
             if let path = settings.checkpointPath { try saveCheckpoint(to: path, epoch: epoch, shuffler: shuffler) }
             if let signal = Interruption.signal { throw interrupted(signal, epoch: epoch + 1) }
         }
-        return (evaluate(train), lastHeldOut ?? evaluate(heldOut))
+        return (evaluate(train), lastHeldOut ?? evaluate(heldOut), recorders.files)
     }
 
     // MARK: Checkpoints
@@ -194,10 +217,11 @@ struct ClassifierTraining {
         }
     }
 
-    /// The final numbers of a run, as the summary reports them.
-    func metrics(train: Evaluation, heldOut: Evaluation) -> FinalMetrics {
+    /// The final numbers of a run, as the summary reports them: each held-out evaluation under
+    /// the name of the split it was measured on.
+    func metrics(train: Evaluation, validation: Evaluation? = nil, test: Evaluation? = nil) -> FinalMetrics {
         FinalMetrics(
             parameters: model.parameterCount, trainLoss: train.loss, trainAccuracy: train.accuracy,
-            testLoss: heldOut.loss, testAccuracy: heldOut.accuracy)
+            validation: validation?.figures, test: test?.figures)
     }
 }

@@ -9,24 +9,29 @@ enum MNISTDemo {
     /// Reads `files` with NN's IDX reader (raw or .gz; pixels scaled to [0, 1]); a ReLU MLP
     /// 784 → `settings.hidden` → 10 with softmax cross-entropy; optionally loaded from
     /// `settings.loadPath`, trained `settings.epochs` epochs of shuffled batches and saved to
-    /// `settings.savePath`; the test set is evaluated after every epoch.
+    /// `settings.savePath`. The last `validationCount` training images (default: one twelfth,
+    /// 5000 of 60,000) are held out as the validation split, evaluated after every epoch for the
+    /// progress lines and curves; the test set is evaluated once, after training, so no choice is
+    /// made by looking at it.
     ///
-    /// `limit` keeps only the first `limit` training and test images: a quick run for tests and
-    /// smoke checks (the hidden `--limit` option).
+    /// `limit` keeps only the first `limit` training and test images (before the validation
+    /// split): a quick run for tests and smoke checks (the hidden `--limit` option).
     ///
     /// - Throws: ``DemoError/message(_:)`` naming the file when one is corrupt, or its labels are
     ///   not classes 0–9, or its images have no pixels, or the two sets' images differ in size; and
-    ///   naming `--hidden` when the model would not fit in memory.
+    ///   naming `--hidden` when the model would not fit in memory, and naming `--validation` when it
+    ///   leaves no training image.
     static func train(
         settings: TrainingSettings, dataset: MNISTDataset, files: MNISTFiles, progress: TrainingProgress,
-        limit: Int? = nil
+        limit: Int? = nil, validationCount: Int? = nil
     ) throws -> ImageClassifierResult {
-        let (trainSet, testSet) = try load(files, limit: limit)
+        let (allTraining, testSet) = try load(files, limit: limit)
+        let (trainSet, validationSet) = try splitValidation(allTraining, count: validationCount)
         let inputs = trainSet.features.shape[1]
         let settings = settings.fullBatchAtMost(trainSet.count)
         try TrainingFootprint.check(
             inputs: inputs, outputs: classes, trainCount: trainSet.count,
-            evaluatedRows: max(trainSet.count, testSet.count),
+            evaluatedRows: max(trainSet.count, validationSet.count, testSet.count),
             settings: settings)
         let model = ClassifierModel.make(inputs: inputs, outputs: classes, settings: settings)
         if let path = settings.loadPath {
@@ -35,8 +40,9 @@ enum MNISTDemo {
         }
         let training = ClassifierTraining(
             model: model, optimizer: ClassifierModel.optimizer(for: model, settings: settings), head: .categorical,
-            settings: settings, progress: progress)
-        let (trainResult, testResult) = try training.run(train: trainSet, heldOut: testSet)
+            settings: settings, progress: progress, heldOutSplit: .validation)
+        let (trainResult, validationResult, logFiles) = try training.run(train: trainSet, heldOut: validationSet)
+        let testResult = training.evaluate(testSet)
         let saved = try settings.savePath.map {
             try ModelFile.save(
                 model, to: $0,
@@ -46,7 +52,7 @@ enum MNISTDemo {
         let (width, height) = imageSize(pixels: inputs)
         let testFeatures = testSet.features
         return ImageClassifierResult(
-            metrics: training.metrics(train: trainResult, heldOut: testResult),
+            metrics: training.metrics(train: trainResult, validation: validationResult, test: testResult),
             testLabels: classIndices(testSet.labels),
             testPredictions: testResult.predictions,
             testImage: { index in
@@ -56,7 +62,22 @@ enum MNISTDemo {
                         intensities: Array(pixels[(index * inputs)..<((index + 1) * inputs)]))
                 }
             },
-            savedCheckpoint: saved)
+            savedCheckpoint: saved, logFiles: logFiles)
+    }
+
+    /// `training` split into its first images, to train on, and its last `count` (default: one
+    /// twelfth, at least 1), the validation split.
+    static func splitValidation(
+        _ training: Dataset<Float>, count: Int?
+    ) throws -> (train: Dataset<Float>, validation: Dataset<Float>) {
+        let held = count ?? max(1, training.count / 12)
+        guard held >= 1, held < training.count else {
+            throw DemoError.message(
+                "--validation \(held) is out of range: the training set has \(training.count) images, "
+                    + "so expected an integer in [1, \(training.count - 1)]")
+        }
+        let boundary = training.count - held
+        return (training.rows(0..<boundary), training.rows(boundary..<training.count))
     }
 
     /// The training and test sets, validated: classes 0–9 and one image size for both.

@@ -20,6 +20,6 @@ enum MoonsDemo {
         let (trainSet, testSet) = data.split(validationFraction: testFraction, seed: settings.seed &+ 1)
         return try PlanarDemo.train(
             demo: "moons", head: .binary, outputs: 1, classNames: ["class 0", "class 1"],
-            train: trainSet, heldOut: testSet, settings: settings, progress: progress)
+            train: trainSet, heldOut: testSet, heldOutSplit: .test, settings: settings, progress: progress)
     }
 }

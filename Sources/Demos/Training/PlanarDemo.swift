@@ -5,7 +5,7 @@ import NN
 /// save it, and hand back what the decision-region plot needs.
 enum PlanarDemo {
     /// A ReLU MLP 2 → `settings.hidden` → `outputs`, loaded from `settings.loadPath` when set,
-    /// trained on `trainSet` with `heldOut` evaluated after every epoch, saved to
+    /// trained on `trainSet` with `heldOut` (the `heldOutSplit`) evaluated after every epoch, saved to
     /// `settings.savePath` when set.
     /// - Returns: the final metrics, the held-out points (drawn over the regions) and a classifier
     ///   that runs the trained model in evaluation mode.
@@ -13,7 +13,7 @@ enum PlanarDemo {
     ///   for another model, and for a `--save` path that cannot be written.
     static func train(
         demo: String, head: ClassificationHead, outputs: Int, classNames: [String],
-        train trainSet: Dataset<Float>, heldOut: Dataset<Float>,
+        train trainSet: Dataset<Float>, heldOut: Dataset<Float>, heldOutSplit: HeldOutSplit,
         settings: TrainingSettings, progress: TrainingProgress
     ) throws -> PlanarClassifierResult {
         let settings = settings.fullBatchAtMost(trainSet.count)
@@ -28,21 +28,24 @@ enum PlanarDemo {
         }
         let training = ClassifierTraining(
             model: model, optimizer: ClassifierModel.optimizer(for: model, settings: settings), head: head,
-            settings: settings, progress: progress)
-        let (trainResult, heldOutResult) = try training.run(train: trainSet, heldOut: heldOut)
+            settings: settings, progress: progress, heldOutSplit: heldOutSplit)
+        let (trainResult, heldOutResult, logFiles) = try training.run(train: trainSet, heldOut: heldOut)
         let saved = try settings.savePath.map {
             try ModelFile.save(
                 model, to: $0,
                 metadata: ModelFile.metadata(demo: demo, settings: settings, inputs: 2, outputs: outputs))
         }
         return PlanarClassifierResult(
-            metrics: training.metrics(train: trainResult, heldOut: heldOutResult),
+            metrics: heldOutSplit == .test
+                ? training.metrics(train: trainResult, test: heldOutResult)
+                : training.metrics(train: trainResult, validation: heldOutResult),
             points: LabeledPoint.points(heldOut.features, labels: classIndices(heldOut.labels)),
+            predictions: heldOutResult.predictions,
             classNames: classNames,
             classify: { points in
                 model.eval()
                 return withoutGrad { head.predictions(model(points)) }
             },
-            savedCheckpoint: saved)
+            savedCheckpoint: saved, logFiles: logFiles)
     }
 }

@@ -7,9 +7,19 @@ struct FinalMetrics: Equatable, Sendable {
     /// Loss and accuracy on the whole training set, without dropout.
     var trainLoss: Double
     var trainAccuracy: Double
-    /// Loss and accuracy on the held-out split (test for moons and mnist, validation for spiral).
-    var testLoss: Double
-    var testAccuracy: Double
+    /// Loss and accuracy on the validation split, when the demo has one (spiral, mnist).
+    var validation: Evaluation.Figures? = nil
+    /// Loss and accuracy on the test split, when the demo has one (moons, mnist).
+    var test: Evaluation.Figures? = nil
+}
+
+/// Which split a demo holds out from training and evaluates after every epoch: the name its
+/// figures carry in the summary, the curves' legend and the `--log` lines.
+enum HeldOutSplit: String, Sendable {
+    /// Data for choosing options and epochs (spiral, mnist): looked at during training.
+    case validation
+    /// Data looked at only to report the result (moons, which has no validation split).
+    case test
 }
 
 /// What the 2-D demos (moons, spiral) hand back: their numbers, and what the decision-region plot
@@ -18,11 +28,15 @@ struct PlanarClassifierResult {
     var metrics: FinalMetrics
     /// The points drawn over the regions (the held-out split reads best: it shows generalization).
     var points: [LabeledPoint]
+    /// The trained model's class for each of ``points``, in order (ringed on the plot when wrong).
+    var predictions: [Int]? = nil
     var classNames: [String]
     /// Class indices for a `[n, 2]` batch of points; called once, on a 100 × 100 grid.
     var classify: (Tensor<Float>) throws -> [Int]
     /// The checkpoint written for `--save`, if any (with ``AtomicFile``).
     var savedCheckpoint: String?
+    /// The `--log` file and the `--tensorboard` event file written, if any.
+    var logFiles: [String] = []
 }
 
 /// What the mnist demo hands back: its numbers and the test-set predictions behind the image grid
@@ -36,4 +50,6 @@ struct ImageClassifierResult {
     var testImage: (_ index: Int) -> GrayscaleImage
     /// The checkpoint written for `--save`, if any (with ``AtomicFile``).
     var savedCheckpoint: String?
+    /// The `--log` file and the `--tensorboard` event file written, if any.
+    var logFiles: [String] = []
 }

@@ -28,6 +28,10 @@ struct TrainingSettings: Equatable, Sendable {
     var checkpointPath: String? = nil
     /// A checkpoint whose run to continue exactly, if any.
     var resumePath: String? = nil
+    /// The file `--log` appends one JSON line per epoch to, if any.
+    var logPath: String? = nil
+    /// The folder `--tensorboard` writes an event file into, if any.
+    var tensorBoardDirectory: String? = nil
     /// The folder for SVG plots; `nil` with `--no-plot`.
     var plotDirectory: String?
     /// How much the run prints.

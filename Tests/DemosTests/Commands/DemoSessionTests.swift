@@ -15,7 +15,8 @@ struct DemoSessionTests {
             plotDirectory: plotDirectory, outputMode: mode)
     }
 
-    static let metrics = FinalMetrics(parameters: 337, trainLoss: 0.1, trainAccuracy: 0.96, testLoss: 0.12, testAccuracy: 0.95)
+    static let metrics = FinalMetrics(
+        parameters: 337, trainLoss: 0.1, trainAccuracy: 0.96, test: .init(loss: 0.12, accuracy: 0.95))
 
     /// Runs a session over a fake 2-D result and returns what it printed.
     static func runPlanar(plotDirectory: String?, style: TrainingProgress.Style) throws -> String {
@@ -25,9 +26,10 @@ struct DemoSessionTests {
             demo: "moons", settings: settings, heldOutName: "test",
             progress: recorder.make(epochs: settings.epochs, style: style))
         TrainingProgressTests.train(session.progress, recorder: recorder, epochs: settings.epochs)
-        try session.finish(PlanarClassifierResult(
-            metrics: metrics, points: PlotFixtures.moonPoints, classNames: ["0", "1"],
-            classify: PlotFixtures.classify, savedCheckpoint: nil))
+        try session.finish(
+            PlanarClassifierResult(
+                metrics: metrics, points: PlotFixtures.moonPoints, classNames: ["0", "1"],
+                classify: PlotFixtures.classify, savedCheckpoint: nil))
         return recorder.text
     }
 
@@ -45,7 +47,8 @@ struct DemoSessionTests {
     @Test func sameResultsGiveIdenticalFiles() throws {
         let folder = try TemporaryFolder.make()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let first = folder.appendingPathComponent("first").path, second = folder.appendingPathComponent("second").path
+        let first = folder.appendingPathComponent("first").path
+        let second = folder.appendingPathComponent("second").path
         _ = try DemoSessionTests.runPlanar(plotDirectory: first, style: .quiet)
         _ = try DemoSessionTests.runPlanar(plotDirectory: second, style: .quiet)
         for name in ["moons-curves.svg", "moons-regions.svg"] {
@@ -79,10 +82,16 @@ struct DemoSessionTests {
                 metrics: DemoSessionTests.metrics, testLabels: labels, testPredictions: predictions,
                 testImage: { PlotFixtures.digit($0) }, savedCheckpoint: "model.safetensors"),
             classNames: MNISTDataset.fashion.classNames)
-        #expect(try TemporaryFolder.contents(folder) == ["fashion-mnist-confusion.svg", "fashion-mnist-curves.svg", "fashion-mnist-samples.svg"])
+        #expect(
+            try TemporaryFolder.contents(folder) == [
+                "fashion-mnist-confusion.svg", "fashion-mnist-curves.svg", "fashion-mnist-samples.svg",
+            ])
         #expect(recorder.text.contains("wrote model.safetensors"))
-        let samples = try String(contentsOf: folder.appendingPathComponent("fashion-mnist-samples.svg"), encoding: .utf8)
-        #expect(XMLCheck.parse(samples).count("image") == 24 + 7, "the first 24, then the 7 later mistakes (index 40 is predicted 0 correctly)")
+        let samples = try String(
+            contentsOf: folder.appendingPathComponent("fashion-mnist-samples.svg"), encoding: .utf8)
+        #expect(
+            XMLCheck.parse(samples).count("image") == 24 + 7,
+            "the first 24, then the 7 later mistakes (index 40 is predicted 0 correctly)")
     }
 
     @Test func imagesToShowAddsMistakesAfterTheFirstOnes() {

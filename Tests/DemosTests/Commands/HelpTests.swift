@@ -6,8 +6,8 @@ import Testing
 struct HelpTests {
     static let commonOptions = [
         "--epochs", "--batch-size", "--lr", "--lr-decay", "--optimizer", "--hidden", "--dropout", "--l1", "--l2",
-        "--seed", "--threads", "--save", "--load", "--checkpoint", "--resume", "--plot", "--no-plot", "--quiet",
-        "--json",
+        "--seed", "--threads", "--save", "--load", "--checkpoint", "--resume", "--log", "--tensorboard", "--plot",
+        "--no-plot", "--quiet", "--json",
     ]
 
     @Test func rootHelpListsTheDemos() throws {
@@ -41,7 +41,7 @@ struct HelpTests {
         #expect(run.exitCode == 0)
         let blocks = HelpTests.optionBlocks(run.standardOutput)
         var expected = HelpTests.commonOptions
-        if demo == "mnist" { expected += ["--data", "--dataset"] }
+        if demo == "mnist" { expected += ["--data", "--dataset", "--validation"] }
         for option in expected {
             let block = blocks[option]
             #expect(block != nil, "\(demo) --help does not document \(option)")

@@ -55,6 +55,19 @@ struct InvalidOptionTests {
             mentions: ["--hidden 16,100000000 is out of range", "one layer of at most"]),
         Case(arguments: ["moons", "--load", "/tmp"], mentions: ["--load '/tmp' is a folder, not a file"]),
         Case(arguments: ["moons", "--load", "/dev/null"], mentions: ["--load '/dev/null' is not a regular file"]),
+        Case(arguments: ["moons", "--log", ""], mentions: ["--log '' is not a path"]),
+        Case(arguments: ["moons", "--log", "/tmp"], mentions: ["--log '/tmp' is a folder"]),
+        Case(
+            arguments: ["spiral", "--log", "/nonexistent/run.jsonl"],
+            mentions: ["--log '/nonexistent/run.jsonl' cannot be opened for writing", "No such file"]),
+        Case(arguments: ["moons", "--tensorboard", ""], mentions: ["--tensorboard '' is not a path"]),
+        Case(
+            arguments: ["moons", "--tensorboard", "/dev/null"],
+            mentions: ["--tensorboard '/dev/null' is a file, not a folder"]),
+        Case(
+            arguments: ["moons", "--tensorboard", "/proc/version/tb"],
+            mentions: ["--tensorboard '/proc/version/tb'", "cannot be created as a folder"]),
+        Case(arguments: ["mnist", "--validation", "0"], mentions: ["--validation 0 is out of range", "≥ 1"]),
         Case(
             arguments: ["moons", "--resume", "/nonexistent/run.ckpt"],
             mentions: ["--resume '/nonexistent/run.ckpt' cannot be read"]),

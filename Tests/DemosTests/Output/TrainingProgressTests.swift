@@ -22,7 +22,7 @@ final class ProgressRecorder {
 struct TrainingProgressTests {
     static let summary = Summary(
         demo: "moons", epochs: 300, seed: 42, parameters: 337, trainLoss: 0.0712, trainAccuracy: 0.975,
-        testLoss: 0.08014, testAccuracy: 0.97, evaluatedOn: "test", seconds: 2.413, threads: 2,
+        testLoss: 0.08014, testAccuracy: 0.97, seconds: 2.413, threads: 2,
         files: ["demos-output/moons-curves.svg"])
 
     /// Drives `progress` through `epochs` epochs of `steps` steps, 0.01 s per step.
@@ -33,9 +33,10 @@ struct TrainingProgressTests {
                 recorder.time += 0.01
                 progress.step(loss: 0.5, accuracy: 0.75, samples: 64)
             }
-            progress.endEpoch(EpochMetrics(
-                epoch: epoch, trainLoss: 1.0 / Double(epoch), trainAccuracy: 0.9,
-                validationLoss: 0.25, validationAccuracy: 0.875))
+            progress.endEpoch(
+                EpochMetrics(
+                    epoch: epoch, trainLoss: 1.0 / Double(epoch), trainAccuracy: 0.9,
+                    validationLoss: 0.25, validationAccuracy: 0.875))
         }
     }
 
@@ -43,18 +44,23 @@ struct TrainingProgressTests {
         let metrics = EpochMetrics(
             epoch: 20, trainLoss: 0.234_49, trainAccuracy: 0.9123, validationLoss: 0.2501, validationAccuracy: 0.905)
         let line = TrainingProgress.line(metrics, totalEpochs: 300, samplesPerSecond: 12_345, elapsed: 65)
-        #expect(line == "epoch  20/300  loss 0.2345  acc 0.9123  val_loss 0.2501  val_acc 0.9050  12.3k samples/s  1:05 elapsed")
+        #expect(
+            line
+                == "epoch  20/300  loss 0.2345  acc 0.9123  val_loss 0.2501  val_acc 0.9050  12.3k samples/s  1:05 elapsed"
+        )
     }
 
     @Test func barFormat() {
         let bar = TrainingProgress.bar(
             epoch: 3, totalEpochs: 300, step: 7, steps: 13, loss: 0.312, accuracy: 0.887,
             samplesPerSecond: 9_800, secondsLeft: 5)
-        #expect(bar == "epoch   3/300  [##########..........]   7/13  loss 0.3120  acc 0.8870  9.8k samples/s  ETA 0:05")
+        #expect(
+            bar == "epoch   3/300  [##########..........]   7/13  loss 0.3120  acc 0.8870  9.8k samples/s  ETA 0:05")
     }
 
     @Test(arguments: [
-        (1, 1), (10, 1), (15, 1), (20, 1), (21, 2), (50, 5), (100, 5), (300, 20), (1_000, 50), (10_000, 500), (15_000, 1_000),
+        (1, 1), (10, 1), (15, 1), (20, 1), (21, 2), (50, 5), (100, 5), (300, 20), (1_000, 50), (10_000, 500),
+        (15_000, 1_000),
     ])
     func reportIntervalGivesTenToTwentyLines(epochs: Int, interval: Int) {
         #expect(TrainingProgress.reportInterval(forEpochs: epochs) == interval)
@@ -144,7 +150,10 @@ struct TrainingProgressTests {
 struct SummaryTests {
     @Test func jsonHasSortedKeysAndTheReportedFields() {
         let json = TrainingProgressTests.summary.jsonLine()
-        #expect(json == #"{"demo":"moons","epochs":300,"evaluatedOn":"test","files":["demos-output/moons-curves.svg"],"parameters":337,"seconds":2.413,"seed":42,"testAccuracy":0.97,"testLoss":0.08014,"threads":2,"trainAccuracy":0.975,"trainLoss":0.0712}"#)
+        #expect(
+            json
+                == #"{"demo":"moons","epochs":300,"files":["demos-output/moons-curves.svg"],"parameters":337,"seconds":2.413,"seed":42,"testAccuracy":0.97,"testLoss":0.08014,"threads":2,"trainAccuracy":0.975,"trainLoss":0.0712}"#
+        )
     }
 
     @Test func divergedLossStillEncodes() throws {
@@ -159,20 +168,33 @@ struct SummaryTests {
     }
 
     @Test func textBlock() {
-        #expect(TrainingProgressTests.summary.textBlock() == """
-            moons: 300 epochs in 2.41 s (seed 42, 337 parameters, 2 threads)
-                              loss  accuracy
-              train         0.0712    0.9750
-              test          0.0801    0.9700
-              wrote demos-output/moons-curves.svg
-            """)
+        #expect(
+            TrainingProgressTests.summary.textBlock() == """
+                moons: 300 epochs in 2.41 s (seed 42, 337 parameters, 2 threads)
+                                  loss  accuracy
+                  train         0.0712    0.9750
+                  test          0.0801    0.9700
+                  (train: the whole training set in evaluation mode, without dropout)
+                  wrote demos-output/moons-curves.svg
+                """)
+    }
+
+    @Test func bothHeldOutSplitsAreNamedByWhatTheyAre() throws {
+        var summary = TrainingProgressTests.summary
+        summary.validationLoss = 0.09
+        summary.validationAccuracy = 0.96
+        #expect(summary.textBlock().contains("  validation    0.0900    0.9600\n  test          0.0801    0.9700\n"))
+        let json = summary.jsonLine()
+        #expect(json.contains(#""testAccuracy":0.97"#) && json.contains(#""validationAccuracy":0.96"#))
+        #expect(try Summary.makeDecoder().decode(Summary.self, from: Data(json.utf8)) == summary)
     }
 }
 
 @Suite("Format")
 struct FormatTests {
     @Test(arguments: [
-        (0.123_45, 2, "0.12"), (-0.001, 2, "0.00"), (2.5, 0, "2"), (Double.nan, 3, "nan"), (-Double.infinity, 1, "-inf"),
+        (0.123_45, 2, "0.12"), (-0.001, 2, "0.00"), (2.5, 0, "2"), (Double.nan, 3, "nan"),
+        (-Double.infinity, 1, "-inf"),
     ])
     func fixed(value: Double, digits: Int, expected: String) {
         #expect(Format.fixed(value, digits) == expected)
