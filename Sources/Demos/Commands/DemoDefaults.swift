@@ -13,6 +13,12 @@ protocol DemoDefaults {
     static var l1: Double { get }
     static var l2: Double { get }
     static var seed: UInt64 { get }
+    /// The defaults that differ with `--model cnn`, for a demo that has it (mnist).
+    static var convolutional: (hidden: String, dropout: Double)? { get }
+}
+
+extension DemoDefaults {
+    static var convolutional: (hidden: String, dropout: Double)? { nil }
 }
 
 /// `demos moons`: 1000 two-moons samples (noise 0.2), 2-16-16-1 ReLU MLP, Adam, L2 1e-3.
@@ -74,4 +80,7 @@ enum MNISTDefaults: DemoDefaults {
     static let l1 = 0.0
     static let l2 = 0.0
     static let seed: UInt64 = 42
+    /// `--model cnn`: `../shared/peers/torch_models.py cnn-mnist`'s head, 1568 → 128 → 10 with
+    /// dropout 0.25 (the other options as the MLP's).
+    static let convolutional: (hidden: String, dropout: Double)? = ("128", 0.25)
 }

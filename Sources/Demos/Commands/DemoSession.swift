@@ -68,6 +68,11 @@ struct DemoSession {
                 try write(
                     matrix.svg(title: "\(demo): confusion matrix (test set)"), named: "\(demo)-confusion.svg",
                     in: directory))
+            if let pictures = result.convolution {
+                files.append(try write(pictures.filtersSVG(demo: demo), named: "\(demo)-filters.svg", in: directory))
+                files.append(
+                    try write(pictures.featureMapsSVG(demo: demo), named: "\(demo)-feature-maps.svg", in: directory))
+            }
         }
         if let checkpoint = result.savedCheckpoint { files.append(checkpoint) }
         files += result.logFiles

@@ -32,15 +32,20 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
         help: "Optimizer; one of \(OptimizerChoice.allowedValues).")
     var optimizerName: String = Defaults.optimizer.rawValue
 
+    // Optional, with the default in the help: mnist's `--model cnn` has defaults of its own.
     @Option(
         name: .customLong("hidden"), parsing: .unconditional,
-        help: "Hidden-layer widths, comma-separated integers ≥ 1 (e.g. 64 or 512,128,64).")
-    var hiddenSpecification: String = Defaults.hidden
+        help:
+            "Hidden-layer widths, comma-separated integers ≥ 1 (e.g. 64 or 512,128,64). (default: \(Defaults.hidden)\(Defaults.convolutional.map { "; \($0.hidden) with --model cnn" } ?? ""))"
+    )
+    var hiddenSpecification: String?
 
     @Option(
         parsing: .unconditional,
-        help: "Dropout probability after each hidden layer; a number in [0, 1).")
-    var dropout: Double = Defaults.dropout
+        help:
+            "Dropout probability after each hidden layer; a number in [0, 1). (default: \(Defaults.dropout)\(Defaults.convolutional.map { "; \($0.dropout) with --model cnn" } ?? ""))"
+    )
+    var dropout: Double?
 
     @Option(parsing: .unconditional, help: "L1 penalty on the weights; a number ≥ 0.")
     var l1: Double = Defaults.l1
@@ -113,11 +118,11 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
             throw ValidationError(
                 "--optimizer '\(optimizerName)' is not supported: expected \(AllowedValues.byOption["--optimizer"]!)")
         }
-        if HiddenLayers(parsing: hiddenSpecification) == nil {
+        if let hiddenSpecification, HiddenLayers(parsing: hiddenSpecification) == nil {
             throw ValidationError(
                 "--hidden '\(hiddenSpecification)' is malformed: expected \(AllowedValues.byOption["--hidden"]!)")
         }
-        if !(dropout >= 0 && dropout < 1) { throw AllowedValues.outOfRange("--dropout", dropout) }
+        if let dropout, !(dropout >= 0 && dropout < 1) { throw AllowedValues.outOfRange("--dropout", dropout) }
         if !(l1 >= 0) || !l1.isFinite { throw AllowedValues.outOfRange("--l1", l1) }
         if !(l2 >= 0) || !l2.isFinite { throw AllowedValues.outOfRange("--l2", l2) }
         if let threads, threads < 1 { throw AllowedValues.outOfRange("--threads", threads) }
@@ -157,16 +162,21 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
         }
     }
 
-    /// The validated options as plain values, in the demo-independent form the training seams take.
-    var settings: TrainingSettings {
+    /// The validated options as plain values, in the demo-independent form the training seams
+    /// take, with the defaults of the demo's MLP.
+    var settings: TrainingSettings { settings(hidden: Defaults.hidden, dropout: Defaults.dropout) }
+
+    /// The validated options as plain values, with `hidden` and `dropout` as the defaults of the
+    /// options not given.
+    func settings(hidden defaultHidden: String, dropout defaultDropout: Double) -> TrainingSettings {
         TrainingSettings(
             epochs: epochs,
             batchSize: batchSize,
             learningRate: learningRate,
             learningRateDecay: learningRateDecay,
             optimizer: OptimizerChoice(rawValue: optimizerName) ?? Defaults.optimizer,
-            hidden: HiddenLayers(parsing: hiddenSpecification)?.widths ?? [],
-            dropout: dropout,
+            hidden: HiddenLayers(parsing: hiddenSpecification ?? defaultHidden)?.widths ?? [],
+            dropout: dropout ?? defaultDropout,
             l1: l1,
             l2: l2,
             seed: seed,

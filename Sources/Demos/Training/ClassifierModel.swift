@@ -42,6 +42,61 @@ enum ClassifierModel {
         return Sequential<Float>(layers)
     }
 
+    /// The convolutional network of `demos mnist --model cnn` for `[N, 1, height, width]` images,
+    /// the model of `../shared/peers/torch_models.py cnn-mnist` at the default options:
+    ///
+    /// ```
+    /// layers.0 Conv2d(1, 16, 3, padding 1)   layers.1 BatchNorm2d(16)  layers.2 ReLU  layers.3 MaxPool2d(2)
+    /// layers.4 Conv2d(16, 32, 3, padding 1)  layers.5 BatchNorm2d(32)  layers.6 ReLU  layers.7 MaxPool2d(2)
+    /// layers.8 Flatten
+    /// for each --hidden width h (default 128): Linear(·, h), ReLU, Dropout(--dropout, default 0.25)
+    /// Linear(·, outputs)
+    /// ```
+    ///
+    /// Every layer is initialized as PyTorch's (convolutions and linear layers uniform in
+    /// `±1/√fanIn`), from `settings.seed`; `--l1`/`--l2` penalize the hidden linear layers, as
+    /// in the MLP.
+    static func convolutional(height: Int, width: Int, outputs: Int, settings: TrainingSettings) -> Sequential<Float> {
+        var generator = RandomGenerator(seed: settings.seed)
+        let l1 = Float(settings.l1)
+        let l2 = Float(settings.l2)
+        var layers: [any Layer<Float>] = []
+        var channels = 1
+        for next in convolutionChannels {
+            layers += [
+                Conv2d<Float>(channels, next, kernelSize: 3, padding: 1, generator: &generator),
+                BatchNorm2d<Float>(numFeatures: next), ReLU<Float>(), MaxPool2d<Float>(kernelSize: 2),
+            ]
+            channels = next
+        }
+        layers.append(Flatten<Float>())
+        let widths = [convolutionFeatures(height: height, width: width)] + settings.hidden
+        for index in 0..<settings.hidden.count {
+            let initializer = Initializer.pytorchLinear(inputs: widths[index])
+            layers.append(
+                Linear<Float>(
+                    widths[index], widths[index + 1], weightInitializer: initializer, biasInitializer: initializer,
+                    weightL1: l1, weightL2: l2, biasL1: l1, biasL2: l2, generator: &generator))
+            layers.append(ReLU<Float>())
+            layers.append(Dropout<Float>(rate: Float(settings.dropout), seed: settings.seed &+ 1_000 &+ UInt64(index)))
+        }
+        let last = Initializer.pytorchLinear(inputs: widths[widths.count - 1])
+        layers.append(
+            Linear<Float>(
+                widths[widths.count - 1], outputs, weightInitializer: last, biasInitializer: last,
+                generator: &generator))
+        return Sequential<Float>(layers)
+    }
+
+    /// The output channels of the convolutional network's two blocks.
+    static let convolutionChannels = [16, 32]
+
+    /// The features the convolutional blocks hand to the first linear layer: 32 channels of the
+    /// image halved twice (rounded down, as max pooling does): 32 · 7 · 7 = 1568 for 28 × 28.
+    static func convolutionFeatures(height: Int, width: Int) -> Int {
+        convolutionChannels.last! * (height / 4) * (width / 4)
+    }
+
     /// The optimizer named by `--optimizer`, with `--lr` and `--lr-decay` (the book's
     /// `lr / (1 + decay · step)`).
     ///

@@ -64,8 +64,21 @@ struct ClassifierTraining {
     /// The split `heldOut` is, as `--log` and `--tensorboard` name its figures.
     var heldOutSplit: HeldOutSplit = .validation
 
+    /// The shape the model takes each sample in (`[1, 28, 28]` for the CNN), when it is not the
+    /// data set's flat row of features.
+    var sampleShape: [Int]? = nil
     /// Rows per forward pass when evaluating: bounds the memory of a 60,000-image pass.
+    var evaluationRows = ClassifierTraining.evaluationChunk
+
+    /// The default of ``evaluationRows``: an MLP's activations for 10,000 rows are a few tens of
+    /// megabytes.
     static let evaluationChunk = 10_000
+
+    /// `features` (`[n, d]`) in the shape the model takes: `[n] + sampleShape`.
+    func modelInput(_ features: Tensor<Float>) -> Tensor<Float> {
+        guard let sampleShape else { return features }
+        return features.reshaped([features.shape[0]] + sampleShape)
+    }
 
     /// Prints the model's summary (``Sequential/summary(inputShape:)``: not with `--quiet` or
     /// `--json`), then trains `settings.epochs` epochs on `train` (none: evaluate only), reporting to
@@ -89,7 +102,9 @@ struct ClassifierTraining {
             firstEpoch = restored.epoch + 1
         }
         // Once every file opened: a run that stops on a bad path prints nothing on standard output.
-        progress.note(model.summary(inputShape: [settings.batchSize] + train.features.shape.dropFirst()).description)
+        progress.note(
+            model.summary(inputShape: [settings.batchSize] + (sampleShape ?? Array(train.features.shape.dropFirst())))
+                .description)
         Interruption.install()
         for epoch in stride(from: firstEpoch, through: settings.epochs, by: 1) {
             model.train()
@@ -105,7 +120,7 @@ struct ClassifierTraining {
             var seen = 0
             for (step, batch) in batches.enumerated() {
                 optimizer.zeroGrad()
-                let logits = model(batch.features)
+                let logits = model(modelInput(batch.features))
                 let dataLoss = head.loss(logits: logits, labels: batch.labels)
                 let loss = Double(dataLoss.item)
                 guard loss.isFinite else { throw diverged(loss: loss, epoch: epoch, step: step + 1) }
@@ -201,11 +216,10 @@ struct ClassifierTraining {
             var lossSum = 0.0
             var predictions: [Int] = []
             predictions.reserveCapacity(data.count)
-            for start in stride(from: 0, to: data.count, by: Self.evaluationChunk) {
+            for start in stride(from: 0, to: data.count, by: evaluationRows) {
                 let chunk =
-                    data.count <= Self.evaluationChunk
-                    ? data : data.rows(start..<min(start + Self.evaluationChunk, data.count))
-                let logits = model(chunk.features)
+                    data.count <= evaluationRows ? data : data.rows(start..<min(start + evaluationRows, data.count))
+                let logits = model(modelInput(chunk.features))
                 lossSum += Double(head.loss(logits: logits, labels: chunk.labels).item) * Double(chunk.count)
                 predictions += head.predictions(logits)
             }

@@ -22,25 +22,46 @@ enum MNISTDemo {
     ///   naming `--hidden` when the model would not fit in memory, and naming `--validation` when it
     ///   leaves no training image.
     static func train(
-        settings: TrainingSettings, dataset: MNISTDataset, files: MNISTFiles, progress: TrainingProgress,
-        limit: Int? = nil, validationCount: Int? = nil
+        settings: TrainingSettings, dataset: MNISTDataset, model kind: MNISTModel = .mlp, files: MNISTFiles,
+        progress: TrainingProgress, limit: Int? = nil, validationCount: Int? = nil
     ) throws -> ImageClassifierResult {
         let (allTraining, testSet) = try load(files, limit: limit)
         let (trainSet, validationSet) = try splitValidation(allTraining, count: validationCount)
         let inputs = trainSet.features.shape[1]
+        let (width, height) = imageSize(pixels: inputs)
         let settings = settings.fullBatchAtMost(trainSet.count)
-        try TrainingFootprint.check(
-            inputs: inputs, outputs: classes, trainCount: trainSet.count,
-            evaluatedRows: max(trainSet.count, validationSet.count, testSet.count),
-            settings: settings)
-        let model = ClassifierModel.make(inputs: inputs, outputs: classes, settings: settings)
+        let model: Sequential<Float>
+        switch kind {
+        case .mlp:
+            try TrainingFootprint.check(
+                inputs: inputs, outputs: classes, trainCount: trainSet.count,
+                evaluatedRows: max(trainSet.count, validationSet.count, testSet.count),
+                settings: settings)
+            model = ClassifierModel.make(inputs: inputs, outputs: classes, settings: settings)
+        case .cnn:
+            guard width >= 4, height >= 4 else {
+                throw DemoError.message(
+                    "--model cnn: images of \(width) × \(height) pixels are too small for two 2 × 2 poolings (need at least 4 × 4)"
+                )
+            }
+            // The convolutions' activations are fixed by the image size; the head's grow with --hidden.
+            try TrainingFootprint.check(
+                inputs: ClassifierModel.convolutionFeatures(height: height, width: width), outputs: classes,
+                trainCount: trainSet.count, evaluatedRows: min(convolutionEvaluationRows, testSet.count),
+                settings: settings)
+            model = ClassifierModel.convolutional(height: height, width: width, outputs: classes, settings: settings)
+        }
         if let path = settings.loadPath {
             try ModelFile.load(path, into: model)
             progress.note("loaded \(path)")
         }
-        let training = ClassifierTraining(
+        var training = ClassifierTraining(
             model: model, optimizer: ClassifierModel.optimizer(for: model, settings: settings), head: .categorical,
             settings: settings, progress: progress, heldOutSplit: .validation)
+        if kind == .cnn {
+            training.sampleShape = [1, height, width]
+            training.evaluationRows = convolutionEvaluationRows
+        }
         let (trainResult, validationResult, logFiles) = try training.run(train: trainSet, heldOut: validationSet)
         let testResult = training.evaluate(testSet)
         let saved = try settings.savePath.map {
@@ -49,7 +70,6 @@ enum MNISTDemo {
                 metadata: ModelFile.metadata(
                     demo: dataset.displayName, settings: settings, inputs: inputs, outputs: classes))
         }
-        let (width, height) = imageSize(pixels: inputs)
         let testFeatures = testSet.features
         return ImageClassifierResult(
             metrics: training.metrics(train: trainResult, validation: validationResult, test: testResult),
@@ -62,8 +82,16 @@ enum MNISTDemo {
                         intensities: Array(pixels[(index * inputs)..<((index + 1) * inputs)]))
                 }
             },
-            savedCheckpoint: saved, logFiles: logFiles)
+            savedCheckpoint: saved, logFiles: logFiles,
+            convolution: kind == .cnn
+                ? ConvolutionPictures(
+                    model: model, image: testFeatures.slice([0..<1, 0..<inputs]).reshaped([1, 1, height, width]))
+                : nil)
     }
+
+    /// Images per forward pass when the CNN is evaluated: its activations are about 0.5 MB an
+    /// image, so 1,000 at a time (as the PyTorch peer) keep the pass near 500 MB.
+    static let convolutionEvaluationRows = 1_000
 
     /// `training` split into its first images, to train on, and its last `count` (default: one
     /// twelfth, at least 1), the validation split.

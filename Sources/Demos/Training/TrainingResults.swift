@@ -52,4 +52,6 @@ struct ImageClassifierResult {
     var savedCheckpoint: String?
     /// The `--log` file and the `--tensorboard` event file written, if any.
     var logFiles: [String] = []
+    /// The CNN's filters and feature maps (`--model cnn`).
+    var convolution: ConvolutionPictures? = nil
 }

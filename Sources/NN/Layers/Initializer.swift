@@ -22,6 +22,16 @@ public enum Initializer: Sendable, Hashable {
     case zeros
     /// Every element `c`.
     case constant(Double)
+    /// `U(−bound, bound)`, whatever the shape. PyTorch's default for `nn.Linear(in, out)` draws
+    /// both the weights and the biases this way with `bound = 1/√in` (kaiming-uniform with
+    /// a = √5): ``pytorchLinear(inputs:)``.
+    case uniform(bound: Double)
+
+    /// PyTorch's default for the weights and biases of a linear layer with `inputs` inputs:
+    /// `U(−1/√inputs, 1/√inputs)`.
+    public static func pytorchLinear(inputs: Int) -> Initializer {
+        .uniform(bound: 1 / Double(max(inputs, 1)).squareRoot())
+    }
 
     /// The book's `0.01 · np.random.randn(fanIn, fanOut)`.
     public static let tutorialNormal = Initializer.scaledNormal(0.01)
@@ -38,18 +48,22 @@ public enum Initializer: Sendable, Hashable {
             let a = Scalar((6 / (fanIn + fanOut)).squareRoot())
             return Tensor.randomUniform(shape, low: -a, high: a, generator: &generator)
         case .xavierNormal:
-            return Tensor.randomNormal(shape, standardDeviation: Scalar((2 / (fanIn + fanOut)).squareRoot()), generator: &generator)
+            return Tensor.randomNormal(
+                shape, standardDeviation: Scalar((2 / (fanIn + fanOut)).squareRoot()), generator: &generator)
         case .heUniform:
             let a = Scalar((6 / fanIn).squareRoot())
             return Tensor.randomUniform(shape, low: -a, high: a, generator: &generator)
         case .heNormal:
-            return Tensor.randomNormal(shape, standardDeviation: Scalar((2 / fanIn).squareRoot()), generator: &generator)
+            return Tensor.randomNormal(
+                shape, standardDeviation: Scalar((2 / fanIn).squareRoot()), generator: &generator)
         case .scaledNormal(let scale):
             return Tensor.randomNormal(shape, standardDeviation: Scalar(scale), generator: &generator)
         case .zeros:
             return Tensor.zeros(shape)
         case .constant(let c):
             return Tensor.full(shape, Scalar(c))
+        case .uniform(let bound):
+            return Tensor.randomUniform(shape, low: -Scalar(bound), high: Scalar(bound), generator: &generator)
         }
     }
 }
