@@ -13,7 +13,9 @@ medians are printed too.
 """
 import argparse, json, os, statistics, subprocess, sys
 
-WORKLOADS = ["op-overhead", "moons", "spiral", "mnist-b128", "mnist-seed004"]
+WORKLOADS = ["op-overhead", "moons", "spiral", "mnist-b128", "mnist-seed004", "cnn-mnist"]
+# Workloads whose peer is torch_models.py (the CNN and the transformer) rather than --peer.
+MODEL_WORKLOADS = {"cnn-mnist"}
 
 
 def run(cmd, env=None):
@@ -28,6 +30,7 @@ def main():
     parser.add_argument("workloads", nargs="*", default=WORKLOADS)
     parser.add_argument("--python", default="/tmp/peers/bin/python")
     parser.add_argument("--peer", default="../shared/peers/torch_workloads.py")
+    parser.add_argument("--model-peer", default="../shared/peers/torch_models.py")
     parser.add_argument("--data", default="../shared/data/mnist")
     parser.add_argument("--bench", default=".build/release/bench")
     parser.add_argument("--repeats", type=int, default=3)
@@ -38,7 +41,7 @@ def main():
         ours, peer = [], []
         for _ in range(args.repeats):
             ours.append(run([args.bench, w, "--data", args.data]))
-            peer.append(run([args.python, args.peer, w], env))
+            peer.append(run([args.python, args.model_peer if w in MODEL_WORKLOADS else args.peer, w], env))
         key = (lambda r: r["metric"]) if w == "op-overhead" else (lambda r: r["seconds"])
         peer_key = lambda r: r["seconds"]  # the peer reports µs/op in "seconds" for op-overhead
         rows.append((w, min(ours, key=key), min(peer, key=peer_key),

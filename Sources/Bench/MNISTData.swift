@@ -55,6 +55,27 @@ struct MNISTData {
         return MNISTData(train: make(60_000), test: make(10_000), source: "synthetic (no MNIST files found)")
     }
 
+    /// The CNN of `torch_models.py cnn-mnist`, initialized as PyTorch's layers are.
+    static func cnn() -> Sequential<Float> {
+        var g = RandomGenerator(seed: 0)
+        let (hidden, last) = (Initializer.pytorchLinear(inputs: 1568), Initializer.pytorchLinear(inputs: 128))
+        return Sequential<Float> {
+            Conv2d(1, 16, kernelSize: 3, padding: 1, generator: &g)
+            BatchNorm2d(numFeatures: 16)
+            ReLU()
+            MaxPool2d(kernelSize: 2)
+            Conv2d(16, 32, kernelSize: 3, padding: 1, generator: &g)
+            BatchNorm2d(numFeatures: 32)
+            ReLU()
+            MaxPool2d(kernelSize: 2)
+            Flatten()
+            Linear(1568, 128, weightInitializer: hidden, biasInitializer: hidden, generator: &g)
+            ReLU()
+            Dropout(rate: 0.25, seed: 1)
+            Linear(128, 10, weightInitializer: last, biasInitializer: last, generator: &g)
+        }
+    }
+
     /// 784-512-128-64-10 with ReLU.
     static func model() -> Sequential<Float> {
         var generator = RandomGenerator(seed: 0)

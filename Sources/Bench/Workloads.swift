@@ -11,6 +11,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
     case spiral
     case mnistB128 = "mnist-b128"
     case mnistSeed004 = "mnist-seed004"
+    /// One epoch of `torch_models.py cnn-mnist`'s CNN, batch 128, Adam 1e-3.
+    case cnnMNIST = "cnn-mnist"
     /// mnist-b128's training step, 10,000 times, sampling resident memory every 1,000 steps.
     case memory
     /// The small models' matrix products through OpenBLAS and through the thin-product loops.
@@ -31,6 +33,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
         case .mnistSeed004:
             return try mnist(
                 name: rawValue, epochs: 10, batchSize: 1000, learningRate: 0.01, dataDirectory: dataDirectory)
+        case .cnnMNIST:
+            return try cnnMNIST(dataDirectory: dataDirectory)
         case .memory:
             return try memory(dataDirectory: dataDirectory)
         case .thinProducts:
@@ -140,6 +144,41 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
         return Report(
             workload: name, seconds: seconds, stepsPerSecond: Double(steps) / seconds,
             metricName: "test_accuracy", metric: accuracy, data: data.source)
+    }
+
+    /// `../shared/peers/torch_models.py cnn-mnist`: conv(1→16, 3, pad 1)-BN-ReLU-maxpool 2,
+    /// conv(16→32, 3, pad 1)-BN-ReLU-maxpool 2, flatten, linear 1568→128, ReLU, dropout 0.25,
+    /// linear 128→10; Adam 1e-3, shuffled batches of 128, one epoch; test accuracy in evaluation
+    /// mode, 1,000 images at a time.
+    func cnnMNIST(dataDirectory: String?) throws -> Report {
+        let data = try MNISTData.load(directory: dataDirectory)
+        let model = MNISTData.cnn()
+        let optimizer = Adam(parameters: model.parameters, learningRate: 1e-3)
+        var shuffle = RandomGenerator(seed: 1)
+        var steps = 0
+        func images(_ features: Tensor<Float>) -> Tensor<Float> { features.reshaped([features.shape[0], 1, 28, 28]) }
+        model.train()
+        let seconds = timed {
+            for batch in data.train.batches(size: 128, shuffledBy: &shuffle) {
+                let loss = softmaxCrossEntropy(logits: model(images(batch.features)), labels: batch.labels)
+                optimizer.zeroGrad()
+                loss.backward()
+                optimizer.step()
+                steps += 1
+            }
+        }
+        model.eval()
+        var correct = 0.0
+        withoutGrad {
+            for start in stride(from: 0, to: data.test.count, by: 1000) {
+                let chunk = data.test.rows(start..<min(start + 1000, data.test.count))
+                let accuracy = categoricalAccuracy(scores: model(images(chunk.features)), labels: chunk.labels)
+                correct += accuracy * Double(chunk.count)
+            }
+        }
+        return Report(
+            workload: rawValue, seconds: seconds, stepsPerSecond: Double(steps) / seconds,
+            metricName: "test_accuracy", metric: correct / Double(data.test.count), data: data.source)
     }
 
     /// mnist-b128's step 10,000 times; resident memory every 1,000 steps shows whether it is
