@@ -41,7 +41,7 @@ struct HelpTests {
         #expect(run.exitCode == 0)
         let blocks = HelpTests.optionBlocks(run.standardOutput)
         var expected = HelpTests.commonOptions
-        if demo == "mnist" { expected += ["--data", "--dataset", "--validation"] }
+        if demo == "mnist" { expected += ["--data", "--dataset", "--validation", "--model"] }
         for option in expected {
             let block = blocks[option]
             #expect(block != nil, "\(demo) --help does not document \(option)")
@@ -61,6 +61,13 @@ struct HelpTests {
         let run = try DemosBinary.run([demo, "--help"])
         let block = HelpTests.optionBlocks(run.standardOutput)[option] ?? ""
         #expect(block.contains("default: \(value)"), "\(demo) \(option): \(block)")
+    }
+
+    /// mnist's `--model cnn` has its own head and dropout, and says so.
+    @Test(arguments: [("--hidden", "128 with --model cnn"), ("--dropout", "0.25 with --model cnn"), ("--model", "mlp")])
+    func convolutionalDefaults(option: String, text: String) throws {
+        let block = HelpTests.optionBlocks(try DemosBinary.run(["mnist", "--help"]).standardOutput)[option] ?? ""
+        #expect(block.contains(text), "\(option): \(block)")
     }
 
     @Test(arguments: [

@@ -43,6 +43,44 @@ struct MNISTRunTests {
         #expect(evaluated.summary?.testAccuracy == summary.testAccuracy)
     }
 
+    @Test func convolutionalModelTrainsSavesLoadsAndDrawsItsFiltersAndFeatureMaps() throws {
+        let folder = try TemporaryFolder.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let data = folder.appendingPathComponent("data")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        try IDXFixture.writeToyDataSet(in: data)
+        let options = ["mnist", "--data", "data", "--model", "cnn", "--hidden", "16", "--json", "--threads", "1"]
+        let run = try DemosBinary.run(
+            options + ["--epochs", "5", "--batch-size", "20", "--plot", "plots", "--save", "cnn.safetensors"],
+            in: folder)
+        #expect(run.exitCode == 0, "stderr: \(run.standardError)")
+        let summary = try #require(run.summary, "stdout: \(run.standardOutput)")
+        let convolutions = (16 * 9 + 16) + 2 * 16 + (32 * 16 * 9 + 32) + 2 * 32
+        #expect(summary.parameters == convolutions + (32 * 7 * 7 * 16 + 16) + (16 * 10 + 10))
+        #expect(try #require(summary.testAccuracy) > 0.9, "test accuracy \(summary.testAccuracy ?? 0)")
+        let plots = ["curves", "samples", "confusion", "filters", "feature-maps"].map { "plots/mnist-\($0).svg" }
+        #expect(summary.files == plots + ["cnn.safetensors"])
+        for plot in plots { DemoFiles.expectValidSVG(folder.appendingPathComponent(plot)) }
+        let maps = try String(contentsOf: folder.appendingPathComponent(plots[4]), encoding: .utf8)
+        #expect(maps.contains("16 maps of 14 × 14") && maps.contains("32 maps of 7 × 7"))
+        // The running statistics are saved with the weights: evaluation gives the same numbers.
+        let evaluated = try DemosBinary.run(
+            options + ["--epochs", "0", "--load", "cnn.safetensors", "--no-plot"], in: folder)
+        #expect(evaluated.summary?.testAccuracy == summary.testAccuracy)
+        #expect(evaluated.summary?.testLoss == summary.testLoss)
+        // An MLP cannot load it: the error names the tensors.
+        let mismatch = try DemosBinary.run(
+            ["mnist", "--data", "data", "--epochs", "0", "--load", "cnn.safetensors", "--no-plot"], in: folder)
+        #expect(mismatch.exitCode == 1)
+        #expect(mismatch.errorLines.first?.contains("layers.1.running_mean") == true, "\(mismatch.errorLines)")
+    }
+
+    @Test func unknownModelIsOneLine() throws {
+        let run = try DemosBinary.run(["mnist", "--model", "resnet"])
+        #expect(run.exitCode != 0)
+        #expect(run.errorLines.first == "Error: --model 'resnet' is not supported: expected one of mlp, cnn")
+    }
+
     @Test func validationLargerThanTheTrainingSetIsOneLine() throws {
         let folder = try TemporaryFolder.make()
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -165,6 +203,22 @@ struct MNISTRunTests {
         let summary = try #require(run.summary)
         #expect(summary.parameters == 784 * 512 + 512 + 512 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10)
         #expect(summary.testAccuracy ?? 0 > 0.7, "16 steps on 2000 digits already reach ~0.8")
+    }
+
+    @Test(
+        .enabled(
+            if: RealData.hasMNIST,
+            "needs the MNIST files in $MNIST_DIR or ../shared/data/mnist (absent in a user's clone)"))
+    func realMNISTTrainsTheConvolutionalModel() throws {
+        let run = try DemosBinary.run(
+            [
+                "mnist", "--model", "cnn", "--data", RealData.mnist.path, "--limit", "1000", "--epochs", "1", "--json",
+                "--no-plot",
+            ])
+        #expect(run.exitCode == 0, "stderr: \(run.standardError)")
+        let summary = try #require(run.summary)
+        #expect(summary.parameters == 207_018, "the peer's model: 160 + 32 + 4,640 + 64 + 200,832 + 1,290")
+        #expect(summary.testAccuracy ?? 0 > 0.5)
     }
 
     @Test(
