@@ -68,7 +68,8 @@ enum MNISTDemo {
             try ModelFile.save(
                 model, to: $0,
                 metadata: ModelFile.metadata(
-                    demo: dataset.displayName, settings: settings, inputs: inputs, outputs: classes))
+                    demo: dataset.displayName, settings: settings, inputs: inputs, outputs: classes
+                ).merging(["model": kind.rawValue]) { $1 })
         }
         let testFeatures = testSet.features
         return ImageClassifierResult(

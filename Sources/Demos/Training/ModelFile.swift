@@ -49,7 +49,7 @@ enum ModelFile {
         return path
     }
 
-    /// `: it was saved by demos spiral --hidden 512` when the file's metadata says so, so the user
+    /// `: it was saved by demos spiral --hidden 512` (or `demos mnist --model cnn --hidden 128`) when the file's metadata says so, so the user
     /// sees which options would load it; empty otherwise.
     private static func origin(of path: String) -> String {
         guard let contents = try? Safetensors.read(contentsOf: path, as: Float.self),
@@ -57,6 +57,7 @@ enum ModelFile {
         else { return "" }
         let command = demo.hasSuffix("mnist") ? "mnist" : demo
         let dataset = demo == "fashion-mnist" ? " --dataset fashion" : ""
-        return ": it was saved by `demos \(command)\(dataset) --hidden \(hidden)`"
+        let model = contents.metadata["model"].map { $0 == "mlp" ? "" : " --model \($0)" } ?? ""
+        return ": it was saved by `demos \(command)\(dataset)\(model) --hidden \(hidden)`"
     }
 }

@@ -72,7 +72,9 @@ struct MNISTRunTests {
         let mismatch = try DemosBinary.run(
             ["mnist", "--data", "data", "--epochs", "0", "--load", "cnn.safetensors", "--no-plot"], in: folder)
         #expect(mismatch.exitCode == 1)
-        #expect(mismatch.errorLines.first?.contains("layers.1.running_mean") == true, "\(mismatch.errorLines)")
+        let line = mismatch.errorLines.first ?? ""
+        #expect(line.contains("layers.1.running_mean"), "\(line)")
+        #expect(line.hasSuffix("it was saved by `demos mnist --model cnn --hidden 16`"), "\(line)")
     }
 
     @Test func unknownModelIsOneLine() throws {
