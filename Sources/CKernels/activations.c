@@ -7,22 +7,12 @@
 
 #include <string.h>
 
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define AD_NO_TARGET_CLONES 1  // as in kernels.c: the resolvers would run before the sanitizer
-#endif
-#endif
-
-#if defined(__x86_64__) && defined(__clang__) && !defined(AD_NO_TARGET_CLONES)
-#define DISPATCHED __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define DISPATCHED
-#endif
+#include "dispatch.h"
 
 typedef float f32x8 __attribute__((vector_size(32)));
 typedef int i32x8 __attribute__((vector_size(32)));
 #define SPLAT(s) ((f32x8){s, s, s, s, s, s, s, s})
-// Bit casts, and a where b lanes are set in mask m (a comparison's result), else c.
+// Bit casts, and SELECT(m, a, c): a in the lanes where mask m (a comparison's result) is set, else c.
 #define AS_INT(v) ({ f32x8 v_ = (v); i32x8 b_; memcpy(&b_, &v_, sizeof b_); b_; })
 #define AS_FLOAT(v) ({ i32x8 v_ = (v); f32x8 f_; memcpy(&f_, &v_, sizeof f_); f_; })
 #define SELECT(m, a, c) ({ i32x8 m_ = (m); AS_FLOAT((m_ & AS_INT(a)) | (~m_ & AS_INT(c))); })

@@ -8,18 +8,7 @@
 #include <math.h>
 #include <string.h>
 
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define AD_NO_TARGET_CLONES 1  // as in kernels.c: the resolvers would run before the sanitizer
-#endif
-#endif
-
-#if defined(__x86_64__) && defined(__clang__) && !defined(AD_NO_TARGET_CLONES)
-#define DISPATCHED __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define DISPATCHED
-#endif
-#define INLINE static inline __attribute__((always_inline))
+#include "dispatch.h"
 
 typedef float f32x8 __attribute__((vector_size(32)));
 #define LOAD8(p) ({ f32x8 v_; memcpy(&v_, (p), sizeof v_); v_; })
