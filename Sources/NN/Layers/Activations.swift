@@ -75,6 +75,12 @@ public final class LogSoftmax<Scalar: TensorScalar>: Layer {
 /// The activation functions by name, for ``Sequential/init(mlp:activation:output:weightInitializer:generator:)``.
 public enum Activation: Sendable, Hashable {
     case relu, leakyRelu(slope: Double), sigmoid, tanh, softmax
+    /// GELU, exact or tanh-approximated (``GELU``).
+    case gelu(approximate: GELUApproximation)
+    /// `x·σ(x)` (``SiLU``).
+    case silu
+    /// ELU with its `α` (``ELU``).
+    case elu(alpha: Double)
     /// No activation (the layer's output is passed on unchanged).
     case identity
 
@@ -86,6 +92,9 @@ public enum Activation: Sendable, Hashable {
         case .sigmoid: Sigmoid<Scalar>()
         case .tanh: Tanh<Scalar>()
         case .softmax: Softmax<Scalar>()
+        case .gelu(let approximate): GELU<Scalar>(approximate: approximate)
+        case .silu: SiLU<Scalar>()
+        case .elu(let alpha): ELU<Scalar>(alpha: Scalar(alpha))
         case .identity: nil
         }
     }
