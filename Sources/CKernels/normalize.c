@@ -8,18 +8,7 @@
 #include <math.h>
 #include <string.h>
 
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define AD_NO_TARGET_CLONES 1  // as in kernels.c: the resolvers would run before the sanitizer
-#endif
-#endif
-
-#if defined(__x86_64__) && defined(__clang__) && !defined(AD_NO_TARGET_CLONES)
-#define DISPATCHED __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define DISPATCHED
-#endif
-#define INLINE static inline __attribute__((always_inline))
+#include "dispatch.h"
 
 typedef float f32x8 __attribute__((vector_size(32)));
 #define LOAD8(p) ({ f32x8 v_; memcpy(&v_, (p), sizeof v_); v_; })
@@ -105,13 +94,23 @@ DISPATCHED void ad_normalize_backward_f32(const float *g, const float *x, const 
             const float *gr = g + (o * groups + c) * inner, *xr = x + (o * groups + c) * inner;
             for (long start = 0; start < inner; start += CHUNK) {
                 long end = start + CHUNK < inner ? start + CHUNK : inner;
-                f32x8 a = SPLAT8(0), b = SPLAT8(0), vm = SPLAT8(m);
+                // Two accumulators per sum, so the additions do not wait on each other.
+                f32x8 a = SPLAT8(0), b = SPLAT8(0), a2 = SPLAT8(0), b2 = SPLAT8(0), vm = SPLAT8(m);
                 long i = start;
+                for (; i + 16 <= end; i += 16) {
+                    f32x8 gv = LOAD8(gr + i), gw = LOAD8(gr + i + 8);
+                    a += gv;
+                    a2 += gw;
+                    b += gv * (LOAD8(xr + i) - vm);
+                    b2 += gw * (LOAD8(xr + i + 8) - vm);
+                }
                 for (; i + 8 <= end; i += 8) {
                     f32x8 gv = LOAD8(gr + i);
                     a += gv;
                     b += gv * (LOAD8(xr + i) - vm);
                 }
+                a += a2;
+                b += b2;
                 double ta = 0, tb = 0;
                 for (; i < end; i++) {
                     ta += gr[i];

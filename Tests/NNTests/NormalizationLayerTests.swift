@@ -205,6 +205,14 @@ struct NormalizationLayerTests {
         #expect(ELU<Double>(alpha: 0.5)(x).scalars == x.elu(alpha: 0.5).scalars)
         #expect(LogSoftmax<Double>(axis: 1)(x).scalars == x.logSoftmax(alongAxis: 1).scalars)
         #expect(LeakyReLU<Double>(slope: 0.2)(x).scalars == x.leakyRelu(slope: 0.2).scalars)
+        // By name, for Sequential(mlp:activation:).
+        let byName: [(Activation, Tensor<Double>)] = [
+            (.gelu(approximate: .tanh), x.gelu(approximate: .tanh)), (.silu, x.silu()),
+            (.elu(alpha: 0.3), x.elu(alpha: 0.3)),
+        ]
+        for (activation, expected) in byName {
+            #expect(activation.layer(Double.self)!(x).scalars == expected.scalars, "\(activation)")
+        }
     }
 
     @Test("layer misuse stops with one line naming the layer and the shapes", arguments: LayerMisuse.allCases)

@@ -41,12 +41,14 @@ public final class Softmax<Scalar: TensorScalar>: Layer {
 public final class GELU<Scalar: TensorScalar>: Layer {
     /// Exact (`.none`) or the tanh approximation.
     public let approximate: GELUApproximation
+    /// A GELU layer, exact by default.
     public init(approximate: GELUApproximation = .none) { self.approximate = approximate }
     public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.gelu(approximate: approximate) }
 }
 
 /// SiLU (swish), `x·σ(x)`, as a layer.
 public final class SiLU<Scalar: TensorScalar>: Layer {
+    /// A SiLU layer.
     public init() {}
     public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.silu() }
 }
@@ -55,6 +57,7 @@ public final class SiLU<Scalar: TensorScalar>: Layer {
 public final class ELU<Scalar: TensorScalar>: Layer {
     /// `α`, the negative saturation value's magnitude.
     public let alpha: Scalar
+    /// An ELU layer with `α = alpha` (1 by default, as PyTorch).
     public init(alpha: Scalar = 1) { self.alpha = alpha }
     public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.elu(alpha: alpha) }
 }
@@ -64,6 +67,7 @@ public final class ELU<Scalar: TensorScalar>: Layer {
 public final class LogSoftmax<Scalar: TensorScalar>: Layer {
     /// The axis normalised over.
     public let axis: Int
+    /// A log-softmax layer over `axis` (the last by default).
     public init(axis: Int = -1) { self.axis = axis }
     public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.logSoftmax(alongAxis: axis) }
 }
@@ -71,6 +75,12 @@ public final class LogSoftmax<Scalar: TensorScalar>: Layer {
 /// The activation functions by name, for ``Sequential/init(mlp:activation:output:weightInitializer:generator:)``.
 public enum Activation: Sendable, Hashable {
     case relu, leakyRelu(slope: Double), sigmoid, tanh, softmax
+    /// GELU, exact or tanh-approximated (``GELU``).
+    case gelu(approximate: GELUApproximation)
+    /// `x·σ(x)` (``SiLU``).
+    case silu
+    /// ELU with its `α` (``ELU``).
+    case elu(alpha: Double)
     /// No activation (the layer's output is passed on unchanged).
     case identity
 
@@ -82,6 +92,9 @@ public enum Activation: Sendable, Hashable {
         case .sigmoid: Sigmoid<Scalar>()
         case .tanh: Tanh<Scalar>()
         case .softmax: Softmax<Scalar>()
+        case .gelu(let approximate): GELU<Scalar>(approximate: approximate)
+        case .silu: SiLU<Scalar>()
+        case .elu(let alpha): ELU<Scalar>(alpha: Scalar(alpha))
         case .identity: nil
         }
     }

@@ -8,6 +8,7 @@ public final class Flatten<Scalar: TensorScalar>: Layer {
     /// The last axis merged (negative counts from the end).
     public let endDim: Int
 
+    /// A layer merging axes `startDim` through `endDim` (by default all but the first).
     public init(startDim: Int = 1, endDim: Int = -1) {
         self.startDim = startDim
         self.endDim = endDim

@@ -137,11 +137,17 @@ extension Layer {
     /// Every parameter with its stable path (`layers.0.weight`), in declaration order. The order
     /// and names depend only on the model's structure, so they are the same on every run.
     public var namedParameters: [NamedParameter<Scalar>] {
-        var result: [NamedParameter<Scalar>] = []
+        byPath { $0.ownParameters.map { ($0.name, $0.parameter) } }.map {
+            NamedParameter(name: $0.name, parameter: $0.item)
+        }
+    }
+
+    /// What `own` lists for every layer of the tree, depth first, each name prefixed with its
+    /// layer's path (`layers.2.` + `bias`).
+    func byPath<Item>(_ own: (any Layer<Scalar>) -> [(name: String, item: Item)]) -> [(name: String, item: Item)] {
+        var result: [(name: String, item: Item)] = []
         forEachLayer { path, layer in
-            for p in layer.ownParameters {
-                result.append(NamedParameter(name: path.isEmpty ? p.name : path + "." + p.name, parameter: p.parameter))
-            }
+            for entry in own(layer) { result.append((path.isEmpty ? entry.name : path + "." + entry.name, entry.item)) }
         }
         return result
     }
@@ -149,13 +155,7 @@ extension Layer {
     /// Every buffer (non-trainable saved state) with its stable path (`layers.1.running_mean`),
     /// in declaration order, as ``namedParameters`` names parameters.
     public var namedBuffers: [NamedBuffer<Scalar>] {
-        var result: [NamedBuffer<Scalar>] = []
-        forEachLayer { path, layer in
-            for b in layer.ownBuffers {
-                result.append(NamedBuffer(name: path.isEmpty ? b.name : path + "." + b.name, buffer: b.buffer))
-            }
-        }
-        return result
+        byPath { $0.ownBuffers.map { ($0.name, $0.buffer) } }.map { NamedBuffer(name: $0.name, buffer: $0.item) }
     }
 
     /// Every parameter, in the order of ``namedParameters``.
@@ -185,12 +185,6 @@ extension Layer {
 
     /// The random generators of the tree (dropout masks) by path, e.g. `layers.2.generator`.
     public var namedGenerators: [(name: String, get: () -> RandomGenerator, set: (RandomGenerator) -> Void)] {
-        var result: [(name: String, get: () -> RandomGenerator, set: (RandomGenerator) -> Void)] = []
-        forEachLayer { path, layer in
-            for g in layer.ownGenerators {
-                result.append((path.isEmpty ? g.name : path + "." + g.name, g.get, g.set))
-            }
-        }
-        return result
+        byPath { $0.ownGenerators.map { ($0.name, ($0.get, $0.set)) } }.map { ($0.name, $0.item.0, $0.item.1) }
     }
 }
