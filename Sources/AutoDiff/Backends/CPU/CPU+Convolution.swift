@@ -307,37 +307,21 @@ extension CPUKernels {
         let isPairs =
             g.kernelHeight == 2 && g.kernelWidth == 2 && g.strideHeight == 2 && g.strideWidth == 2
             && g.paddingTop == 0 && g.paddingLeft == 0 && g.dilationHeight == 1 && g.dilationWidth == 1
+            && 2 * oh <= h && 2 * ow <= w
         return [Int](unsafeUninitializedCapacity: outputs) { indices, initialized in
             let chosen = indices.baseAddress!
             ComputeThreads.forEachRange(
                 of: g.planes, elements: g.planes * oh * ow * g.kernelHeight * g.kernelWidth, alignment: 1
             ) { planes in
+                if isPairs {
+                    let first = planes.lowerBound
+                    maxPool2x2(
+                        x + first * h * w, planes.count, h, w, oh, ow, y + first * oh * ow, chosen + first * oh * ow)
+                    return
+                }
                 for plane in planes {
                     let image = x + plane * h * w
                     let (values, where_) = (y + plane * oh * ow, chosen + plane * oh * ow)
-                    if isPairs {
-                        // 2×2 windows, stride 2: the taps in row-major order, the first maximum kept.
-                        for i in 0..<oh {
-                            let top = 2 * i * w
-                            for j in 0..<ow {
-                                var index = top + 2 * j
-                                var best = image[index]
-                                @inline(__always) func consider(_ e: Int) {
-                                    let value = image[e]
-                                    if value > best || value.isNaN {
-                                        best = value
-                                        index = e
-                                    }
-                                }
-                                consider(top + 2 * j + 1)
-                                consider(top + w + 2 * j)
-                                consider(top + w + 2 * j + 1)
-                                values[i * ow + j] = best
-                                where_[i * ow + j] = index
-                            }
-                        }
-                        continue
-                    }
                     for i in 0..<oh {
                         let rows = rowTaps[i]
                         let rowStart = i * g.strideHeight - g.paddingTop
