@@ -4,20 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-// target_clones' resolvers run while the dynamic loader relocates, before ThreadSanitizer's
-// runtime starts, and its instrumentation of them crashes: the sanitizer build uses the baseline.
-#define AD_NO_TARGET_CLONES 1
-#endif
-#endif
-
-#if defined(__x86_64__) && defined(__clang__) && !defined(AD_NO_TARGET_CLONES)
-#define DISPATCHED __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define DISPATCHED
-#endif
-#define INLINE static inline __attribute__((always_inline))
+#include "dispatch.h"
 
 // ---------------------------------------------------------------------------------------------
 // Thin matrix products (thin_gemm.inc, once per element type). Loop orders, by which operand

@@ -1,16 +1,6 @@
 #include "CKernels.h"
 
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define AD_NO_TARGET_CLONES 1  // as in kernels.c: resolvers run before the sanitizer's runtime
-#endif
-#endif
-
-#if defined(__x86_64__) && defined(__clang__) && !defined(AD_NO_TARGET_CLONES)
-#define DISPATCHED __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define DISPATCHED
-#endif
+#include "dispatch.h"
 
 // One 2×2 window: each later element replaces the best so far when greater or NaN, as selects
 // rather than branches.

@@ -47,7 +47,7 @@ extension CPUBackend {
         }
     }
 
-    public func maxPool2d(_ input: Buffer, into out: Buffer, _ geometry: Pooling2DGeometry) -> [Int] {
+    public func maxPool2d(_ input: Buffer, into out: Buffer, _ geometry: Convolution2DGeometry) -> [Int] {
         switch input.dtype {
         case .float32: f32.maxPool2d(input, out, geometry)
         case .float64: f64.maxPool2d(input, out, geometry)
@@ -297,7 +297,7 @@ extension CPUKernels {
         }
     }
 
-    func maxPool2d(_ input: Buffer, _ out: Buffer, _ g: Pooling2DGeometry) -> [Int] {
+    func maxPool2d(_ input: Buffer, _ out: Buffer, _ g: Convolution2DGeometry) -> [Int] {
         let (x, y) = (p(input), p(out))
         let (h, w, oh, ow) = (g.inputHeight, g.inputWidth, g.outputHeight, g.outputWidth)
         let outputs = g.planes * oh * ow
