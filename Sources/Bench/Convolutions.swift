@@ -11,6 +11,8 @@ struct ConvolutionTiming: Encodable {
     var weightGradientMs: Double
     var inputGradientMs: Double
     var maxPoolMs: Double
+    /// Its backward pass (the gradient scattered to each window's maximum).
+    var maxPoolBackwardMs: Double
 }
 
 extension Workload {
@@ -52,10 +54,17 @@ extension Workload {
                 ? best { _ = gradients(of: forInput, wrt: [trackedInput], seed: upstream, retainGraph: true) } : 0
             let pooled = forWeight.detached()
             let maxPool = best { _ = withoutGrad { pooled.maxPool2d(kernelSize: 2) } }
+            let trackedPooled = pooled.requiringGrad()
+            let maxima = trackedPooled.maxPool2d(kernelSize: 2)
+            let poolUpstream = Tensor<Float>.randomNormal(maxima.shape, generator: &generator)
+            let maxPoolBackward = best {
+                _ = gradients(of: maxima, wrt: [trackedPooled], seed: poolUpstream, retainGraph: true)
+            }
             timings.append(
                 ConvolutionTiming(
                     name: name, input: inputShape, weight: weightShape, forwardMs: forward,
-                    weightGradientMs: weightGradient, inputGradientMs: inputGradient, maxPoolMs: maxPool))
+                    weightGradientMs: weightGradient, inputGradientMs: inputGradient, maxPoolMs: maxPool,
+                    maxPoolBackwardMs: maxPoolBackward))
         }
         let perStep = timings.map { $0.forwardMs + $0.weightGradientMs + $0.inputGradientMs }.reduce(0, +) / 1e3
         var report = Report(

@@ -1,7 +1,7 @@
-// How the kernel files compile each hot function twice, for x86-64-v3 (AVX2 + FMA) and the
-// baseline, with the right one chosen when the library loads.
-#ifndef CKERNELS_DISPATCH_H
-#define CKERNELS_DISPATCH_H
+// What every C kernel file shares: functions compiled for AVX2+FMA and the baseline, the variant
+// chosen when the library loads (target_clones), and forced inlining.
+#ifndef AD_DISPATCH_H
+#define AD_DISPATCH_H
 
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer)

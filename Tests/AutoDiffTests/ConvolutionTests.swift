@@ -61,6 +61,26 @@ struct ConvolutionValueTests {
         expectClose(x.grad!.scalars, [0, 1, 2, 0, 0, 0, 0, 0, 3, 0, 4, 0, 0, 0, 0, 0], "∂x")
     }
 
+    @Test("max pooling's vector path keeps the first maximum and propagates NaN as the reference does")
+    func maxPoolTiesAndNaNOnBothDevices() {
+        // Small integers make ties common; every 37th element is NaN.
+        let count = 2 * 3 * 6 * 40
+        let scalars: [Float] = (0..<count).map { (e: Int) -> Float in
+            e % 37 == 5 ? Float.nan : Float((e * 7919) % 5)
+        }
+        func run(_ device: Device) -> [[Double]] {
+            let floats = Tensor<Float>(shape: [2, 3, 6, 40], scalars: scalars, on: device).requiringGrad()
+            let y = floats.maxPool2d(kernelSize: 2)
+            y.backward(seed: Tensor<Float>(shape: y.shape, scalars: (0..<y.count).map { Float($0) }, on: device))
+            return [y.scalars.map(Double.init), floats.grad!.scalars.map(Double.init)]
+        }
+        let (cpu, reference) = (run(.cpu), run(.reference))
+        for (a, b) in zip(cpu, reference) {
+            #expect(zip(a, b).allSatisfy { $0.isNaN ? $1.isNaN : $0 == $1 })
+        }
+        #expect(cpu[0].contains { $0.isNaN })
+    }
+
     @Test("max pooling with padding and ceil mode", arguments: devices)
     func maxPoolCeilMode(device: Device) {
         let x = Tensor<Double>(shape: [1, 1, 4, 4], scalars: Self.ties, on: device).requiringGrad()

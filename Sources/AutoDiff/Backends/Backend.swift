@@ -253,7 +253,8 @@ public protocol Backend: AnyObject, Sendable {
     /// `[Cout, Cin/groups, kH, kW]`.
     func convolution2dWeightGradient(
         _ input: Buffer, gradOut: Buffer, into gradWeight: Buffer, _ geometry: Convolution2DGeometry)
-    /// Max pooling over the planes of `input` (`[planes, H, W]`) into `out` (`[planes, oH, oW]`):
+    /// Max pooling over the `N·C` planes of `input` (`[N, C, H, W]`, with `C` the geometry's
+    /// input and output channels) into `out` (`[N, C, oH, oW]`), windows placed as the kernel's:
     /// the window of `out[p, i, j]` is the elements `(i·sH − padTop + a·dH, j·sW − padLeft + b·dW)`
     /// for `a < kH`, `b < kW` that lie inside `H × W` (padding is −∞, never chosen). Walking the
     /// window in row-major order from value −∞ and the window's first inside element, an element
@@ -261,7 +262,7 @@ public protocol Backend: AnyObject, Sendable {
     /// maxima wins, a NaN propagates). Returns, for each output element in row-major order, the
     /// chosen element's index `row·W + column` within its plane. Every window must hold at least
     /// one inside element.
-    func maxPool2d(_ input: Buffer, into out: Buffer, _ geometry: Pooling2DGeometry) -> [Int]
+    func maxPool2d(_ input: Buffer, into out: Buffer, _ geometry: Convolution2DGeometry) -> [Int]
 
     // MARK: Randomness
 
@@ -426,7 +427,8 @@ public enum UpdateKernel: Sendable, Equatable {
 // MARK: Convolution and pooling sizes
 
 /// The sizes of one 2-D convolution in NCHW layout, shared by its forward kernel and its two
-/// adjoints (``Backend/convolution2d(_:weight:bias:into:_:)``). Padding is given for the top
+/// adjoints (``Backend/convolution2d(_:weight:bias:into:_:)``), and of a pooling's windows
+/// (``Backend/maxPool2d(_:into:_:)``, which uses neither the output channels nor the groups). Padding is given for the top
 /// and left edges; the bottom and right padding follow from the output size (an output row `i`
 /// reads input rows `i·sH − padTop + p·dH`, and rows outside the input read 0).
 public struct Convolution2DGeometry: Sendable, Equatable, CustomStringConvertible {
@@ -479,49 +481,11 @@ public struct Convolution2DGeometry: Sendable, Equatable, CustomStringConvertibl
     public var groupInputChannels: Int { inputChannels / groups }
     /// Output channels per group (Cout/groups).
     public var groupOutputChannels: Int { outputChannels / groups }
+    /// The planes a pooling treats independently (N·Cin).
+    public var planes: Int { batch * inputChannels }
 
     public var description: String {
         "N \(batch), Cin \(inputChannels) → Cout \(outputChannels), groups \(groups), \(inputHeight)×\(inputWidth) → \(outputHeight)×\(outputWidth), kernel \(kernelHeight)×\(kernelWidth), stride \(strideHeight)×\(strideWidth), padding \(paddingTop)×\(paddingLeft), dilation \(dilationHeight)×\(dilationWidth)"
-    }
-}
-
-/// The sizes of one 2-D pooling over `planes` independent planes (N·C of an NCHW tensor),
-/// windows placed as in ``Convolution2DGeometry``.
-public struct Pooling2DGeometry: Sendable, Equatable {
-    /// Independent planes (N·C).
-    public var planes: Int
-    /// Input height and width (H, W).
-    public var inputHeight: Int, inputWidth: Int
-    /// Output height and width (oH, oW).
-    public var outputHeight: Int, outputWidth: Int
-    /// Window height and width (kH, kW).
-    public var kernelHeight: Int, kernelWidth: Int
-    /// Steps between neighbouring windows (sH, sW).
-    public var strideHeight: Int, strideWidth: Int
-    /// Padding before the first input row and column.
-    public var paddingTop: Int, paddingLeft: Int
-    /// Steps between neighbouring window elements (dH, dW).
-    public var dilationHeight: Int, dilationWidth: Int
-
-    /// Collects the sizes; nothing is checked here (the ops check their arguments).
-    public init(
-        planes: Int, inputHeight: Int, inputWidth: Int, outputHeight: Int, outputWidth: Int, kernelHeight: Int,
-        kernelWidth: Int, strideHeight: Int, strideWidth: Int, paddingTop: Int, paddingLeft: Int,
-        dilationHeight: Int, dilationWidth: Int
-    ) {
-        self.planes = planes
-        self.inputHeight = inputHeight
-        self.inputWidth = inputWidth
-        self.outputHeight = outputHeight
-        self.outputWidth = outputWidth
-        self.kernelHeight = kernelHeight
-        self.kernelWidth = kernelWidth
-        self.strideHeight = strideHeight
-        self.strideWidth = strideWidth
-        self.paddingTop = paddingTop
-        self.paddingLeft = paddingLeft
-        self.dilationHeight = dilationHeight
-        self.dilationWidth = dilationWidth
     }
 }
 

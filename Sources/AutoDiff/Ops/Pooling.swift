@@ -198,10 +198,11 @@ extension Tensor {
         )
         let size = plane(Array(shape[2...]), 1)
         let planes = shape[0] * shape[1]
-        let geometry = Pooling2DGeometry(
-            planes: planes, inputHeight: size[0], inputWidth: size[1], outputHeight: o[0], outputWidth: o[1],
-            kernelHeight: k[0], kernelWidth: k[1], strideHeight: s[0], strideWidth: s[1], paddingTop: p[0],
-            paddingLeft: p[1], dilationHeight: d[0], dilationWidth: d[1])
+        let geometry = Convolution2DGeometry(
+            batch: shape[0], inputChannels: shape[1], outputChannels: shape[1], groups: shape[1],
+            inputHeight: size[0], inputWidth: size[1], outputHeight: o[0], outputWidth: o[1], kernelHeight: k[0],
+            kernelWidth: k[1], strideHeight: s[0], strideWidth: s[1], paddingTop: p[0], paddingLeft: p[1],
+            dilationHeight: d[0], dilationWidth: d[1])
         let out = newBuffer(planes * o[0] * o[1])
         let indices = backend.maxPool2d(storage, into: out, geometry)
         let inputShape = shape

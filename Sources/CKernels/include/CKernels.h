@@ -88,4 +88,12 @@ void ad_pool_run(long parts, ad_pool_task task, void *context);
 /// (rounded up), at least 1.
 int ad_available_cpus(void);
 
+/// 2×2 max pooling with stride 2 and no padding over `planes` planes of h × w, into planes of
+/// oh × ow (oh ≤ h/2, ow ≤ w/2): y ← the largest of each window's four elements, taken in
+/// row-major order, an element replacing the best so far when greater or NaN (the first of equal
+/// maxima wins); index ← its position row·w + column within the plane. Branch-free (max pooling's
+/// comparisons are unpredictable on real data), so the compiler can vectorise it.
+void ad_max_pool_2x2_f32(const float *x, long planes, long h, long w, long oh, long ow, float *y, long *index);
+void ad_max_pool_2x2_f64(const double *x, long planes, long h, long w, long oh, long ow, double *y, long *index);
+
 #endif

@@ -1,19 +1,20 @@
 import CKernels
 import COpenBLAS
 
-// Convolution and pooling on the CPU. A convolution is a matrix product per image and group: the
-// image's patches are copied into the columns of a matrix (im2col: one row per weight tap
-// `(c, p, q)`, one column per output pixel), and then
+// Convolution and pooling on the CPU. A convolution is a matrix product per block of images and
+// group: the images' patches are copied into the columns of a matrix (im2col: one row per weight
+// tap `(c, p, q)`, one column per output pixel of each image in the block), and then
 //
-//   forward            Y[Cout/g, P] = W[Cout/g, K] · col[K, P]          (bias prefilled, β = 1)
-//   input gradient     dcol[K, P]   = Wᵀ · dY, added back into the image (col2im)
-//   weight gradient    dW[Cout/g, K] += dY[Cout/g, P] · colᵀ             (summed over the images)
+//   forward            Y[Cout/g, B·P] = W[Cout/g, K] · col[K, B·P]        (then + bias, per image)
+//   input gradient     dcol[K, B·P]   = Wᵀ · dY, added back into the images (col2im)
+//   weight gradient    dW[Cout/g, K] += dY[Cout/g, B·P] · colᵀ            (summed over the blocks)
 //
-// with K = Cin/g·kH·kW and P = oH·oW. Images are split across ComputeThreads, each part with its
-// own patch matrix; each product runs on its part's thread (the thin C loops when a side is
-// small, else single-threaded OpenBLAS). The weight gradient's parts sum into their own blocks,
-// added in part order, so results depend only on the thread count. A 1×1 convolution with stride
-// 1 and no padding reads the image itself as its patch matrix.
+// with K = Cin/g·kH·kW, P = oH·oW and B images per block, as many as keep the patch matrix
+// within about 1 MiB (a few images of the MNIST CNN: one per product would leave OpenBLAS
+// packing its operands for a product too small to pay for it). Images are split across
+// ComputeThreads, each part with its own blocks; each product runs on its part's thread (the thin
+// C loops when a side is small, else single-threaded OpenBLAS). The weight gradient's parts sum
+// into their own blocks, added in part order, so results depend only on the thread count.
 
 extension CPUBackend {
     public func convolution2d(
@@ -46,7 +47,7 @@ extension CPUBackend {
         }
     }
 
-    public func maxPool2d(_ input: Buffer, into out: Buffer, _ geometry: Pooling2DGeometry) -> [Int] {
+    public func maxPool2d(_ input: Buffer, into out: Buffer, _ geometry: Convolution2DGeometry) -> [Int] {
         switch input.dtype {
         case .float32: f32.maxPool2d(input, out, geometry)
         case .float64: f64.maxPool2d(input, out, geometry)
@@ -64,13 +65,6 @@ struct Patches {
     var rows: Int { g.groupInputChannels * g.kernelHeight * g.kernelWidth }
     /// Columns of the patch matrix (P = oH·oW).
     var columns: Int { g.outputHeight * g.outputWidth }
-    /// Whether the image itself is its patch matrix (1×1 kernel, stride 1, no padding).
-    var isIdentity: Bool {
-        g.kernelHeight == 1 && g.kernelWidth == 1 && g.strideHeight == 1 && g.strideWidth == 1
-            && g.paddingTop == 0 && g.paddingLeft == 0 && g.outputHeight == g.inputHeight
-            && g.outputWidth == g.inputWidth
-    }
-
     /// The output positions `o` in `0..<outputs` whose tap `o·stride − padding + offset` lies in
     /// `0..<extent`.
     @inline(__always)
@@ -113,13 +107,14 @@ struct Patches {
         }
     }
 
-    /// `col` (`rows × columns`) ← the patches of `image` (the group's `Cin/groups` channels).
+    /// `col` (`rows × columns`, rows `ld` apart) ← the patches of `image` (the group's
+    /// `Cin/groups` channels).
     @inline(__always)
-    func gather<S: TensorScalar>(_ image: UnsafePointer<S>, into col: UnsafeMutablePointer<S>) {
-        col.initialize(repeating: 0, count: rows * columns)
+    func gather<S: TensorScalar>(_ image: UnsafePointer<S>, into col: UnsafeMutablePointer<S>, ld: Int) {
+        for row in 0..<rows { (col + row * ld).initialize(repeating: 0, count: columns) }
         let (ow, sw) = (g.outputWidth, g.strideWidth)
         forEachRun { row, i, start, js in
-            let out = col + row * columns + i * ow
+            let out = col + row * ld + i * ow
             if sw == 1 {
                 (out + js.lowerBound).update(from: image + start + js.lowerBound, count: js.count)
             } else {
@@ -128,12 +123,13 @@ struct Patches {
         }
     }
 
-    /// `image` (the group's channels) += the patch matrix `col` added back where it was read.
+    /// `image` (the group's channels) += the patch matrix `col` (rows `ld` apart) added back
+    /// where it was read.
     @inline(__always)
-    func scatterAdd<S: TensorScalar>(_ col: UnsafePointer<S>, into image: UnsafeMutablePointer<S>) {
+    func scatterAdd<S: TensorScalar>(_ col: UnsafePointer<S>, ld: Int, into image: UnsafeMutablePointer<S>) {
         let (ow, sw) = (g.outputWidth, g.strideWidth)
         forEachRun { row, i, start, js in
-            let source = col + row * columns + i * ow
+            let source = col + row * ld + i * ow
             if sw == 1 {
                 let target = image + start
                 for j in js { target[j] += source[j] }
@@ -170,18 +166,32 @@ extension CPUKernels {
         return work < ComputeThreads.parallelThreshold ? 1 : Swift.min(ComputeThreads.count, g.batch)
     }
 
-    /// Runs `body(images, scratch)` for each part's range of images, with a scratch block of
-    /// `scratchCount` elements of its own.
+    /// Images per block: as many as keep a block's patch matrix within 2¹⁸ elements (1 MiB of
+    /// floats), at most 16, at least 1.
+    static func imagesPerBlock(_ patches: Patches) -> Int {
+        Swift.max(1, Swift.min(16, (1 << 18) / Swift.max(patches.rows * patches.columns, 1)))
+    }
+
+    /// Runs `body(blockImages, col, matrix)` for each block of images of each part (parts from
+    /// ``convolutionParts(_:)``, run on their threads), with the part's own patch matrix `col`
+    /// (`K × B·P`) and `Cout/g × B·P` matrix `matrix`.
     @inline(__always)
-    static func forEachImageRange(
-        _ g: Convolution2DGeometry, scratchCount: Int, _ body: (Range<Int>, UnsafeMutablePointer<S>) -> Void
+    static func forEachImageBlock(
+        _ g: Convolution2DGeometry, _ patches: Patches, parts: Int,
+        _ body: (_ part: Int, _ images: Range<Int>, _ col: UnsafeMutablePointer<S>, _ matrix: UnsafeMutablePointer<S>)
+            -> Void
     ) {
-        let parts = convolutionParts(g)
+        let block = imagesPerBlock(patches)
+        let blockColumns = block * patches.columns
         ComputeThreads.forEachPart(parts) { part in
             let images = ComputeThreads.range(of: part, parts, in: g.batch, alignment: 1)
-            guard !images.isEmpty else { return }
-            withUnsafeTemporaryAllocation(of: S.self, capacity: Swift.max(scratchCount, 1)) { scratch in
-                body(images, scratch.baseAddress!)
+            let scratch = (patches.rows + g.groupOutputChannels) * blockColumns
+            withUnsafeTemporaryAllocation(of: S.self, capacity: Swift.max(scratch, 1)) { scratch in
+                let col = scratch.baseAddress!
+                let matrix = col + patches.rows * blockColumns
+                for start in stride(from: images.lowerBound, to: images.upperBound, by: block) {
+                    body(part, start..<Swift.min(start + block, images.upperBound), col, matrix)
+                }
             }
         }
     }
@@ -190,30 +200,30 @@ extension CPUKernels {
         let (x, w, y) = (p(input), p(weight), p(out))
         let b = bias.map { p($0) }
         let patches = Patches(g: g)
-        let (k, columns) = (patches.rows, patches.columns)
-        let (coutG, imageSize) = (g.groupOutputChannels, g.inputChannels * g.inputHeight * g.inputWidth)
+        let (k, columns, coutG) = (patches.rows, patches.columns, g.groupOutputChannels)
+        let imageSize = g.inputChannels * g.inputHeight * g.inputWidth
         let groupSize = g.groupInputChannels * g.inputHeight * g.inputWidth
-        Self.forEachImageRange(g, scratchCount: patches.isIdentity ? 0 : k * columns) { images, col in
-            for n in images {
-                let yImage = y + n * g.outputChannels * columns
-                if let b {
-                    for co in 0..<g.outputChannels {
-                        (yImage + co * columns).initialize(repeating: b[co], count: columns)
-                    }
+        Self.forEachImageBlock(g, patches, parts: Self.convolutionParts(g)) { _, images, col, product in
+            let ld = images.count * columns
+            for group in 0..<g.groups {
+                for (i, n) in images.enumerated() {
+                    patches.gather(x + n * imageSize + group * groupSize, into: col + i * columns, ld: ld)
                 }
-                for group in 0..<g.groups {
-                    let image = x + n * imageSize + group * groupSize
-                    let source: UnsafePointer<S>
-                    if patches.isIdentity {
-                        source = UnsafePointer(image)
-                    } else {
-                        patches.gather(image, into: col)
-                        source = UnsafePointer(col)
+                localGemm(
+                    transA: false, transB: false, m: coutG, n: ld, k: k, a: w + group * coutG * k, lda: k, b: col,
+                    ldb: ld, beta: 0, c: product, ldc: ld)
+                for (i, n) in images.enumerated() {
+                    for c in 0..<coutG {
+                        let channel = group * coutG + c
+                        let target = y + (n * g.outputChannels + channel) * columns
+                        let source = product + c * ld + i * columns
+                        if let b {
+                            let shift = b[channel]
+                            for e in 0..<columns { target[e] = source[e] + shift }
+                        } else {
+                            target.update(from: source, count: columns)
+                        }
                     }
-                    localGemm(
-                        transA: false, transB: false, m: coutG, n: columns, k: k, a: w + group * coutG * k, lda: k,
-                        b: source, ldb: columns, beta: b == nil ? 0 : 1, c: yImage + group * coutG * columns,
-                        ldc: columns)
                 }
             }
         }
@@ -224,21 +234,25 @@ extension CPUKernels {
     ) {
         let (gy, w, gx) = (p(gradOut), p(weight), p(gradInput))
         let patches = Patches(g: g)
-        let (k, columns) = (patches.rows, patches.columns)
-        let (coutG, imageSize) = (g.groupOutputChannels, g.inputChannels * g.inputHeight * g.inputWidth)
+        let (k, columns, coutG) = (patches.rows, patches.columns, g.groupOutputChannels)
+        let imageSize = g.inputChannels * g.inputHeight * g.inputWidth
         let groupSize = g.groupInputChannels * g.inputHeight * g.inputWidth
-        Self.forEachImageRange(g, scratchCount: patches.isIdentity ? 0 : k * columns) { images, col in
-            for n in images {
-                let image = gx + n * imageSize
-                let gyImage = gy + n * g.outputChannels * columns
-                if !patches.isIdentity { image.initialize(repeating: 0, count: imageSize) }
-                for group in 0..<g.groups {
-                    // dcol = W_gᵀ · dY_g, straight into the image when it is its own patch matrix.
-                    let target = patches.isIdentity ? image + group * groupSize : col
-                    localGemm(
-                        transA: true, transB: false, m: k, n: columns, k: coutG, a: w + group * coutG * k, lda: k,
-                        b: gyImage + group * coutG * columns, ldb: columns, beta: 0, c: target, ldc: columns)
-                    if !patches.isIdentity { patches.scatterAdd(col, into: image + group * groupSize) }
+        Self.forEachImageBlock(g, patches, parts: Self.convolutionParts(g)) { _, images, col, upstream in
+            let ld = images.count * columns
+            (gx + images.lowerBound * imageSize).initialize(repeating: 0, count: images.count * imageSize)
+            for group in 0..<g.groups {
+                for (i, n) in images.enumerated() {
+                    for c in 0..<coutG {
+                        (upstream + c * ld + i * columns).update(
+                            from: gy + (n * g.outputChannels + group * coutG + c) * columns, count: columns)
+                    }
+                }
+                // dcol = W_gᵀ · dY_g, then each image's columns added back where they were read.
+                localGemm(
+                    transA: true, transB: false, m: k, n: ld, k: coutG, a: w + group * coutG * k, lda: k, b: upstream,
+                    ldb: ld, beta: 0, c: col, ldc: ld)
+                for (i, n) in images.enumerated() {
+                    patches.scatterAdd(col + i * columns, ld: ld, into: gx + n * imageSize + group * groupSize)
                 }
             }
         }
@@ -249,37 +263,31 @@ extension CPUKernels {
     ) {
         let (x, gy, gw) = (p(input), p(gradOut), p(gradWeight))
         let patches = Patches(g: g)
-        let (k, columns) = (patches.rows, patches.columns)
-        let (coutG, imageSize) = (g.groupOutputChannels, g.inputChannels * g.inputHeight * g.inputWidth)
+        let (k, columns, coutG) = (patches.rows, patches.columns, g.groupOutputChannels)
+        let imageSize = g.inputChannels * g.inputHeight * g.inputWidth
         let groupSize = g.groupInputChannels * g.inputHeight * g.inputWidth
         let weightCount = g.outputChannels * k
         let parts = Self.convolutionParts(g)
         // Part 0 sums into gradWeight, every other part into its own block, added in part order.
         withUnsafeTemporaryAllocation(of: S.self, capacity: Swift.max((parts - 1) * weightCount, 1)) { blocks in
             let blocks = blocks.baseAddress!
-            ComputeThreads.forEachPart(parts) { part in
+            for part in 0..<parts {
+                (part == 0 ? gw : blocks + (part - 1) * weightCount).initialize(repeating: 0, count: weightCount)
+            }
+            Self.forEachImageBlock(g, patches, parts: parts) { part, images, col, upstream in
                 let sum = part == 0 ? gw : blocks + (part - 1) * weightCount
-                sum.initialize(repeating: 0, count: weightCount)
-                let images = ComputeThreads.range(of: part, parts, in: g.batch, alignment: 1)
-                guard !images.isEmpty else { return }
-                withUnsafeTemporaryAllocation(of: S.self, capacity: patches.isIdentity ? 1 : k * columns) { col in
-                    let col = col.baseAddress!
-                    for n in images {
-                        for group in 0..<g.groups {
-                            let image = x + n * imageSize + group * groupSize
-                            let source: UnsafePointer<S>
-                            if patches.isIdentity {
-                                source = UnsafePointer(image)
-                            } else {
-                                patches.gather(image, into: col)
-                                source = UnsafePointer(col)
-                            }
-                            localGemm(
-                                transA: false, transB: true, m: coutG, n: k, k: columns,
-                                a: gy + (n * g.outputChannels + group * coutG) * columns, lda: columns, b: source,
-                                ldb: columns, beta: 1, c: sum + group * coutG * k, ldc: k)
+                let ld = images.count * columns
+                for group in 0..<g.groups {
+                    for (i, n) in images.enumerated() {
+                        patches.gather(x + n * imageSize + group * groupSize, into: col + i * columns, ld: ld)
+                        for c in 0..<coutG {
+                            (upstream + c * ld + i * columns).update(
+                                from: gy + (n * g.outputChannels + group * coutG + c) * columns, count: columns)
                         }
                     }
+                    localGemm(
+                        transA: false, transB: true, m: coutG, n: k, k: ld, a: upstream, lda: ld, b: col, ldb: ld,
+                        beta: 1, c: sum + group * coutG * k, ldc: k)
                 }
             }
             for part in 1..<Swift.max(parts, 1) {
@@ -289,7 +297,7 @@ extension CPUKernels {
         }
     }
 
-    func maxPool2d(_ input: Buffer, _ out: Buffer, _ g: Pooling2DGeometry) -> [Int] {
+    func maxPool2d(_ input: Buffer, _ out: Buffer, _ g: Convolution2DGeometry) -> [Int] {
         let (x, y) = (p(input), p(out))
         let (h, w, oh, ow) = (g.inputHeight, g.inputWidth, g.outputHeight, g.outputWidth)
         let outputs = g.planes * oh * ow
@@ -307,37 +315,21 @@ extension CPUKernels {
         let isPairs =
             g.kernelHeight == 2 && g.kernelWidth == 2 && g.strideHeight == 2 && g.strideWidth == 2
             && g.paddingTop == 0 && g.paddingLeft == 0 && g.dilationHeight == 1 && g.dilationWidth == 1
+            && 2 * oh <= h && 2 * ow <= w
         return [Int](unsafeUninitializedCapacity: outputs) { indices, initialized in
             let chosen = indices.baseAddress!
             ComputeThreads.forEachRange(
                 of: g.planes, elements: g.planes * oh * ow * g.kernelHeight * g.kernelWidth, alignment: 1
             ) { planes in
+                if isPairs {
+                    let first = planes.lowerBound
+                    maxPool2x2(
+                        x + first * h * w, planes.count, h, w, oh, ow, y + first * oh * ow, chosen + first * oh * ow)
+                    return
+                }
                 for plane in planes {
                     let image = x + plane * h * w
                     let (values, where_) = (y + plane * oh * ow, chosen + plane * oh * ow)
-                    if isPairs {
-                        // 2×2 windows, stride 2: the taps in row-major order, the first maximum kept.
-                        for i in 0..<oh {
-                            let top = 2 * i * w
-                            for j in 0..<ow {
-                                var index = top + 2 * j
-                                var best = image[index]
-                                @inline(__always) func consider(_ e: Int) {
-                                    let value = image[e]
-                                    if value > best || value.isNaN {
-                                        best = value
-                                        index = e
-                                    }
-                                }
-                                consider(top + 2 * j + 1)
-                                consider(top + w + 2 * j)
-                                consider(top + w + 2 * j + 1)
-                                values[i * ow + j] = best
-                                where_[i * ow + j] = index
-                            }
-                        }
-                        continue
-                    }
                     for i in 0..<oh {
                         let rows = rowTaps[i]
                         let rowStart = i * g.strideHeight - g.paddingTop

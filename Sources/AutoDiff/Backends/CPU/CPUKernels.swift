@@ -21,6 +21,9 @@ struct CPUKernels<S: TensorScalar>: @unchecked Sendable {
     let sum3D: (UnsafePointer<S>, Int, Int, Int, UnsafeMutablePointer<S>) -> Void
     let sigmoidCrossEntropyLoop: (UnsafePointer<S>, UnsafePointer<S>, Int, UnsafeMutablePointer<S>?) -> Double
     let softmaxCrossEntropyLoop: (UnsafePointer<S>, UnsafePointer<Int>, Int, Int, UnsafeMutablePointer<S>?) -> Double
+    /// 2×2 max pooling with stride 2 (`ad_max_pool_2x2_*`): x, planes, h, w, oh, ow, y, index.
+    let maxPool2x2:
+        (UnsafePointer<S>, Int, Int, Int, Int, Int, UnsafeMutablePointer<S>, UnsafeMutablePointer<Int>) -> Void
 
     @inline(__always) func p(_ b: Buffer) -> UnsafeMutablePointer<S> { b.host(S.self) }
 }
@@ -35,7 +38,7 @@ extension CPUKernels<Float> {
         sum3D: ad_sum3d_f32,
         // glibc's vector exp and log (libmvec) eight at a time on AVX2 machines.
         sigmoidCrossEntropyLoop: ad_sigmoid_cross_entropy_f32,
-        softmaxCrossEntropyLoop: ad_softmax_cross_entropy_f32)
+        softmaxCrossEntropyLoop: ad_softmax_cross_entropy_f32, maxPool2x2: ad_max_pool_2x2_f32)
 }
 
 extension CPUKernels<Double> {
@@ -50,5 +53,5 @@ extension CPUKernels<Double> {
         sigmoidCrossEntropyLoop: { CPULoops.sigmoidCrossEntropy($0, $1, $2, sigmoid: $3) },
         softmaxCrossEntropyLoop: {
             CPULoops.softmaxCrossEntropy($0, labels: $1, rows: $2, classes: $3, probabilities: $4)
-        })
+        }, maxPool2x2: ad_max_pool_2x2_f64)
 }

@@ -33,7 +33,7 @@ extension ReferenceBackend {
         }
     }
 
-    public func maxPool2d(_ input: Buffer, into out: Buffer, _ geometry: Pooling2DGeometry) -> [Int] {
+    public func maxPool2d(_ input: Buffer, into out: Buffer, _ geometry: Convolution2DGeometry) -> [Int] {
         switch input.dtype {
         case .float32: maxPool2d(input, out, geometry, Float.self)
         case .float64: maxPool2d(input, out, geometry, Double.self)
@@ -111,7 +111,8 @@ extension ReferenceBackend {
         Self.forEachTerm(g) { o, i, k in gw[k] += gy[o] * x[i] }
     }
 
-    private func maxPool2d<S: TensorScalar>(_ input: Buffer, _ out: Buffer, _ g: Pooling2DGeometry, _: S.Type) -> [Int]
+    private func maxPool2d<S: TensorScalar>(_ input: Buffer, _ out: Buffer, _ g: Convolution2DGeometry, _: S.Type)
+        -> [Int]
     {
         let (x, y) = (Self.elements(input, S.self), Self.elements(out, S.self))
         let plane = g.inputHeight * g.inputWidth
