@@ -48,7 +48,7 @@ extension GradCheck {
         }
     }
 
-    /// Handed to the function under ``GradCheck/diagnose(_:at:handWritten:batchSize:tolerance:relationTolerance:)``:
+    /// Handed to the function under ``GradCheck/diagnose(_:at:handWritten:batchSize:tolerance:relationTolerance:)-(_,_,[String:Tensor<Double>],_,_,_)``:
     /// gives the named inputs and records named intermediates, so their tape gradients can be
     /// compared with hand-written ones.
     ///

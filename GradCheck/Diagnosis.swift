@@ -7,7 +7,7 @@ extension GradCheck {
     /// `f` computes a scalar loss from the named `inputs` (read them as `r["W1"]`) and may record
     /// named intermediates (`r.record("z1", z)`, `r.activate("z1", z, .relu, as: "a1")`) and
     /// named loss terms (`r.term("l2", penalty)`). For every name in `handWritten`, the tape's
-    /// gradient `t = ∂loss/∂name` is computed with ``gradients(of:wrt:seed:retainGraph:createGraph:)``
+    /// gradient `t = ∂loss/∂name` is computed with AutoDiff's `gradients(of:wrt:seed:retainGraph:createGraph:)`
     /// and compared with the hand-written `h`:
     ///
     /// - **relative error** `‖h − t‖ / ‖t‖` (Frobenius norms; `‖h‖` when `t = 0`; `h` broadcast to
@@ -33,6 +33,10 @@ extension GradCheck {
     /// backward order is computed from it and inherits its error, so fix it first.
     ///
     /// - Parameters:
+    ///   - f: the loss, written with the recorder's inputs and recorded intermediates.
+    ///   - inputs: the named parameters (or data) the loss is differentiated with respect to.
+    ///   - handWritten: the hand-written gradients to check, by input or recorded name.
+    ///   - batchSize: the `N` that factors are named by (inferred when `nil`, see above).
     ///   - tolerance: the largest relative error that counts as no difference.
     ///   - relationTolerance: the largest residual with which a relation explains a difference.
     public static func diagnose(
@@ -72,7 +76,7 @@ extension GradCheck {
         return Diagnosis(batchSize: n, tolerance: tolerance, tensors: findings)
     }
 
-    /// ``diagnose(_:at:handWritten:batchSize:tolerance:relationTolerance:)`` for `Float` inputs and
+    /// ``diagnose(_:at:handWritten:batchSize:tolerance:relationTolerance:)-(_,_,[String:Tensor<Double>],_,_,_)`` for `Float` inputs and
     /// gradients, promoted to `Double` (write `f` over `Double`).
     public static func diagnose(
         _ f: (Recorder) -> Tensor<Double>, at inputs: [(name: String, value: Tensor<Float>)],
@@ -90,7 +94,7 @@ extension GradCheck {
         return leading.count == 1 ? leading.first : nil
     }
 
-    /// What ``diagnose(_:at:handWritten:batchSize:tolerance:relationTolerance:)`` found: one
+    /// What ``GradCheck/diagnose(_:at:handWritten:batchSize:tolerance:relationTolerance:)-(_,_,[String:Tensor<Double>],_,_,_)`` found: one
     /// ``TensorFinding`` per hand-written gradient, in backward order.
     public struct Diagnosis: Codable, Sendable, Equatable, CustomStringConvertible {
         /// The batch size `N` that factors are named by, when known.

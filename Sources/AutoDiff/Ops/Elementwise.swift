@@ -421,7 +421,7 @@ public func minimum<Scalar>(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) -> Tensor<
 extension Tensor {
     /// Inverted dropout: each element kept with probability `1 − rate` and scaled by
     /// `1/(1 − rate)`, else 0, in one pass. The decisions are those of
-    /// ``randomBernoulli(_:probability:value:generator:)`` from the same generator state, so
+    /// ``randomBernoulli(_:probability:value:generator:on:)`` from the same generator state, so
     /// `x.dropout(rate: p, generator: &g)` equals `x * .randomBernoulli(x.shape, probability: 1 − p,
     /// value: 1/(1 − p), generator: &g)`; the mask is kept as one byte per element for the
     /// backward pass. ∂/∂x = g ⊙ mask·scale (the same masking, so it has derivatives too).

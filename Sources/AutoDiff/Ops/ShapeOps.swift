@@ -214,7 +214,7 @@ extension Tensor {
     /// Whole slices along `axis`, picked by index (PyTorch `index_select`): the result has the
     /// input's shape with `shape[axis] = indices.count`, and slice `j` of it is slice
     /// `indices[j]` of the input. Indices may repeat (a batch drawn with replacement, an
-    /// embedding lookup). ∂/∂x = g's slices added back at their indices (``indexAdded(into:alongAxis:indices:)``).
+    /// embedding lookup). ∂/∂x = g's slices added back at their indices (`indexAdded(into:alongAxis:indices:)`).
     ///
     /// Slices are copied whole (on the CPU, split across ``ComputeThreads`` when large).
     ///

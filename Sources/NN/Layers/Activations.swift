@@ -28,7 +28,7 @@ public final class Tanh<Scalar: TensorScalar>: Layer {
 }
 
 /// `softmax(x)ᵢ = e^{xᵢ}/Σⱼe^{xⱼ}` along `axis` (the last by default) as a layer. For training,
-/// prefer leaving it out and using ``softmaxCrossEntropy(logits:labels:)`` on the logits.
+/// prefer leaving it out and using ``softmaxCrossEntropy(logits:labels:)-(_,[Int])`` on the logits.
 public final class Softmax<Scalar: TensorScalar>: Layer {
     /// The axis normalised over.
     public let axis: Int

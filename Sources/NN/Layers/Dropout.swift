@@ -35,7 +35,7 @@ public final class Dropout<Scalar: TensorScalar>: Layer {
     }
 
     /// A mask of `shape`: `1/(1 − rate)` with probability `1 − rate`, else 0, drawn from the
-    /// layer's generator (``Tensor/randomBernoulli(_:probability:value:generator:)``).
+    /// layer's generator (AutoDiff's `Tensor.randomBernoulli(_:probability:value:generator:on:)`).
     public static func mask(_ shape: [Int], rate: Scalar, generator: inout RandomGenerator) -> Tensor<Scalar> {
         Tensor<Scalar>.randomBernoulli(
             shape, probability: 1 - Double(rate), value: 1 / (1 - rate), generator: &generator)
