@@ -3,6 +3,8 @@ import AutoDiff
 extension GradCheck {
     /// An elementwise activation whose derivative a hand-written backward pass must get right.
     public enum Activation: String, Codable, Sendable, CaseIterable {
+        /// `σ(x) = 1/(1 + e⁻ˣ)` (σ′ = σ(1 − σ)), `max(x, 0)` (relu′ = [x > 0]), `tanh x`
+        /// (tanh′ = 1 − tanh²).
         case sigmoid, relu, tanh
 
         /// `act(x)`.

@@ -106,6 +106,7 @@ extension GradCheck {
         /// The name of the first tensor in backward order whose gradient differs, if any.
         public var firstWrong: String?
 
+        /// A diagnosis of `tensors`; ``firstWrong`` is the first of them that does not match.
         public init(batchSize: Int?, tolerance: Double, tensors: [TensorFinding]) {
             self.batchSize = batchSize
             self.tolerance = tolerance
@@ -164,12 +165,16 @@ extension GradCheck {
 
     /// One hand-written gradient against the tape's.
     public struct TensorFinding: Codable, Sendable, Equatable {
+        /// The input or recorded intermediate the gradient belongs to.
         public var name: String
         /// The shape of the tape's gradient (the tensor's own shape).
         public var shape: [Int]
+        /// The shape of the hand-written gradient (it differs from ``shape`` for a transpose or a
+        /// sum over the wrong axes).
         public var handWrittenShape: [Int]
         /// `‖h − t‖ / ‖t‖`; `nil` when the shapes cannot be compared.
         public var relativeError: Double?
+        /// How the hand-written gradient relates to the tape's.
         public var relation: Relation
 
         /// Whether the hand-written gradient agrees with the tape's.
@@ -178,6 +183,7 @@ extension GradCheck {
 
     /// How a hand-written gradient `h` relates to the tape's `t`: `h ≈ factor · T(t)`.
     public struct Relation: Codable, Sendable, Equatable {
+        /// Which hypothesis `h ≈ c·T(t)` explains the difference, tried in the order listed.
         public enum Kind: String, Codable, Sendable {
             /// No difference within the tolerance.
             case match
@@ -199,6 +205,7 @@ extension GradCheck {
             case unexplained
         }
 
+        /// The relation found.
         public var kind: Kind
         /// `c`, when it is not 1.
         public var factor: Double?
@@ -209,6 +216,8 @@ extension GradCheck {
         /// ``Kind/wrongDerivative``: the activation, and the tensor and form the derivative was
         /// evaluated with (`"z1"` with form `"output form"`: `z1·(1−z1)` for a sigmoid).
         public var activation: Activation?
+        /// ``Kind/wrongDerivative``: the recorded tensor the derivative was evaluated at (`nil`
+        /// when no derivative was applied at all).
         public var evaluatedAt: String?
         /// ``Kind/missingTerm``: the term left out.
         public var term: String?

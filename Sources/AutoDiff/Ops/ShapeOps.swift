@@ -143,6 +143,8 @@ extension Tensor {
         }
     }
 
+    /// `x[0..<2, 1..<3]`: the rectangular part ``slice(_:)`` gives, one range per leading axis.
+    /// ∂/∂x = g placed into zeros of x's shape.
     public subscript(_ ranges: Range<Int>...) -> Tensor { slice(ranges) }
 
     /// Rows `range` along `axis`, all other axes whole.

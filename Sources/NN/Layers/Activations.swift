@@ -2,6 +2,7 @@ import AutoDiff
 
 /// `max(x, 0)` as a layer.
 public final class ReLU<Scalar: TensorScalar>: Layer {
+    /// The activation as a layer; it has no parameters.
     public init() {}
     public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.relu() }
 }
@@ -10,6 +11,7 @@ public final class ReLU<Scalar: TensorScalar>: Layer {
 public final class LeakyReLU<Scalar: TensorScalar>: Layer {
     /// The slope for negative inputs.
     public let slope: Scalar
+    /// A leaky ReLU with `slope` for negative inputs (PyTorch's default 0.01).
     public init(slope: Scalar = 0.01) { self.slope = slope }
     public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.leakyRelu(slope: slope) }
 }
@@ -17,12 +19,14 @@ public final class LeakyReLU<Scalar: TensorScalar>: Layer {
 /// `σ(x) = 1/(1 + e⁻ˣ)` as a layer (for a binary output, prefer raw logits with
 /// ``binaryCrossEntropy(logits:targets:)``).
 public final class Sigmoid<Scalar: TensorScalar>: Layer {
+    /// The activation as a layer; it has no parameters.
     public init() {}
     public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.sigmoid() }
 }
 
 /// `tanh x` as a layer.
 public final class Tanh<Scalar: TensorScalar>: Layer {
+    /// The activation as a layer; it has no parameters.
     public init() {}
     public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.tanh() }
 }
@@ -32,13 +36,23 @@ public final class Tanh<Scalar: TensorScalar>: Layer {
 public final class Softmax<Scalar: TensorScalar>: Layer {
     /// The axis normalised over.
     public let axis: Int
+    /// A softmax over `axis` (negative counts from the last axis).
     public init(axis: Int = -1) { self.axis = axis }
     public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.softmax(alongAxis: axis) }
 }
 
 /// The activation functions by name, for ``Sequential/init(mlp:activation:output:weightInitializer:generator:)``.
 public enum Activation: Sendable, Hashable {
-    case relu, leakyRelu(slope: Double), sigmoid, tanh, softmax
+    /// ``ReLU``: `max(x, 0)`.
+    case relu
+    /// ``LeakyReLU``: `x` for `x > 0`, else `slope·x`.
+    case leakyRelu(slope: Double)
+    /// ``Sigmoid``: `σ(x) = 1/(1 + e⁻ˣ)`.
+    case sigmoid
+    /// ``Tanh``: `tanh x`.
+    case tanh
+    /// ``Softmax`` over the last axis.
+    case softmax
     /// No activation (the layer's output is passed on unchanged).
     case identity
 

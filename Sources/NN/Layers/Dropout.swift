@@ -16,6 +16,8 @@ public final class Dropout<Scalar: TensorScalar>: Layer {
     /// Whether the layer drops (set by ``Layer/train()`` / ``Layer/eval()``; on at creation).
     public var isTraining = true
 
+    /// Dropout with probability `rate` in `[0, 1)`, its masks drawn from a generator seeded with
+    /// `seed`.
     public init(rate: Scalar, seed: UInt64) {
         guard rate >= 0 && rate < 1 else { tensorFailure("Dropout: rate \(rate) is outside [0, 1)") }
         self.rate = rate
