@@ -3,6 +3,8 @@ import AutoDiff
 extension GradCheck {
     /// An elementwise activation whose derivative a hand-written backward pass must get right.
     public enum Activation: String, Codable, Sendable, CaseIterable {
+        /// `σ(x) = 1/(1 + e⁻ˣ)` (σ′ = σ(1 − σ)), `max(x, 0)` (relu′ = [x > 0]), `tanh x`
+        /// (tanh′ = 1 − tanh²).
         case sigmoid, relu, tanh
 
         /// `act(x)`.
@@ -48,7 +50,7 @@ extension GradCheck {
         }
     }
 
-    /// Handed to the function under ``GradCheck/diagnose(_:at:handWritten:batchSize:tolerance:relationTolerance:)``:
+    /// Handed to the function under ``GradCheck/diagnose(_:at:handWritten:batchSize:tolerance:relationTolerance:)-(_,_,[String:Tensor<Double>],_,_,_)``:
     /// gives the named inputs and records named intermediates, so their tape gradients can be
     /// compared with hand-written ones.
     ///

@@ -7,7 +7,7 @@ extension GradCheck {
     /// `f` computes a scalar loss from the named `inputs` (read them as `r["W1"]`) and may record
     /// named intermediates (`r.record("z1", z)`, `r.activate("z1", z, .relu, as: "a1")`) and
     /// named loss terms (`r.term("l2", penalty)`). For every name in `handWritten`, the tape's
-    /// gradient `t = ∂loss/∂name` is computed with ``gradients(of:wrt:seed:retainGraph:createGraph:)``
+    /// gradient `t = ∂loss/∂name` is computed with AutoDiff's `gradients(of:wrt:seed:retainGraph:createGraph:)`
     /// and compared with the hand-written `h`:
     ///
     /// - **relative error** `‖h − t‖ / ‖t‖` (Frobenius norms; `‖h‖` when `t = 0`; `h` broadcast to
@@ -33,6 +33,10 @@ extension GradCheck {
     /// backward order is computed from it and inherits its error, so fix it first.
     ///
     /// - Parameters:
+    ///   - f: the loss, written with the recorder's inputs and recorded intermediates.
+    ///   - inputs: the named parameters (or data) the loss is differentiated with respect to.
+    ///   - handWritten: the hand-written gradients to check, by input or recorded name.
+    ///   - batchSize: the `N` that factors are named by (inferred when `nil`, see above).
     ///   - tolerance: the largest relative error that counts as no difference.
     ///   - relationTolerance: the largest residual with which a relation explains a difference.
     public static func diagnose(
@@ -72,7 +76,7 @@ extension GradCheck {
         return Diagnosis(batchSize: n, tolerance: tolerance, tensors: findings)
     }
 
-    /// ``diagnose(_:at:handWritten:batchSize:tolerance:relationTolerance:)`` for `Float` inputs and
+    /// ``diagnose(_:at:handWritten:batchSize:tolerance:relationTolerance:)-(_,_,[String:Tensor<Double>],_,_,_)`` for `Float` inputs and
     /// gradients, promoted to `Double` (write `f` over `Double`).
     public static func diagnose(
         _ f: (Recorder) -> Tensor<Double>, at inputs: [(name: String, value: Tensor<Float>)],
@@ -90,7 +94,7 @@ extension GradCheck {
         return leading.count == 1 ? leading.first : nil
     }
 
-    /// What ``diagnose(_:at:handWritten:batchSize:tolerance:relationTolerance:)`` found: one
+    /// What ``GradCheck/diagnose(_:at:handWritten:batchSize:tolerance:relationTolerance:)-(_,_,[String:Tensor<Double>],_,_,_)`` found: one
     /// ``TensorFinding`` per hand-written gradient, in backward order.
     public struct Diagnosis: Codable, Sendable, Equatable, CustomStringConvertible {
         /// The batch size `N` that factors are named by, when known.
@@ -102,6 +106,7 @@ extension GradCheck {
         /// The name of the first tensor in backward order whose gradient differs, if any.
         public var firstWrong: String?
 
+        /// A diagnosis of `tensors`; ``firstWrong`` is the first of them that does not match.
         public init(batchSize: Int?, tolerance: Double, tensors: [TensorFinding]) {
             self.batchSize = batchSize
             self.tolerance = tolerance
@@ -160,12 +165,16 @@ extension GradCheck {
 
     /// One hand-written gradient against the tape's.
     public struct TensorFinding: Codable, Sendable, Equatable {
+        /// The input or recorded intermediate the gradient belongs to.
         public var name: String
         /// The shape of the tape's gradient (the tensor's own shape).
         public var shape: [Int]
+        /// The shape of the hand-written gradient (it differs from ``shape`` for a transpose or a
+        /// sum over the wrong axes).
         public var handWrittenShape: [Int]
         /// `‖h − t‖ / ‖t‖`; `nil` when the shapes cannot be compared.
         public var relativeError: Double?
+        /// How the hand-written gradient relates to the tape's.
         public var relation: Relation
 
         /// Whether the hand-written gradient agrees with the tape's.
@@ -174,6 +183,7 @@ extension GradCheck {
 
     /// How a hand-written gradient `h` relates to the tape's `t`: `h ≈ factor · T(t)`.
     public struct Relation: Codable, Sendable, Equatable {
+        /// Which hypothesis `h ≈ c·T(t)` explains the difference, tried in the order listed.
         public enum Kind: String, Codable, Sendable {
             /// No difference within the tolerance.
             case match
@@ -195,6 +205,7 @@ extension GradCheck {
             case unexplained
         }
 
+        /// The relation found.
         public var kind: Kind
         /// `c`, when it is not 1.
         public var factor: Double?
@@ -205,6 +216,8 @@ extension GradCheck {
         /// ``Kind/wrongDerivative``: the activation, and the tensor and form the derivative was
         /// evaluated with (`"z1"` with form `"output form"`: `z1·(1−z1)` for a sigmoid).
         public var activation: Activation?
+        /// ``Kind/wrongDerivative``: the recorded tensor the derivative was evaluated at (`nil`
+        /// when no derivative was applied at all).
         public var evaluatedAt: String?
         /// ``Kind/missingTerm``: the term left out.
         public var term: String?

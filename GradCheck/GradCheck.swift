@@ -178,6 +178,7 @@ public enum GradCheck {
     public struct InputResult: Sendable {
         /// Which input (position in the list given to the check).
         public let input: Int
+        /// The input's shape.
         public let shape: [Int]
         /// The largest `|analytic − numeric|`.
         public private(set) var maxAbsoluteError = 0.0
@@ -187,7 +188,11 @@ public enum GradCheck {
         public private(set) var worstElement: [Int]?
         /// The output element (flat index) of the worst Jacobian entry (full mode).
         public private(set) var worstOutput: Int?
+        /// The tape's value at the worst entry: a Jacobian entry (full mode) or `⟨v, Jᵀ·u⟩`
+        /// (projections).
         public private(set) var worstAnalytic = 0.0
+        /// The central difference at the worst entry, `(f(x + ε) − f(x − ε)) / 2ε`: a Jacobian
+        /// entry (full mode) or `⟨J·v, u⟩` (projections).
         public private(set) var worstNumeric = 0.0
         private var recorded = false
 
@@ -224,8 +229,11 @@ public enum GradCheck {
 
     /// The outcome of a check: per input, the worst errors and where they occur.
     public struct Report: CustomStringConvertible, Sendable {
+        /// One comparison per input, in the order given.
         public let inputs: [InputResult]
+        /// The largest error that passes (``GradCheck`` defines the error).
         public let tolerance: Double
+        /// How the derivatives were compared: `"full Jacobian"` or `"N random projections"`.
         public let mode: String
         /// 1 for first derivatives, 2 for ``GradCheck/checkSecondOrder(_:at:seed:epsilon:tolerance:)``.
         public internal(set) var order = 1

@@ -9,9 +9,13 @@ extension Tensor {
         return Tensor(shape: shape, storage: filled(ShapeMath.count(shape), with: value, on: device))
     }
 
+    /// A tensor of `shape` filled with 0 on `device`: `full(shape, 0, on: device)`.
     public static func zeros(_ shape: [Int], on device: Device = .cpu) -> Tensor { full(shape, 0, on: device) }
+    /// A tensor of `shape` filled with 1 on `device`: `full(shape, 1, on: device)`.
     public static func ones(_ shape: [Int], on device: Device = .cpu) -> Tensor { full(shape, 1, on: device) }
+    /// Zeros of `t`'s shape, on `t`'s device (not recording, whatever `t` records).
     public static func zeros(like t: Tensor) -> Tensor { full(t.shape, 0, on: t.device) }
+    /// Ones of `t`'s shape, on `t`'s device (not recording, whatever `t` records).
     public static func ones(like t: Tensor) -> Tensor { full(t.shape, 1, on: t.device) }
 
     /// `start, start + step, …` up to but excluding `end`.

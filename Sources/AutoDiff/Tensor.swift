@@ -1,6 +1,6 @@
 /// An N-dimensional, row-major array of `Float` or `Double` that records the operations applied
 /// to it, so that gradients of any scalar expression come from ``backward(seed:retainGraph:createGraph:)``
-/// or ``gradients(of:wrt:retainGraph:createGraph:)``.
+/// or ``gradients(of:wrt:seed:retainGraph:createGraph:)``.
 ///
 /// Tensors are values: copying one is cheap (the buffer is shared) and writing to a copy copies
 /// its buffer first. A tensor that ``requiresGrad`` carries a node on the tape; every op whose
@@ -282,7 +282,7 @@ public struct Tensor<Scalar: TensorScalar> {
     /// by ``backward(seed:retainGraph:createGraph:)``.
     ///
     /// **It accumulates**, as in PyTorch: each backward adds to it. Call ``zeroGrad()`` (or set it
-    /// to `nil`) between steps, or use ``gradients(of:wrt:retainGraph:createGraph:)`` which
+    /// to `nil`) between steps, or use ``gradients(of:wrt:seed:retainGraph:createGraph:)`` which
     /// returns fresh gradients and leaves `.grad` alone. `nil` until a backward reaches the leaf.
     public var grad: Tensor? {
         get { node?.grad }

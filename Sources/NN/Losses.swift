@@ -95,7 +95,7 @@ public func categoricalCrossEntropy<Scalar>(probabilities: Tensor<Scalar>, targe
 ///
 /// `logSumExp` subtracts the row maximum, so any logits give a finite loss. ∂L/∂z =
 /// (softmax(z) − onehot(y))/N, the book's combined softmax/cross-entropy backward, each in one
-/// pass (AutoDiff's fused ``Tensor/softmaxCrossEntropy(logits:labels:)``).
+/// pass (AutoDiff's fused `Tensor.softmaxCrossEntropy(logits:labels:)`).
 public func softmaxCrossEntropy<Scalar>(logits: Tensor<Scalar>, labels: [Int]) -> Tensor<Scalar> {
     checkLabels(logits, labels, "softmaxCrossEntropy")
     return Tensor.softmaxCrossEntropy(logits: logits, labels: labels)

@@ -10,6 +10,7 @@
 
 /// The element type of a buffer.
 public enum DType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    /// `Float` (4 bytes) and `Double` (8 bytes): the element types of tensors.
     case float32, float64
     /// Bytes, for masks (dropout's kept elements).
     case uint8
@@ -40,6 +41,7 @@ public enum DType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
 public struct BufferHeader {
     /// The number of elements.
     public let count: Int
+    /// The element type.
     public let dtype: DType
     /// The device whose backend allocated the buffer and computes on it.
     public let device: Device
@@ -124,10 +126,14 @@ public struct Device: Hashable, @unchecked Sendable, CustomStringConvertible {
 /// A view of a buffer through strides: element `(i₀, i₁, …)` of the view's shape is element
 /// `offset + Σₖ iₖ·strides[k]` of the buffer. A stride of 0 repeats an element along that axis.
 public struct StridedView {
+    /// The buffer viewed.
     public let buffer: Buffer
+    /// The element of the buffer at index `(0, 0, …)` of the view.
     public let offset: Int
+    /// Per axis of the view, how many elements of the buffer one step along it moves.
     public let strides: [Int]
 
+    /// A view of `buffer` starting at element `offset` and stepping by `strides`.
     public init(_ buffer: Buffer, offset: Int = 0, strides: [Int]) {
         self.buffer = buffer
         self.offset = offset
@@ -330,6 +336,7 @@ public protocol Backend: AnyObject, Sendable {
 /// Elementwise functions of one tensor (``Backend/unary(_:_:into:)``). Constants are Doubles,
 /// rounded to the buffer's element type by the backend.
 public enum UnaryKernel: Sendable, Equatable {
+    /// `−x`, `eˣ`, `ln x`, `√x`, `|x|`, `sin x`, `cos x`, `tanh x`.
     case negate, exp, log, sqrt, abs, sin, cos, tanh
     /// `1/(1 + e^{−x})`, computed without overflow for any x.
     case sigmoid
@@ -341,7 +348,9 @@ public enum UnaryKernel: Sendable, Equatable {
     case sign
     /// `1` where `x > 0`, else `0` (relu's derivative).
     case positive
+    /// `x + c`.
     case addScalar(Double)
+    /// `c·x`.
     case multiplyScalar(Double)
     /// `xᵖ`: `x·x` for `p = 2`, `pow(x, n)` with an integer `n` for any other integral `p` (so
     /// negative `x` is defined), else the real `pow(x, p)`.
@@ -362,14 +371,17 @@ public enum UnaryKernel: Sendable, Equatable {
     case elu(Double)
     /// `1` where `lo ≤ x ≤ hi`, else `0` (clamp's derivative).
     case inside(Double, Double)
-    /// Comparisons with a constant, giving 1 or 0.
+    /// `1` where `x > c`, else `0`.
     case greaterThanScalar(Double)
+    /// `1` where `x < c`, else `0`.
     case lessThanScalar(Double)
+    /// `1` where `x = c`, else `0`.
     case equalToScalar(Double)
 }
 
 /// Elementwise functions of two tensors (``Backend/binary(_:_:_:_:_:into:shape:)``).
 public enum BinaryKernel: Sendable, Equatable {
+    /// `a + b`, `a − b`, `a·b`, `a / b`.
     case add, subtract, multiply, divide
     /// `aᵇ`: `pow(a, n)` with an integer `n` where `b` is integral (so negative `a` is
     /// defined), else the real `pow(a, b)`.
@@ -401,6 +413,8 @@ public enum BinaryKernel: Sendable, Equatable {
 
 /// Reductions (``Backend/reduce(_:_:shape:axes:into:)``).
 public enum ReductionKernel: Sendable, Equatable {
+    /// The sum, the largest and the smallest element of each reduced group (NaN propagates
+    /// through `max` and `min`).
     case sum, max, min
 }
 

@@ -43,8 +43,13 @@ extension Tensor {
 /// gets a gradient of zeros.
 ///
 /// - Parameters:
+///   - output: the tensor differentiated (a scalar unless `seed` is given).
+///   - inputs: the tensors differentiated with respect to; each must require gradients.
 ///   - seed: as in ``Tensor/backward(seed:retainGraph:createGraph:)``.
+///   - retainGraph: as in ``Tensor/backward(seed:retainGraph:createGraph:)``: keep the tape for
+///     another backward pass (by default only when `createGraph` is set).
 ///   - createGraph: record the backward pass, so the returned gradients are differentiable.
+/// - Returns: one gradient per input, shaped like that input.
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
 public func gradients<Scalar>(

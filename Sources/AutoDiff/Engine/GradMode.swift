@@ -105,14 +105,17 @@ public func withAnomalyDetection<R>(_ body: () throws -> R) throws -> R {
 public struct Anomaly: Error, Sendable, Equatable, CustomStringConvertible {
     /// The pass in which the value appeared.
     public enum Direction: String, Sendable, Equatable {
+        /// The forward pass (an op's result) or the backward pass (a rule's gradient).
         case forward, backward
     }
 
     /// The op that produced the value (for backward: whose rule computed the gradient).
     public let op: OpKind
+    /// The pass in which the value appeared.
     public let direction: Direction
     /// The first non-finite element, in row-major order, and its value.
     public let element: Int
+    /// The first non-finite value itself (NaN, +∞ or −∞), as a `Double`.
     public let value: Double
     /// The shape of the op's result (forward) or of the gradient (backward).
     public let shape: [Int]

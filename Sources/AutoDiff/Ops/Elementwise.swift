@@ -121,17 +121,21 @@ extension Tensor {
         mapped(kernel).recorded(op, self, savingOutput: savingOutput, rule)
     }
 
+    /// `a + c`: the scalar added to every element. ∂/∂a = g.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func + (a: Tensor, c: Scalar) -> Tensor {
         a.unaryOp(.addScalar(Double(c)), .addScalar) { .unary { g, _ in g } }
     }
+    /// `c + a`: the scalar added to every element. ∂/∂a = g.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func + (c: Scalar, a: Tensor) -> Tensor { a + c }
+    /// `a − c`: the scalar subtracted from every element. ∂/∂a = g.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func - (a: Tensor, c: Scalar) -> Tensor { a + (-c) }
+    /// `c − a` elementwise. ∂/∂a = −g.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func - (c: Scalar, a: Tensor) -> Tensor { -a + c }
@@ -142,12 +146,15 @@ extension Tensor {
     public static func * (a: Tensor, c: Scalar) -> Tensor {
         a.unaryOp(.multiplyScalar(Double(c)), .multiplyScalar) { .unary { g, _ in g * c } }
     }
+    /// `c·a`. ∂/∂a = c·g.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func * (c: Scalar, a: Tensor) -> Tensor { a * c }
+    /// `a / c`, computed as `a·(1/c)`. ∂/∂a = g/c.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func / (a: Tensor, c: Scalar) -> Tensor { a * (1 / c) }
+    /// `c / a` elementwise, computed as `c·a⁻¹`. ∂/∂a = −c·g/a².
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func / (c: Scalar, a: Tensor) -> Tensor { a.pow(-1) * c }
@@ -155,27 +162,36 @@ extension Tensor {
     // Compound assignment. Under `withoutGrad`, on a leaf that requires gradients, it updates
     // the values in place and keeps the leaf (as `w -= lr * w.grad` does in PyTorch's no_grad):
     // that is how a parameter is updated. Everywhere else `a op= b` is `a = a op b`.
+    /// `a = a + b`, broadcasting `b`; in place on a leaf parameter under ``withoutGrad(_:)`` (see above).
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func += (a: inout Tensor, b: Tensor) { a.assignResult(a + b, op: "+=") }
+    /// `a = a − b`, broadcasting `b`; in place on a leaf parameter under ``withoutGrad(_:)``:
+    /// the plain gradient-descent step `w -= w.grad! * lr`.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func -= (a: inout Tensor, b: Tensor) { a.assignResult(a - b, op: "-=") }
+    /// `a = a ⊙ b`, broadcasting `b`; in place on a leaf parameter under ``withoutGrad(_:)``.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func *= (a: inout Tensor, b: Tensor) { a.assignResult(a * b, op: "*=") }
+    /// `a = a / b`, broadcasting `b`; in place on a leaf parameter under ``withoutGrad(_:)``.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func /= (a: inout Tensor, b: Tensor) { a.assignResult(a / b, op: "/=") }
+    /// `a = a + c`; in place on a leaf parameter under ``withoutGrad(_:)``.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func += (a: inout Tensor, c: Scalar) { a.assignResult(a + c, op: "+=") }
+    /// `a = a − c`; in place on a leaf parameter under ``withoutGrad(_:)``.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func -= (a: inout Tensor, c: Scalar) { a.assignResult(a - c, op: "-=") }
+    /// `a = c·a`; in place on a leaf parameter under ``withoutGrad(_:)`` (weight decay by hand).
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func *= (a: inout Tensor, c: Scalar) { a.assignResult(a * c, op: "*=") }
+    /// `a = a / c`; in place on a leaf parameter under ``withoutGrad(_:)``.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func /= (a: inout Tensor, c: Scalar) { a.assignResult(a / c, op: "/=") }
@@ -345,36 +361,45 @@ extension Tensor {
 
     // MARK: Comparisons (not differentiable: masks of 0 and 1)
 
+    /// `1` where `a < b`, else `0`, broadcasting. A mask: not differentiable (no gradient flows).
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func .< (a: Tensor, b: Tensor) -> Tensor { zipped(a.detached(), b.detached(), .less, name: "<") }
+    /// `1` where `a ≤ b`, else `0`, broadcasting. A mask: not differentiable.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func .<= (a: Tensor, b: Tensor) -> Tensor {
         zipped(a.detached(), b.detached(), .lessEqual, name: "<=")
     }
+    /// `1` where `a > b`, else `0`, broadcasting. A mask: not differentiable.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func .> (a: Tensor, b: Tensor) -> Tensor { zipped(a.detached(), b.detached(), .greater, name: ">") }
+    /// `1` where `a ≥ b`, else `0`, broadcasting. A mask: not differentiable.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func .>= (a: Tensor, b: Tensor) -> Tensor {
         zipped(a.detached(), b.detached(), .greaterEqual, name: ">=")
     }
+    /// `1` where `a = b`, else `0`, broadcasting. A mask: not differentiable; `(predicted .== labels).mean()` is an accuracy.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func .== (a: Tensor, b: Tensor) -> Tensor { zipped(a.detached(), b.detached(), .equal, name: "==") }
+    /// `1` where `a ≠ b`, else `0`, broadcasting. A mask: not differentiable.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func .!= (a: Tensor, b: Tensor) -> Tensor {
         zipped(a.detached(), b.detached(), .notEqual, name: "!=")
     }
+    /// `1` where `a < c`, else `0`. A mask: not differentiable.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func .< (a: Tensor, c: Scalar) -> Tensor { a.detached().mapped(.lessThanScalar(Double(c))) }
+    /// `1` where `a > c`, else `0`. A mask: not differentiable; `x .> 0` labels points by sign.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func .> (a: Tensor, c: Scalar) -> Tensor { a.detached().mapped(.greaterThanScalar(Double(c))) }
+    /// `1` where `a = c`, else `0`. A mask: not differentiable.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func .== (a: Tensor, c: Scalar) -> Tensor { a.detached().mapped(.equalToScalar(Double(c))) }
@@ -388,30 +413,41 @@ public func pow<Scalar>(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) -> Tensor<Scal
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
 public func pow<Scalar>(_ x: Tensor<Scalar>, _ p: Scalar) -> Tensor<Scalar> { x.pow(p) }
+/// `eˣ` elementwise, as a free function (``Tensor/exp()``). ∂/∂x = g·eˣ.
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
 public func exp<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.exp() }
+/// `ln x` elementwise, as a free function (``Tensor/log()``). ∂/∂x = g/x.
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
 public func log<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.log() }
+/// `√x` elementwise, as a free function (``Tensor/sqrt()``). ∂/∂x = g/(2√x).
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
 public func sqrt<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.sqrt() }
+/// `|x|` elementwise, as a free function (``Tensor/abs()``). ∂/∂x = g·sign(x) (0 at x = 0).
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
 public func abs<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.abs() }
+/// `sin x` elementwise, as a free function (``Tensor/sin()``). ∂/∂x = g·cos x.
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
 public func sin<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.sin() }
+/// `cos x` elementwise, as a free function (``Tensor/cos()``). ∂/∂x = −g·sin x.
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
 public func cos<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.cos() }
+/// `tanh x` elementwise, as a free function (``Tensor/tanh()``). ∂/∂x = g·(1 − tanh²x).
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
 public func tanh<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.tanh() }
+/// `max(a, b)` elementwise with broadcasting (``Tensor/maximum(_:_:)``): the gradient goes to
+/// the larger input, half to each on a tie.
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
 public func maximum<Scalar>(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) -> Tensor<Scalar> { Tensor.maximum(a, b) }
+/// `min(a, b)` elementwise with broadcasting (``Tensor/minimum(_:_:)``): the gradient goes to
+/// the smaller input, half to each on a tie.
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
 public func minimum<Scalar>(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) -> Tensor<Scalar> { Tensor.minimum(a, b) }
@@ -421,7 +457,7 @@ public func minimum<Scalar>(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) -> Tensor<
 extension Tensor {
     /// Inverted dropout: each element kept with probability `1 − rate` and scaled by
     /// `1/(1 − rate)`, else 0, in one pass. The decisions are those of
-    /// ``randomBernoulli(_:probability:value:generator:)`` from the same generator state, so
+    /// ``randomBernoulli(_:probability:value:generator:on:)`` from the same generator state, so
     /// `x.dropout(rate: p, generator: &g)` equals `x * .randomBernoulli(x.shape, probability: 1 − p,
     /// value: 1/(1 − p), generator: &g)`; the mask is kept as one byte per element for the
     /// backward pass. ∂/∂x = g ⊙ mask·scale (the same masking, so it has derivatives too).

@@ -57,11 +57,13 @@ extension Tensor {
         extremum(.min, .min, axes: axes, keepDims: keepDims)
     }
 
+    /// The maximum along one axis: `max(alongAxes: [axis], keepDims:)`; ties split the gradient.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func max(alongAxis axis: Int, keepDims: Bool = false) -> Tensor {
         max(alongAxes: [axis], keepDims: keepDims)
     }
+    /// The minimum along one axis: `min(alongAxes: [axis], keepDims:)`; ties split the gradient.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func min(alongAxis axis: Int, keepDims: Bool = false) -> Tensor {

@@ -143,6 +143,8 @@ extension Tensor {
         }
     }
 
+    /// `x[0..<2, 1..<3]`: the rectangular part ``slice(_:)`` gives, one range per leading axis.
+    /// ∂/∂x = g placed into zeros of x's shape.
     public subscript(_ ranges: Range<Int>...) -> Tensor { slice(ranges) }
 
     /// Rows `range` along `axis`, all other axes whole.
@@ -214,7 +216,7 @@ extension Tensor {
     /// Whole slices along `axis`, picked by index (PyTorch `index_select`): the result has the
     /// input's shape with `shape[axis] = indices.count`, and slice `j` of it is slice
     /// `indices[j]` of the input. Indices may repeat (a batch drawn with replacement, an
-    /// embedding lookup). ∂/∂x = g's slices added back at their indices (``indexAdded(into:alongAxis:indices:)``).
+    /// embedding lookup). ∂/∂x = g's slices added back at their indices (`indexAdded(into:alongAxis:indices:)`).
     ///
     /// Slices are copied whole (on the CPU, split across ``ComputeThreads`` when large).
     ///

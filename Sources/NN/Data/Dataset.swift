@@ -12,9 +12,13 @@ import AutoDiff
 /// }
 /// ```
 public struct Dataset<Scalar: TensorScalar> {
+    /// The inputs, one example per row of the leading axis (`[N, …]`).
     public var features: Tensor<Scalar>
+    /// The targets, one per example (`[N]` class indices or `[N, …]` values).
     public var labels: Tensor<Scalar>
 
+    /// Pairs `features` with `labels`; both must have the same number of examples (leading
+    /// dimension), or it stops with a one-line error naming both shapes.
     public init(features: Tensor<Scalar>, labels: Tensor<Scalar>) {
         guard features.rank >= 1, labels.rank >= 1, features.shape[0] == labels.shape[0] else {
             tensorFailure(

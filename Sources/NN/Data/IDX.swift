@@ -11,11 +11,17 @@ import Foundation
 public struct IDXArray: Sendable {
     /// The element types of the format, by their type byte.
     public enum DataType: UInt8, Sendable {
+        /// Unsigned bytes (MNIST's pixels and labels).
         case uint8 = 0x08
+        /// Signed bytes.
         case int8 = 0x09
+        /// Big-endian 16-bit signed integers.
         case int16 = 0x0B
+        /// Big-endian 32-bit signed integers.
         case int32 = 0x0C
+        /// Big-endian IEEE 754 single-precision floats.
         case float32 = 0x0D
+        /// Big-endian IEEE 754 double-precision floats.
         case float64 = 0x0E
 
         /// Bytes per element.
@@ -29,7 +35,9 @@ public struct IDXArray: Sendable {
         }
     }
 
+    /// The element type, from the header's third byte.
     public let dataType: DataType
+    /// The dimensions from the header (for MNIST images `[60000, 28, 28]`).
     public let shape: [Int]
     /// The element bytes as stored (big-endian).
     public let data: [UInt8]

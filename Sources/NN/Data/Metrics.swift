@@ -32,9 +32,14 @@ public func categoricalAccuracy<Scalar>(scores: Tensor<Scalar>, labels: Tensor<S
 
 /// Counts of (actual, predicted) class pairs: `counts[actual][predicted]`.
 public struct ConfusionMatrix: Equatable, CustomStringConvertible, Sendable {
+    /// The number of classes `C`; ``counts`` is `C × C`.
     public let classes: Int
+    /// `counts[actual][predicted]`: how many examples of class `actual` were predicted as
+    /// `predicted`.
     public private(set) var counts: [[Int]]
 
+    /// Counts the pairs `(actual[i], predicted[i])`; both lists must be equally long and hold
+    /// classes in `0..<classes`.
     public init(actual: [Int], predicted: [Int], classes: Int) {
         guard actual.count == predicted.count else {
             tensorFailure("ConfusionMatrix: \(actual.count) actual labels but \(predicted.count) predictions")
@@ -54,6 +59,7 @@ public struct ConfusionMatrix: Equatable, CustomStringConvertible, Sendable {
         self.init(actual: labels, predicted: scores.argmax(alongAxis: 1), classes: scores.shape[1])
     }
 
+    /// The number of examples counted: `Σ counts`.
     public var total: Int { counts.joined().reduce(0, +) }
     /// The diagonal over the total.
     public var accuracy: Double { Double((0..<classes).reduce(0) { $0 + counts[$1][$1] }) / Double(Swift.max(total, 1)) }

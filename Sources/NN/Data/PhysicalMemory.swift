@@ -8,6 +8,7 @@
 /// the bound past which an allocation cannot succeed, so sizes read from a file or an option are
 /// refused above it before anything is allocated.
 public enum PhysicalMemory {
+    /// The physical memory in bytes, read once (`Int.max` when the system does not say).
     public static let bytes: Int = {
         let pages = sysconf(Int32(_SC_PHYS_PAGES))
         let pageSize = sysconf(Int32(_SC_PAGESIZE))

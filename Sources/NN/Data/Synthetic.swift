@@ -8,7 +8,7 @@ import RealModule
 ///     inner: (1 − cos θ, 1 − sin θ − ½), θ = linspace(0, π, n_in)       label 1
 ///
 /// then the rows are shuffled and Gaussian noise `N(0, noise²)` is added to every coordinate.
-/// The random numbers come from ``RandomGenerator`` seeded with `seed` (not NumPy's), so the
+/// The random numbers come from `RandomGenerator` seeded with `seed` (not NumPy's), so the
 /// points differ from scikit-learn's for the same seed while following the same distribution.
 ///
 /// Features `[n, 2]`, labels `[n]` (0 or 1; reshape to `[n, 1]` for a one-output model).
@@ -45,7 +45,7 @@ public func makeMoons<Scalar: TensorScalar>(
 ///     x = (r·sin(2.5·t), r·cos(2.5·t))
 ///
 /// in class order (not shuffled), labels `c`. Features `[samples·classes, 2]`, labels
-/// `[samples·classes]`. The noise comes from ``RandomGenerator`` seeded with `seed`.
+/// `[samples·classes]`. The noise comes from `RandomGenerator` seeded with `seed`.
 public func spiralData<Scalar: TensorScalar>(
     samples: Int, classes: Int, seed: UInt64, as _: Scalar.Type = Float.self
 ) -> Dataset<Scalar> {

@@ -2,6 +2,7 @@ import AutoDiff
 
 /// `max(x, 0)` as a layer.
 public final class ReLU<Scalar: TensorScalar>: Layer {
+    /// The activation as a layer; it has no parameters.
     public init() {}
     public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.relu() }
 }
@@ -10,6 +11,7 @@ public final class ReLU<Scalar: TensorScalar>: Layer {
 public final class LeakyReLU<Scalar: TensorScalar>: Layer {
     /// The slope for negative inputs.
     public let slope: Scalar
+    /// A leaky ReLU with `slope` for negative inputs (PyTorch's default 0.01).
     public init(slope: Scalar = 0.01) { self.slope = slope }
     public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.leakyRelu(slope: slope) }
 }
@@ -17,21 +19,24 @@ public final class LeakyReLU<Scalar: TensorScalar>: Layer {
 /// `σ(x) = 1/(1 + e⁻ˣ)` as a layer (for a binary output, prefer raw logits with
 /// ``binaryCrossEntropy(logits:targets:)``).
 public final class Sigmoid<Scalar: TensorScalar>: Layer {
+    /// The activation as a layer; it has no parameters.
     public init() {}
     public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.sigmoid() }
 }
 
 /// `tanh x` as a layer.
 public final class Tanh<Scalar: TensorScalar>: Layer {
+    /// The activation as a layer; it has no parameters.
     public init() {}
     public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.tanh() }
 }
 
 /// `softmax(x)ᵢ = e^{xᵢ}/Σⱼe^{xⱼ}` along `axis` (the last by default) as a layer. For training,
-/// prefer leaving it out and using ``softmaxCrossEntropy(logits:labels:)`` on the logits.
+/// prefer leaving it out and using ``softmaxCrossEntropy(logits:labels:)-(_,[Int])`` on the logits.
 public final class Softmax<Scalar: TensorScalar>: Layer {
     /// The axis normalised over.
     public let axis: Int
+    /// A softmax over `axis` (negative counts from the last axis).
     public init(axis: Int = -1) { self.axis = axis }
     public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { input.softmax(alongAxis: axis) }
 }
@@ -74,12 +79,21 @@ public final class LogSoftmax<Scalar: TensorScalar>: Layer {
 
 /// The activation functions by name, for ``Sequential/init(mlp:activation:output:weightInitializer:generator:)``.
 public enum Activation: Sendable, Hashable {
-    case relu, leakyRelu(slope: Double), sigmoid, tanh, softmax
-    /// GELU, exact or tanh-approximated (``GELU``).
+    /// ``ReLU``: `max(x, 0)`.
+    case relu
+    /// ``LeakyReLU``: `x` for `x > 0`, else `slope·x`.
+    case leakyRelu(slope: Double)
+    /// ``Sigmoid``: `σ(x) = 1/(1 + e⁻ˣ)`.
+    case sigmoid
+    /// ``Tanh``: `tanh x`.
+    case tanh
+    /// ``Softmax`` over the last axis.
+    case softmax
+    /// ``GELU``, exact or tanh-approximated.
     case gelu(approximate: GELUApproximation)
-    /// `x·σ(x)` (``SiLU``).
+    /// ``SiLU``: `x·σ(x)`.
     case silu
-    /// ELU with its `α` (``ELU``).
+    /// ``ELU`` with its `α`.
     case elu(alpha: Double)
     /// No activation (the layer's output is passed on unchanged).
     case identity

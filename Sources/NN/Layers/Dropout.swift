@@ -16,6 +16,8 @@ public final class Dropout<Scalar: TensorScalar>: Layer {
     /// Whether the layer drops (set by ``Layer/train()`` / ``Layer/eval()``; on at creation).
     public var isTraining = true
 
+    /// Dropout with probability `rate` in `[0, 1)`, its masks drawn from a generator seeded with
+    /// `seed`.
     public init(rate: Scalar, seed: UInt64) {
         guard rate >= 0 && rate < 1 else { tensorFailure("Dropout: rate \(rate) is outside [0, 1)") }
         self.rate = rate
@@ -35,7 +37,7 @@ public final class Dropout<Scalar: TensorScalar>: Layer {
     }
 
     /// A mask of `shape`: `1/(1 − rate)` with probability `1 − rate`, else 0, drawn from the
-    /// layer's generator (``Tensor/randomBernoulli(_:probability:value:generator:)``).
+    /// layer's generator (AutoDiff's `Tensor.randomBernoulli(_:probability:value:generator:on:)`).
     public static func mask(_ shape: [Int], rate: Scalar, generator: inout RandomGenerator) -> Tensor<Scalar> {
         Tensor<Scalar>.randomBernoulli(
             shape, probability: 1 - Double(rate), value: 1 / (1 - rate), generator: &generator)

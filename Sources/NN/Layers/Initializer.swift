@@ -2,7 +2,7 @@ import AutoDiff
 
 /// How a weight matrix of shape `[fanIn, fanOut]` (or a bias) is filled at creation.
 ///
-/// All random initializers draw from the ``RandomGenerator`` passed to the layer, so a seed fixes
+/// All random initializers draw from the `RandomGenerator` passed to the layer, so a seed fixes
 /// the model.
 public enum Initializer: Sendable, Hashable {
     /// Glorot & Bengio (2010): `U(−a, a)` with `a = √(6 / (fanIn + fanOut))`, so that

@@ -11,7 +11,12 @@ import AutoDiff
 /// ``Optimizer/zeroGrad()`` (or ``Layer/zeroGrad()``) once per step.
 public final class Parameter<Scalar: TensorScalar> {
     /// Whether the parameter is a weight matrix or a bias (regularizers treat them separately).
-    public enum Role: String, Sendable { case weight, bias }
+    public enum Role: String, Sendable {
+        /// A weight matrix (or any parameter that is not a bias).
+        case weight
+        /// A bias vector, added after the product.
+        case bias
+    }
 
     /// The current value, a leaf that requires gradients.
     public var value: Tensor<Scalar>
@@ -88,6 +93,7 @@ public struct NamedBuffer<Scalar: TensorScalar> {
 /// model.eval()                          // dropout off
 /// ```
 public protocol Layer<Scalar>: AnyObject {
+    /// The element type of the layer's parameters and tensors (`Float` or `Double`).
     associatedtype Scalar: TensorScalar
 
     /// The layer's output for `input` (recorded on the tape when the input or a parameter

@@ -62,11 +62,18 @@ public final class Sequential<Scalar: TensorScalar>: Layer {
 /// allowed).
 @resultBuilder
 public enum LayerBuilder<Scalar: TensorScalar> {
+    /// One layer on a line.
     public static func buildExpression(_ layer: any Layer<Scalar>) -> [any Layer<Scalar>] { [layer] }
+    /// A list of layers on a line, spliced in.
     public static func buildExpression(_ layers: [any Layer<Scalar>]) -> [any Layer<Scalar>] { layers }
+    /// The lines of a block, in order.
     public static func buildBlock(_ parts: [any Layer<Scalar>]...) -> [any Layer<Scalar>] { parts.flatMap { $0 } }
+    /// An `if` without `else`: its layers, or none.
     public static func buildOptional(_ part: [any Layer<Scalar>]?) -> [any Layer<Scalar>] { part ?? [] }
+    /// The `if` branch of an `if`/`else`.
     public static func buildEither(first: [any Layer<Scalar>]) -> [any Layer<Scalar>] { first }
+    /// The `else` branch of an `if`/`else`.
     public static func buildEither(second: [any Layer<Scalar>]) -> [any Layer<Scalar>] { second }
+    /// A `for` loop: the layers of every iteration, in order.
     public static func buildArray(_ parts: [[any Layer<Scalar>]]) -> [any Layer<Scalar>] { parts.flatMap { $0 } }
 }

@@ -87,7 +87,7 @@ open class Optimizer<Scalar: TensorScalar> {
         stepCount += 1
     }
 
-    /// The fused update of the next step (number ``stepCount``) at learning rate
+    /// The fused update of the next step (number ``Optimizer/stepCount``) at learning rate
     /// `learningRate`, the same for every parameter: each optimizer's rule and constants.
     open func updateRule(learningRate: Double) -> UpdateKernel {
         fatalError("Optimizer.updateRule(learningRate:) must be overridden")

@@ -13,7 +13,9 @@ import Foundation
 public enum AtomicWrite {
     /// Why `path` could not be written, in one line.
     public struct Failure: Error, CustomStringConvertible, Equatable, Sendable {
+        /// The path that was to be written, as given.
         public let path: String
+        /// Why it could not be, in one line (the system's error, or what the path is instead of a file).
         public let problem: String
         public var description: String { "cannot write '\(path)': \(problem)" }
     }

@@ -7,6 +7,8 @@
 /// What a path names, for one-line errors that say what was found instead of what was expected
 /// (`--load DIR`, `--data FILE`, a write onto `/dev/null`).
 public enum FileKind: Equatable, Sendable, CustomStringConvertible {
+    /// Nothing at the path; a regular file; a folder; a character device (`/dev/null`); a block
+    /// device; a named pipe; a socket; a symbolic link (only when links are not followed).
     case missing, regularFile, folder, characterDevice, blockDevice, fifo, socket, symbolicLink
 
     /// The kind of the file at `path`, following symbolic links unless `followingLinks` is false.

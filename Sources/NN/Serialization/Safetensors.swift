@@ -21,9 +21,11 @@ public enum Safetensors {
 
     /// The contents of a safetensors file: tensors by name, their order in the file, metadata.
     public struct Contents<Scalar: TensorScalar> {
+        /// The tensors by name, converted to `Scalar`.
         public var tensors: [String: Tensor<Scalar>]
         /// The names in the order of their data offsets.
         public var names: [String]
+        /// The header's `__metadata__` string map (empty when there is none).
         public var metadata: [String: String]
     }
 

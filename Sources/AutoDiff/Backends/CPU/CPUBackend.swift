@@ -4,7 +4,7 @@ import CMalloc
 /// products, register-tiled loops for thin ones, and one pool of threads (``ComputeThreads``)
 /// for everything large.
 ///
-/// Each requirement picks the kernels of the buffers' element type (``CPUKernels``) once, so
+/// Each requirement picks the kernels of the buffers' element type (`CPUKernels`) once, so
 /// the loops below it are specialised for `Float` or `Double`.
 public final class CPUBackend: HostMemoryBackend {
     /// The one instance, behind ``Device/cpu``.
