@@ -42,7 +42,7 @@ public final class Softmax<Scalar: TensorScalar>: Layer {
 }
 
 /// GELU as a layer: `x·Φ(x)` exact, or PyTorch's `approximate='tanh'` form
-/// (``Tensor/gelu(approximate:)``).
+/// (`Tensor.gelu(approximate:)`).
 public final class GELU<Scalar: TensorScalar>: Layer {
     /// Exact (`.none`) or the tanh approximation.
     public let approximate: GELUApproximation

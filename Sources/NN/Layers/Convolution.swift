@@ -52,7 +52,7 @@ func checkConvolutionOptions(
 }
 
 /// A 2-D convolution layer (PyTorch's `nn.Conv2d`): `[N, inChannels, H, W] → [N, outChannels,
-/// oH, oW]` through ``AutoDiff/Tensor/conv2d(_:weight:bias:stride:padding:dilation:groups:)``.
+/// oH, oW]` through `Tensor.conv2d(_:weight:bias:stride:padding:dilation:groups:)`.
 ///
 /// Parameters `weight` `[outChannels, inChannels/groups, kH, kW]` and `bias` `[outChannels]`
 /// (when `bias` is true), named and laid out as PyTorch's, initialized as PyTorch's: uniform in
@@ -125,7 +125,7 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
 }
 
 /// A 1-D convolution layer (PyTorch's `nn.Conv1d`): `[N, inChannels, L] → [N, outChannels, oL]`
-/// through ``AutoDiff/Tensor/conv1d(_:weight:bias:stride:padding:dilation:groups:)``; `weight`
+/// through `Tensor.conv1d(_:weight:bias:stride:padding:dilation:groups:)`; `weight`
 /// `[outChannels, inChannels/groups, kernelSize]`, `bias` `[outChannels]`, initialized as
 /// ``Conv2d``.
 public final class Conv1d<Scalar: TensorScalar>: Layer {

@@ -12,7 +12,7 @@ func checkPoolingOptions(
 }
 
 /// Max pooling as a layer (PyTorch's `nn.MaxPool2d`): `[N, C, H, W] → [N, C, oH, oW]` through
-/// ``AutoDiff/Tensor/maxPool2d(kernelSize:stride:padding:dilation:ceilMode:)``. `stride`
+/// `Tensor.maxPool2d(kernelSize:stride:padding:dilation:ceilMode:)`. `stride`
 /// defaults to the kernel size.
 public final class MaxPool2d<Scalar: TensorScalar>: Layer {
     /// Window size, stride (`nil`: the window size), padding (−∞), dilation, and ceil mode.
@@ -61,7 +61,7 @@ public final class MaxPool1d<Scalar: TensorScalar>: Layer {
 }
 
 /// Average pooling as a layer (PyTorch's `nn.AvgPool2d`), through
-/// ``AutoDiff/Tensor/avgPool2d(kernelSize:stride:padding:ceilMode:countIncludePad:)``.
+/// `Tensor.avgPool2d(kernelSize:stride:padding:ceilMode:countIncludePad:)`.
 public final class AvgPool2d<Scalar: TensorScalar>: Layer {
     /// Window size, stride (`nil`: the window size), padding (zeros).
     public let kernelSize: SpatialSizes, stride: SpatialSizes?, padding: SpatialSizes
