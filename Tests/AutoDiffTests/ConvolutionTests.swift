@@ -123,6 +123,8 @@ struct ConvolutionValueTests {
         let y = x.padded([(1, 0), (1, -1)], value: 9)
         #expect(y.shape == [3, 3])
         expectClose(y.scalars, [9, 9, 9, 9, 0, 1, 9, 3, 4], "y")
+        let framed = x.padded([(0, 1)], value: -.infinity)
+        #expect(framed.scalars == [0, 1, 2, -.infinity, 3, 4, 5, -.infinity])
     }
 
     @Test("a 1×1 convolution is a product over channels")

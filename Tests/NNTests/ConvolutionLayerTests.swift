@@ -47,6 +47,11 @@ struct ConvolutionLayerTests {
         let layer = Conv2d(weight: w, bias: b, stride: 2, padding: 1, groups: 2)
         #expect(layer.inChannels == 2 && layer.outChannels == 4)
         #expect(layer(x).scalars == Tensor.conv2d(x, weight: w, bias: b, stride: 2, padding: 1, groups: 2).scalars)
+        let w1 = Tensor<Double>.randomNormal([3, 2, 3], generator: &g)
+        let line = Tensor<Double>.randomNormal([2, 2, 7], generator: &g)
+        let layer1 = Conv1d(weight: w1, bias: nil, stride: 2, padding: 1)
+        #expect(layer1.namedParameters.map(\.name) == ["weight"])
+        #expect(layer1(line).scalars == Tensor.conv1d(line, weight: w1, stride: 2, padding: 1).scalars)
     }
 
     @Test("Pooling layers give PyTorch's output sizes")

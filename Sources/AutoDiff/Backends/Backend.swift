@@ -498,6 +498,7 @@ public struct Convolution2DGeometry: Sendable, Equatable, CustomStringConvertibl
     /// The planes a pooling treats independently (N·Cin).
     public var planes: Int { batch * inputChannels }
 
+    /// Every size, for messages.
     public var description: String {
         "N \(batch), Cin \(inputChannels) → Cout \(outputChannels), groups \(groups), \(inputHeight)×\(inputWidth) → \(outputHeight)×\(outputWidth), kernel \(kernelHeight)×\(kernelWidth), stride \(strideHeight)×\(strideWidth), padding \(paddingTop)×\(paddingLeft), dilation \(dilationHeight)×\(dilationWidth)"
     }

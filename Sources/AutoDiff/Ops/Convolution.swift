@@ -18,9 +18,12 @@ public struct SpatialSizes: Sendable, Equatable, ExpressibleByIntegerLiteral, Ex
 
     /// The given values: one for every axis, or one per axis.
     public init(_ values: [Int]) { self.values = values }
+    /// The same value for every axis (`stride: 2`).
     public init(integerLiteral value: Int) { values = [value] }
+    /// One value per axis (`stride: [2, 1]`).
     public init(arrayLiteral elements: Int...) { values = elements }
 
+    /// The one value, or the list of them.
     public var description: String { values.count == 1 ? "\(values[0])" : "\(values)" }
 
     /// The values for `axes` spatial axes, or a one-line failure naming `op` and `option` when

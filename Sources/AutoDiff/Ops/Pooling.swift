@@ -147,8 +147,9 @@ extension Tensor {
         if fullShape == cropped.shape { return cropped }
         let placed = cropped.padded(into: fullShape, at: place)
         guard value != 0 else { return placed }
-        let border = (1 - Tensor.ones(cropped.shape, on: device).padded(into: fullShape, at: place)) * value
-        return placed + border
+        // Selected rather than added, so that a border of ±∞ or NaN leaves the inside as it is.
+        let inside = Tensor.ones(cropped.shape, on: device).padded(into: fullShape, at: place) .> 0.5
+        return Tensor.where(inside, placed, Tensor.full(fullShape, value, on: device))
     }
 
     // MARK: Shared by the pooling ops

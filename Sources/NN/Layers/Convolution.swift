@@ -157,6 +157,26 @@ public final class Conv1d<Scalar: TensorScalar>: Layer {
         (self.stride, self.padding, self.dilation, self.groups) = (stride, padding, dilation, groups)
     }
 
+    /// A layer with the given weight `[out, in/groups, k]` and optional bias `[out]` (copied into
+    /// new leaves).
+    public init(
+        weight: Tensor<Scalar>, bias: Tensor<Scalar>?, stride: Int = 1, padding: ConvolutionPadding = 0,
+        dilation: Int = 1, groups: Int = 1
+    ) {
+        guard weight.rank == 3, bias.map({ $0.shape == [weight.shape[0]] }) ?? true else {
+            tensorFailure(
+                "Conv1d: weight \(weight.shape) and bias \(bias?.shape ?? []) do not fit (need [out, in/groups, k] and [out])"
+            )
+        }
+        checkConvolutionOptions(
+            layer: "Conv1d", axes: 1, inChannels: weight.shape[1] * groups, outChannels: weight.shape[0],
+            kernel: [weight.shape[2]], stride: SpatialSizes([stride]), padding: padding,
+            dilation: SpatialSizes([dilation]), groups: groups)
+        self.weight = Parameter(weight, role: .weight)
+        self.bias = bias.map { Parameter($0, role: .bias) }
+        (self.stride, self.padding, self.dilation, self.groups) = (stride, padding, dilation, groups)
+    }
+
     /// Input channels (`weight.shape[1] · groups`).
     public var inChannels: Int { weight.shape[1] * groups }
     /// Output channels.
