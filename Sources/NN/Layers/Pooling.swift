@@ -15,8 +15,9 @@ func checkPoolingOptions(
 /// `Tensor.maxPool2d(kernelSize:stride:padding:dilation:ceilMode:)`. `stride`
 /// defaults to the kernel size.
 public final class MaxPool2d<Scalar: TensorScalar>: Layer {
-    /// Window size, stride (`nil`: the window size), padding (−∞), dilation, and ceil mode.
+    /// Window size, stride (`nil`: the window size), padding (−∞), dilation.
     public let kernelSize: SpatialSizes, stride: SpatialSizes?, padding: SpatialSizes, dilation: SpatialSizes
+    /// Whether the output size rounds up (a last, partial window), as PyTorch's `ceil_mode`.
     public let ceilMode: Bool
 
     /// A layer with these options (checked here, one line naming the option otherwise).
@@ -39,8 +40,9 @@ public final class MaxPool2d<Scalar: TensorScalar>: Layer {
 
 /// Max pooling over `[N, C, L]` as a layer (PyTorch's `nn.MaxPool1d`).
 public final class MaxPool1d<Scalar: TensorScalar>: Layer {
-    /// Window size, stride (`nil`: the window size), padding (−∞), dilation, and ceil mode.
+    /// Window size, stride (`nil`: the window size), padding (−∞), dilation.
     public let kernelSize: Int, stride: Int?, padding: Int, dilation: Int
+    /// Whether the output size rounds up (a last, partial window), as PyTorch's `ceil_mode`.
     public let ceilMode: Bool
 
     /// A layer with these options (checked here, one line naming the option otherwise).
