@@ -1,6 +1,6 @@
 /// Errors from reading and writing files (IDX, safetensors, checkpoints) and restoring state:
 /// each a one-line message naming the file (when there is one) and the problem.
-public enum NNError: Error, CustomStringConvertible, Equatable {
+public enum NNError: Error, CustomStringConvertible, Equatable, Sendable {
     /// An IDX file is malformed.
     case idx(file: String, problem: String)
     /// A safetensors file is malformed or cannot be written.

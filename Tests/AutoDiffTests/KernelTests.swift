@@ -387,6 +387,29 @@ struct ComputeThreadTests {
         #expect(Array(failures) == Array(repeating: 0, count: submitters))
     }
 
+    /// `ComputeThreads.set` from some threads while others read the count and run split kernels:
+    /// no data race (ThreadSanitizer runs this suite in CI) and every sum stays right. The value
+    /// set is the one already in force, so tests running beside this one see no change.
+    @Test("setting the thread count while other threads run kernels is race-free")
+    func settingTheCountWhileKernelsRun() {
+        let original = ComputeThreads.count
+        nonisolated(unsafe) let wrongSums = UnsafeMutableBufferPointer<Int>.allocate(capacity: 4)
+        defer { wrongSums.deallocate() }
+        wrongSums.initialize(repeating: 0)
+        DispatchQueue.concurrentPerform(iterations: 4) { thread in
+            // Tensors are not Sendable: each thread makes its own.
+            let x = Tensor<Double>.ones([4096, 16])
+            for _ in 0..<50 {
+                if thread % 2 == 0 {
+                    ComputeThreads.set(original)
+                } else if x.sum().item != 4096 * 16 || ComputeThreads.count != original {
+                    wrongSums[thread] += 1
+                }
+            }
+        }
+        #expect(Array(wrongSums) == [0, 0, 0, 0])
+    }
+
     /// A worker created by widening the pool must take part in a job submitted before it first
     /// runs (it once read the job counter only when it started, and the job waited forever).
     @Test("a widened pool runs a job submitted right after its new workers were created")

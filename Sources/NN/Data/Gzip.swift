@@ -108,7 +108,7 @@ public enum Gzip {
 }
 
 /// A problem in a gzip stream (wrapped in ``NNError`` with the file's name by readers).
-public struct GzipError: Error, CustomStringConvertible {
+public struct GzipError: Error, CustomStringConvertible, Sendable {
     /// What is wrong with the stream, in one line (truncated, corrupt, or followed by other data).
     public let problem: String
     public var description: String { problem }

@@ -32,6 +32,9 @@ enum LayerHooks {
         var hooks: [(id: Int, kind: Kind, hook: Any)] = []
     }
 
+    // Read and written only inside `lock.withLock`. Not a `Mutex<[ObjectIdentifier: Entry]>`:
+    // the hooks are the caller's non-Sendable closures, which the region checker will not let
+    // into a mutex's `sending` state; they run on the thread that calls the layer, as PyTorch's do.
     nonisolated(unsafe) private static var entries: [ObjectIdentifier: Entry] = [:]
     private static let lock = Mutex(())
     /// How many hooks are registered across all layers: the fast path when 0.

@@ -30,12 +30,13 @@ public final class TensorBoardWriter: Sendable {
     /// Creates `directory` (and its parents) when missing and starts a new event file in it.
     ///
     /// - Parameters:
-    ///   - host: the host name in the file name (default: this machine's).
+    ///   - host: the host name in the file name (default: this machine's, from `gethostname`, with
+    ///     no name lookup).
     ///   - clock: seconds since 1970 for the file name and each event's `wall_time`
     ///     (injectable for tests).
     /// - Throws: ``LogFileError`` naming the folder or file when it cannot be created.
     public init(
-        directory: String, host: String = ProcessInfo.processInfo.hostName,
+        directory: String, host: String = TensorBoardWriter.localHostName(),
         clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
     ) throws(LogFileError) {
         switch FileKind(atPath: directory) {
@@ -94,6 +95,13 @@ public final class TensorBoardWriter: Sendable {
             try addHistogram(
                 tagPrefix + named.name, values: named.parameter.value.scalars.map { Double($0) }, step: step)
         }
+    }
+
+    /// This machine's name as `gethostname` gives it (`localhost` when it fails).
+    public static func localHostName() -> String {
+        var name = [CChar](repeating: 0, count: 256)
+        guard gethostname(&name, name.count - 1) == 0 else { return "localhost" }
+        return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private func append(_ event: TensorBoardEvent) throws(LogFileError) {

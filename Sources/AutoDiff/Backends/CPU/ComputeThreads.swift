@@ -1,5 +1,6 @@
 import CKernels
 import COpenBLAS
+import Synchronization
 
 /// The threads that large kernels are split across: one pool (`Sources/CKernels/pool.c`) for
 /// matrix products and elementwise work alike.
@@ -14,8 +15,15 @@ import COpenBLAS
 /// OpenBLAS itself runs single-threaded: a large product is cut into blocks of C, one per
 /// thread, each one single-threaded OpenBLAS call. Its own worker threads would otherwise spin
 /// beside the pool's after every product.
+///
+/// Thread-safe: the process-wide count is an atomic that every kernel reads (a relaxed load, as
+/// cheap as a plain one), written together with the pool's width under a lock, so ``set(_:)``
+/// from one thread while others run kernels is no data race.
 public enum ComputeThreads {
-    nonisolated(unsafe) private static var configured = 0
+    /// The process-wide count; 0 until the first ``count`` or ``set(_:)``.
+    private static let configured = Atomic<Int>(0)
+    /// Held while the count, OpenBLAS's threads and the pool's width change together.
+    private static let configuring = Mutex(())
 
     /// Products with fewer multiply-adds than this run on one thread.
     public static let parallelThreshold = 4 << 20
@@ -35,8 +43,8 @@ public enum ComputeThreads {
     public static var count: Int {
         let scoped = ThreadState.current.computeThreads
         if scoped > 0 { return scoped }
-        if configured == 0 { configure(min(Int(openblas_get_num_threads()), Int(ad_available_cpus()))) }
-        return configured
+        let current = configured.load(ordering: .relaxed)
+        return current > 0 ? current : configureDefault()
     }
 
     /// Runs `body` with kernels started from this thread cut for `n` threads (at least 1),
@@ -58,9 +66,25 @@ public enum ComputeThreads {
     }
 
     private static func configure(_ n: Int) {
-        configured = max(1, n)
+        configuring.withLock { _ in apply(max(1, n)) }
+    }
+
+    /// The default count, set by the first thread that asks (the others wait for it and read it).
+    private static func configureDefault() -> Int {
+        configuring.withLock { _ in
+            let current = configured.load(ordering: .relaxed)
+            if current > 0 { return current }
+            let n = max(1, min(Int(openblas_get_num_threads()), Int(ad_available_cpus())))
+            apply(n)
+            return n
+        }
+    }
+
+    /// Sets OpenBLAS to one thread, the pool's width, then the count (the caller holds the lock).
+    private static func apply(_ n: Int) {
         openblas_set_num_threads(1)
-        ad_pool_set_width(Int32(min(configured, 64)))
+        ad_pool_set_width(Int32(min(n, 64)))
+        configured.store(n, ordering: .relaxed)
     }
 
     /// How many parts to cut `elements` of elementwise work into.
