@@ -30,6 +30,7 @@ public final class TensorBoardWriter: Sendable {
     /// Creates `directory` (and its parents) when missing and starts a new event file in it.
     ///
     /// - Parameters:
+    ///   - directory: the folder the event file goes in (`tensorboard --logdir` points at it).
     ///   - host: the host name in the file name (default: this machine's, from `gethostname`, with
     ///     no name lookup).
     ///   - clock: seconds since 1970 for the file name and each event's `wall_time`
@@ -152,13 +153,15 @@ public enum CRC32C {
 /// and bucket counts with each bucket's right edge (bucket `i` covers `(limits[i−1], limits[i]]`,
 /// the first from `min`).
 public struct TensorBoardHistogram: Equatable, Sendable {
-    /// The smallest and largest value.
+    /// The smallest value.
     public var min: Double
+    /// The largest value.
     public var max: Double
     /// How many values (a double, as the format has it).
     public var count: Double
-    /// Σx and Σx² of the values.
+    /// Σx of the values.
     public var sum: Double
+    /// Σx² of the values.
     public var sumOfSquares: Double
     /// The right edge of each bucket, ascending.
     public var bucketLimits: [Double]
