@@ -197,3 +197,30 @@ struct PyTorchStateDictTests {
         #expect(result.status == 0, "load_in_pytorch.py failed: \(result.stderr)")
     }
 }
+
+@Suite("README: PyTorch weights in and out")
+struct PyTorchReadmeExampleTests {
+    @Test("the README's example builds, saves and loads")
+    func readmeExample() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        // The README's code, with its two paths in a temporary folder; the file it loads is one
+        // this model saved, with PyTorch's names.
+        var g = RandomGenerator(seed: 0)
+        let model = Sequential<Float> {
+            Conv2d(1, 16, kernelSize: 3, padding: 1, generator: &g); BatchNorm2d(numFeatures: 16); ReLU()
+            MaxPool2d(kernelSize: 2); Flatten(); Linear(16 * 14 * 14, 10, generator: &g)
+        }
+        try model.savePyTorchStateDict(to: dir.file("model.safetensors"))
+        try model.loadPyTorchStateDict(from: dir.file("model.safetensors"))
+        try model.savePyTorchStateDict(to: dir.file("back.safetensors"))
+        let names = try Safetensors.read(contentsOf: dir.file("back.safetensors"), as: Float.self).tensors.keys.sorted()
+        #expect(
+            names == [
+                "0.bias", "0.weight", "1.bias", "1.num_batches_tracked", "1.running_mean", "1.running_var", "1.weight",
+                "5.bias", "5.weight",
+            ])
+        model.eval()
+        #expect(withoutGrad { model(Tensor<Float>.zeros([2, 1, 28, 28])) }.shape == [2, 10])
+    }
+}
