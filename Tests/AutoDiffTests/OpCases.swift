@@ -281,5 +281,6 @@ enum OpCases {
             + backwardPrimitives(S.self) + dropout(S.self) + losses(S.self) + custom(S.self)
             + convolution(S.self)
             + normalization(S.self)
+            + sequence(S.self)
     }
 }

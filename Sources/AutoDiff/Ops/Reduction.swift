@@ -131,12 +131,19 @@ extension Tensor {
 
     /// `softmax(x)ᵢ = e^{xᵢ} / Σⱼ e^{xⱼ}` along `axis`, computed as `e^{x−m} / Σ e^{x−m}` with
     /// `m` the (constant) maximum, so it never overflows and rows of equal logits are exact.
+    /// A row that is entirely `−∞` (every position masked) gives zeros and passes no gradient,
+    /// where the plain formula would give `0/0` (PyTorch gives NaN there).
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func softmax(alongAxis axis: Int = -1) -> Tensor {
-        let m = detached().max(alongAxes: [axis], keepDims: true)
+        let rowMaximum = detached().max(alongAxes: [axis], keepDims: true)
+        // A fully masked row is shifted by 0 instead of −∞ (so e = 0, not NaN), and its sum of 0
+        // is divided as 1.
+        let zero = Tensor(0, on: device)
+        let m = Tensor.where(rowMaximum .== -Scalar.infinity, zero, rowMaximum)
         let e = (self - m).exp()
-        return e / e.sum(alongAxes: [axis], keepDims: true)
+        let total = e.sum(alongAxes: [axis], keepDims: true)
+        return e / (total + (total.detached() .== 0))
     }
 
     // MARK: Not differentiable
