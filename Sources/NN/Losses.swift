@@ -101,6 +101,17 @@ public func softmaxCrossEntropy<Scalar>(logits: Tensor<Scalar>, labels: [Int]) -
     return Tensor.softmaxCrossEntropy(logits: logits, labels: labels)
 }
 
+/// Softmax cross-entropy over logits `[…, classes]` (`[batch, time, classes]` for a sequence
+/// model) with one label per position, as PyTorch's `F.cross_entropy(..., ignore_index:,
+/// label_smoothing:)`: positions labelled `ignoreIndex` count neither in the loss nor in the mean,
+/// and with smoothing ε each kept position's loss is `(1 − ε)·(−log p[label]) + ε·mean_c(−log p[c])`
+/// (AutoDiff's `Tensor.softmaxCrossEntropy(logits:labels:ignoreIndex:labelSmoothing:)`).
+public func softmaxCrossEntropy<Scalar>(
+    logits: Tensor<Scalar>, labels: [Int], ignoreIndex: Int?, labelSmoothing: Double = 0
+) -> Tensor<Scalar> {
+    Tensor.softmaxCrossEntropy(logits: logits, labels: labels, ignoreIndex: ignoreIndex, labelSmoothing: labelSmoothing)
+}
+
 /// Softmax cross-entropy on logits with one-hot (or soft) targets:
 /// `L = −mean_i Σ_c y[i, c]·logSoftmax(z)[i, c]`.
 public func softmaxCrossEntropy<Scalar>(logits: Tensor<Scalar>, targets: Tensor<Scalar>) -> Tensor<Scalar> {
