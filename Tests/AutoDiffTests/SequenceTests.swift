@@ -8,12 +8,9 @@ import Testing
 struct SequenceTests {
     static let devices: [Device] = [.cpu, .reference]
 
-    func expectClose(_ a: [Double], _ b: [Double], _ what: String, tolerance: Double = 1e-12) {
-        #expect(a.count == b.count, "\(what): \(a.count) values, expected \(b.count)")
-        for (i, (x, y)) in zip(a, b).enumerated() where Swift.abs(x - y) > tolerance * Swift.max(1, Swift.abs(y)) {
-            Issue.record("\(what) element \(i): \(x), expected \(y)")
-            return
-        }
+    /// Relative closeness, element by element (the convolution suite's comparison).
+    func expectClose(_ a: [Double], _ b: [Double], _ what: String) {
+        ConvolutionValueTests().expectClose(a, b, what)
     }
 
     @Test("embedding looks up rows, adds repeated indices' gradients, and skips the padding row", arguments: devices)
