@@ -30,7 +30,7 @@
         }                                                                                          \
     }
 
-DEFINE_MAX_POOL_2X2_SCALAR(float, max_pool_row_f32)
+
 DEFINE_MAX_POOL_2X2_SCALAR(double, max_pool_row_f64)
 
 typedef float f32x8 __attribute__((vector_size(32)));
@@ -67,6 +67,30 @@ static inline void max_pool_row8_f32(const float *r0, const float *r1, long top,
     memcpy(where + j, &index, sizeof index);
 }
 
+// The last ow − j < 8 windows of a row by the same vector step, on rows of at least 16 readable
+// columns from 2j (the plane's next row when it lies inside the planes given, else copies padded
+// with −∞); the lanes past ow are computed and dropped. Rows of 7 or 14 windows (a 28 × 28 image
+// pooled twice) would otherwise run mostly through the scalar loop. Copies are the last resort:
+// loading a vector from just-stored smaller pieces stalls on store forwarding.
+static inline void max_pool_tail8_f32(const float *r0, const float *r1, const float *end, long top, long w, long j,
+                                      long ow, float *out, long *where) {
+    const long count = ow - j;
+    float values[8], rows[2][16];
+    long indices[8];
+    // The windows from column 2j, as if the row started there (indices shifted by 2j).
+    const float *from0 = r0 + 2 * j, *from1 = r1 + 2 * j;
+    if (from1 + 16 > end) {
+        for (int e = 0; e < 16; e++) rows[0][e] = rows[1][e] = -__builtin_inff();
+        memcpy(rows[0], from0, (size_t)(2 * count) * sizeof(float));
+        memcpy(rows[1], from1, (size_t)(2 * count) * sizeof(float));
+        from0 = rows[0];
+        from1 = rows[1];
+    }
+    max_pool_row8_f32(from0, from1, top + 2 * j, w, 0, values, indices);
+    memcpy(out + j, values, (size_t)count * sizeof(float));
+    memcpy(where + j, indices, (size_t)count * sizeof(long));
+}
+
 DISPATCHED void ad_max_pool_2x2_f32(const float *x, long planes, long h, long w, long oh, long ow, float *y,
                                     long *index) {
     for (long p = 0; p < planes; p++) {
@@ -78,7 +102,12 @@ DISPATCHED void ad_max_pool_2x2_f32(const float *x, long planes, long h, long w,
             long j = 0;
             // The vector step reads 16 columns from 2j: whole windows only (2j + 16 ≤ 2·ow ≤ w).
             for (; j + 8 <= ow; j += 8) max_pool_row8_f32(plane + top, plane + top + w, top, w, j, out, where);
-            max_pool_row_f32(plane + top, plane + top + w, top, w, j, ow, out, where);
+            if (j < ow && ow >= 8) {
+                // Overlapping the last vector step: the windows from ow − 8 again.
+                max_pool_row8_f32(plane + top, plane + top + w, top, w, ow - 8, out, where);
+            } else if (j < ow) {
+                max_pool_tail8_f32(plane + top, plane + top + w, x + planes * h * w, top, w, j, ow, out, where);
+            }
         }
     }
 }

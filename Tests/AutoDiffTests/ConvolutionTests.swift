@@ -154,6 +154,10 @@ struct LargeConvolutionTests {
                 Tensor.conv2d($0[0], weight: $0[1], stride: 2, padding: 1, groups: 24)
             },
             OpCase("max pool 2", [[16, 16, 28, 28]]) { $0[0].maxPool2d(kernelSize: 2) },
+            // Rows of 7 windows (the model's second pool: the vector tail reading the next row,
+            // copies for the last row pair) and of 9 from odd sizes (the overlapping last step).
+            OpCase("max pool 2 of 14 × 14", [[8, 32, 14, 14]]) { $0[0].maxPool2d(kernelSize: 2) },
+            OpCase("max pool 2 of 15 × 19", [[3, 5, 15, 19]]) { $0[0].maxPool2d(kernelSize: 2) },
         ]
     }
 

@@ -22,6 +22,14 @@ extension OpCases {
             OpCase("conv2d bias", [[2, 3, 5, 5], [4, 3, 3, 3], [4]]) {
                 Tensor.conv2d($0[0], weight: $0[1], bias: $0[2])
             },
+            // One input channel with stride 1: the CPU's direct kernels, with padding cut on
+            // one side and wider than the kernel's reach on the other.
+            OpCase("conv2d one input channel, asymmetric padding", [[2, 1, 5, 6], [3, 1, 2, 3], [3]]) {
+                Tensor.conv2d($0[0], weight: $0[1], bias: $0[2], padding: .explicit(before: [1, 3], after: [2, 0]))
+            },
+            OpCase("conv2d one input channel, no bias", [[3, 1, 4, 4], [2, 1, 3, 3]]) {
+                Tensor.conv2d($0[0], weight: $0[1], padding: 1)
+            },
             OpCase("conv2d stride 2 padding 1", [[1, 2, 6, 7], [3, 2, 3, 3]]) {
                 Tensor.conv2d($0[0], weight: $0[1], stride: 2, padding: 1)
             },

@@ -96,4 +96,22 @@ int ad_available_cpus(void);
 void ad_max_pool_2x2_f32(const float *x, long planes, long h, long w, long oh, long ow, float *y, long *index);
 void ad_max_pool_2x2_f64(const double *x, long planes, long h, long w, long oh, long ow, double *y, long *index);
 
+/// A convolution of one input channel, stride 1, no dilation, over `images` images of h × w into
+/// [images, cout, oh, ow]: y[n, c, i, j] ← bias[c] + Σ_{p,q} weight[c, p, q]·x[n, i + p − padTop,
+/// j + q − padLeft] (x zero outside the image; `bias` NULL for none). Each image is padded once
+/// and each output row accumulated tap by tap, in place of a patch matrix and a K = kH·kW product.
+void ad_conv_one_channel_f32(const float *x, long images, long h, long w, const float *weight, const float *bias,
+                             long cout, long kh, long kw, long padTop, long padLeft, long oh, long ow, float *y);
+void ad_conv_one_channel_f64(const double *x, long images, long h, long w, const double *weight, const double *bias,
+                             long cout, long kh, long kw, long padTop, long padLeft, long oh, long ow, double *y);
+
+/// The weight gradient of ``ad_conv_one_channel_f32`` over `images` images, added to gw
+/// ([cout, kh, kw]): gw[c, p, q] += Σ_{n,i,j} gy[n, c, i, j]·x[n, i + p − padTop, j + q − padLeft],
+/// summed per image over rows for each output column, then over the columns in order.
+void ad_conv_one_channel_weight_gradient_f32(const float *x, long images, long h, long w, const float *gy, long cout,
+                                             long kh, long kw, long padTop, long padLeft, long oh, long ow, float *gw);
+void ad_conv_one_channel_weight_gradient_f64(const double *x, long images, long h, long w, const double *gy,
+                                             long cout, long kh, long kw, long padTop, long padLeft, long oh, long ow,
+                                             double *gw);
+
 #endif

@@ -196,9 +196,28 @@ extension CPUKernels {
         }
     }
 
+    /// Whether `g` is one input channel with stride 1 and no dilation, the direct C kernels'
+    /// case (``convolutionOneChannel``): K = kH·kW taps is too few for im2col and a product.
+    static func isOneChannel(_ g: Convolution2DGeometry) -> Bool {
+        g.inputChannels == 1 && g.groups == 1 && g.strideHeight == 1 && g.strideWidth == 1 && g.dilationHeight == 1
+            && g.dilationWidth == 1
+    }
+
     func convolution2d(_ input: Buffer, _ weight: Buffer, _ bias: Buffer?, _ out: Buffer, _ g: Convolution2DGeometry) {
         let (x, w, y) = (p(input), p(weight), p(out))
         let b = bias.map { p($0) }
+        if Self.isOneChannel(g) {
+            let parts = Self.convolutionParts(g)
+            ComputeThreads.forEachPart(parts) { part in
+                let images = ComputeThreads.range(of: part, parts, in: g.batch, alignment: 1)
+                convolutionOneChannel(
+                    x + images.lowerBound * g.inputHeight * g.inputWidth, images.count, g.inputHeight, g.inputWidth,
+                    w, b.map { UnsafePointer($0) }, g.outputChannels, g.kernelHeight, g.kernelWidth, g.paddingTop,
+                    g.paddingLeft, g.outputHeight, g.outputWidth,
+                    y + images.lowerBound * g.outputChannels * g.outputHeight * g.outputWidth)
+            }
+            return
+        }
         let patches = Patches(g: g)
         let (k, columns, coutG) = (patches.rows, patches.columns, g.groupOutputChannels)
         let imageSize = g.inputChannels * g.inputHeight * g.inputWidth
@@ -274,20 +293,31 @@ extension CPUKernels {
             for part in 0..<parts {
                 (part == 0 ? gw : blocks + (part - 1) * weightCount).initialize(repeating: 0, count: weightCount)
             }
-            Self.forEachImageBlock(g, patches, parts: parts) { part, images, col, upstream in
-                let sum = part == 0 ? gw : blocks + (part - 1) * weightCount
-                let ld = images.count * columns
-                for group in 0..<g.groups {
-                    for (i, n) in images.enumerated() {
-                        patches.gather(x + n * imageSize + group * groupSize, into: col + i * columns, ld: ld)
-                        for c in 0..<coutG {
-                            (upstream + c * ld + i * columns).update(
-                                from: gy + (n * g.outputChannels + group * coutG + c) * columns, count: columns)
+            if Self.isOneChannel(g) {
+                ComputeThreads.forEachPart(parts) { part in
+                    let images = ComputeThreads.range(of: part, parts, in: g.batch, alignment: 1)
+                    convolutionOneChannelWeightGradient(
+                        x + images.lowerBound * g.inputHeight * g.inputWidth, images.count, g.inputHeight,
+                        g.inputWidth, gy + images.lowerBound * g.outputChannels * g.outputHeight * g.outputWidth,
+                        g.outputChannels, g.kernelHeight, g.kernelWidth, g.paddingTop, g.paddingLeft, g.outputHeight,
+                        g.outputWidth, part == 0 ? gw : blocks + (part - 1) * weightCount)
+                }
+            } else {
+                Self.forEachImageBlock(g, patches, parts: parts) { part, images, col, upstream in
+                    let sum = part == 0 ? gw : blocks + (part - 1) * weightCount
+                    let ld = images.count * columns
+                    for group in 0..<g.groups {
+                        for (i, n) in images.enumerated() {
+                            patches.gather(x + n * imageSize + group * groupSize, into: col + i * columns, ld: ld)
+                            for c in 0..<coutG {
+                                (upstream + c * ld + i * columns).update(
+                                    from: gy + (n * g.outputChannels + group * coutG + c) * columns, count: columns)
+                            }
                         }
+                        localGemm(
+                            transA: false, transB: true, m: coutG, n: k, k: ld, a: upstream, lda: ld, b: col, ldb: ld,
+                            beta: 1, c: sum + group * coutG * k, ldc: k)
                     }
-                    localGemm(
-                        transA: false, transB: true, m: coutG, n: k, k: ld, a: upstream, lda: ld, b: col, ldb: ld,
-                        beta: 1, c: sum + group * coutG * k, ldc: k)
                 }
             }
             for part in 1..<Swift.max(parts, 1) {

@@ -81,8 +81,15 @@ extension CPUKernels {
         let k = indices.count / Swift.max(outer * inner, 1)
         indices.withUnsafeBufferPointer { idx in
             ComputeThreads.forEachRange(of: outer, elements: out.count + indices.count, alignment: 1) { slices in
-                CPULoops.fill(po + slices.lowerBound * n * inner, 0, slices.count * n * inner)
                 for o in slices {
+                    // Each slice zeroed just before its sums, while it is in cache (max pooling's
+                    // backward pass: a plane at a time, not the whole gradient first).
+                    CPULoops.fill(po + o * n * inner, 0, n * inner)
+                    if inner == 1, let base = idx.baseAddress {
+                        let (row, source, chosen) = (po + o * n, px + o * k, base + o * k)
+                        for j in 0..<k { row[chosen[j]] += source[j] }
+                        continue
+                    }
                     for j in 0..<k {
                         for i in 0..<inner {
                             let e = (o * k + j) * inner + i

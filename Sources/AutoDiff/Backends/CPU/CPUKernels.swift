@@ -24,6 +24,20 @@ struct CPUKernels<S: TensorScalar>: @unchecked Sendable {
     /// 2×2 max pooling with stride 2 (`ad_max_pool_2x2_*`): x, planes, h, w, oh, ow, y, index.
     let maxPool2x2:
         (UnsafePointer<S>, Int, Int, Int, Int, Int, UnsafeMutablePointer<S>, UnsafeMutablePointer<Int>) -> Void
+    /// A one-input-channel convolution, stride 1, no dilation (`ad_conv_one_channel_*`): x, images,
+    /// h, w, weight, bias, cout, kh, kw, padTop, padLeft, oh, ow, y.
+    let convolutionOneChannel:
+        (
+            UnsafePointer<S>, Int, Int, Int, UnsafePointer<S>, UnsafePointer<S>?, Int, Int, Int, Int, Int, Int, Int,
+            UnsafeMutablePointer<S>
+        ) -> Void
+    /// Its weight gradient, added to gw (`ad_conv_one_channel_weight_gradient_*`): x, images, h,
+    /// w, gy, cout, kh, kw, padTop, padLeft, oh, ow, gw.
+    let convolutionOneChannelWeightGradient:
+        (
+            UnsafePointer<S>, Int, Int, Int, UnsafePointer<S>, Int, Int, Int, Int, Int, Int, Int,
+            UnsafeMutablePointer<S>
+        ) -> Void
 
     @inline(__always) func p(_ b: Buffer) -> UnsafeMutablePointer<S> { b.host(S.self) }
 }
@@ -38,7 +52,9 @@ extension CPUKernels<Float> {
         sum3D: ad_sum3d_f32,
         // glibc's vector exp and log (libmvec) eight at a time on AVX2 machines.
         sigmoidCrossEntropyLoop: ad_sigmoid_cross_entropy_f32,
-        softmaxCrossEntropyLoop: ad_softmax_cross_entropy_f32, maxPool2x2: ad_max_pool_2x2_f32)
+        softmaxCrossEntropyLoop: ad_softmax_cross_entropy_f32, maxPool2x2: ad_max_pool_2x2_f32,
+        convolutionOneChannel: ad_conv_one_channel_f32,
+        convolutionOneChannelWeightGradient: ad_conv_one_channel_weight_gradient_f32)
 }
 
 extension CPUKernels<Double> {
@@ -53,5 +69,6 @@ extension CPUKernels<Double> {
         sigmoidCrossEntropyLoop: { CPULoops.sigmoidCrossEntropy($0, $1, $2, sigmoid: $3) },
         softmaxCrossEntropyLoop: {
             CPULoops.softmaxCrossEntropy($0, labels: $1, rows: $2, classes: $3, probabilities: $4)
-        }, maxPool2x2: ad_max_pool_2x2_f64)
+        }, maxPool2x2: ad_max_pool_2x2_f64, convolutionOneChannel: ad_conv_one_channel_f64,
+        convolutionOneChannelWeightGradient: ad_conv_one_channel_weight_gradient_f64)
 }
