@@ -114,4 +114,22 @@ void ad_conv_one_channel_weight_gradient_f64(const double *x, long images, long 
                                              long cout, long kh, long kw, long padTop, long padLeft, long oh, long ow,
                                              double *gw);
 
+/// Winograd F(2×2, 3×3)'s kernel transform: u[r·4 + s, k, c] ← (G g Gᵀ)[r, s] for every 3×3 kernel
+/// g of w ([cout, cin, 3, 3]), with k < cout and c < cin — or, when `transposed`, of the input
+/// gradient's convolution (k < cin, c < cout, g[p, q] = w[c, k, 2 − p, 2 − q]).
+void ad_winograd_kernel_f32(const float *w, long cout, long cin, int transposed, float *u);
+
+/// Winograd F(2×2, 3×3)'s input transform of `images` images [channels, h, w]:
+/// v[r·4 + s, c, n·tilesH·tilesW + ti·tilesW + tj] (positions `channels·ldv` apart, channels
+/// `ldv` apart) ← (Bᵀ d B)[r, s] for the 4×4 tile d[a, b] = x[n, c, 2ti + a − padTop,
+/// 2tj + b − padLeft] (zero outside the image).
+void ad_winograd_input_f32(const float *x, long images, long channels, long h, long w, long padTop, long padLeft,
+                           long tilesH, long tilesW, float *v, long ldv);
+
+/// Winograd F(2×2, 3×3)'s output transform: y[n, k, 2ti + a, 2tj + b] ← bias[k] + (Aᵀ M A)[a, b]
+/// with M[r, s] = m[r·4 + s, k, n·tilesH·tilesW + ti·tilesW + tj] (the layout of
+/// ``ad_winograd_input_f32``, rows `ldm` apart), for the outputs inside oh × ow (`bias` NULL: none).
+void ad_winograd_output_f32(const float *m, long ldm, long images, long channels, long tilesH, long tilesW,
+                            const float *bias, long oh, long ow, float *y);
+
 #endif

@@ -203,7 +203,24 @@ extension CPUKernels {
             && g.dilationWidth == 1
     }
 
+    /// Whether `g` is Winograd F(2×2, 3×3)'s case (``winogradConvolution2d``): Float, a 3×3
+    /// kernel, stride 1, no dilation, one group, padding of at most 1 on every side, and at least
+    /// 8 input and output channels (fewer leave the 16 products too thin to beat im2col).
+    static func isWinograd(_ g: Convolution2DGeometry) -> Bool {
+        let paddingBottom = g.outputHeight + 2 - g.inputHeight - g.paddingTop
+        let paddingRight = g.outputWidth + 2 - g.inputWidth - g.paddingLeft
+        return S.self == Float.self && g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideHeight == 1
+            && g.strideWidth == 1 && g.dilationHeight == 1 && g.dilationWidth == 1 && g.groups == 1
+            && (0...1).contains(g.paddingTop) && (0...1).contains(g.paddingLeft) && (0...1).contains(paddingBottom)
+            && (0...1).contains(paddingRight) && g.inputChannels >= 8 && g.outputChannels >= 8
+            && g.outputHeight > 0 && g.outputWidth > 0
+    }
+
     func convolution2d(_ input: Buffer, _ weight: Buffer, _ bias: Buffer?, _ out: Buffer, _ g: Convolution2DGeometry) {
+        if Self.isWinograd(g), let float = self as? CPUKernels<Float> {
+            float.winogradConvolution2d(input, weight, bias, out, g)
+            return
+        }
         let (x, w, y) = (p(input), p(weight), p(out))
         let b = bias.map { p($0) }
         if Self.isOneChannel(g) {
@@ -251,6 +268,10 @@ extension CPUKernels {
     func convolution2dInputGradient(
         _ gradOut: Buffer, _ weight: Buffer, _ gradInput: Buffer, _ g: Convolution2DGeometry
     ) {
+        if Self.isWinograd(g), let float = self as? CPUKernels<Float> {
+            float.winogradConvolution2dInputGradient(gradOut, weight, gradInput, g)
+            return
+        }
         let (gy, w, gx) = (p(gradOut), p(weight), p(gradInput))
         let patches = Patches(g: g)
         let (k, columns, coutG) = (patches.rows, patches.columns, g.groupOutputChannels)
@@ -388,6 +409,89 @@ extension CPUKernels {
                 }
             }
             initialized = outputs
+        }
+    }
+}
+
+// Winograd F(2×2, 3×3) for the 3×3, stride-1 convolutions between many channels (``isWinograd``):
+// per block of images, the input tiles are transformed (ad_winograd_input_f32), multiplied by the
+// transformed kernels in 16 products M[pos] (Cout × tiles) = U[pos] (Cout × Cin) · V[pos]
+// (Cin × tiles), one per position of the 4×4 tile, and transformed back with the bias added
+// (ad_winograd_output_f32): 16 multiply-adds per (out, in, 2×2 outputs) in place of im2col's 36.
+// The input gradient is the same kind of convolution: dY padded by 2 − padding, with each kernel
+// flipped and its channels swapped. Images are split across ComputeThreads as im2col's are.
+extension CPUKernels where S == Float {
+    /// Tiles per block of images: enough for the products to run at speed, few enough that a
+    /// block's transformed input and products (16·(Cin + Cout) floats per tile) stay in cache.
+    static let winogradTilesPerBlock = 256
+
+    /// Y ← conv(X, W) + b by Winograd F(2×2, 3×3) (`g` must satisfy ``isWinograd``).
+    func winogradConvolution2d(
+        _ input: Buffer, _ weight: Buffer, _ bias: Buffer?, _ out: Buffer, _ g: Convolution2DGeometry
+    ) {
+        winograd(
+            p(input), channels: g.inputChannels, height: g.inputHeight, width: g.inputWidth,
+            paddingTop: g.paddingTop, paddingLeft: g.paddingLeft, weight: p(weight), transposed: false,
+            bias: bias.map { UnsafePointer(p($0)) }, outputChannels: g.outputChannels, outputHeight: g.outputHeight,
+            outputWidth: g.outputWidth, into: p(out), g)
+    }
+
+    /// dX ← the input gradient of conv(X, W) by Winograd F(2×2, 3×3): dY convolved, with padding
+    /// 2 − padding, by the kernels flipped with their channels swapped.
+    func winogradConvolution2dInputGradient(
+        _ gradOut: Buffer, _ weight: Buffer, _ gradInput: Buffer, _ g: Convolution2DGeometry
+    ) {
+        winograd(
+            p(gradOut), channels: g.outputChannels, height: g.outputHeight, width: g.outputWidth,
+            paddingTop: 2 - g.paddingTop, paddingLeft: 2 - g.paddingLeft, weight: p(weight), transposed: true,
+            bias: nil, outputChannels: g.inputChannels, outputHeight: g.inputHeight, outputWidth: g.inputWidth,
+            into: p(gradInput), g)
+    }
+
+    /// A 3×3, stride-1 convolution of `g.batch` images [channels, height, width] into
+    /// [outputChannels, outputHeight, outputWidth]: the kernels of `weight` (as stored, or flipped
+    /// with their channels swapped when `transposed`) transformed once, then each part's blocks of
+    /// images transformed, multiplied and transformed back.
+    private func winograd(
+        _ x: UnsafeMutablePointer<Float>, channels: Int, height: Int, width: Int, paddingTop: Int,
+        paddingLeft: Int, weight: UnsafeMutablePointer<Float>, transposed: Bool, bias: UnsafePointer<Float>?,
+        outputChannels: Int, outputHeight: Int, outputWidth: Int, into y: UnsafeMutablePointer<Float>,
+        _ g: Convolution2DGeometry
+    ) {
+        let (tilesHigh, tilesWide) = ((outputHeight + 1) / 2, (outputWidth + 1) / 2)
+        let tilesPerImage = tilesHigh * tilesWide
+        let imagesPerBlock = Swift.max(1, Self.winogradTilesPerBlock / tilesPerImage)
+        let blockTiles = imagesPerBlock * tilesPerImage
+        let parts = Self.convolutionParts(g)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * outputChannels * channels) { kernels in
+            let u = kernels.baseAddress!
+            ad_winograd_kernel_f32(
+                weight, g.outputChannels, g.inputChannels, transposed ? 1 : 0, u)
+            ComputeThreads.forEachPart(parts) { part in
+                let images = ComputeThreads.range(of: part, parts, in: g.batch, alignment: 1)
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * (channels + outputChannels) * blockTiles) {
+                    scratch in
+                    let v = scratch.baseAddress!
+                    let m = v + 16 * channels * blockTiles
+                    for start in stride(from: images.lowerBound, to: images.upperBound, by: imagesPerBlock) {
+                        let count = Swift.min(imagesPerBlock, images.upperBound - start)
+                        let ld = count * tilesPerImage
+                        ad_winograd_input_f32(
+                            x + start * channels * height * width, count, channels, height, width, paddingTop,
+                            paddingLeft, tilesHigh, tilesWide, v, ld)
+                        for position in 0..<16 {
+                            localGemm(
+                                transA: false, transB: false, m: outputChannels, n: ld, k: channels,
+                                a: u + position * outputChannels * channels, lda: channels,
+                                b: v + position * channels * ld, ldb: ld, beta: 0,
+                                c: m + position * outputChannels * ld, ldc: ld)
+                        }
+                        ad_winograd_output_f32(
+                            m, ld, count, outputChannels, tilesHigh, tilesWide, bias, outputHeight, outputWidth,
+                            y + start * outputChannels * outputHeight * outputWidth)
+                    }
+                }
+            }
         }
     }
 }
