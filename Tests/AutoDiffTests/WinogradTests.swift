@@ -4,7 +4,8 @@ import Testing
 
 /// The CPU's Winograd F(2×2, 3×3) path (forward and input gradient) against the reference
 /// backend: the CNN's second convolution, odd sizes (partial tiles), padding 0, 1 and uneven, and
-/// channel counts that are not multiples of a vector, at 1 and 3 threads.
+/// channel counts that are not multiples of a vector, and several blocks of images a thread, at 1
+/// and 3 threads.
 @Suite("Winograd convolutions on the CPU against the reference backend")
 struct WinogradTests {
     static let cases: [OpCase<Float>] = [
@@ -19,6 +20,10 @@ struct WinogradTests {
         },
         OpCase("8 → 8, 7×7, padding 0", [[3, 8, 7, 7], [8, 8, 3, 3], [8]]) {
             Tensor.conv2d($0[0], weight: $0[1], bias: $0[2], padding: 0)
+        },
+        // 40 tiles an image: blocks of 25 images, so one thread works through three.
+        OpCase("8 → 8, 15×9, padding 1, 60 images", [[60, 8, 15, 9], [8, 8, 3, 3], [8]]) {
+            Tensor.conv2d($0[0], weight: $0[1], bias: $0[2], padding: 1)
         },
         OpCase("24 → 24, 15×9, padding 1 before and 0 after", [[3, 24, 15, 9], [24, 24, 3, 3], [24]]) {
             Tensor.conv2d(

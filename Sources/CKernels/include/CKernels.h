@@ -122,13 +122,15 @@ void ad_winograd_kernel_f32(const float *w, long cout, long cin, int transposed,
 /// Winograd F(2×2, 3×3)'s input transform of `images` images [channels, h, w]:
 /// v[r·4 + s, c, n·tilesH·tilesW + ti·tilesW + tj] (positions `channels·ldv` apart, channels
 /// `ldv` apart) ← (Bᵀ d B)[r, s] for the 4×4 tile d[a, b] = x[n, c, 2ti + a − padTop,
-/// 2tj + b − padLeft] (zero outside the image).
+/// 2tj + b − padLeft] (zero outside the image). Rows are written in vectors of 8 tiles, so `ldv`
+/// must leave 7 elements of slack past the last image's tiles.
 void ad_winograd_input_f32(const float *x, long images, long channels, long h, long w, long padTop, long padLeft,
                            long tilesH, long tilesW, float *v, long ldv);
 
 /// Winograd F(2×2, 3×3)'s output transform: y[n, k, 2ti + a, 2tj + b] ← bias[k] + (Aᵀ M A)[a, b]
 /// with M[r, s] = m[r·4 + s, k, n·tilesH·tilesW + ti·tilesW + tj] (the layout of
-/// ``ad_winograd_input_f32``, rows `ldm` apart), for the outputs inside oh × ow (`bias` NULL: none).
+/// ``ad_winograd_input_f32``, rows `ldm` apart, read in vectors of 8 tiles so with the same 7
+/// elements of slack), for the outputs inside oh × ow (`bias` NULL: none).
 void ad_winograd_output_f32(const float *m, long ldm, long images, long channels, long tilesH, long tilesW,
                             const float *bias, long oh, long ow, float *y);
 
