@@ -146,6 +146,7 @@ void ad_winograd_output_f32(const float *m, long ldm, long images, long channels
                             const float *bias, long oh, long ow, float *y) {
     long tiles = tilesH * tilesW, positionStride = channels * ldm;
     const float *last = y + images * channels * oh * ow;
+    int single = tilesW <= LANES;
     for (long n = 0; n < images; n++) {
         for (long k = 0; k < channels; k++) {
             const float *source = m + k * ldm + n * tiles;
@@ -172,8 +173,10 @@ void ad_winograd_output_f32(const float *m, long ldm, long images, long channels
                         STORE8(pairs, __builtin_shufflevector(left, right, 0, 8, 1, 9, 2, 10, 3, 11));
                         STORE8(pairs + LANES, __builtin_shufflevector(left, right, 4, 12, 5, 13, 6, 14, 7, 15));
                         float *target = top + a * ow + j;
-                        if (target + 2 * LANES <= last) {
-                            // Outputs past the row are the next row's or plane's, written later.
+                        if (count == 2 * LANES || (single && target + 2 * LANES <= last)) {
+                            // With one vector a row of tiles, outputs past the row are the next
+                            // row's or plane's, written later (with more, the next row's first
+                            // outputs would already be written).
                             memcpy(target, pairs, sizeof pairs);
                         } else {
                             memcpy(target, pairs, (size_t)count * sizeof(float));

@@ -25,6 +25,10 @@ struct WinogradTests {
         OpCase("8 → 8, 15×9, padding 1, 60 images", [[60, 8, 15, 9], [8, 8, 3, 3], [8]]) {
             Tensor.conv2d($0[0], weight: $0[1], bias: $0[2], padding: 1)
         },
+        // Rows of 19 tiles: three vectors of 8 a row, the last one partial.
+        OpCase("8 → 16, 5×37, padding 1", [[2, 8, 5, 37], [16, 8, 3, 3], [16]]) {
+            Tensor.conv2d($0[0], weight: $0[1], bias: $0[2], padding: 1)
+        },
         OpCase("24 → 24, 15×9, padding 1 before and 0 after", [[3, 24, 15, 9], [24, 24, 3, 3], [24]]) {
             Tensor.conv2d(
                 $0[0], weight: $0[1], bias: $0[2],
