@@ -34,7 +34,9 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
             return try mnist(
                 name: rawValue, epochs: 10, batchSize: 1000, learningRate: 0.01, dataDirectory: dataDirectory)
         case .cnnMNIST:
-            return try cnnMNIST(dataDirectory: dataDirectory)
+            return try mnist(
+                name: rawValue, model: MNISTData.cnn(), imageShaped: true, epochs: 1, batchSize: 128,
+                learningRate: 1e-3, dataDirectory: dataDirectory)
         case .memory:
             return try memory(dataDirectory: dataDirectory)
         case .thinProducts:
@@ -121,18 +123,26 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
             metricName: "validation_accuracy", metric: accuracy)
     }
 
-    /// 784-512-128-64-10 ReLU, softmax cross-entropy, Adam, shuffled minibatches.
-    func mnist(name: String, epochs: Int, batchSize: Int, learningRate: Double, dataDirectory: String?) throws -> Report
-    {
+    /// A model trained on MNIST with softmax cross-entropy, Adam and shuffled minibatches; test
+    /// accuracy in evaluation mode, 1,000 images at a time. The MLP workloads train
+    /// 784-512-128-64-10 ReLU on flat rows; `cnn-mnist` is `../shared/peers/torch_models.py
+    /// cnn-mnist` (``MNISTData/cnn()``) on `[N, 1, 28, 28]` images, one epoch, batch 128, Adam 1e-3.
+    func mnist(
+        name: String, model: Sequential<Float> = MNISTData.model(), imageShaped: Bool = false, epochs: Int,
+        batchSize: Int, learningRate: Double, dataDirectory: String?
+    ) throws -> Report {
         let data = try MNISTData.load(directory: dataDirectory)
-        let model = MNISTData.model()
         let optimizer = Adam(parameters: model.parameters, learningRate: learningRate)
         var shuffle = RandomGenerator(seed: 1)
         var steps = 0
+        func input(_ features: Tensor<Float>) -> Tensor<Float> {
+            imageShaped ? features.reshaped([features.shape[0], 1, 28, 28]) : features
+        }
+        model.train()
         let seconds = timed {
             for _ in 0..<epochs {
                 for batch in data.train.batches(size: batchSize, shuffledBy: &shuffle) {
-                    let loss = softmaxCrossEntropy(logits: model(batch.features), labels: batch.labels)
+                    let loss = softmaxCrossEntropy(logits: model(input(batch.features)), labels: batch.labels)
                     optimizer.zeroGrad()
                     loss.backward()
                     optimizer.step()
@@ -140,44 +150,17 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
                 }
             }
         }
-        let accuracy = withoutGrad { categoricalAccuracy(scores: model(data.test.features), labels: data.test.labels) }
-        return Report(
-            workload: name, seconds: seconds, stepsPerSecond: Double(steps) / seconds,
-            metricName: "test_accuracy", metric: accuracy, data: data.source)
-    }
-
-    /// `../shared/peers/torch_models.py cnn-mnist`: conv(1→16, 3, pad 1)-BN-ReLU-maxpool 2,
-    /// conv(16→32, 3, pad 1)-BN-ReLU-maxpool 2, flatten, linear 1568→128, ReLU, dropout 0.25,
-    /// linear 128→10; Adam 1e-3, shuffled batches of 128, one epoch; test accuracy in evaluation
-    /// mode, 1,000 images at a time.
-    func cnnMNIST(dataDirectory: String?) throws -> Report {
-        let data = try MNISTData.load(directory: dataDirectory)
-        let model = MNISTData.cnn()
-        let optimizer = Adam(parameters: model.parameters, learningRate: 1e-3)
-        var shuffle = RandomGenerator(seed: 1)
-        var steps = 0
-        func images(_ features: Tensor<Float>) -> Tensor<Float> { features.reshaped([features.shape[0], 1, 28, 28]) }
-        model.train()
-        let seconds = timed {
-            for batch in data.train.batches(size: 128, shuffledBy: &shuffle) {
-                let loss = softmaxCrossEntropy(logits: model(images(batch.features)), labels: batch.labels)
-                optimizer.zeroGrad()
-                loss.backward()
-                optimizer.step()
-                steps += 1
-            }
-        }
         model.eval()
         var correct = 0.0
         withoutGrad {
             for start in stride(from: 0, to: data.test.count, by: 1000) {
                 let chunk = data.test.rows(start..<min(start + 1000, data.test.count))
-                let accuracy = categoricalAccuracy(scores: model(images(chunk.features)), labels: chunk.labels)
+                let accuracy = categoricalAccuracy(scores: model(input(chunk.features)), labels: chunk.labels)
                 correct += accuracy * Double(chunk.count)
             }
         }
         return Report(
-            workload: rawValue, seconds: seconds, stepsPerSecond: Double(steps) / seconds,
+            workload: name, seconds: seconds, stepsPerSecond: Double(steps) / seconds,
             metricName: "test_accuracy", metric: correct / Double(data.test.count), data: data.source)
     }
 

@@ -24,22 +24,39 @@ enum ClassifierModel {
     /// usual choice before a ReLU; zero biases).
     static func make(inputs: Int, outputs: Int, settings: TrainingSettings) -> Sequential<Float> {
         var generator = RandomGenerator(seed: settings.seed)
+        return Sequential<Float>(
+            perceptron(inputs: inputs, outputs: outputs, settings: settings, generator: &generator) { _ in
+                (.heUniform, .zeros)
+            })
+    }
+
+    /// `Linear → ReLU → Dropout` for each `--hidden` width, then a `Linear` to `outputs`; the
+    /// hidden layers carry `--l1`/`--l2`. `initializers` gives a linear layer's weight and bias
+    /// initializers from its input width.
+    private static func perceptron(
+        inputs: Int, outputs: Int, settings: TrainingSettings, generator: inout RandomGenerator,
+        initializers: (_ inputs: Int) -> (weight: Initializer, bias: Initializer)
+    ) -> [any Layer<Float>] {
         let l1 = Float(settings.l1)
         let l2 = Float(settings.l2)
         let widths = [inputs] + settings.hidden
         var layers: [any Layer<Float>] = []
         for index in 0..<settings.hidden.count {
+            let (weight, bias) = initializers(widths[index])
             layers.append(
                 Linear<Float>(
-                    widths[index], widths[index + 1], weightInitializer: .heUniform,
+                    widths[index], widths[index + 1], weightInitializer: weight, biasInitializer: bias,
                     weightL1: l1, weightL2: l2, biasL1: l1, biasL2: l2, generator: &generator))
             layers.append(ReLU<Float>())
             // A seed per layer, apart from the initialization's, so masks never repeat weights' draws.
             layers.append(Dropout<Float>(rate: Float(settings.dropout), seed: settings.seed &+ 1_000 &+ UInt64(index)))
         }
+        let (weight, bias) = initializers(widths[widths.count - 1])
         layers.append(
-            Linear<Float>(widths[widths.count - 1], outputs, weightInitializer: .heUniform, generator: &generator))
-        return Sequential<Float>(layers)
+            Linear<Float>(
+                widths[widths.count - 1], outputs, weightInitializer: weight, biasInitializer: bias,
+                generator: &generator))
+        return layers
     }
 
     /// The convolutional network of `demos mnist --model cnn` for `[N, 1, height, width]` images,
@@ -58,8 +75,6 @@ enum ClassifierModel {
     /// in the MLP.
     static func convolutional(height: Int, width: Int, outputs: Int, settings: TrainingSettings) -> Sequential<Float> {
         var generator = RandomGenerator(seed: settings.seed)
-        let l1 = Float(settings.l1)
-        let l2 = Float(settings.l2)
         var layers: [any Layer<Float>] = []
         var channels = 1
         for next in convolutionChannels {
@@ -70,21 +85,10 @@ enum ClassifierModel {
             channels = next
         }
         layers.append(Flatten<Float>())
-        let widths = [convolutionFeatures(height: height, width: width)] + settings.hidden
-        for index in 0..<settings.hidden.count {
-            let initializer = Initializer.pytorchLinear(inputs: widths[index])
-            layers.append(
-                Linear<Float>(
-                    widths[index], widths[index + 1], weightInitializer: initializer, biasInitializer: initializer,
-                    weightL1: l1, weightL2: l2, biasL1: l1, biasL2: l2, generator: &generator))
-            layers.append(ReLU<Float>())
-            layers.append(Dropout<Float>(rate: Float(settings.dropout), seed: settings.seed &+ 1_000 &+ UInt64(index)))
-        }
-        let last = Initializer.pytorchLinear(inputs: widths[widths.count - 1])
-        layers.append(
-            Linear<Float>(
-                widths[widths.count - 1], outputs, weightInitializer: last, biasInitializer: last,
-                generator: &generator))
+        layers += perceptron(
+            inputs: convolutionFeatures(height: height, width: width), outputs: outputs, settings: settings,
+            generator: &generator
+        ) { inputs in (.pytorchLinear(inputs: inputs), .pytorchLinear(inputs: inputs)) }
         return Sequential<Float>(layers)
     }
 

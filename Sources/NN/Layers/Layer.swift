@@ -61,6 +61,10 @@ public final class LayerBuffer<Scalar: TensorScalar> {
 
     /// The shape of ``value``.
     public var shape: [Int] { value.shape }
+
+    /// Makes `newValue` (of the buffer's shape, already checked by the loaders) the value, detached
+    /// and on the buffer's device.
+    func assign(_ newValue: Tensor<Scalar>) { value = newValue.detached().to(value.device) }
 }
 
 /// A named buffer: its stable path in the model (`layers.1.running_var`) and the buffer.

@@ -62,7 +62,7 @@ extension Layer {
     func assignParameters(_ tensors: [String: Tensor<Scalar>], prefix: String) {
         for p in namedParameters { p.parameter.assign(tensors[prefix + p.name]!) }
         for b in namedBuffers {
-            b.buffer.value = tensors[prefix + b.name]!.detached().to(b.buffer.value.device)
+            b.buffer.assign(tensors[prefix + b.name]!)
         }
     }
 }

@@ -58,21 +58,17 @@ struct PyTorchEntry<Scalar: TensorScalar> {
     /// The shape PyTorch stores.
     var pytorchShape: [Int] { layout == .transposed ? tensor.shape.reversed() : tensor.shape }
 
-    /// `tensor` converted to PyTorch's layout.
+    /// `tensor` in PyTorch's layout, detached (a transpose is a new tensor, the rest shares the
+    /// model's storage, as `saveParameters` does).
     func toPyTorch() -> Tensor<Scalar> {
         let value = tensor.detached()
-        return layout == .transposed ? value.transposed().contiguousCopy() : value.contiguousCopy()
+        return layout == .transposed ? value.transposed() : value
     }
 
     /// `value` (in PyTorch's layout) converted to this library's.
     func fromPyTorch(_ value: Tensor<Scalar>) -> Tensor<Scalar> {
-        layout == .transposed ? value.transposed().contiguousCopy() : value
+        layout == .transposed ? value.detached().transposed() : value
     }
-}
-
-extension Tensor {
-    /// A detached copy with its own buffer, in row-major order.
-    fileprivate func contiguousCopy() -> Tensor { withoutGrad { Tensor(shape: shape, scalars: scalars, on: device) } }
 }
 
 extension Layer {
@@ -94,7 +90,7 @@ extension Layer {
                 result.append(
                     PyTorchEntry(
                         name: qualified(name), tensor: buffer.value, layout: naming?.pytorchLayout(of: name) ?? .same,
-                        assign: { value in buffer.value = value.detached().to(buffer.value.device) }))
+                        assign: { value in buffer.assign(value) }))
             }
             for child in layer.children {
                 visit(child.layer, qualified(naming?.pytorchName(ofChild: child.name) ?? child.name))

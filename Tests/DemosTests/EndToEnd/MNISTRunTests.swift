@@ -77,6 +77,25 @@ struct MNISTRunTests {
         #expect(line.hasSuffix("it was saved by `demos mnist --model cnn --hidden 16`"), "\(line)")
     }
 
+    @Test func imagesTooSmallForTheConvolutionalModelAreOneLine() throws {
+        let folder = try TemporaryFolder.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (count, side) = (12, 3)
+        let pixels = (0..<(count * side * side)).map { UInt8($0 % 251) }
+        let labels = (0..<count).map { UInt8($0 % 10) }
+        for prefix in ["train", "t10k"] {
+            try IDXFixture.write(
+                IDXFixture.idx(shape: [count, side, side], values: pixels), folder, "\(prefix)-images-idx3-ubyte")
+            try IDXFixture.write(IDXFixture.idx(shape: [count], values: labels), folder, "\(prefix)-labels-idx1-ubyte")
+        }
+        let run = try DemosBinary.run(["mnist", "--data", ".", "--model", "cnn", "--no-plot"], in: folder)
+        #expect(run.exitCode == 1)
+        #expect(
+            run.errorLines == [
+                "Error: --model cnn: images of 3 × 3 pixels are too small for two 2 × 2 poolings (need at least 4 × 4)"
+            ])
+    }
+
     @Test func unknownModelIsOneLine() throws {
         let run = try DemosBinary.run(["mnist", "--model", "resnet"])
         #expect(run.exitCode != 0)
