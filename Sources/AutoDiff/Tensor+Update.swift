@@ -26,4 +26,12 @@ extension Tensor {
         for i in state.indices { state[i].makeUnique() }
         backend.update(rule, weights: storage, gradient: gradient.storage, state: state.map { $0.storage })
     }
+
+    /// ``update(_:gradient:state:)`` with the rule read from `rule`, a cell a captured step
+    /// reads again at every replay (an optimizer recomputes it each step).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public mutating func update(_ rule: UpdateRuleCell, gradient: Tensor, state: inout [Tensor]) {
+        Capture.using(rule) { update(rule.rule, gradient: gradient, state: &state) }
+    }
 }

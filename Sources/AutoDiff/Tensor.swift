@@ -212,6 +212,7 @@ public struct Tensor<Scalar: TensorScalar> {
     /// Runs `body` on the elements in host memory: the buffer itself on host backends, a copy
     /// otherwise.
     func withHostElements<R>(_ body: (UnsafeBufferPointer<Scalar>) throws -> R) rethrows -> R {
+        CaptureRecorder.current?.noteHostRead(storage)
         if storage.isHostMemory {
             return try withExtendedLifetime(storage) {
                 try body(UnsafeBufferPointer(start: storage.host(Scalar.self), count: count))
@@ -230,6 +231,7 @@ public struct Tensor<Scalar: TensorScalar> {
     static func writeHost(
         _ buffer: Buffer, keepingContents: Bool = false, _ body: (UnsafeMutableBufferPointer<Scalar>) throws -> Void
     ) rethrows {
+        CaptureRecorder.current?.noteHostWrite(buffer)
         if buffer.isHostMemory {
             try withExtendedLifetime(buffer) {
                 try body(UnsafeMutableBufferPointer(start: buffer.host(Scalar.self), count: buffer.count))

@@ -48,6 +48,9 @@ public struct BufferHeader {
     /// A device backend's own allocation when the memory is not host memory (`nil` for the CPU
     /// and reference backends, whose elements follow the header).
     public let deviceMemory: AnyObject?
+    /// Whether a captured step records or replays this buffer: its release is then reported to
+    /// the capture (`Engine/Capture/`), which must not use it afterwards.
+    var isWatchedByCapture = false
 }
 
 /// The memory of one tensor, owned by a backend: the handle every kernel call takes.
@@ -60,10 +63,32 @@ public final class Buffer: ManagedBuffer<BufferHeader, UInt64> {
     @inline(__always)
     public static func allocateHost(_ count: Int, _ dtype: DType, device: Device) -> Buffer {
         let words = (count * dtype.byteCount + 7) >> 3
+        let buffer = allocateUntracked(count, dtype, device: device)
+        if _slowPath(activeCaptureRecorders.load(ordering: .relaxed) != 0) {
+            ThreadState.current.recorder?.noteBorn(buffer)
+        }
+        return buffer
+    }
+
+    /// Host memory for `count` elements, not reported to a capture recording on this thread
+    /// (the capture's own copies).
+    @inline(__always)
+    static func allocateUntracked(_ count: Int, _ dtype: DType, device: Device) -> Buffer {
+        let words = (count * dtype.byteCount + 7) >> 3
         let buffer = Buffer.create(minimumCapacity: Swift.max(words, 1)) { _ in
             BufferHeader(count: count, dtype: dtype, device: device, deviceMemory: nil)
         }
         return unsafeDowncast(buffer, to: Buffer.self)
+    }
+
+    deinit {
+        if _slowPath(isWatchedByCapture) { captureBufferWillBeFreed(self) }
+    }
+
+    /// Whether a capture records or replays this buffer.
+    var isWatchedByCapture: Bool {
+        @inline(__always) get { withUnsafeMutablePointerToHeader { $0.pointee.isWatchedByCapture } }
+        set { withUnsafeMutablePointerToHeader { $0.pointee.isWatchedByCapture = newValue } }
     }
 
     /// A buffer whose elements live in a device's own memory (`memory`), with no host copy.
@@ -517,10 +542,12 @@ extension HostMemoryBackend {
     }
 
     public func copy(fromHost source: UnsafeRawPointer, into buffer: Buffer) {
+        CaptureRecorder.current?.noteHostWrite(buffer)
         buffer.hostAddress.copyMemory(from: source, byteCount: buffer.count * buffer.dtype.byteCount)
     }
 
     public func copy(_ buffer: Buffer, toHost destination: UnsafeMutableRawPointer) {
+        CaptureRecorder.current?.noteHostRead(buffer)
         destination.copyMemory(from: buffer.hostAddress, byteCount: buffer.count * buffer.dtype.byteCount)
     }
 }

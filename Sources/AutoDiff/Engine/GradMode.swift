@@ -16,6 +16,8 @@ final class ThreadState {
     var anomaly: Anomaly?
     /// ``ComputeThreads/withCount(_:_:)``'s thread count on this thread (0: none).
     var computeThreads = 0
+    /// The capture recording on this thread (Engine/Capture/).
+    var recorder: CaptureRecorder?
 
     private static let key: pthread_key_t = {
         var key = pthread_key_t()

@@ -12,7 +12,13 @@ public final class Dropout<Scalar: TensorScalar>: Layer {
     /// The probability `p` of dropping an element, in `[0, 1)`.
     public let rate: Scalar
     /// The source of the masks.
-    public var generator: RandomGenerator
+    public var generator: RandomGenerator {
+        get { generatorCell.generator }
+        set { generatorCell.generator = newValue }
+    }
+
+    /// The generator, kept by reference so a captured step's replays continue its stream.
+    let generatorCell: RandomGeneratorCell
     /// Whether the layer drops (set by ``Layer/train()`` / ``Layer/eval()``; on at creation).
     public var isTraining = true
 
@@ -21,13 +27,13 @@ public final class Dropout<Scalar: TensorScalar>: Layer {
     public init(rate: Scalar, seed: UInt64) {
         guard rate >= 0 && rate < 1 else { tensorFailure("Dropout: rate \(rate) is outside [0, 1)") }
         self.rate = rate
-        generator = RandomGenerator(seed: seed)
+        generatorCell = RandomGeneratorCell(RandomGenerator(seed: seed))
     }
 
     public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         guard isTraining, rate > 0 else { return input }
         // One pass with a byte mask; the same result as apply(input, mask: mask(…)).
-        return input.dropout(rate: Double(rate), generator: &generator)
+        return input.dropout(rate: Double(rate), generator: generatorCell)
     }
 
     public func setTrainingMode(_ training: Bool) { isTraining = training }

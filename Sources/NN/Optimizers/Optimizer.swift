@@ -33,7 +33,7 @@ import AutoDiff
 /// **Weight decay** here is always *decoupled* (Loshchilov & Hutter): before the gradient
 /// update, `w ← w − lr·λ·w`, the same as PyTorch's `AdamW`. Coupled L2 (a penalty added to the
 /// loss) is what the layers' `weightL2` regularizers give, through the tape, as in the book.
-open class Optimizer<Scalar: TensorScalar> {
+open class Optimizer<Scalar: TensorScalar>: CaptureHostStep {
     /// The parameters updated, in a fixed order (state buffers are kept in the same order).
     public let parameters: [Parameter<Scalar>]
     /// The base learning rate, scaled by ``schedule``.
@@ -73,7 +73,10 @@ open class Optimizer<Scalar: TensorScalar> {
     /// Applies one update to every parameter that has a gradient, then increments
     /// ``stepCount``.
     public func step() {
-        let rule = updateRule(learningRate: currentLearningRate)
+        rule.rule = updateRule(learningRate: currentLearningRate)
+        // A captured step repeats the two host lines of this function (the rule above and the
+        // step count below) before its update kernels, which read the rule from its cell.
+        Capture.recordHostStep(self)
         withoutGrad {
             for (index, parameter) in parameters.enumerated() {
                 guard let grad = parameter.grad else { continue }
@@ -84,6 +87,16 @@ open class Optimizer<Scalar: TensorScalar> {
                 parameter.value.update(rule, gradient: grad, state: &state[index])
             }
         }
+        stepCount += 1
+    }
+
+    /// The rule of the current step, where a captured step's update kernels read it.
+    let rule = UpdateRuleCell(.sgd(lr: 0, decay: 1, momentum: 0, nesterov: false))
+
+    /// Repeats the host part of ``step()`` in a replayed captured step: this step's rule, then
+    /// the step count.
+    public func replayHostStep() {
+        rule.rule = updateRule(learningRate: currentLearningRate)
         stepCount += 1
     }
 

@@ -3,6 +3,7 @@
 
 extension CPUBackend {
     public func fill(_ out: Buffer, with value: Double) {
+        captureKernel { .fill(out: $0.write(out), value: value) }
         switch out.dtype {
         case .float32: f32.fill(out, value)
         case .float64: f64.fill(out, value)
@@ -11,6 +12,7 @@ extension CPUBackend {
     }
 
     public func unary(_ op: UnaryKernel, _ x: Buffer, into out: Buffer) {
+        captureKernel { .unary(op, x: $0.read(x), out: $0.write(out)) }
         switch x.dtype {
         case .float32: f32.unary(op, x, out)
         case .float64: f64.unary(op, x, out)
@@ -21,6 +23,7 @@ extension CPUBackend {
     public func binary(
         _ op: BinaryKernel, _ a: Buffer, _ aShape: [Int], _ b: Buffer, _ bShape: [Int], into out: Buffer, shape: [Int]
     ) {
+        captureKernel { .binary(op, a: $0.read(a), aShape: aShape, b: $0.read(b), bShape: bShape, out: $0.write(out), shape: shape) }
         switch a.dtype {
         case .float32: f32.binary(op, a, aShape, b, bShape, out, shape)
         case .float64: f64.binary(op, a, aShape, b, bShape, out, shape)
@@ -32,6 +35,7 @@ extension CPUBackend {
         _ mask: Buffer, _ maskShape: [Int], _ a: Buffer, _ aShape: [Int], _ b: Buffer, _ bShape: [Int],
         into out: Buffer, shape: [Int]
     ) {
+        captureKernel { .select(mask: $0.read(mask), maskShape: maskShape, a: $0.read(a), aShape: aShape, b: $0.read(b), bShape: bShape, out: $0.write(out), shape: shape) }
         switch a.dtype {
         case .float32: f32.select(mask, maskShape, a, aShape, b, bShape, out, shape)
         case .float64: f64.select(mask, maskShape, a, aShape, b, bShape, out, shape)
@@ -40,6 +44,7 @@ extension CPUBackend {
     }
 
     public func copy(_ source: StridedView, into out: Buffer, shape: [Int]) {
+        captureKernel { .gatherStrided(source: $0.read(source.buffer), offset: source.offset, strides: source.strides, out: $0.write(out), shape: shape) }
         switch out.dtype {
         case .float32: f32.copy(source, out, shape)
         case .float64: f64.copy(source, out, shape)
@@ -48,6 +53,7 @@ extension CPUBackend {
     }
 
     public func copy(_ source: Buffer, into destination: StridedView, shape: [Int]) {
+        captureKernel { .scatterStrided(source: $0.read(source), destination: $0.readWrite(destination.buffer), offset: destination.offset, strides: destination.strides, shape: shape) }
         switch source.dtype {
         case .float32: f32.copy(source, destination, shape)
         case .float64: f64.copy(source, destination, shape)
@@ -56,6 +62,7 @@ extension CPUBackend {
     }
 
     public func convert(_ x: Buffer, into out: Buffer) {
+        captureKernel { .convert(x: $0.read(x), out: $0.write(out)) }
         switch (x.dtype, out.dtype) {
         case (.float32, .float64): CPULoops.convert(x.host(Float.self), out.host(Double.self), x.count)
         case (.float64, .float32): CPULoops.convert(x.host(Double.self), out.host(Float.self), x.count)

@@ -3,6 +3,7 @@
 
 extension CPUBackend {
     public func indexSelect(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: [Int], into out: Buffer) {
+        captureKernel { .indexSelect(x: $0.read(x), outer: outer, length: length, inner: inner, indices: indices, out: $0.write(out)) }
         switch x.dtype {
         case .float32: f32.indexSelect(x, outer, length, inner, indices, out)
         case .float64: f64.indexSelect(x, outer, length, inner, indices, out)
@@ -11,6 +12,7 @@ extension CPUBackend {
     }
 
     public func indexAdd(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: [Int], into out: Buffer) {
+        captureKernel { .indexAdd(x: $0.read(x), outer: outer, length: length, inner: inner, indices: indices, out: $0.readWrite(out)) }
         switch x.dtype {
         case .float32: f32.indexAdd(x, outer, length, inner, indices, out)
         case .float64: f64.indexAdd(x, outer, length, inner, indices, out)
@@ -19,6 +21,7 @@ extension CPUBackend {
     }
 
     public func gather(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: [Int], into out: Buffer) {
+        captureKernel { .gather(x: $0.read(x), outer: outer, length: length, inner: inner, indices: indices, out: $0.write(out)) }
         switch x.dtype {
         case .float32: f32.gather(x, outer, length, inner, indices, out)
         case .float64: f64.gather(x, outer, length, inner, indices, out)
@@ -27,6 +30,7 @@ extension CPUBackend {
     }
 
     public func scatterAdd(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: [Int], into out: Buffer) {
+        captureKernel { .scatterAdd(x: $0.read(x), outer: outer, length: length, inner: inner, indices: indices, out: $0.readWrite(out)) }
         switch x.dtype {
         case .float32: f32.scatterAdd(x, outer, length, inner, indices, out)
         case .float64: f64.scatterAdd(x, outer, length, inner, indices, out)

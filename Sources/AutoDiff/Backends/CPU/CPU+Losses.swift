@@ -3,7 +3,8 @@
 
 extension CPUBackend {
     public func sigmoidCrossEntropy(_ z: Buffer, targets y: Buffer, sigmoid: Buffer?) -> Double {
-        switch z.dtype {
+        captureHostResult("sigmoidCrossEntropy (its total)")
+        return switch z.dtype {
         case .float32: f32.sigmoidCrossEntropy(z, y, sigmoid)
         case .float64: f64.sigmoidCrossEntropy(z, y, sigmoid)
         case .uint8: unsupported(z.dtype, "sigmoidCrossEntropy")
@@ -11,6 +12,7 @@ extension CPUBackend {
     }
 
     public func sigmoidCrossEntropyGradient(sigmoid: Buffer, targets y: Buffer, scale: Double, into out: Buffer) {
+        captureKernel { .sigmoidCrossEntropyGradient(sigmoid: $0.read(sigmoid), targets: $0.read(y), scale: scale, out: $0.write(out)) }
         switch out.dtype {
         case .float32: f32.sigmoidCrossEntropyGradient(sigmoid, y, scale, out)
         case .float64: f64.sigmoidCrossEntropyGradient(sigmoid, y, scale, out)
@@ -21,7 +23,8 @@ extension CPUBackend {
     public func softmaxCrossEntropy(_ z: Buffer, labels: [Int], rows: Int, classes: Int, probabilities: Buffer?)
         -> Double
     {
-        switch z.dtype {
+        captureHostResult("softmaxCrossEntropy (its total)")
+        return switch z.dtype {
         case .float32: f32.softmaxCrossEntropy(z, labels, rows, classes, probabilities)
         case .float64: f64.softmaxCrossEntropy(z, labels, rows, classes, probabilities)
         case .uint8: unsupported(z.dtype, "softmaxCrossEntropy")
@@ -31,6 +34,7 @@ extension CPUBackend {
     public func softmaxCrossEntropyGradient(
         probabilities: Buffer, labels: [Int], rows: Int, classes: Int, scale: Double, into out: Buffer
     ) {
+        captureKernel { .softmaxCrossEntropyGradient(probabilities: $0.read(probabilities), labels: labels, rows: rows, classes: classes, scale: scale, out: $0.write(out)) }
         switch out.dtype {
         case .float32: f32.softmaxCrossEntropyGradient(probabilities, labels, rows, classes, scale, out)
         case .float64: f64.softmaxCrossEntropyGradient(probabilities, labels, rows, classes, scale, out)

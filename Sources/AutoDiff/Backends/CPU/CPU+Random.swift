@@ -3,6 +3,7 @@
 
 extension CPUBackend {
     public func bernoulli(_ out: Buffer, probability: Double, value: Double, generator: inout RandomGenerator) {
+        captureKernel { r in r.generatorForNextKernel("bernoulli").map { .bernoulli(out: r.write(out), probability: probability, value: value, $0) } }
         switch out.dtype {
         case .float32: f32.bernoulli(out, probability, value, &generator)
         case .float64: f64.bernoulli(out, probability, value, &generator)
@@ -14,6 +15,7 @@ extension CPUBackend {
         _ x: Buffer, into out: Buffer, keep: Buffer, probability: Double, scale: Double,
         generator: inout RandomGenerator
     ) {
+        captureKernel { r in r.generatorForNextKernel("dropout").map { .dropout(x: r.read(x), out: r.write(out), keep: r.write(keep), probability: probability, scale: scale, $0) } }
         switch x.dtype {
         case .float32: f32.dropout(x, out, keep, probability, scale, &generator)
         case .float64: f64.dropout(x, out, keep, probability, scale, &generator)
@@ -22,6 +24,7 @@ extension CPUBackend {
     }
 
     public func maskedScale(_ x: Buffer, keep: Buffer, scale: Double, into out: Buffer) {
+        captureKernel { .maskedScale(x: $0.read(x), keep: $0.read(keep), scale: scale, out: $0.write(out)) }
         switch x.dtype {
         case .float32: f32.maskedScale(x, keep, scale, out)
         case .float64: f64.maskedScale(x, keep, scale, out)

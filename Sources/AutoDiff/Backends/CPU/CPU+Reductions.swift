@@ -3,6 +3,7 @@
 
 extension CPUBackend {
     public func reduce(_ op: ReductionKernel, _ x: Buffer, shape: [Int], axes: [Int], into out: Buffer) {
+        captureKernel { .reduce(op, x: $0.read(x), shape: shape, axes: axes, out: $0.write(out)) }
         switch x.dtype {
         case .float32: f32.reduce(op, x, shape, axes, out)
         case .float64: f64.reduce(op, x, shape, axes, out)
@@ -11,6 +12,7 @@ extension CPUBackend {
     }
 
     public func logSumExp(_ x: Buffer, outer: Int, length: Int, inner: Int, into out: Buffer) {
+        captureKernel { .logSumExp(x: $0.read(x), outer: outer, length: length, inner: inner, out: $0.write(out)) }
         switch x.dtype {
         case .float32: f32.logSumExp(x, outer, length, inner, out)
         case .float64: f64.logSumExp(x, outer, length, inner, out)
@@ -19,7 +21,8 @@ extension CPUBackend {
     }
 
     public func argReduce(_ op: ReductionKernel, _ x: Buffer, outer: Int, length: Int, inner: Int) -> [Int] {
-        switch x.dtype {
+        captureHostResult("argReduce")
+        return switch x.dtype {
         case .float32: f32.argReduce(op, x, outer, length, inner)
         case .float64: f64.argReduce(op, x, outer, length, inner)
         case .uint8: unsupported(x.dtype, "argReduce")
@@ -27,7 +30,8 @@ extension CPUBackend {
     }
 
     public func firstNonFinite(_ x: Buffer) -> Int? {
-        switch x.dtype {
+        captureHostResult("firstNonFinite (anomaly detection)")
+        return switch x.dtype {
         case .float32: f32.firstNonFinite(x)
         case .float64: f64.firstNonFinite(x)
         case .uint8: nil

@@ -1,0 +1,242 @@
+// A captured step ready to replay: the kernels of one recorded call with their buffers fixed —
+// the step's inputs bound per call, the tensors it keeps (parameters, gradients, optimizer and
+// layer state) used in place, its temporaries given memory once, buffers whose lifetimes do not
+// overlap sharing it. Replaying is a loop over a flat array: no tape, no closures, no tensors.
+//
+// Soundness rests on two checks. Before a plan is built, two consecutive calls must record the
+// same program (`CaptureRecorder.difference(from:)`): a step whose kernels, constants or state
+// change from call to call stays eager. Before each replay, every tensor the plan uses in place
+// must have the same holders as when it was built (`swift_retainCount`): a parameter replaced,
+// or a copy of it kept by the caller (which an in-place update would change under them), makes
+// the step capture again instead of replaying.
+
+import Synchronization
+
+@_silgen_name("swift_retainCount")
+private func swiftRetainCount(_ object: UnsafeMutableRawPointer) -> Int
+
+/// The strong reference count of `buffer`.
+@inline(__always)
+func retainCount(_ buffer: Unmanaged<Buffer>) -> Int { swiftRetainCount(buffer.toOpaque()) }
+
+final class CapturePlan {
+    let backend: any Backend
+    let kernels: ContiguousArray<CapturedKernel>
+    let hostSteps: [any CaptureHostStep]
+    /// Slot → buffer for every kernel argument.
+    let table: UnsafeMutablePointer<Unmanaged<Buffer>>
+    let slotCount: Int
+    /// Buffers the plan owns: temporaries, constants, the output.
+    var owned: [Buffer]
+    /// Per input of the step, its slot (nil when no kernel reads it).
+    let inputSlots: [Slot?]
+    let outputSlot: Slot
+    /// Tensors used in place (not owned) with the reference count they had when the plan was built.
+    var watched: [(buffer: Unmanaged<Buffer>, identity: ObjectIdentifier, count: Int)] = []
+    /// Set when a watched buffer is freed.
+    var isValid = true
+    /// Bytes of the temporaries before and after sharing (for reports).
+    let temporaryBytes: (recorded: Int, planned: Int)
+
+    /// Builds the plan of `recorder`'s program. `inputs` are the buffers the step was called
+    /// with, `output` the buffer it returned.
+    init(_ recorder: CaptureRecorder, inputs: [Buffer], output: Buffer) throws(CaptureRefusal) {
+        backend = recorder.device.backend
+        kernels = ContiguousArray(recorder.kernels)
+        hostSteps = recorder.hostSteps
+        slotCount = recorder.slots.count
+        table = .allocate(capacity: Swift.max(slotCount, 1))
+        owned = []
+
+        var inputSlots: [Slot?] = []
+        for buffer in inputs {
+            let slot = recorder.slotOf[ObjectIdentifier(buffer)]
+            if let slot {
+                let record = recorder.slots[Int(slot)]
+                guard record.origin == .external else {
+                    throw CaptureRefusal("an input of the step is also allocated inside it")
+                }
+                guard !record.written else {
+                    throw CaptureRefusal("the step writes into its input \(inputSlots.count) in place")
+                }
+                guard !inputSlots.contains(slot) else {
+                    throw CaptureRefusal("two inputs of the step share one tensor's memory")
+                }
+            }
+            inputSlots.append(slot)
+        }
+        self.inputSlots = inputSlots
+        guard let outputSlot = recorder.slotOf[ObjectIdentifier(output)],
+            recorder.slots[Int(outputSlot)].origin == .produced
+        else {
+            throw CaptureRefusal("the step's result is not computed by its kernels (it returns an input or a constant)")
+        }
+        self.outputSlot = outputSlot
+
+        // Temporaries: first and last use; greedy sharing among equal sizes, a buffer free
+        // from the kernel after its last use.
+        var planned = 0
+        var recordedBytes = 0
+        var free: [SizeClass: [Buffer]] = [:]
+        var releases: [(lastUse: Int, size: SizeClass, buffer: Buffer)] = []
+        let temporaries = recorder.slots.indices
+            .filter { recorder.slots[$0].origin == .produced && !recorder.slots[$0].alive }
+            .sorted { recorder.slots[$0].firstUse < recorder.slots[$1].firstUse }
+        let inputSet = Set(inputSlots.compactMap { $0 })
+        for (index, record) in recorder.slots.enumerated() {
+            let slot = Slot(index)
+            if inputSet.contains(slot) {
+                table[index] = record.buffer  // rebound on every call
+                continue
+            }
+            switch record.origin {
+            case .external:
+                table[index] = record.buffer
+                watched.append((record.buffer, record.identity, 0))
+            case .constant:
+                let buffer = record.snapshot ?? record.buffer.takeUnretainedValue()
+                owned.append(buffer)
+                table[index] = .passUnretained(buffer)
+            case .produced where slot == outputSlot:
+                let buffer = record.buffer.takeUnretainedValue()
+                owned.append(buffer)
+                table[index] = .passUnretained(buffer)
+            case .produced where record.alive:
+                table[index] = record.buffer
+                watched.append((record.buffer, record.identity, 0))
+            case .produced:
+                break  // a temporary, below
+            }
+        }
+        for index in temporaries {
+            let record = recorder.slots[index]
+            releases.sort { $0.lastUse > $1.lastUse }
+            while let last = releases.last, last.lastUse < record.firstUse {
+                free[last.size, default: []].append(last.buffer)
+                releases.removeLast()
+            }
+            let size = SizeClass(count: record.count, dtype: record.dtype)
+            recordedBytes += record.count * record.dtype.byteCount
+            let buffer: Buffer
+            if let reused = free[size]?.popLast() {
+                buffer = reused
+            } else {
+                buffer = Buffer.allocateUntracked(record.count, record.dtype, device: recorder.device)
+                owned.append(buffer)
+                planned += record.count * record.dtype.byteCount
+            }
+            table[index] = .passUnretained(buffer)
+            releases.append((record.lastUse, size, buffer))
+        }
+        temporaryBytes = (recordedBytes, planned)
+        CaptureWatch.register(self)
+    }
+
+    deinit {
+        CaptureWatch.unregister(self)
+        table.deallocate()
+    }
+
+    /// Records the reference counts replays will require (called once the capture's own
+    /// references are gone).
+    func settle() {
+        for i in watched.indices { watched[i].count = retainCount(watched[i].buffer) }
+    }
+
+    /// Whether every tensor used in place still has the holders it had when the plan was built.
+    @inline(__always)
+    var holdersUnchanged: Bool {
+        guard isValid else { return false }
+        for entry in watched where retainCount(entry.buffer) != entry.count { return false }
+        return true
+    }
+
+    /// Binds input `index` to `buffer` for the coming replay.
+    @inline(__always)
+    func bind(input index: Int, _ buffer: Buffer) {
+        if let slot = inputSlots[index] { table[Int(slot)] = .passUnretained(buffer) }
+    }
+
+    /// Runs the program once and returns the output's buffer. The caller checked
+    /// ``holdersUnchanged`` and bound the inputs.
+    func replay() -> Buffer {
+        // The previous result is the plan's buffer; if the caller still holds it, the new result
+        // goes to a new buffer rather than overwrite the value they kept.
+        let outputIndex = Int(outputSlot)
+        if retainCount(table[outputIndex]) > 1 {
+            let previous = table[outputIndex].takeUnretainedValue()
+            let fresh = Buffer.allocateUntracked(previous.count, previous.dtype, device: previous.device)
+            if let position = owned.firstIndex(where: { $0 === previous }) { owned[position] = fresh }
+            table[outputIndex] = .passUnretained(fresh)
+        }
+        let table = UnsafePointer(self.table)
+        let backend = self.backend
+        kernels.withUnsafeBufferPointer { kernels in
+            for kernel in kernels {
+                switch kernel {
+                case .host(let index):
+                    hostSteps[index].replayHostStep()
+                case .update(_, _, _, let state), .dynamicUpdate(_, _, _, let state):
+                    kernel.run(on: backend, table, updateState: state.map { table[Int($0)].takeUnretainedValue() })
+                default:
+                    kernel.run(on: backend, table, updateState: [])
+                }
+            }
+        }
+        return table[outputIndex].takeUnretainedValue()
+    }
+}
+
+/// Buffers of one element count and type, which temporaries can share.
+struct SizeClass: Hashable {
+    let count: Int
+    let dtype: DType
+}
+
+/// Why a step cannot be captured.
+struct CaptureRefusal: Error {
+    let reason: String
+    init(_ reason: String) { self.reason = reason }
+}
+
+/// The plans that use buffers they do not own, told when one of those buffers is freed. Plans
+/// are kept as addresses (a plan unregisters itself before it is freed).
+enum CaptureWatch {
+    private static let plans = Mutex<[ObjectIdentifier: [UInt]]>([:])
+
+    private static func address(_ plan: CapturePlan) -> UInt {
+        UInt(bitPattern: Unmanaged.passUnretained(plan).toOpaque())
+    }
+
+    static func register(_ plan: CapturePlan) {
+        let (address, ids) = (address(plan), plan.watched.map(\.identity))
+        plans.withLock { plans in
+            for id in ids { plans[id, default: []].append(address) }
+        }
+    }
+
+    static func unregister(_ plan: CapturePlan) {
+        let (address, ids) = (address(plan), plan.watched.map(\.identity))
+        plans.withLock { plans in
+            for id in ids {
+                plans[id]?.removeAll { $0 == address }
+                if plans[id]?.isEmpty == true { plans[id] = nil }
+            }
+        }
+    }
+
+    static func bufferFreed(_ id: ObjectIdentifier) {
+        let users = plans.withLock { plans in plans.removeValue(forKey: id) ?? [] }
+        for address in users {
+            Unmanaged<CapturePlan>.fromOpaque(UnsafeRawPointer(bitPattern: address)!).takeUnretainedValue().isValid = false
+        }
+    }
+}
+
+/// Called by `Buffer.deinit` for a buffer a capture records or a plan uses.
+func captureBufferWillBeFreed(_ buffer: Buffer) {
+    if activeCaptureRecorders.load(ordering: .relaxed) != 0, let recorder = ThreadState.current.recorder {
+        recorder.noteDeath(buffer)
+    }
+    CaptureWatch.bufferFreed(ObjectIdentifier(buffer))
+}

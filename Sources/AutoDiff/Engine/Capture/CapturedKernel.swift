@@ -1,0 +1,295 @@
+// One backend call of a captured step, with its buffers as slots of the plan's buffer table
+// (CapturePlan.swift) instead of objects: a captured program is a flat array of these, compared
+// between two captures as values, scanned for buffer lifetimes, and replayed by one switch.
+// There is a case per requirement of `Backend` (Backends/Backend.swift) whose results stay in
+// buffers; calls that hand values back to the host (argReduce, firstNonFinite, maxPool2d's
+// indices, the losses' totals) end a capture instead (CaptureRecorder.swift).
+
+/// A buffer of a captured program: an index into the plan's buffer table.
+typealias Slot = Int32
+
+/// A random generator a captured step keeps between replays (`RandomGeneratorCell`).
+struct GeneratorReference: Equatable {
+    unowned(unsafe) let cell: RandomGeneratorCell
+    static func == (a: Self, b: Self) -> Bool { a.cell === b.cell }
+}
+
+/// An optimizer rule recomputed on the host before every replay (`UpdateRuleCell`).
+struct UpdateRuleReference: Equatable {
+    unowned(unsafe) let cell: UpdateRuleCell
+    static func == (a: Self, b: Self) -> Bool { a.cell === b.cell }
+}
+
+/// A captured backend call. Shapes and constants are stored as they were passed; buffers as
+/// slots.
+enum CapturedKernel: Equatable {
+    case fill(out: Slot, value: Double)
+    case unary(UnaryKernel, x: Slot, out: Slot)
+    case binary(BinaryKernel, a: Slot, aShape: [Int], b: Slot, bShape: [Int], out: Slot, shape: [Int])
+    case select(
+        mask: Slot, maskShape: [Int], a: Slot, aShape: [Int], b: Slot, bShape: [Int], out: Slot, shape: [Int])
+    case gatherStrided(source: Slot, offset: Int, strides: [Int], out: Slot, shape: [Int])
+    case scatterStrided(source: Slot, destination: Slot, offset: Int, strides: [Int], shape: [Int])
+    case convert(x: Slot, out: Slot)
+    case reduce(ReductionKernel, x: Slot, shape: [Int], axes: [Int], out: Slot)
+    case logSumExp(x: Slot, outer: Int, length: Int, inner: Int, out: Slot)
+    case matmul(a: Slot, b: Slot, c: Slot, batch: Int, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool)
+    case linear(x: Slot, weight: Slot, bias: Slot, out: Slot, m: Int, n: Int, k: Int)
+    case indexSelect(x: Slot, outer: Int, length: Int, inner: Int, indices: [Int], out: Slot)
+    case indexAdd(x: Slot, outer: Int, length: Int, inner: Int, indices: [Int], out: Slot)
+    case gather(x: Slot, outer: Int, length: Int, inner: Int, indices: [Int], out: Slot)
+    case scatterAdd(x: Slot, outer: Int, length: Int, inner: Int, indices: [Int], out: Slot)
+    case convolution2d(input: Slot, weight: Slot, bias: Slot?, out: Slot, Convolution2DGeometry)
+    case convolution2dInputGradient(gradOut: Slot, weight: Slot, gradInput: Slot, Convolution2DGeometry)
+    case convolution2dWeightGradient(input: Slot, gradOut: Slot, gradWeight: Slot, Convolution2DGeometry)
+    case bernoulli(out: Slot, probability: Double, value: Double, GeneratorReference)
+    case dropout(x: Slot, out: Slot, keep: Slot, probability: Double, scale: Double, GeneratorReference)
+    case maskedScale(x: Slot, keep: Slot, scale: Double, out: Slot)
+    case sigmoidCrossEntropyGradient(sigmoid: Slot, targets: Slot, scale: Double, out: Slot)
+    case softmaxCrossEntropyGradient(
+        probabilities: Slot, labels: [Int], rows: Int, classes: Int, scale: Double, out: Slot)
+    case normalize(
+        x: Slot, outer: Int, groups: Int, inner: Int, epsilon: Double, scale: Slot?, shift: Slot?, out: Slot,
+        mean: Slot, rstd: Slot)
+    case normalizeBackward(
+        g: Slot, x: Slot, mean: Slot, rstd: Slot, scale: Slot?, outer: Int, groups: Int, inner: Int, dx: Slot,
+        sumG: Slot, sumGXhat: Slot)
+    case update(UpdateKernel, weights: Slot, gradient: Slot, state: [Slot])
+    case dynamicUpdate(UpdateRuleReference, weights: Slot, gradient: Slot, state: [Slot])
+    /// Host work between kernels (an optimizer's step counter and rule), by index into the
+    /// plan's host steps.
+    case host(Int)
+
+    /// How a kernel uses a buffer.
+    enum Access { case read, write, readWrite }
+
+    /// Calls `body` with every slot the kernel touches and how. Writes are whole-buffer
+    /// overwrites except where marked `readWrite` (accumulations and in-place updates).
+    func forEachSlot(_ body: (Slot, Access) -> Void) {
+        switch self {
+        case .fill(let out, _): body(out, .write)
+        case .unary(_, let x, let out), .convert(let x, let out), .logSumExp(let x, _, _, _, let out),
+            .reduce(_, let x, _, _, let out):
+            body(x, .read)
+            body(out, .write)
+        case .binary(_, let a, _, let b, _, let out, _):
+            body(a, .read)
+            body(b, .read)
+            body(out, .write)
+        case .select(let mask, _, let a, _, let b, _, let out, _):
+            body(mask, .read)
+            body(a, .read)
+            body(b, .read)
+            body(out, .write)
+        case .gatherStrided(let source, _, _, let out, _):
+            body(source, .read)
+            body(out, .write)
+        case .scatterStrided(let source, let destination, _, _, _):
+            body(source, .read)
+            body(destination, .readWrite)
+        case .matmul(let a, let b, let c, _, _, _, _, _, _):
+            body(a, .read)
+            body(b, .read)
+            body(c, .write)
+        case .linear(let x, let weight, let bias, let out, _, _, _):
+            body(x, .read)
+            body(weight, .read)
+            body(bias, .read)
+            body(out, .write)
+        case .indexSelect(let x, _, _, _, _, let out), .gather(let x, _, _, _, _, let out):
+            body(x, .read)
+            body(out, .write)
+        case .indexAdd(let x, _, _, _, _, let out), .scatterAdd(let x, _, _, _, _, let out):
+            body(x, .read)
+            body(out, .readWrite)
+        case .convolution2d(let input, let weight, let bias, let out, _):
+            body(input, .read)
+            body(weight, .read)
+            if let bias { body(bias, .read) }
+            body(out, .write)
+        case .convolution2dInputGradient(let gradOut, let weight, let gradInput, _):
+            body(gradOut, .read)
+            body(weight, .read)
+            body(gradInput, .write)
+        case .convolution2dWeightGradient(let input, let gradOut, let gradWeight, _):
+            body(input, .read)
+            body(gradOut, .read)
+            body(gradWeight, .write)
+        case .bernoulli(let out, _, _, _): body(out, .write)
+        case .dropout(let x, let out, let keep, _, _, _):
+            body(x, .read)
+            body(out, .write)
+            body(keep, .write)
+        case .maskedScale(let x, let keep, _, let out):
+            body(x, .read)
+            body(keep, .read)
+            body(out, .write)
+        case .sigmoidCrossEntropyGradient(let sigmoid, let targets, _, let out):
+            body(sigmoid, .read)
+            body(targets, .read)
+            body(out, .write)
+        case .softmaxCrossEntropyGradient(let probabilities, _, _, _, _, let out):
+            body(probabilities, .read)
+            body(out, .write)
+        case .normalize(let x, _, _, _, _, let scale, let shift, let out, let mean, let rstd):
+            body(x, .read)
+            if let scale { body(scale, .read) }
+            if let shift { body(shift, .read) }
+            body(out, .write)
+            body(mean, .write)
+            body(rstd, .write)
+        case .normalizeBackward(let g, let x, let mean, let rstd, let scale, _, _, _, let dx, let sumG, let sumGXhat):
+            body(g, .read)
+            body(x, .read)
+            body(mean, .read)
+            body(rstd, .read)
+            if let scale { body(scale, .read) }
+            body(dx, .write)
+            body(sumG, .write)
+            body(sumGXhat, .write)
+        case .update(_, let weights, let gradient, let state), .dynamicUpdate(_, let weights, let gradient, let state):
+            body(weights, .readWrite)
+            body(gradient, .read)
+            for s in state { body(s, .readWrite) }
+        case .host: break
+        }
+    }
+
+    /// The kernel with every slot passed through `map` (the plan's memory assignment).
+    func mapSlots(_ map: (Slot) -> Slot) -> CapturedKernel {
+        switch self {
+        case .fill(let out, let value): .fill(out: map(out), value: value)
+        case .unary(let op, let x, let out): .unary(op, x: map(x), out: map(out))
+        case .binary(let op, let a, let aShape, let b, let bShape, let out, let shape):
+            .binary(op, a: map(a), aShape: aShape, b: map(b), bShape: bShape, out: map(out), shape: shape)
+        case .select(let mask, let maskShape, let a, let aShape, let b, let bShape, let out, let shape):
+            .select(
+                mask: map(mask), maskShape: maskShape, a: map(a), aShape: aShape, b: map(b), bShape: bShape,
+                out: map(out), shape: shape)
+        case .gatherStrided(let source, let offset, let strides, let out, let shape):
+            .gatherStrided(source: map(source), offset: offset, strides: strides, out: map(out), shape: shape)
+        case .scatterStrided(let source, let destination, let offset, let strides, let shape):
+            .scatterStrided(
+                source: map(source), destination: map(destination), offset: offset, strides: strides, shape: shape)
+        case .convert(let x, let out): .convert(x: map(x), out: map(out))
+        case .reduce(let op, let x, let shape, let axes, let out):
+            .reduce(op, x: map(x), shape: shape, axes: axes, out: map(out))
+        case .logSumExp(let x, let outer, let length, let inner, let out):
+            .logSumExp(x: map(x), outer: outer, length: length, inner: inner, out: map(out))
+        case .matmul(let a, let b, let c, let batch, let m, let n, let k, let tA, let tB):
+            .matmul(a: map(a), b: map(b), c: map(c), batch: batch, m: m, n: n, k: k, transposeA: tA, transposeB: tB)
+        case .linear(let x, let weight, let bias, let out, let m, let n, let k):
+            .linear(x: map(x), weight: map(weight), bias: map(bias), out: map(out), m: m, n: n, k: k)
+        case .indexSelect(let x, let outer, let length, let inner, let indices, let out):
+            .indexSelect(x: map(x), outer: outer, length: length, inner: inner, indices: indices, out: map(out))
+        case .indexAdd(let x, let outer, let length, let inner, let indices, let out):
+            .indexAdd(x: map(x), outer: outer, length: length, inner: inner, indices: indices, out: map(out))
+        case .gather(let x, let outer, let length, let inner, let indices, let out):
+            .gather(x: map(x), outer: outer, length: length, inner: inner, indices: indices, out: map(out))
+        case .scatterAdd(let x, let outer, let length, let inner, let indices, let out):
+            .scatterAdd(x: map(x), outer: outer, length: length, inner: inner, indices: indices, out: map(out))
+        case .convolution2d(let input, let weight, let bias, let out, let g):
+            .convolution2d(input: map(input), weight: map(weight), bias: bias.map(map), out: map(out), g)
+        case .convolution2dInputGradient(let gradOut, let weight, let gradInput, let g):
+            .convolution2dInputGradient(gradOut: map(gradOut), weight: map(weight), gradInput: map(gradInput), g)
+        case .convolution2dWeightGradient(let input, let gradOut, let gradWeight, let g):
+            .convolution2dWeightGradient(input: map(input), gradOut: map(gradOut), gradWeight: map(gradWeight), g)
+        case .bernoulli(let out, let probability, let value, let generator):
+            .bernoulli(out: map(out), probability: probability, value: value, generator)
+        case .dropout(let x, let out, let keep, let probability, let scale, let generator):
+            .dropout(x: map(x), out: map(out), keep: map(keep), probability: probability, scale: scale, generator)
+        case .maskedScale(let x, let keep, let scale, let out):
+            .maskedScale(x: map(x), keep: map(keep), scale: scale, out: map(out))
+        case .sigmoidCrossEntropyGradient(let sigmoid, let targets, let scale, let out):
+            .sigmoidCrossEntropyGradient(sigmoid: map(sigmoid), targets: map(targets), scale: scale, out: map(out))
+        case .softmaxCrossEntropyGradient(let probabilities, let labels, let rows, let classes, let scale, let out):
+            .softmaxCrossEntropyGradient(
+                probabilities: map(probabilities), labels: labels, rows: rows, classes: classes, scale: scale,
+                out: map(out))
+        case .normalize(let x, let outer, let groups, let inner, let epsilon, let scale, let shift, let out, let mean, let rstd):
+            .normalize(
+                x: map(x), outer: outer, groups: groups, inner: inner, epsilon: epsilon, scale: scale.map(map),
+                shift: shift.map(map), out: map(out), mean: map(mean), rstd: map(rstd))
+        case .normalizeBackward(
+            let g, let x, let mean, let rstd, let scale, let outer, let groups, let inner, let dx, let sumG, let sumGXhat):
+            .normalizeBackward(
+                g: map(g), x: map(x), mean: map(mean), rstd: map(rstd), scale: scale.map(map), outer: outer,
+                groups: groups, inner: inner, dx: map(dx), sumG: map(sumG), sumGXhat: map(sumGXhat))
+        case .update(let rule, let weights, let gradient, let state):
+            .update(rule, weights: map(weights), gradient: map(gradient), state: state.map(map))
+        case .dynamicUpdate(let rule, let weights, let gradient, let state):
+            .dynamicUpdate(rule, weights: map(weights), gradient: map(gradient), state: state.map(map))
+        case .host(let index): .host(index)
+        }
+    }
+
+    /// Runs the kernel on `backend` with the buffers of `table`; an update's state buffers come
+    /// as the array the plan built once (`updateState`), not one made per call.
+    @inline(__always)
+    func run(on backend: any Backend, _ table: UnsafePointer<Unmanaged<Buffer>>, updateState: [Buffer]) {
+        @inline(__always) func b(_ slot: Slot) -> Buffer { table[Int(slot)].takeUnretainedValue() }
+        switch self {
+        case .fill(let out, let value): backend.fill(b(out), with: value)
+        case .unary(let op, let x, let out): backend.unary(op, b(x), into: b(out))
+        case .binary(let op, let a, let aShape, let bb, let bShape, let out, let shape):
+            backend.binary(op, b(a), aShape, b(bb), bShape, into: b(out), shape: shape)
+        case .select(let mask, let maskShape, let a, let aShape, let bb, let bShape, let out, let shape):
+            backend.select(b(mask), maskShape, b(a), aShape, b(bb), bShape, into: b(out), shape: shape)
+        case .gatherStrided(let source, let offset, let strides, let out, let shape):
+            backend.copy(StridedView(b(source), offset: offset, strides: strides), into: b(out), shape: shape)
+        case .scatterStrided(let source, let destination, let offset, let strides, let shape):
+            backend.copy(b(source), into: StridedView(b(destination), offset: offset, strides: strides), shape: shape)
+        case .convert(let x, let out): backend.convert(b(x), into: b(out))
+        case .reduce(let op, let x, let shape, let axes, let out):
+            backend.reduce(op, b(x), shape: shape, axes: axes, into: b(out))
+        case .logSumExp(let x, let outer, let length, let inner, let out):
+            backend.logSumExp(b(x), outer: outer, length: length, inner: inner, into: b(out))
+        case .matmul(let a, let bb, let c, let batch, let m, let n, let k, let tA, let tB):
+            backend.matmul(b(a), b(bb), into: b(c), batch: batch, m: m, n: n, k: k, transposeA: tA, transposeB: tB)
+        case .linear(let x, let weight, let bias, let out, let m, let n, let k):
+            backend.linear(b(x), weight: b(weight), bias: b(bias), into: b(out), m: m, n: n, k: k)
+        case .indexSelect(let x, let outer, let length, let inner, let indices, let out):
+            backend.indexSelect(b(x), outer: outer, length: length, inner: inner, indices: indices, into: b(out))
+        case .indexAdd(let x, let outer, let length, let inner, let indices, let out):
+            backend.indexAdd(b(x), outer: outer, length: length, inner: inner, indices: indices, into: b(out))
+        case .gather(let x, let outer, let length, let inner, let indices, let out):
+            backend.gather(b(x), outer: outer, length: length, inner: inner, indices: indices, into: b(out))
+        case .scatterAdd(let x, let outer, let length, let inner, let indices, let out):
+            backend.scatterAdd(b(x), outer: outer, length: length, inner: inner, indices: indices, into: b(out))
+        case .convolution2d(let input, let weight, let bias, let out, let g):
+            backend.convolution2d(b(input), weight: b(weight), bias: bias.map(b), into: b(out), g)
+        case .convolution2dInputGradient(let gradOut, let weight, let gradInput, let g):
+            backend.convolution2dInputGradient(b(gradOut), weight: b(weight), into: b(gradInput), g)
+        case .convolution2dWeightGradient(let input, let gradOut, let gradWeight, let g):
+            backend.convolution2dWeightGradient(b(input), gradOut: b(gradOut), into: b(gradWeight), g)
+        case .bernoulli(let out, let probability, let value, let generator):
+            backend.bernoulli(b(out), probability: probability, value: value, generator: &generator.cell.generator)
+        case .dropout(let x, let out, let keep, let probability, let scale, let generator):
+            backend.dropout(
+                b(x), into: b(out), keep: b(keep), probability: probability, scale: scale,
+                generator: &generator.cell.generator)
+        case .maskedScale(let x, let keep, let scale, let out):
+            backend.maskedScale(b(x), keep: b(keep), scale: scale, into: b(out))
+        case .sigmoidCrossEntropyGradient(let sigmoid, let targets, let scale, let out):
+            backend.sigmoidCrossEntropyGradient(sigmoid: b(sigmoid), targets: b(targets), scale: scale, into: b(out))
+        case .softmaxCrossEntropyGradient(let probabilities, let labels, let rows, let classes, let scale, let out):
+            backend.softmaxCrossEntropyGradient(
+                probabilities: b(probabilities), labels: labels, rows: rows, classes: classes, scale: scale,
+                into: b(out))
+        case .normalize(let x, let outer, let groups, let inner, let epsilon, let scale, let shift, let out, let mean, let rstd):
+            backend.normalize(
+                b(x), outer: outer, groups: groups, inner: inner, epsilon: epsilon, scale: scale.map(b),
+                shift: shift.map(b), into: b(out), mean: b(mean), rstd: b(rstd))
+        case .normalizeBackward(
+            let g, let x, let mean, let rstd, let scale, let outer, let groups, let inner, let dx, let sumG, let sumGXhat):
+            backend.normalizeBackward(
+                b(g), b(x), mean: b(mean), rstd: b(rstd), scale: scale.map(b), outer: outer, groups: groups,
+                inner: inner, into: b(dx), sumG: b(sumG), sumGXhat: b(sumGXhat))
+        case .update(let rule, let weights, let gradient, _):
+            backend.update(rule, weights: b(weights), gradient: b(gradient), state: updateState)
+        case .dynamicUpdate(let rule, let weights, let gradient, _):
+            backend.update(rule.cell.rule, weights: b(weights), gradient: b(gradient), state: updateState)
+        case .host: break
+        }
+    }
+}
