@@ -297,7 +297,7 @@ public struct Tensor<Scalar: TensorScalar> {
     }
 
     /// Clears the accumulated gradient of this leaf.
-    public func zeroGrad() { node?.grad = nil }
+    public func zeroGrad() { node?.zeroGrad() }
 }
 
 extension Tensor: CustomStringConvertible {

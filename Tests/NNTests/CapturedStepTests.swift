@@ -79,4 +79,78 @@ import Testing
         #expect(captured.step.replayedCalls == 9, "\(captured.step.eagerReason ?? "")")
         #expect(captured.optimizer.stepCount == 12)
     }
+
+    @Test func eachInputShapeGetsItsOwnPlan() {
+        let eager = Run(captured: false)
+        let captured = Run(captured: true)
+        // Batches of 5 rows with every fourth of 2 rows (an epoch's last, smaller batch).
+        expectIdentical(eager: eager, captured: captured, steps: 24, rows: { $0 % 4 == 3 ? 2 : 5 })
+        // 5 rows: one eager call, two recorded; 2 rows (calls 3, 7, 11, …): the same.
+        #expect(captured.step.recordedCalls == 4)
+        #expect(captured.step.replayedCalls == 24 - 6, "\(captured.step.eagerReason ?? "")")
+    }
+
+    @Test func readingValuesInsideTheStepKeepsItEager() {
+        let eager = Run(captured: false)
+        var seen: [Float] = []
+        let captured = Run(
+            captured: true,
+            loss: { prediction, target in
+                let value = meanSquaredError(predictions: prediction, targets: target)
+                seen.append(value.item)
+                return value
+            })
+        expectIdentical(eager: eager, captured: captured, steps: 6)
+        #expect(captured.step.replayedCalls == 0)
+        #expect(captured.step.eagerReason?.contains("reads tensor elements on the host") == true)
+        #expect(seen.count == 6)
+    }
+
+    @Test func aTensorFromOutsideThatChangesKeepsItEager() {
+        // The target is read from a variable the step captures, not passed in: each call reads
+        // a different tensor, so the step must never be replayed.
+        let eager = Run(captured: false)
+        var outside = Self.batch(0).1
+        let captured = Run(captured: true, loss: { prediction, _ in meanSquaredError(predictions: prediction, targets: outside) })
+        for i in 0..<12 {
+            let (x, y) = Self.batch(i)
+            outside = y * 1
+            let a = eager.step(x, y).item
+            let b = captured.step(x, y).item
+            #expect(a.bitPattern == b.bitPattern, "step \(i)")
+        }
+        #expect(captured.step.replayedCalls == 0)
+        #expect(captured.step.eagerReason != nil)
+    }
+
+    @Test func replacedParametersAreCapturedAgain() {
+        let eager = Run(captured: false)
+        let captured = Run(captured: true)
+        expectIdentical(eager: eager, captured: captured, steps: 5)
+        // Load new weights into both: the plan's parameter buffers are gone.
+        for run in [eager, captured] {
+            for (i, p) in run.model.parameters.enumerated() { p.value = Tensor.full(p.shape, Float(i) * 0.01 + 0.02).requiringGrad() }
+        }
+        expectIdentical(eager: eager, captured: captured, steps: 8)
+        #expect(captured.step.recordedCalls == 4, "\(captured.step.eagerReason ?? "")")
+    }
+
+    @Test func aCopyOfAParameterKeptByTheCallerIsNotChangedByReplays() {
+        let captured = Run(captured: true)
+        for i in 0..<5 { _ = captured.step(Self.batch(i).0, Self.batch(i).1) }
+        let kept = captured.model.parameters[0].value
+        let before = kept.scalars
+        for i in 5..<9 { _ = captured.step(Self.batch(i).0, Self.batch(i).1) }
+        #expect(kept.scalars == before)
+        #expect(captured.model.parameters[0].value.scalars != before)
+    }
+
+    @Test func keptResultsAreNotOverwritten() {
+        let captured = Run(captured: true)
+        var results: [Tensor<Float>] = []
+        for i in 0..<8 { results.append(captured.step(Self.batch(i).0, Self.batch(i).1)) }
+        let values = results.map(\.item)
+        #expect(Set(values).count == 8, "\(values)")
+        #expect(captured.step.replayedCalls == 5)
+    }
 }

@@ -167,9 +167,26 @@ public final class GradNode<Scalar: TensorScalar>: NodeBase {
     func accumulateGrad(_ gradient: Tensor<Scalar>) {
         if let existing = grad.take() {
             grad = existing + gradient
+        } else if var kept = retiredGrad.take(), gradient.node == nil, kept.count == gradient.count,
+            isKnownUniquelyReferenced(&kept)
+        {
+            // The gradient goes into the buffer a captured step uses, so the step's plans keep
+            // finding it there.
+            gradient.backend.convert(gradient.storage, into: kept)
+            grad = Tensor(shape: gradient.shape, storage: kept)
         } else {
             grad = gradient
         }
+    }
+
+    /// A gradient buffer cleared by ``zeroGrad()`` but kept for the next gradient, because a
+    /// captured step's plan uses it in place (Engine/Capture/).
+    var retiredGrad: Buffer?
+
+    /// Clears ``grad``; a buffer a captured step uses is kept to receive the next gradient.
+    func zeroGrad() {
+        guard let old = grad.take() else { return }
+        if old.node == nil && (old.storage.isWatchedByCapture || Capture.isRecording) { retiredGrad = old.storage }
     }
 
     /// The typed node of an input (every input of a `GradNode<Scalar>` has the same element type).

@@ -35,6 +35,8 @@ struct SlotRecord {
     let count: Int
     let dtype: DType
     let origin: SlotOrigin
+    /// The position of the step's argument this buffer is, if it is one.
+    var input: Int?
     var alive = true
     var written = false
     var firstUse: Int
@@ -88,8 +90,13 @@ final class CaptureRecorder {
     var pendingRule: UpdateRuleCell?
     /// The device every buffer of the step must be on.
     let device: Device
+    /// The buffers of the step's arguments, by position.
+    let inputs: [ObjectIdentifier]
 
-    init(device: Device) { self.device = device }
+    init(device: Device, inputs: [Buffer]) {
+        self.device = device
+        self.inputs = inputs.map(ObjectIdentifier.init)
+    }
 
     // MARK: Starting and stopping
 
@@ -167,7 +174,8 @@ final class CaptureRecorder {
         slots.append(
             SlotRecord(
                 buffer: .passUnretained(buffer), identity: id, count: buffer.count, dtype: buffer.dtype, origin: origin,
-                written: access != .read, firstUse: position, lastUse: position))
+                input: origin == .external ? inputs.firstIndex(of: id) : nil, written: access != .read,
+                firstUse: position, lastUse: position))
         slotOf[id] = slot
         buffer.isWatchedByCapture = true
         return slot

@@ -128,8 +128,16 @@ public final class CapturedStep<each Input: CaptureArgument, Output: CaptureArgu
             let (output, recorder) = record(repeat each input)
             var inputs: [Buffer] = []
             for value in repeat each input { inputs.append(value.captureBuffer) }
-            if let difference = recorder.refusal ?? recorder.difference(from: first) {
-                entry.phase = .eager(difference)
+            if let refusal = recorder.refusal {
+                entry.phase = .eager(refusal)
+                return output
+            }
+            if let difference = recorder.difference(from: first) {
+                // State created lazily by the first calls (a gradient buffer, an optimizer's
+                // moments) can make two recordings differ once: record again, up to twice.
+                entry.rerecordings += 1
+                entry.phase = entry.rerecordings > 2 ? .eager(difference) : .recordedOnce(recorder)
+                if entry.rerecordings > 2 { eagerReason = difference }
                 return output
             }
             do {
@@ -159,9 +167,9 @@ public final class CapturedStep<each Input: CaptureArgument, Output: CaptureArgu
 
     private func record(_ input: repeat each Input) -> (Output, CaptureRecorder) {
         recordedCalls += 1
-        var device = Device.cpu
-        for value in repeat each input { device = value.captureBuffer.device }
-        let recorder = CaptureRecorder(device: device)
+        var inputs: [Buffer] = []
+        for value in repeat each input { inputs.append(value.captureBuffer) }
+        let recorder = CaptureRecorder(device: inputs.first?.device ?? .cpu, inputs: inputs)
         let output = recorder.recording { body(repeat each input) }
         if let refusal = recorder.refusal { eagerReason = refusal }
         return (Output.captured(output.captureBuffer, shape: output.captureShape), recorder)
@@ -208,6 +216,7 @@ private struct StepSignature: Hashable {
 private final class StepEntry {
     var calls = 0
     var invalidations = 0
+    var rerecordings = 0
     var phase = StepPhase.warming
     var outputShape: [Int] = []
 }
@@ -235,10 +244,10 @@ extension CaptureRecorder {
             return "two calls of the step used different numbers of tensors"
         }
         for (i, (a, b)) in zip(slots, other.slots).enumerated() {
-            guard a.origin == b.origin, a.count == b.count, a.dtype == b.dtype else {
+            guard a.origin == b.origin, a.count == b.count, a.dtype == b.dtype, a.input == b.input else {
                 return "two calls of the step used different tensors at slot \(i)"
             }
-            if a.origin == .external, a.identity != b.identity || !a.alive || !b.alive {
+            if a.origin == .external, a.input == nil, a.identity != b.identity || !a.alive || !b.alive {
                 return
                     "two calls of the step read different tensors from outside it (\(a.count) × \(a.dtype), slot \(i)): pass tensors that change from call to call as arguments"
             }
