@@ -26,6 +26,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Folder with the four MNIST IDX files (raw or .gz).")
     var data: String?
 
+    @Flag(help: "Run every training step eagerly (recorded on the tape) instead of replaying a captured step.")
+    var eager = false
+
     @Flag(help: "Run in this process (used for the per-workload child processes).")
     var inProcess = false
 
@@ -46,6 +49,7 @@ struct BenchCommand: ParsableCommand {
                 child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
             }
             var arguments = [workload.rawValue, "--in-process", "--threads", "\(threads)"]
+            if eager { arguments.append("--eager") }
             if let data { arguments += ["--data", data] }
             child.arguments = arguments
             try child.run()
@@ -58,7 +62,7 @@ struct BenchCommand: ParsableCommand {
 
     func runHere(_ workload: Workload) throws {
         ComputeThreads.set(threads)
-        var report = try workload.run(dataDirectory: data)
+        var report = try workload.run(dataDirectory: data, captured: !eager)
         report.threads = threads
         report.peakResidentMB = peakResidentMegabytes()
         print(report.jsonLine())

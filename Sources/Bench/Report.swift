@@ -19,6 +19,11 @@ struct Report: Encodable {
     var products: [ProductTiming]?
     /// Per-layer convolution timings (the conv workload).
     var convolutions: [ConvolutionTiming]?
+    /// How training steps ran: `captured` (replayed from a ``CapturedStep``) or `eager`.
+    var mode = "eager"
+    /// Steps replayed from the capture, and why steps stayed eager when they did.
+    var replayedSteps: Int?
+    var eagerReason: String?
 
     func jsonLine() -> String {
         let encoder = JSONEncoder()

@@ -22,23 +22,33 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
     /// BatchNorm2d forward and backward at the CNN benchmark's shapes (BatchNormBench.swift).
     case batchNorm = "batchnorm"
 
-    func run(dataDirectory: String?) throws -> Report {
+    func run(dataDirectory: String?, captured: Bool) throws -> Report {
+        var report = try measure(dataDirectory: dataDirectory, captured: captured)
+        report.mode = captured && Workload.training.contains(self) ? "captured" : "eager"
+        return report
+    }
+
+    /// The workloads that train with a step function, captured unless `--eager`.
+    static let training: [Workload] = [.moons, .spiral, .mnistB128, .mnistSeed004, .cnnMNIST, .memory]
+
+    private func measure(dataDirectory: String?, captured: Bool) throws -> Report {
         switch self {
         case .opOverhead: return opOverhead()
-        case .moons: return moons()
-        case .spiral: return spiral()
+        case .moons: return moons(captured: captured)
+        case .spiral: return spiral(captured: captured)
         case .mnistB128:
             return try mnist(
-                name: rawValue, epochs: 1, batchSize: 128, learningRate: 1e-3, dataDirectory: dataDirectory)
+                name: rawValue, epochs: 1, batchSize: 128, learningRate: 1e-3, dataDirectory: dataDirectory, captured: captured)
         case .mnistSeed004:
             return try mnist(
-                name: rawValue, epochs: 10, batchSize: 1000, learningRate: 0.01, dataDirectory: dataDirectory)
+                name: rawValue, epochs: 10, batchSize: 1000, learningRate: 0.01, dataDirectory: dataDirectory,
+                captured: captured)
         case .cnnMNIST:
             return try mnist(
                 name: rawValue, model: MNISTData.cnn(), imageShaped: true, epochs: 1, batchSize: 128,
-                learningRate: 1e-3, dataDirectory: dataDirectory)
+                learningRate: 1e-3, dataDirectory: dataDirectory, captured: captured)
         case .memory:
-            return try memory(dataDirectory: dataDirectory)
+            return try memory(dataDirectory: dataDirectory, captured: captured)
         case .thinProducts:
             return thinProducts()
         case .conv:
@@ -68,30 +78,44 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
     }
 
     /// make_moons 1000 samples, 2-8-8-1 ReLU, BCE with logits, SGD lr 0.5, 3000 full-batch epochs.
-    func moons() -> Report {
+    func moons(captured: Bool) -> Report {
         let data = makeMoons(samples: 1000, noise: 0.2, seed: 100, as: Float.self)
         let targets = data.labels.reshaped([-1, 1])
         var generator = RandomGenerator(seed: 0)
         let model = Sequential<Float>(mlp: [2, 8, 8, 1], activation: .relu, generator: &generator)
         let optimizer = SGD(for: model, learningRate: 0.5)
+        let step = trainingStep(model: model, optimizer: optimizer, captured: captured) { logits, targets in
+            binaryCrossEntropy(logits: logits, targets: targets)
+        }
         let epochs = 3000
         let seconds = timed {
-            for _ in 0..<epochs {
-                let loss = binaryCrossEntropy(logits: model(data.features), targets: targets)
-                optimizer.zeroGrad()
-                loss.backward()
-                optimizer.step()
-            }
+            for _ in 0..<epochs { _ = step(data.features, targets) }
         }
         let accuracy = withoutGrad { binaryAccuracy(outputs: model(data.features), targets: targets, threshold: 0) }
         return Report(
             workload: rawValue, seconds: seconds, stepsPerSecond: Double(epochs) / seconds,
-            metricName: "train_accuracy", metric: accuracy)
+            metricName: "train_accuracy", metric: accuracy, replayedSteps: step.replayedCalls,
+            eagerReason: step.eagerReason)
+    }
+
+    /// The step every training workload times: zero the gradients, forward, `loss`, backward,
+    /// the optimizer's update; captured and replayed unless `--eager`.
+    func trainingStep(
+        model: some Layer<Float>, optimizer: Optimizer<Float>, captured: Bool,
+        loss: @escaping (_ output: Tensor<Float>, _ targets: Tensor<Float>) -> Tensor<Float>
+    ) -> CapturedStep<Tensor<Float>, Tensor<Float>, Tensor<Float>> {
+        CapturedStep(enabled: captured) { input, targets in
+            let value = loss(model(input), targets)
+            optimizer.zeroGrad()
+            value.backward()
+            optimizer.step()
+            return value
+        }
     }
 
     /// 3 classes × 1000 samples, 2-64-3 with dropout 0.1 and L2 5e-4 on the first layer, Adam
     /// (lr 0.05, decay 5e-5, ε 1e-7), 10,001 full-batch epochs; validation on a separate draw.
-    func spiral() -> Report {
+    func spiral(captured: Bool) -> Report {
         let train = spiralData(samples: 1000, classes: 3, seed: 0, as: Float.self)
         let validation = spiralData(samples: 100, classes: 3, seed: 1, as: Float.self)
         var generator = RandomGenerator(seed: 0)
@@ -103,16 +127,12 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
         }
         let optimizer = Adam(
             parameters: model.parameters, learningRate: 0.05, epsilon: 1e-7, schedule: .inverseTimeDecay(5e-5))
-        let labels = classIndices(train.labels)
+        let step = trainingStep(model: model, optimizer: optimizer, captured: captured) { logits, labels in
+            softmaxCrossEntropy(logits: logits, labels: labels) + model.regularizationLoss()
+        }
         let epochs = 10_001
         let seconds = timed {
-            for _ in 0..<epochs {
-                let loss =
-                    softmaxCrossEntropy(logits: model(train.features), labels: labels) + model.regularizationLoss()
-                optimizer.zeroGrad()
-                loss.backward()
-                optimizer.step()
-            }
+            for _ in 0..<epochs { _ = step(train.features, train.labels) }
         }
         model.eval()
         let accuracy = withoutGrad {
@@ -120,7 +140,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
         }
         return Report(
             workload: rawValue, seconds: seconds, stepsPerSecond: Double(epochs) / seconds,
-            metricName: "validation_accuracy", metric: accuracy)
+            metricName: "validation_accuracy", metric: accuracy, replayedSteps: step.replayedCalls,
+            eagerReason: step.eagerReason)
     }
 
     /// A model trained on MNIST with softmax cross-entropy, Adam and shuffled minibatches; test
@@ -129,7 +150,7 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
     /// cnn-mnist` (``MNISTData/cnn()``) on `[N, 1, 28, 28]` images, one epoch, batch 128, Adam 1e-3.
     func mnist(
         name: String, model: Sequential<Float> = MNISTData.model(), imageShaped: Bool = false, epochs: Int,
-        batchSize: Int, learningRate: Double, dataDirectory: String?
+        batchSize: Int, learningRate: Double, dataDirectory: String?, captured: Bool
     ) throws -> Report {
         let data = try MNISTData.load(directory: dataDirectory)
         let optimizer = Adam(parameters: model.parameters, learningRate: learningRate)
@@ -139,13 +160,13 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
             imageShaped ? features.reshaped([features.shape[0], 1, 28, 28]) : features
         }
         model.train()
+        let step = trainingStep(model: model, optimizer: optimizer, captured: captured) { logits, labels in
+            softmaxCrossEntropy(logits: logits, labels: labels)
+        }
         let seconds = timed {
             for _ in 0..<epochs {
                 for batch in data.train.batches(size: batchSize, shuffledBy: &shuffle) {
-                    let loss = softmaxCrossEntropy(logits: model(input(batch.features)), labels: batch.labels)
-                    optimizer.zeroGrad()
-                    loss.backward()
-                    optimizer.step()
+                    _ = step(input(batch.features), batch.labels)
                     steps += 1
                 }
             }
@@ -161,15 +182,19 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
         }
         return Report(
             workload: name, seconds: seconds, stepsPerSecond: Double(steps) / seconds,
-            metricName: "test_accuracy", metric: correct / Double(data.test.count), data: data.source)
+            metricName: "test_accuracy", metric: correct / Double(data.test.count), data: data.source,
+            replayedSteps: step.replayedCalls, eagerReason: step.eagerReason)
     }
 
     /// mnist-b128's step 10,000 times; resident memory every 1,000 steps shows whether it is
     /// flat (no growth from the tape or caches).
-    func memory(dataDirectory: String?) throws -> Report {
+    func memory(dataDirectory: String?, captured: Bool) throws -> Report {
         let data = try MNISTData.load(directory: dataDirectory)
         let model = MNISTData.model()
         let optimizer = Adam(parameters: model.parameters, learningRate: 1e-3)
+        let step = trainingStep(model: model, optimizer: optimizer, captured: captured) { logits, labels in
+            softmaxCrossEntropy(logits: logits, labels: labels)
+        }
         var shuffle = RandomGenerator(seed: 1)
         var steps = 0
         var samples: [Double] = []
@@ -177,10 +202,7 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
         let seconds = timed {
             while steps < totalSteps {
                 for batch in data.train.batches(size: 128, shuffledBy: &shuffle) where steps < totalSteps {
-                    let loss = softmaxCrossEntropy(logits: model(batch.features), labels: batch.labels)
-                    optimizer.zeroGrad()
-                    loss.backward()
-                    optimizer.step()
+                    _ = step(batch.features, batch.labels)
                     steps += 1
                     if steps % 1000 == 0 { samples.append((currentResidentMegabytes() * 10).rounded() / 10) }
                 }
@@ -190,6 +212,6 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
         return Report(
             workload: rawValue, seconds: seconds, stepsPerSecond: Double(steps) / seconds,
             metricName: "rss_growth_mb_steps_1000_to_10000", metric: growth, data: data.source,
-            residentMBSamples: samples)
+            residentMBSamples: samples, replayedSteps: step.replayedCalls, eagerReason: step.eagerReason)
     }
 }

@@ -100,6 +100,12 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
 
     @OptionGroup var plotOptions: PlotOptions
 
+    @Flag(
+        help:
+            "Run every training step eagerly on the tape instead of replaying a captured step (the results are the same bit for bit; for comparison). (default: off)"
+    )
+    var eager = false
+
     @Flag(help: "Print only the final summary. (default: off)")
     var quiet = false
 
@@ -188,6 +194,7 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
             logPath: log,
             tensorBoardDirectory: tensorboard,
             plotDirectory: plotOptions.directory,
-            outputMode: json ? .json : quiet ? .quiet : .automatic)
+            outputMode: json ? .json : quiet ? .quiet : .automatic,
+            capturedSteps: !eager)
     }
 }

@@ -106,6 +106,18 @@ struct ClassifierTraining {
             model.summary(inputShape: [settings.batchSize] + (sampleShape ?? Array(train.features.shape.dropFirst())))
                 .description)
         Interruption.install()
+        // The step as a function of the batch: captured after its first calls and replayed (the
+        // same numbers as eager, bit for bit), unless --eager. The loss is checked after it
+        // returns; a diverged step has already updated the weights, and the run stops.
+        let trainingStep = CapturedStep(enabled: settings.capturedSteps) {
+            (input: Tensor<Float>, labels: Tensor<Float>) -> [Tensor<Float>] in
+            optimizer.zeroGrad()
+            let logits = model(input)
+            let dataLoss = head.loss(logits: logits, labels: labels)
+            (regularized ? dataLoss + model.regularizationLoss() : dataLoss).backward()
+            optimizer.step()
+            return [dataLoss, logits]
+        }
         for epoch in stride(from: firstEpoch, through: settings.epochs, by: 1) {
             model.train()
             // A full batch in any order gives the same gradient: skip the per-epoch copy.
@@ -119,13 +131,9 @@ struct ClassifierTraining {
             var correct = 0
             var seen = 0
             for (step, batch) in batches.enumerated() {
-                optimizer.zeroGrad()
-                let logits = model(modelInput(batch.features))
-                let dataLoss = head.loss(logits: logits, labels: batch.labels)
-                let loss = Double(dataLoss.item)
+                let results = trainingStep(modelInput(batch.features), batch.labels)
+                let (loss, logits) = (Double(results[0].item), results[1])
                 guard loss.isFinite else { throw diverged(loss: loss, epoch: epoch, step: step + 1) }
-                (regularized ? dataLoss + model.regularizationLoss() : dataLoss).backward()
-                optimizer.step()
                 let labels = classIndices(batch.labels)
                 let hits = zip(head.predictions(logits), labels).filter { $0 == $1 }.count
                 lossSum += loss * Double(labels.count)

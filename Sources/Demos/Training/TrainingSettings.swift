@@ -36,6 +36,8 @@ struct TrainingSettings: Equatable, Sendable {
     var plotDirectory: String?
     /// How much the run prints.
     var outputMode: OutputMode
+    /// Whether training steps are captured and replayed (``CapturedStep``); `--eager` turns it off.
+    var capturedSteps = true
 }
 
 /// How much a run prints on standard output.

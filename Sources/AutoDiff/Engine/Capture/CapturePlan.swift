@@ -30,7 +30,8 @@ final class CapturePlan {
     var owned: [Buffer]
     /// Per input of the step, its slot (nil when no kernel reads it).
     let inputSlots: [Slot?]
-    let outputSlot: Slot
+    /// Per result of the step, its slot.
+    let outputSlots: [Slot]
     /// Tensors used in place (not owned) with the reference count they had when the plan was built.
     var watched: [(buffer: Unmanaged<Buffer>, identity: ObjectIdentifier, count: Int)] = []
     /// Set when a watched buffer is freed.
@@ -39,8 +40,8 @@ final class CapturePlan {
     let temporaryBytes: (recorded: Int, planned: Int)
 
     /// Builds the plan of `recorder`'s program. `inputs` are the buffers the step was called
-    /// with, `output` the buffer it returned.
-    init(_ recorder: CaptureRecorder, inputs: [Buffer], output: Buffer) throws(CaptureRefusal) {
+    /// with, `outputs` those of its results.
+    init(_ recorder: CaptureRecorder, inputs: [Buffer], outputs: [Buffer]) throws(CaptureRefusal) {
         backend = recorder.device.backend
         kernels = ContiguousArray(recorder.kernels)
         hostSteps = recorder.hostSteps
@@ -66,12 +67,18 @@ final class CapturePlan {
             inputSlots.append(slot)
         }
         self.inputSlots = inputSlots
-        guard let outputSlot = recorder.slotOf[ObjectIdentifier(output)],
-            recorder.slots[Int(outputSlot)].origin == .produced
-        else {
-            throw CaptureRefusal("the step's result is not computed by its kernels (it returns an input or a constant)")
+        var outputSlots: [Slot] = []
+        for buffer in outputs {
+            guard let slot = recorder.slotOf[ObjectIdentifier(buffer)], recorder.slots[Int(slot)].origin == .produced
+            else {
+                throw CaptureRefusal(
+                    "a result of the step is not computed by its kernels (it returns an input, a constant or a tensor from outside)"
+                )
+            }
+            outputSlots.append(slot)
         }
-        self.outputSlot = outputSlot
+        self.outputSlots = outputSlots
+        let outputSet = Set(outputSlots)
 
         // Temporaries: first and last use; greedy sharing among equal sizes, a buffer free
         // from the kernel after its last use.
@@ -97,7 +104,7 @@ final class CapturePlan {
                 let buffer = record.snapshot ?? record.buffer.takeUnretainedValue()
                 owned.append(buffer)
                 table[index] = .passUnretained(buffer)
-            case .produced where slot == outputSlot:
+            case .produced where outputSet.contains(slot):
                 let buffer = record.buffer.takeUnretainedValue()
                 owned.append(buffer)
                 table[index] = .passUnretained(buffer)
@@ -157,17 +164,18 @@ final class CapturePlan {
         if let slot = inputSlots[index] { table[Int(slot)] = .passUnretained(buffer) }
     }
 
-    /// Runs the program once and returns the output's buffer. The caller checked
-    /// ``holdersUnchanged`` and bound the inputs.
-    func replay() -> Buffer {
-        // The previous result is the plan's buffer; if the caller still holds it, the new result
-        // goes to a new buffer rather than overwrite the value they kept.
-        let outputIndex = Int(outputSlot)
-        if retainCount(table[outputIndex]) > 1 {
-            let previous = table[outputIndex].takeUnretainedValue()
+    /// The buffers of the step's results after the last replay.
+    var outputBuffers: [Buffer] { outputSlots.map { table[Int($0)].takeUnretainedValue() } }
+
+    /// Runs the program once. The caller checked ``holdersUnchanged`` and bound the inputs.
+    func replay() {
+        // A result is the plan's buffer; if the caller still holds the previous one, the new
+        // result goes to a new buffer rather than overwrite the value they kept.
+        for slot in outputSlots where retainCount(table[Int(slot)]) > 1 {
+            let previous = table[Int(slot)].takeUnretainedValue()
             let fresh = Buffer.allocateUntracked(previous.count, previous.dtype, device: previous.device)
             if let position = owned.firstIndex(where: { $0 === previous }) { owned[position] = fresh }
-            table[outputIndex] = .passUnretained(fresh)
+            table[Int(slot)] = .passUnretained(fresh)
         }
         let table = UnsafePointer(self.table)
         let backend = self.backend
@@ -183,7 +191,6 @@ final class CapturePlan {
                 }
             }
         }
-        return table[outputIndex].takeUnretainedValue()
     }
 }
 

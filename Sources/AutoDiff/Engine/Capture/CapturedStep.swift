@@ -17,6 +17,38 @@ public protocol CaptureArgument {
     static func captured(_ buffer: Buffer, shape: [Int]) -> Self
 }
 
+/// What a captured step returns: one value (a tensor) or several (an array of them).
+public protocol CaptureResult {
+    /// The buffers of the values, in order.
+    var captureBuffers: [Buffer] { get }
+    /// Their shapes.
+    var captureShapes: [[Int]] { get }
+    /// The result over `buffers` with `shapes`, outside any tape.
+    static func captured(_ buffers: [Buffer], shapes: [[Int]]) -> Self
+}
+
+extension Tensor: CaptureResult {
+    /// The tensor's buffer, alone.
+    public var captureBuffers: [Buffer] { [storage] }
+    /// The tensor's shape, alone.
+    public var captureShapes: [[Int]] { [shape] }
+    /// A constant tensor over the one buffer.
+    public static func captured(_ buffers: [Buffer], shapes: [[Int]]) -> Tensor {
+        Tensor(shape: shapes[0], storage: buffers[0])
+    }
+}
+
+extension Array: CaptureResult where Element: CaptureArgument {
+    /// The elements' buffers.
+    public var captureBuffers: [Buffer] { map(\.captureBuffer) }
+    /// The elements' shapes.
+    public var captureShapes: [[Int]] { map(\.captureShape) }
+    /// Values over `buffers` with `shapes`.
+    public static func captured(_ buffers: [Buffer], shapes: [[Int]]) -> [Element] {
+        zip(buffers, shapes).map { Element.captured($0, shape: $1) }
+    }
+}
+
 extension Tensor: CaptureArgument {
     /// The tensor's buffer.
     public var captureBuffer: Buffer { storage }
@@ -60,7 +92,7 @@ extension Tensor: CaptureArgument {
 /// the tensors it updates. Swift control flow that depends on anything else (a counter, a flag)
 /// is fixed at the recorded calls. The result is returned without a tape; a replay writes it
 /// into a buffer the caller no longer holds.
-public final class CapturedStep<each Input: CaptureArgument, Output: CaptureArgument> {
+public final class CapturedStep<each Input: CaptureArgument, Output: CaptureResult> {
     private let body: (repeat each Input) -> Output
     /// Eager calls per input signature before the two recorded calls.
     public let warmup: Int
@@ -103,7 +135,8 @@ public final class CapturedStep<each Input: CaptureArgument, Output: CaptureArgu
                     index += 1
                 }
                 replayedCalls += 1
-                return Output.captured(plan.replay(), shape: entry.outputShape)
+                plan.replay()
+                return outputs(plan.outputBuffers, entry.outputShapes)
             }
             entry.invalidations += 1
             entry.phase =
@@ -117,62 +150,63 @@ public final class CapturedStep<each Input: CaptureArgument, Output: CaptureArgu
         case .warming:
             entry.calls += 1
             if entry.calls <= warmup { return eager(repeat each input, entry: entry) }
-            let (output, recorder) = record(repeat each input)
-            if let refusal = recorder.refusal {
-                entry.phase = .eager(refusal)
-            } else {
-                entry.phase = .recordedOnce(recorder)
-            }
-            return output
+            let (buffers, shapes, recorder) = record(repeat each input)
+            entry.phase = recorder.refusal.map { .eager($0) } ?? .recordedOnce(recorder)
+            return outputs(buffers, shapes)
         case .recordedOnce(let first):
-            let (output, recorder) = record(repeat each input)
-            var inputs: [Buffer] = []
-            for value in repeat each input { inputs.append(value.captureBuffer) }
+            let (buffers, shapes, recorder) = record(repeat each input)
             if let refusal = recorder.refusal {
                 entry.phase = .eager(refusal)
-                return output
-            }
-            if let difference = recorder.difference(from: first) {
+            } else if let difference = recorder.difference(from: first) {
                 // State created lazily by the first calls (a gradient buffer, an optimizer's
                 // moments) can make two recordings differ once: record again, up to twice.
                 entry.rerecordings += 1
                 entry.phase = entry.rerecordings > 2 ? .eager(difference) : .recordedOnce(recorder)
                 if entry.rerecordings > 2 { eagerReason = difference }
-                return output
+            } else {
+                var inputs: [Buffer] = []
+                for value in repeat each input { inputs.append(value.captureBuffer) }
+                do {
+                    let plan = try CapturePlan(recorder, inputs: inputs, outputs: buffers)
+                    entry.outputShapes = shapes
+                    entry.phase = .ready(plan)
+                    plannedKernelCount = plan.kernels.count
+                    plannedTemporaryBytes = (plan.temporaryBytes.recorded, plan.temporaryBytes.planned)
+                    plan.settle()
+                } catch {
+                    entry.phase = .eager(error.reason)
+                    eagerReason = error.reason
+                }
             }
-            do {
-                let plan = try CapturePlan(recorder, inputs: inputs, output: output.captureBuffer)
-                entry.outputShape = output.captureShape
-                entry.phase = .ready(plan)
-                let result = Output.captured(output.captureBuffer, shape: output.captureShape)
-                plannedKernelCount = plan.kernels.count
-                plannedTemporaryBytes = (plan.temporaryBytes.recorded, plan.temporaryBytes.planned)
-                _ = consume output
-                inputs.removeAll()
-                plan.settle()
-                return result
-            } catch {
-                entry.phase = .eager(error.reason)
-                return output
-            }
+            return outputs(buffers, shapes)
         }
+    }
+
+    /// The step's results over `buffers`, without a tape.
+    private func outputs(_ buffers: [Buffer], _ shapes: [[Int]]) -> Output {
+        Output.captured(buffers, shapes: shapes)
     }
 
     private func eager(_ input: repeat each Input, entry: StepEntry) -> Output {
         eagerCalls += 1
         if case .eager(let reason) = entry.phase { eagerReason = reason }
-        let output = body(repeat each input)
-        return Output.captured(output.captureBuffer, shape: output.captureShape)
+        let results = body(repeat each input)
+        let (buffers, shapes) = (results.captureBuffers, results.captureShapes)
+        return outputs(buffers, shapes)
     }
 
-    private func record(_ input: repeat each Input) -> (Output, CaptureRecorder) {
+    /// One recorded call: its results' buffers and shapes (the results themselves, with their
+    /// tapes, are dropped here) and the recording.
+    private func record(_ input: repeat each Input) -> ([Buffer], [[Int]], CaptureRecorder) {
         recordedCalls += 1
         var inputs: [Buffer] = []
         for value in repeat each input { inputs.append(value.captureBuffer) }
         let recorder = CaptureRecorder(device: inputs.first?.device ?? .cpu, inputs: inputs)
-        let output = recorder.recording { body(repeat each input) }
+        inputs.removeAll()
+        let results = recorder.recording { body(repeat each input) }
+        let (buffers, shapes) = (results.captureBuffers, results.captureShapes)
         if let refusal = recorder.refusal { eagerReason = refusal }
-        return (Output.captured(output.captureBuffer, shape: output.captureShape), recorder)
+        return (buffers, shapes, recorder)
     }
 
     private func entry(_ input: repeat each Input) -> StepEntry {
@@ -202,7 +236,6 @@ public final class CapturedStep<each Input: CaptureArgument, Output: CaptureArgu
         last = (signature, entry)
         return entry
     }
-
 }
 
 /// One input signature of a step: shapes, element types and devices of its inputs, and grad mode.
@@ -218,7 +251,7 @@ private final class StepEntry {
     var invalidations = 0
     var rerecordings = 0
     var phase = StepPhase.warming
-    var outputShape: [Int] = []
+    var outputShapes: [[Int]] = []
 }
 
 private enum StepPhase {
