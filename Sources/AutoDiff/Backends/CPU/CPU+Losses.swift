@@ -2,11 +2,11 @@
 // Double through the Swift loops.
 
 extension CPUBackend {
-    public func sigmoidCrossEntropy(_ z: Buffer, targets y: Buffer, sigmoid: Buffer?) -> Double {
+    public func sigmoidCrossEntropy(_ z: Buffer, targets y: Buffer, sigmoid: Buffer?, into loss: Buffer) {
         switch z.dtype {
-        case .float32: f32.sigmoidCrossEntropy(z, y, sigmoid)
-        case .float64: f64.sigmoidCrossEntropy(z, y, sigmoid)
-        case .uint8: unsupported(z.dtype, "sigmoidCrossEntropy")
+        case .float32: f32.sigmoidCrossEntropy(z, y, sigmoid, loss)
+        case .float64: f64.sigmoidCrossEntropy(z, y, sigmoid, loss)
+        case .uint8, .int64: unsupported(z.dtype, "sigmoidCrossEntropy")
         }
     }
 
@@ -14,34 +14,40 @@ extension CPUBackend {
         switch out.dtype {
         case .float32: f32.sigmoidCrossEntropyGradient(sigmoid, y, scale, out)
         case .float64: f64.sigmoidCrossEntropyGradient(sigmoid, y, scale, out)
-        case .uint8: unsupported(out.dtype, "sigmoidCrossEntropyGradient")
+        case .uint8, .int64: unsupported(out.dtype, "sigmoidCrossEntropyGradient")
         }
     }
 
-    public func softmaxCrossEntropy(_ z: Buffer, labels: [Int], rows: Int, classes: Int, probabilities: Buffer?)
-        -> Double
-    {
+    public func softmaxCrossEntropy(
+        _ z: Buffer, labels: Buffer, rows: Int, classes: Int, probabilities: Buffer?, into loss: Buffer
+    ) -> Int? {
+        if let bad = CPULoops.firstOutOfRange(labels, classes) { return bad }
+        let labels = labels.host(Int.self)
         switch z.dtype {
-        case .float32: f32.softmaxCrossEntropy(z, labels, rows, classes, probabilities)
-        case .float64: f64.softmaxCrossEntropy(z, labels, rows, classes, probabilities)
-        case .uint8: unsupported(z.dtype, "softmaxCrossEntropy")
+        case .float32: f32.softmaxCrossEntropy(z, labels, rows, classes, probabilities, loss)
+        case .float64: f64.softmaxCrossEntropy(z, labels, rows, classes, probabilities, loss)
+        case .uint8, .int64: unsupported(z.dtype, "softmaxCrossEntropy")
         }
+        return nil
     }
 
     public func softmaxCrossEntropyGradient(
-        probabilities: Buffer, labels: [Int], rows: Int, classes: Int, scale: Double, into out: Buffer
-    ) {
+        probabilities: Buffer, labels: Buffer, rows: Int, classes: Int, scale: Double, into out: Buffer
+    ) -> Int? {
+        if let bad = CPULoops.firstOutOfRange(labels, classes) { return bad }
+        let labels = labels.host(Int.self)
         switch out.dtype {
         case .float32: f32.softmaxCrossEntropyGradient(probabilities, labels, rows, classes, scale, out)
         case .float64: f64.softmaxCrossEntropyGradient(probabilities, labels, rows, classes, scale, out)
-        case .uint8: unsupported(out.dtype, "softmaxCrossEntropyGradient")
+        case .uint8, .int64: unsupported(out.dtype, "softmaxCrossEntropyGradient")
         }
+        return nil
     }
 }
 
 extension CPUKernels {
-    func sigmoidCrossEntropy(_ z: Buffer, _ y: Buffer, _ sigmoid: Buffer?) -> Double {
-        sigmoidCrossEntropyLoop(p(z), p(y), z.count, sigmoid.map(p))
+    func sigmoidCrossEntropy(_ z: Buffer, _ y: Buffer, _ sigmoid: Buffer?, _ loss: Buffer) {
+        p(loss)[0] = S(sigmoidCrossEntropyLoop(p(z), p(y), z.count, sigmoid.map(p)) / Double(z.count))
     }
 
     func sigmoidCrossEntropyGradient(_ sigmoid: Buffer, _ y: Buffer, _ scale: Double, _ out: Buffer) {
@@ -51,31 +57,30 @@ extension CPUKernels {
     /// Rows split across cores when there are enough of them (an exponential and a logarithm
     /// per element: weighted as four elements of plain work); the parts' sums are added in part
     /// order.
-    func softmaxCrossEntropy(_ z: Buffer, _ labels: [Int], _ rows: Int, _ classes: Int, _ probabilities: Buffer?)
-        -> Double
-    {
+    func softmaxCrossEntropy(
+        _ z: Buffer, _ labels: UnsafePointer<Int>, _ rows: Int, _ classes: Int, _ probabilities: Buffer?,
+        _ loss: Buffer
+    ) {
         let parts = ComputeThreads.parts(elements: 4 * rows * classes)
         let (logits, kept) = (p(z), probabilities.map(p))
-        return labels.withUnsafeBufferPointer { labels in
-            withUnsafeTemporaryAllocation(of: Double.self, capacity: parts) { sums in
-                let sums = sums.baseAddress!
-                ComputeThreads.forEachPart(parts) { part in
-                    let r = ComputeThreads.range(of: part, parts, in: rows, alignment: 1)
-                    let offset = r.lowerBound * classes
-                    sums[part] = softmaxCrossEntropyLoop(
-                        logits + offset, labels.baseAddress! + r.lowerBound, r.count, classes, kept.map { $0 + offset })
-                }
-                return (0..<parts).reduce(0.0) { $0 + sums[$1] }
+        let total = withUnsafeTemporaryAllocation(of: Double.self, capacity: parts) { sums in
+            let sums = sums.baseAddress!
+            ComputeThreads.forEachPart(parts) { part in
+                let r = ComputeThreads.range(of: part, parts, in: rows, alignment: 1)
+                let offset = r.lowerBound * classes
+                sums[part] = softmaxCrossEntropyLoop(
+                    logits + offset, labels + r.lowerBound, r.count, classes, kept.map { $0 + offset })
             }
+            return (0..<parts).reduce(0.0) { $0 + sums[$1] }
         }
+        p(loss)[0] = S(total / Double(rows))
     }
 
     func softmaxCrossEntropyGradient(
-        _ probabilities: Buffer, _ labels: [Int], _ rows: Int, _ classes: Int, _ scale: Double, _ out: Buffer
+        _ probabilities: Buffer, _ labels: UnsafePointer<Int>, _ rows: Int, _ classes: Int, _ scale: Double,
+        _ out: Buffer
     ) {
-        labels.withUnsafeBufferPointer {
-            CPULoops.softmaxCrossEntropyGradient(
-                p(probabilities), labels: $0.baseAddress!, rows: rows, classes: classes, scale: S(scale), into: p(out))
-        }
+        CPULoops.softmaxCrossEntropyGradient(
+            p(probabilities), labels: labels, rows: rows, classes: classes, scale: S(scale), into: p(out))
     }
 }

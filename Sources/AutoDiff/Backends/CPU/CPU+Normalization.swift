@@ -28,7 +28,7 @@ extension CPUBackend {
             Self.forEachGroupRange(groups, elements: x.count) { r in
                 CPULoops.normalize(px, outer, groups, inner, r, epsilon, ps, pb, po, pm, pr)
             }
-        case .uint8: unsupported(x.dtype, "normalize")
+        case .uint8, .int64: unsupported(x.dtype, "normalize")
         }
     }
 
@@ -52,7 +52,7 @@ extension CPUBackend {
             Self.forEachGroupRange(groups, elements: 2 * x.count) { r in
                 CPULoops.normalizeBackward(pg, px, pm, pr, ps, outer, groups, inner, r, pd, sg, sgx)
             }
-        case .uint8: unsupported(x.dtype, "normalizeBackward")
+        case .uint8, .int64: unsupported(x.dtype, "normalizeBackward")
         }
     }
 
