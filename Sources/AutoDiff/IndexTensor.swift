@@ -10,7 +10,7 @@
 /// **No gradient flows through an integer tensor.** It is a type of its own with no tape entry:
 /// it has no `requiringGrad()`, `grad` or `backward()`, so asking one for a gradient does not
 /// compile. A float tensor built from one (``Tensor/init(converting:)-(IndexTensor)``,
-/// ``Tensor/oneHot(_:classes:)-(IndexTensor,_)``) is a constant.
+/// ``Tensor/oneHot(_:classes:)``) is a constant.
 ///
 /// ```swift
 /// let labels = IndexTensor([2, 0, 1], shape: [3])
