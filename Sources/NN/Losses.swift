@@ -119,10 +119,23 @@ public func softmaxCrossEntropy<Scalar>(logits: Tensor<Scalar>, targets: Tensor<
     return -(targets * logits.logSoftmax(alongAxis: 1)).sum(alongAxis: 1).mean()
 }
 
+/// Softmax cross-entropy with labels in an integer tensor on the logits' device (`[N]`, or any
+/// shape of `N` elements), as ``softmaxCrossEntropy(logits:labels:)-(_,[Int])``: the labels never
+/// pass through the host.
+public func softmaxCrossEntropy<Scalar>(logits: Tensor<Scalar>, labels: IndexTensor) -> Tensor<Scalar> {
+    guard logits.rank == 2, logits.shape[0] == labels.count else {
+        tensorFailure(
+            "softmaxCrossEntropy: expected [N, classes] with N = \(labels.count) labels, got shape \(logits.shape)")
+    }
+    return Tensor.softmaxCrossEntropy(logits: logits, labels: labels.reshaped([labels.count]))
+}
+
 /// Softmax cross-entropy with labels held as a tensor of class indices (`[N]` or `[N, 1]`, as
-/// ``Dataset`` stores them).
+/// ``Dataset`` stores them). The labels become integers by a kernel on their device, which also
+/// checks that each is a whole number (one line naming the first that is not); the loss kernel
+/// checks their range. Nothing passes through the host.
 public func softmaxCrossEntropy<Scalar>(logits: Tensor<Scalar>, labels: Tensor<Scalar>) -> Tensor<Scalar> {
-    softmaxCrossEntropy(logits: logits, labels: classIndices(labels))
+    softmaxCrossEntropy(logits: logits, labels: IndexTensor(labels: labels, op: "softmaxCrossEntropy"))
 }
 
 /// Class indices from a tensor of integral values (`[N]` or `[N, 1]`); a value that is not a whole

@@ -194,9 +194,70 @@ struct UnrecordedKernelCrossCheckTests {
             return [mask.scalars.map(Double.init), Tensor<Float>(converting: x).scalars.map(Double.init)]
                 + comparisons.map(\.scalars)
                 + [Tensor<Double>.oneHot([3, 0, 2], classes: 4, on: device).scalars]
-                + [x.argmax(alongAxis: 1).map(Double.init), x.argmin(alongAxis: 0).map(Double.init)]
+                + [x.argmax(alongAxis: 1).scalars.map(Double.init), x.argmin(alongAxis: 0).scalars.map(Double.init)]
         }
         let (cpu, reference) = (run(on: .cpu), run(on: .reference))
         for (index, (a, b)) in zip(cpu, reference).enumerated() { #expect(a == b, "result \(index)") }
+    }
+
+    @Test("integer kernels agree exactly: conversions both ways, argmax along every axis, max pooling's indices")
+    func integerKernels() {
+        func run<S: TensorScalar>(on device: Device, _: S.Type) -> [[Int]] {
+            let x = Tensor<S>(converting: GradCheck.input([4, 5, 6], seed: 12)).to(device) * 7
+            let special = Tensor<S>(
+                [-2.75, -0.5, 0.5, 2.99, 3, -0.0, .nan, .infinity, -.infinity, 1e30, -4], on: device)
+            // The kernel's report of the first inexact value, and the truncated integers.
+            let truncated = IndexTensor(converting: special)
+            var results = [truncated.scalars, IndexTensor(converting: x).scalars]
+            results += [
+                Tensor<S>(converting: IndexTensor([Int.max, -3, 1 << 40, 0], on: device)).scalars.map { Int($0 / 1024) }
+            ]
+            results += (0..<3).flatMap { [x.argmax(alongAxis: $0).scalars, x.argmin(alongAxis: $0).scalars] }
+            let image = Tensor<S>(converting: GradCheck.input([2, 3, 7, 9], seed: 13)).to(device).requiringGrad()
+            let pooled = image.maxPool2d(kernelSize: [3, 2], stride: 2, padding: [1, 0], dilation: 1, ceilMode: true)
+            // The gradient of a sum of distinct weights shows where each maximum came from.
+            let weights = Tensor<S>(converting: IndexTensor.arange(to: pooled.count, on: device)).reshaped(pooled.shape)
+            (pooled * weights).sum().backward()
+            results.append(image.grad!.scalars.map { Int($0) })
+            return results
+        }
+        for (cpu, reference) in [
+            (run(on: .cpu, Float.self), run(on: .reference, Float.self)),
+            (run(on: .cpu, Double.self), run(on: .reference, Double.self)),
+        ] {
+            for (index, (a, b)) in zip(cpu, reference).enumerated() { #expect(a == b, "result \(index)") }
+        }
+        #expect(run(on: .cpu, Float.self)[0] == [-2, 0, 0, 2, 3, 0, Int.min, Int.min, Int.min, Int.min, -4])
+    }
+
+    @Test("index kernels report the first index out of range at the same position on both devices")
+    func indexReports() {
+        func reports(on device: Device) -> [Int?] {
+            let backend = device.backend
+            func buffer<T>(_ values: [T], _ dtype: DType) -> Buffer {
+                let buffer = backend.allocate(values.count, dtype)
+                values.withUnsafeBytes { backend.copy(fromHost: $0.baseAddress!, into: buffer) }
+                return buffer
+            }
+            let x = buffer([Float](repeating: 1, count: 12), .float32)
+            let indices = buffer([0, 2, -1, 5, 7, 1], .int64)
+            let (scratch, loss) = (backend.allocate(64, .float32), backend.allocate(1, .float32))
+            let labels = buffer([1, 3, 4], .int64)
+            let pairs = buffer([Float](repeating: 1, count: 6), .float32)
+            return [
+                backend.indexSelect(x, outer: 1, length: 3, inner: 4, indices: indices, into: scratch),
+                backend.indexAdd(x, outer: 1, length: 5, inner: 4, indices: indices, into: scratch),
+                backend.gather(x, outer: 2, length: 6, inner: 1, indices: indices, into: scratch),
+                backend.scatterAdd(pairs, outer: 1, length: 6, inner: 1, indices: indices, into: scratch),
+                backend.softmaxCrossEntropy(x, labels: labels, rows: 3, classes: 4, probabilities: nil, into: loss),
+                backend.softmaxCrossEntropyGradient(
+                    probabilities: x, labels: labels, rows: 3, classes: 4, scale: buffer([1], .float32), into: scratch),
+                backend.convert(buffer([1, 2, 2.5, 3.5], .float64), into: backend.allocate(4, .int64)),
+                backend.convert(buffer([1, 2, 3, -0.0], .float64), into: backend.allocate(4, .int64)),
+                backend.indexSelect(x, outer: 1, length: 3, inner: 4, indices: buffer([2, 0], .int64), into: scratch),
+            ]
+        }
+        #expect(reports(on: .cpu) == [2, 2, 2, 2, 2, 2, 2, nil, nil])
+        #expect(reports(on: .reference) == [2, 2, 2, 2, 2, 2, 2, nil, nil])
     }
 }

@@ -14,23 +14,27 @@ public enum DType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case float32, float64
     /// Bytes, for masks (dropout's kept elements).
     case uint8
+    /// 64-bit signed integers (Swift's `Int` on the 64-bit platforms the library runs on):
+    /// indices, class labels and argmax results (``IndexTensor``), PyTorch's default index type.
+    case int64
 
     /// The size of one element in bytes.
     @inline(__always)
     public var byteCount: Int {
         switch self {
         case .float32: 4
-        case .float64: 8
+        case .float64, .int64: 8
         case .uint8: 1
         }
     }
 
-    /// The name safetensors and descriptions use (`F32`, `F64`, `U8`).
+    /// The name safetensors and descriptions use (`F32`, `F64`, `U8`, `I64`).
     public var name: String {
         switch self {
         case .float32: "F32"
         case .float64: "F64"
         case .uint8: "U8"
+        case .int64: "I64"
         }
     }
 
@@ -191,7 +195,8 @@ public protocol Backend: AnyObject, Sendable {
 
     // MARK: Elementwise
 
-    /// `out[i] = value` for every element.
+    /// `out[i] = value` for every element (truncated toward zero for `int64`, which the value
+    /// must fit).
     func fill(_ out: Buffer, with value: Double)
     /// `out[i] = f(x[i])` (same count).
     func unary(_ op: UnaryKernel, _ x: Buffer, into out: Buffer)
@@ -210,8 +215,14 @@ public protocol Backend: AnyObject, Sendable {
     /// (other elements of the destination buffer are left as they are): a slice's adjoint,
     /// joining tensors, an in-place update.
     func copy(_ source: Buffer, into destination: StridedView, shape: [Int])
-    /// `out[i] = x[i]` converted to `out`'s element type (round to nearest).
-    func convert(_ x: Buffer, into out: Buffer)
+    /// `out[i] = x[i]` converted to `out`'s element type: between floats and from `int64` to a
+    /// float, the nearest value; from a float to `int64`, truncated toward zero (PyTorch's
+    /// `.long()`), with NaN, ±∞ and values outside `int64`'s range giving `Int64.min`; between
+    /// equal types, a copy. Returns, for a float → `int64` conversion, the position of the first
+    /// element that is not a whole number representable in `int64` (NaN, ±∞, a fraction, too
+    /// large), else `nil`: class labels held as floats are checked in the same pass.
+    @discardableResult
+    func convert(_ x: Buffer, into out: Buffer) -> Int?
 
     // MARK: Reductions
 
@@ -227,8 +238,9 @@ public protocol Backend: AnyObject, Sendable {
     /// For `x` seen as `[outer, length, inner]` (`length ≥ 1`), the index `k` of the largest
     /// (`.max`) or smallest (`.min`) `x[o, k, i]` for each `(o, i)`: the elements are compared
     /// with `>` (`<`) against the best so far, starting from `k = 0`, so the first of equal
-    /// elements wins and a NaN is chosen only when it comes first.
-    func argReduce(_ op: ReductionKernel, _ x: Buffer, outer: Int, length: Int, inner: Int) -> [Int]
+    /// elements wins and a NaN is chosen only when it comes first. `out` is an `int64` buffer of
+    /// `outer·inner` elements: `out[o·inner + i] = k`.
+    func argReduce(_ op: ReductionKernel, _ x: Buffer, outer: Int, length: Int, inner: Int, into out: Buffer)
     /// The index of the first element that is NaN or ±∞, if any.
     func firstNonFinite(_ x: Buffer) -> Int?
 
@@ -246,18 +258,28 @@ public protocol Backend: AnyObject, Sendable {
 
     // MARK: Indexing
 
+    // Indices are `int64` buffers. A kernel given indices checks them as it reads them: it
+    // returns the position (in the index buffer) of the first index outside `0..<length`, having
+    // written nothing outside `out` (whose contents are then unspecified), or `nil` when every
+    // index is in range. Ops turn the position into their one-line error; no separate pass on the
+    // host reads the indices.
+
     /// `x` seen as `[outer, length, inner]`: `out[o, j, i] = x[o, indices[j], i]` (`out` is
-    /// `[outer, indices.count, inner]`). Indices are in `0..<length`.
-    func indexSelect(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: [Int], into out: Buffer)
+    /// `[outer, indices.count, inner]`).
+    @discardableResult
+    func indexSelect(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: Buffer, into out: Buffer) -> Int?
     /// The adjoint of ``indexSelect(_:outer:length:inner:indices:into:)``: `out` (`[outer,
     /// length, inner]`) ← 0, then `out[o, indices[j], i] += x[o, j, i]` for every `j` in order.
-    func indexAdd(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: [Int], into out: Buffer)
+    @discardableResult
+    func indexAdd(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: Buffer, into out: Buffer) -> Int?
     /// `x` seen as `[outer, length, inner]`, `out` and `indices` as `[outer, k, inner]`:
     /// `out[o, j, i] = x[o, indices[o, j, i], i]`.
-    func gather(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: [Int], into out: Buffer)
+    @discardableResult
+    func gather(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: Buffer, into out: Buffer) -> Int?
     /// The adjoint of ``gather(_:outer:length:inner:indices:into:)``: `out` (`[outer, length,
     /// inner]`) ← 0, then `out[o, indices[o, j, i], i] += x[o, j, i]` in row-major order of `x`.
-    func scatterAdd(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: [Int], into out: Buffer)
+    @discardableResult
+    func scatterAdd(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: Buffer, into out: Buffer) -> Int?
 
     // MARK: Convolution and pooling
 
@@ -290,10 +312,11 @@ public protocol Backend: AnyObject, Sendable {
     /// for `a < kH`, `b < kW` that lie inside `H × W` (padding is −∞, never chosen). Walking the
     /// window in row-major order from value −∞ and the window's first inside element, an element
     /// replaces the best so far when it is greater or NaN (PyTorch's rule: the first of equal
-    /// maxima wins, a NaN propagates). Returns, for each output element in row-major order, the
-    /// chosen element's index `row·W + column` within its plane. Every window must hold at least
-    /// one inside element.
-    func maxPool2d(_ input: Buffer, into out: Buffer, _ geometry: Convolution2DGeometry) -> [Int]
+    /// maxima wins, a NaN propagates). `indices` (an `int64` buffer shaped as `out`) receives,
+    /// for each output element, the chosen element's index `row·W + column` within its plane
+    /// (what the backward pass's ``scatterAdd(_:outer:length:inner:indices:into:)`` reads).
+    /// Every window must hold at least one inside element.
+    func maxPool2d(_ input: Buffer, into out: Buffer, indices: Buffer, _ geometry: Convolution2DGeometry)
 
     // MARK: Randomness
 
@@ -316,17 +339,28 @@ public protocol Backend: AnyObject, Sendable {
 
     // MARK: Fused losses
 
-    /// `Σᵢ softplus(zᵢ) − yᵢ·zᵢ` with `softplus(z) = max(z, 0) + log(1 + e^{−|z|})`, summed in
-    /// Double; `sigmoid[i] = σ(zᵢ)` when given.
-    func sigmoidCrossEntropy(_ z: Buffer, targets y: Buffer, sigmoid: Buffer?) -> Double
-    /// `out[i] = (sigmoid[i] − y[i])·scale`.
-    func sigmoidCrossEntropyGradient(sigmoid: Buffer, targets y: Buffer, scale: Double, into out: Buffer)
-    /// `Σᵢ logSumExp(zᵢ) − zᵢ[labels[i]]` over the rows of `z` (`[rows, classes]`), summed in
-    /// Double; `probabilities[i, j] = softmax(zᵢ)ⱼ` when given.
-    func softmaxCrossEntropy(_ z: Buffer, labels: [Int], rows: Int, classes: Int, probabilities: Buffer?) -> Double
-    /// `out[i, j] = (probabilities[i, j] − [j = labels[i]])·scale`.
+    /// The mean `(1/n) Σᵢ softplus(zᵢ) − yᵢ·zᵢ` over the `n` elements, with `softplus(z) =
+    /// max(z, 0) + log(1 + e^{−|z|})`, summed and divided in Double and rounded once into
+    /// `loss` (one element of `z`'s type; NaN when `n = 0`); `sigmoid[i] = σ(zᵢ)` when given.
+    func sigmoidCrossEntropy(_ z: Buffer, targets y: Buffer, sigmoid: Buffer?, into loss: Buffer)
+    /// `out[i] = (sigmoid[i] − y[i])·scale[0]`, `scale` one element of the same type (the
+    /// upstream gradient over the count: it stays in a buffer, so a captured step replays it).
+    func sigmoidCrossEntropyGradient(sigmoid: Buffer, targets y: Buffer, scale: Buffer, into out: Buffer)
+    /// The mean `(1/rows) Σᵢ logSumExp(zᵢ) − zᵢ[labels[i]]` over the rows of `z` (`[rows,
+    /// classes]`), summed and divided in Double and rounded once into `loss` (one element of
+    /// `z`'s type); `probabilities[i, j] = softmax(zᵢ)ⱼ` when given. `labels` is an `int64` buffer
+    /// of `rows` elements; returns the position of the first label outside `0..<classes` (then
+    /// nothing is written), else `nil`.
+    @discardableResult
+    func softmaxCrossEntropy(
+        _ z: Buffer, labels: Buffer, rows: Int, classes: Int, probabilities: Buffer?, into loss: Buffer
+    ) -> Int?
+    /// `out[i, j] = (probabilities[i, j] − [j = labels[i]])·scale[0]` (`scale` one element); returns the position of the
+    /// first label outside `0..<classes` (then `out` is unspecified), else `nil`.
+    @discardableResult
     func softmaxCrossEntropyGradient(
-        probabilities: Buffer, labels: [Int], rows: Int, classes: Int, scale: Double, into out: Buffer)
+        probabilities: Buffer, labels: Buffer, rows: Int, classes: Int, scale: Buffer, into out: Buffer
+    ) -> Int?
 
     // MARK: Normalization
 
@@ -467,7 +501,7 @@ public enum UpdateKernel: Sendable, Equatable {
 
 /// The sizes of one 2-D convolution in NCHW layout, shared by its forward kernel and its two
 /// adjoints (``Backend/convolution2d(_:weight:bias:into:_:)``), and of a pooling's windows
-/// (``Backend/maxPool2d(_:into:_:)``, which uses neither the output channels nor the groups). Padding is given for the top
+/// (``Backend/maxPool2d(_:into:indices:_:)``, which uses neither the output channels nor the groups). Padding is given for the top
 /// and left edges; the bottom and right padding follow from the output size (an output row `i`
 /// reads input rows `i·sH − padTop + p·dH`, and rows outside the input read 0).
 public struct Convolution2DGeometry: Sendable, Equatable, CustomStringConvertible {

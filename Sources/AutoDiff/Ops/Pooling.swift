@@ -205,7 +205,9 @@ extension Tensor {
             kernelWidth: k[1], strideHeight: s[0], strideWidth: s[1], paddingTop: p[0], paddingLeft: p[1],
             dilationHeight: d[0], dilationWidth: d[1])
         let out = newBuffer(planes * o[0] * o[1])
-        let indices = backend.maxPool2d(storage, into: out, geometry)
+        let chosen = backend.allocate(planes * o[0] * o[1], .int64)
+        backend.maxPool2d(storage, into: out, indices: chosen, geometry)
+        let indices = IndexTensor(shape: [planes, o[0] * o[1]], storage: chosen)
         let inputShape = shape
         let outShape = Array(shape[..<2]) + windows.output
         return Tensor(shape: outShape, storage: out).recorded(.maxPool2d, self) {

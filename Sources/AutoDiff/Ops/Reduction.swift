@@ -148,16 +148,19 @@ extension Tensor {
 
     // MARK: Not differentiable
 
-    /// The index of the largest element along `axis` (the first one on ties), as integers.
+    /// The index of the largest element along `axis` (the first one on ties; a NaN only when it
+    /// comes first), as an integer tensor of the input's shape without `axis`, computed on the
+    /// tensor's device (PyTorch `argmax(dim)`). Not differentiable.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public func argmax(alongAxis axis: Int = -1) -> [Int] { argExtremum(axis, .max) }
-    /// The index of the smallest element along `axis` (the first one on ties).
+    public func argmax(alongAxis axis: Int = -1) -> IndexTensor { argExtremum(axis, .max) }
+    /// The index of the smallest element along `axis` (the first one on ties), as
+    /// ``argmax(alongAxis:)``.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public func argmin(alongAxis axis: Int = -1) -> [Int] { argExtremum(axis, .min) }
+    public func argmin(alongAxis axis: Int = -1) -> IndexTensor { argExtremum(axis, .min) }
 
-    private func argExtremum(_ axis: Int, _ op: ReductionKernel) -> [Int] {
+    private func argExtremum(_ axis: Int, _ op: ReductionKernel) -> IndexTensor {
         let axis = ShapeMath.axis(axis, rank: rank, op: op == .max ? "argmax" : "argmin")
         let n = shape[axis]
         guard n > 0 else {
@@ -165,6 +168,10 @@ extension Tensor {
         }
         let inner = shape[(axis + 1)...].reduce(1, *)
         let outer = shape[..<axis].reduce(1, *)
-        return backend.argReduce(op, storage, outer: outer, length: n, inner: inner)
+        let out = backend.allocate(outer * inner, .int64)
+        backend.argReduce(op, storage, outer: outer, length: n, inner: inner, into: out)
+        var outShape = shape
+        outShape.remove(at: axis)
+        return IndexTensor(shape: outShape, storage: out)
     }
 }

@@ -19,36 +19,48 @@ extension Tensor {
     /// ```swift
     /// let vectors = Tensor.embedding(indices: tokens, indexShape: [batch, time], weight: table)   // [B, T, D]
     /// ```
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
+    ///
+    /// A convenience for ``embedding(indices:weight:paddingIndex:)`` with indices from the host.
     public static func embedding(
         indices: [Int], indexShape: [Int], weight: Tensor, paddingIndex: Int? = nil
     ) -> Tensor {
-        guard weight.rank == 2 else {
-            tensorFailure("embedding: weight must be [numEmbeddings, embeddingDim], got shape \(weight.shape)")
-        }
         guard indexShape.allSatisfy({ $0 >= 0 }), ShapeMath.count(indexShape) == indices.count else {
             tensorFailure("embedding: index shape \(indexShape) does not hold the \(indices.count) indices given")
         }
-        let (rows, width) = (weight.shape[0], weight.shape[1])
-        if let position = indices.firstIndex(where: { $0 < 0 || $0 >= rows }) {
-            tensorFailure(
-                "embedding: index \(indices[position]) at position \(position) is out of range for \(rows) embeddings (weight \(weight.shape))"
-            )
+        return embedding(
+            indices: IndexTensor(indices, shape: indexShape, on: weight.device), weight: weight,
+            paddingIndex: paddingIndex)
+    }
+
+    /// Rows of `weight` (`[numEmbeddings, D]`) looked up by the integer tensor `indices`: the
+    /// result has shape `indices.shape + [D]`, with the formula and gradient of
+    /// ``embedding(indices:indexShape:weight:paddingIndex:)``. The kernel checks the indices as it
+    /// reads them and the padding mask is computed on the device, so the indices never pass
+    /// through the host.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public static func embedding(indices: IndexTensor, weight: Tensor, paddingIndex: Int? = nil) -> Tensor {
+        guard weight.rank == 2 else {
+            tensorFailure("embedding: weight must be [numEmbeddings, embeddingDim], got shape \(weight.shape)")
         }
+        let (rows, width) = (weight.shape[0], weight.shape[1])
         if let paddingIndex, paddingIndex < 0 || paddingIndex >= rows {
             tensorFailure("embedding: paddingIndex \(paddingIndex) is out of range for \(rows) embeddings")
         }
-        let looked = weight.indexSelect(alongAxis: 0, indices: indices)
-        var result = looked
-        if let paddingIndex, indices.contains(paddingIndex), looked.requiresGrad {
-            // The padding positions read the same values through a detached copy, so their
-            // upstream gradient stops here instead of reaching the padding row.
-            let keep = Tensor(
-                shape: [indices.count, 1], scalars: indices.map { $0 == paddingIndex ? 0 : 1 }, on: weight.device)
-            result = Tensor.where(keep, looked, looked.detached())
+        let looked = weight.selectedSlices(0, indices) { position in
+            tensorFailure(
+                "embedding: index \(indices.element(at: position)) at position \(position) is out of range for \(rows) embeddings (weight \(weight.shape))"
+            )
         }
-        return result.reshaped(indexShape + [width])
+        var result = looked
+        if let paddingIndex, looked.requiresGrad {
+            // The padding positions read the same values through a detached copy, so their
+            // upstream gradient stops here instead of reaching the padding row. (Compared as
+            // Doubles: exact for any index a table can have.)
+            let isPadding = Tensor<Double>(converting: indices.reshaped([indices.count, 1])) .== Double(paddingIndex)
+            result = Tensor.where(Tensor(converting: isPadding), looked.detached(), looked)
+        }
+        return result.reshaped(indices.shape + [width])
     }
 
     // MARK: Masks
@@ -200,6 +212,40 @@ extension Tensor {
         let crossEntropy = Tensor.softmaxCrossEntropy(logits: keptRows, labels: keptLabels)
         guard ε > 0 else { return crossEntropy }
         let uniform = -keptRows.logSoftmax(alongAxis: 1).mean()
+        return crossEntropy * Scalar(1 - ε) + uniform * Scalar(ε)
+    }
+
+    /// ``softmaxCrossEntropy(logits:labels:ignoreIndex:labelSmoothing:)-(_,[Int],_,_)`` with the
+    /// labels in an integer tensor on the logits' device (any shape; one label per position).
+    /// Without an `ignoreIndex` the labels never pass through the host: the fused kernel checks
+    /// them and writes the loss. With one, the kept positions are picked on the host (the labels
+    /// are read once), as in the `[Int]` form.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public static func softmaxCrossEntropy(
+        logits z: Tensor, labels: IndexTensor, ignoreIndex: Int? = nil, labelSmoothing ε: Double = 0
+    ) -> Tensor {
+        if ignoreIndex != nil {
+            return softmaxCrossEntropy(
+                logits: z, labels: labels.scalars, ignoreIndex: ignoreIndex, labelSmoothing: ε)
+        }
+        let n = labels.count
+        guard z.rank >= 1, let classes = z.shape.last, classes > 0, z.count / classes == n else {
+            tensorFailure(
+                "softmaxCrossEntropy: expected logits [..., classes] with \(n) positions for the \(n) labels, got shape \(z.shape)"
+            )
+        }
+        guard ε >= 0, ε <= 1 else {
+            tensorFailure("softmaxCrossEntropy: labelSmoothing \(ε) is outside [0, 1]")
+        }
+        let rows = z.reshaped([n, classes])
+        let crossEntropy = fusedSoftmaxCrossEntropy(rows, labels.reshaped([n])) { position in
+            tensorFailure(
+                "softmaxCrossEntropy: label \(labels.element(at: position)) at position \(position) is out of range for \(classes) classes"
+            )
+        }
+        guard ε > 0 else { return crossEntropy }
+        let uniform = -rows.logSoftmax(alongAxis: 1).mean()
         return crossEntropy * Scalar(1 - ε) + uniform * Scalar(ε)
     }
 }

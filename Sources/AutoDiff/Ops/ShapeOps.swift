@@ -218,40 +218,60 @@ extension Tensor {
     /// `indices[j]` of the input. Indices may repeat (a batch drawn with replacement, an
     /// embedding lookup). ∂/∂x = g's slices added back at their indices (`indexAdded(into:alongAxis:indices:)`).
     ///
-    /// Slices are copied whole (on the CPU, split across ``ComputeThreads`` when large).
+    /// Slices are copied whole (on the CPU, split across ``ComputeThreads`` when large). A
+    /// convenience for ``indexSelect(alongAxis:indices:)-(_,IndexTensor)`` with indices from the host.
     ///
     /// ```swift
     /// let batch = images.indexSelect(alongAxis: 0, indices: [17, 3, 42])   // [60000, 784] → [3, 784]
     /// ```
+    public func indexSelect(alongAxis axis: Int, indices: [Int]) -> Tensor {
+        indexSelect(alongAxis: axis, indices: IndexTensor(indices, on: device))
+    }
+
+    /// Whole slices along `axis` picked by the elements of `indices` (any shape, read in
+    /// row-major order), as ``indexSelect(alongAxis:indices:)-(_,[Int])``; the kernel checks the
+    /// indices as it reads them, so they never pass through the host.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public func indexSelect(alongAxis axis: Int, indices: [Int]) -> Tensor {
+    public func indexSelect(alongAxis axis: Int, indices: IndexTensor) -> Tensor {
         let a = ShapeMath.axis(axis, rank: rank, op: "indexSelect")
-        let n = shape[a]
-        if let bad = indices.first(where: { $0 < 0 || $0 >= n }) {
-            tensorFailure("indexSelect: index \(bad) is out of range for axis \(axis) of size \(n) (shape \(shape))")
+        return selectedSlices(a, indices) { position in
+            tensorFailure(
+                "indexSelect: index \(indices.element(at: position)) is out of range for axis \(axis) of size \(shape[a]) (shape \(shape))"
+            )
         }
+    }
+
+    /// ``indexSelect(alongAxis:indices:)-(_,IndexTensor)`` along the resolved axis `a`, calling
+    /// `outOfRange` with the position of the first index outside the axis.
+    func selectedSlices(_ a: Int, _ indices: IndexTensor, outOfRange: (Int) -> Never) -> Tensor {
+        indices.checkDevice(self, "indexSelect")
+        let n = shape[a]
         let outer = shape[..<a].reduce(1, *)
         let inner = shape[(a + 1)...].reduce(1, *)
         let k = indices.count
         var outShape = shape
         outShape[a] = k
         let out = newBuffer(outer * k * inner)
-        backend.indexSelect(storage, outer: outer, length: n, inner: inner, indices: indices, into: out)
+        if let position = backend.indexSelect(
+            storage, outer: outer, length: n, inner: inner, indices: indices.storage, into: out)
+        {
+            outOfRange(position)
+        }
         let inputShape = shape
         return Tensor(shape: outShape, storage: out).recorded(.indexSelect, self) {
             .unary { g, _ in g.indexAdded(into: inputShape, alongAxis: a, indices: indices) }
         }
     }
 
-    /// The adjoint of ``indexSelect(alongAxis:indices:)``: zeros of `fullShape` with slice `j`
+    /// The adjoint of ``indexSelect(alongAxis:indices:)-(_,IndexTensor)``: zeros of `fullShape` with slice `j`
     /// of `self` added at slice `indices[j]` (repeated indices add up). ∂/∂self = the upstream
-    /// gradient's slices at `indices`.
-    func indexAdded(into fullShape: [Int], alongAxis a: Int, indices: [Int]) -> Tensor {
+    /// gradient's slices at `indices`. The indices were checked by the forward op.
+    func indexAdded(into fullShape: [Int], alongAxis a: Int, indices: IndexTensor) -> Tensor {
         let outer = fullShape[..<a].reduce(1, *)
         let inner = fullShape[(a + 1)...].reduce(1, *)
         let out = newBuffer(ShapeMath.count(fullShape))
-        backend.indexAdd(storage, outer: outer, length: fullShape[a], inner: inner, indices: indices, into: out)
+        backend.indexAdd(storage, outer: outer, length: fullShape[a], inner: inner, indices: indices.storage, into: out)
         return Tensor(shape: fullShape, storage: out).recorded(.indexAdd, self) {
             .unary { h, _ in h.indexSelect(alongAxis: a, indices: indices) }
         }
@@ -260,13 +280,12 @@ extension Tensor {
     /// Picks elements along `axis` by index (PyTorch `gather`): with `k` indices per position,
     /// the result has the input's shape with `shape[axis] = k`, and
     /// `out[…, j, …] = x[…, indices[…, j, …], …]`. `indices` is in row-major order of the result.
-    /// ∂/∂x = g scattered (added) back to the picked positions.
+    /// ∂/∂x = g scattered (added) back to the picked positions. A convenience for
+    /// ``gather(alongAxis:indices:)-(_,IndexTensor)`` with indices from the host.
     ///
     /// ```swift
     /// let scores = logits.gather(alongAxis: 1, indices: labels)   // [N, C] → [N, 1]
     /// ```
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public func gather(alongAxis axis: Int, indices: [Int]) -> Tensor {
         let a = ShapeMath.axis(axis, rank: rank, op: "gather")
         let outer = shape[..<a].reduce(1, *)
@@ -276,45 +295,59 @@ extension Tensor {
                 "gather: \(indices.count) indices do not fill the other axes of shape \(shape) (a multiple of \(outer * inner) is needed)"
             )
         }
-        let k = indices.count / (outer * inner)
-        let n = shape[a]
-        if let bad = indices.first(where: { $0 < 0 || $0 >= n }) {
-            tensorFailure("gather: index \(bad) is out of range for axis \(axis) of size \(n) (shape \(shape))")
+        var indexShape = shape
+        indexShape[a] = indices.count / (outer * inner)
+        return gather(alongAxis: axis, indices: IndexTensor(indices, shape: indexShape, on: device))
+    }
+
+    /// Picks elements along `axis` by index (PyTorch `gather`, `take_along_dim`): `indices` has
+    /// the input's shape except along `axis`, where it has any length `k`, and
+    /// `out[…, j, …] = x[…, indices[…, j, …], …]` has the indices' shape. ∂/∂x = g scattered
+    /// (added) back to the picked positions. The kernel checks the indices as it reads them.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func gather(alongAxis axis: Int, indices: IndexTensor) -> Tensor {
+        let a = ShapeMath.axis(axis, rank: rank, op: "gather")
+        indices.checkDevice(self, "gather")
+        guard indices.rank == rank,
+            indices.shape.indices.allSatisfy({ $0 == a || indices.shape[$0] == shape[$0] })
+        else {
+            tensorFailure(
+                "gather: indices of shape \(indices.shape) do not match shape \(shape) outside axis \(axis)")
         }
-        var outShape = shape
-        outShape[a] = k
+        let outer = shape[..<a].reduce(1, *)
+        let inner = shape[(a + 1)...].reduce(1, *)
+        let n = shape[a]
         let out = newBuffer(indices.count)
-        backend.gather(storage, outer: outer, length: n, inner: inner, indices: indices, into: out)
+        if let position = backend.gather(
+            storage, outer: outer, length: n, inner: inner, indices: indices.storage, into: out)
+        {
+            tensorFailure(
+                "gather: index \(indices.element(at: position)) is out of range for axis \(axis) of size \(n) (shape \(shape))"
+            )
+        }
         let inputShape = shape
-        return Tensor(shape: outShape, storage: out).recorded(.gather, self) {
+        return Tensor(shape: indices.shape, storage: out).recorded(.gather, self) {
             .unary { g, _ in g.scatterAdded(into: inputShape, alongAxis: a, indices: indices) }
         }
     }
 
-    /// The adjoint of ``gather(alongAxis:indices:)``: zeros of `fullShape` with `self` added at
-    /// the indexed positions. ∂/∂self = gather of the upstream gradient.
-    func scatterAdded(into fullShape: [Int], alongAxis a: Int, indices: [Int]) -> Tensor {
+    /// The adjoint of ``gather(alongAxis:indices:)-(_,IndexTensor)``: zeros of `fullShape` with
+    /// `self` added at the indexed positions. ∂/∂self = gather of the upstream gradient. The
+    /// indices were checked by the forward op (or written by max pooling's kernel).
+    func scatterAdded(into fullShape: [Int], alongAxis a: Int, indices: IndexTensor) -> Tensor {
         let outer = fullShape[..<a].reduce(1, *)
         let inner = fullShape[(a + 1)...].reduce(1, *)
         let out = newBuffer(ShapeMath.count(fullShape))
-        backend.scatterAdd(storage, outer: outer, length: fullShape[a], inner: inner, indices: indices, into: out)
+        backend.scatterAdd(
+            storage, outer: outer, length: fullShape[a], inner: inner, indices: indices.storage, into: out)
         return Tensor(shape: fullShape, storage: out).recorded(.scatterAdd, self) {
             .unary { h, _ in h.gather(alongAxis: a, indices: indices) }
         }
     }
 
     /// Rows of zeros with a one at each label: `[labels.count, classes]` (not differentiable).
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
     public static func oneHot(_ labels: [Int], classes: Int, on device: Device = .cpu) -> Tensor {
-        if let row = labels.firstIndex(where: { $0 < 0 || $0 >= classes }) {
-            tensorFailure("oneHot: label \(labels[row]) at row \(row) is outside 0..<\(classes)")
-        }
-        // A one scattered into each row's label column of a row of zeros.
-        let ones = Tensor.ones([labels.count, 1], on: device)
-        let out = ones.newBuffer(labels.count * classes)
-        device.backend.scatterAdd(
-            ones.storage, outer: labels.count, length: classes, inner: 1, indices: labels, into: out)
-        return Tensor(shape: [labels.count, classes], storage: out)
+        oneHot(IndexTensor(labels, on: device), classes: classes)
     }
 }

@@ -22,7 +22,7 @@ enum ClassificationHead {
     func predictions(_ logits: Tensor<Float>) -> [Int] {
         switch self {
         case .binary: logits.scalars.map { $0 > 0 ? 1 : 0 }
-        case .categorical: logits.argmax(alongAxis: 1)
+        case .categorical: logits.argmax(alongAxis: 1).scalars
         }
     }
 }

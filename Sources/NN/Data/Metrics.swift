@@ -20,13 +20,13 @@ public func categoricalAccuracy<Scalar>(scores: Tensor<Scalar>, labels: [Int]) -
     guard scores.rank == 2, scores.shape[0] == labels.count, !labels.isEmpty else {
         tensorFailure("categoricalAccuracy: scores of shape \(scores.shape) for \(labels.count) labels")
     }
-    let predicted = scores.argmax(alongAxis: 1)
+    let predicted = scores.argmax(alongAxis: 1).scalars
     return Double(zip(predicted, labels).filter { $0 == $1 }.count) / Double(labels.count)
 }
 
 /// ``categoricalAccuracy(scores:labels:)`` with labels as class indices `[N]` or one-hot `[N, C]`.
 public func categoricalAccuracy<Scalar>(scores: Tensor<Scalar>, labels: Tensor<Scalar>) -> Double {
-    let indices = labels.rank == 2 && labels.shape[1] > 1 ? labels.argmax(alongAxis: 1) : classIndices(labels)
+    let indices = labels.rank == 2 && labels.shape[1] > 1 ? labels.argmax(alongAxis: 1).scalars : classIndices(labels)
     return categoricalAccuracy(scores: scores, labels: indices)
 }
 
@@ -56,7 +56,7 @@ public struct ConfusionMatrix: Equatable, CustomStringConvertible, Sendable {
 
     /// From scores `[N, C]` (argmax is the prediction) and labels.
     public init<Scalar>(scores: Tensor<Scalar>, labels: [Int]) {
-        self.init(actual: labels, predicted: scores.argmax(alongAxis: 1), classes: scores.shape[1])
+        self.init(actual: labels, predicted: scores.argmax(alongAxis: 1).scalars, classes: scores.shape[1])
     }
 
     /// The number of examples counted: `Σ counts`.

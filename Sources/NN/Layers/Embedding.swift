@@ -53,10 +53,17 @@ public final class Embedding<Scalar: TensorScalar>: Layer {
         Tensor.embedding(indices: indices, indexShape: shape, weight: weight.value, paddingIndex: paddingIndex)
     }
 
+    /// The vectors of the integer tensor `indices`: `indices.shape + [embeddingDim]`, looked up
+    /// on the device without reading the indices on the host.
+    public func callAsFunction(_ indices: IndexTensor) -> Tensor<Scalar> {
+        Tensor.embedding(indices: indices, weight: weight.value, paddingIndex: paddingIndex)
+    }
+
     /// The vectors of indices held as a tensor of whole numbers (as ``Dataset`` stores labels):
-    /// `input.shape + [embeddingDim]`. A value that is not a whole number is an error.
+    /// `input.shape + [embeddingDim]`. A value that is not a whole number is an error; the
+    /// conversion is a kernel on the input's device.
     public func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
-        self(indices: classIndices(input), shape: input.shape)
+        self(IndexTensor(labels: input, op: "Embedding"))
     }
 
     public var ownParameters: [(name: String, parameter: Parameter<Scalar>)] { [("weight", weight)] }

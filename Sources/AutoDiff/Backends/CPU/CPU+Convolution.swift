@@ -24,7 +24,7 @@ extension CPUBackend {
         switch input.dtype {
         case .float32: f32.convolution2d(input, weight, bias, out, geometry)
         case .float64: f64.convolution2d(input, weight, bias, out, geometry)
-        case .uint8: unsupported(input.dtype, "convolution2d")
+        case .uint8, .int64: unsupported(input.dtype, "convolution2d")
         }
     }
 
@@ -35,7 +35,7 @@ extension CPUBackend {
         switch gradOut.dtype {
         case .float32: f32.convolution2dInputGradient(gradOut, weight, gradInput, geometry)
         case .float64: f64.convolution2dInputGradient(gradOut, weight, gradInput, geometry)
-        case .uint8: unsupported(gradOut.dtype, "convolution2dInputGradient")
+        case .uint8, .int64: unsupported(gradOut.dtype, "convolution2dInputGradient")
         }
     }
 
@@ -46,16 +46,17 @@ extension CPUBackend {
         switch input.dtype {
         case .float32: f32.convolution2dWeightGradient(input, gradOut, gradWeight, geometry)
         case .float64: f64.convolution2dWeightGradient(input, gradOut, gradWeight, geometry)
-        case .uint8: unsupported(input.dtype, "convolution2dWeightGradient")
+        case .uint8, .int64: unsupported(input.dtype, "convolution2dWeightGradient")
         }
     }
 
-    public func maxPool2d(_ input: Buffer, into out: Buffer, _ geometry: Convolution2DGeometry) -> [Int] {
-        captureHostResult("maxPool2d (its indices)")
-        return switch input.dtype {
-        case .float32: f32.maxPool2d(input, out, geometry)
-        case .float64: f64.maxPool2d(input, out, geometry)
-        case .uint8: unsupported(input.dtype, "maxPool2d")
+    public func maxPool2d(_ input: Buffer, into out: Buffer, indices: Buffer, _ geometry: Convolution2DGeometry) {
+        captureKernel { .maxPool2d(input: $0.read(input), out: $0.write(out), indices: $0.write(indices), geometry) }
+        precondition(indices.dtype == .int64, "cpu: maxPool2d's indices must be an I64 buffer, not \(indices.dtype)")
+        switch input.dtype {
+        case .float32: f32.maxPool2d(input, out, indices.host(Int.self), geometry)
+        case .float64: f64.maxPool2d(input, out, indices.host(Int.self), geometry)
+        case .uint8, .int64: unsupported(input.dtype, "maxPool2d")
         }
     }
 }
@@ -352,10 +353,9 @@ extension CPUKernels {
         }
     }
 
-    func maxPool2d(_ input: Buffer, _ out: Buffer, _ g: Convolution2DGeometry) -> [Int] {
+    func maxPool2d(_ input: Buffer, _ out: Buffer, _ chosen: UnsafeMutablePointer<Int>, _ g: Convolution2DGeometry) {
         let (x, y) = (p(input), p(out))
         let (h, w, oh, ow) = (g.inputHeight, g.inputWidth, g.outputHeight, g.outputWidth)
-        let outputs = g.planes * oh * ow
         // Each window's taps inside the image, worked out once per output row and column.
         let rowTaps = (0..<oh).map {
             Patches.inside(
@@ -371,48 +371,44 @@ extension CPUKernels {
             g.kernelHeight == 2 && g.kernelWidth == 2 && g.strideHeight == 2 && g.strideWidth == 2
             && g.paddingTop == 0 && g.paddingLeft == 0 && g.dilationHeight == 1 && g.dilationWidth == 1
             && 2 * oh <= h && 2 * ow <= w
-        return [Int](unsafeUninitializedCapacity: outputs) { indices, initialized in
-            let chosen = indices.baseAddress!
-            ComputeThreads.forEachRange(
-                of: g.planes, elements: g.planes * oh * ow * g.kernelHeight * g.kernelWidth, alignment: 1
-            ) { planes in
-                if isPairs {
-                    let first = planes.lowerBound
-                    maxPool2x2(
-                        x + first * h * w, planes.count, h, w, oh, ow, y + first * oh * ow, chosen + first * oh * ow)
-                    return
-                }
-                for plane in planes {
-                    let image = x + plane * h * w
-                    let (values, where_) = (y + plane * oh * ow, chosen + plane * oh * ow)
-                    for i in 0..<oh {
-                        let rows = rowTaps[i]
-                        let rowStart = i * g.strideHeight - g.paddingTop
-                        for j in 0..<ow {
-                            let columns = columnTaps[j]
-                            let columnStart = j * g.strideWidth - g.paddingLeft
-                            var best = -S.infinity
-                            var index =
-                                (rowStart + rows.lowerBound * g.dilationHeight) * w + columnStart
-                                + columns.lowerBound * g.dilationWidth
-                            for a in rows {
-                                let row = (rowStart + a * g.dilationHeight) * w + columnStart
-                                for b in columns {
-                                    let e = row + b * g.dilationWidth
-                                    let value = image[e]
-                                    if value > best || value.isNaN {
-                                        best = value
-                                        index = e
-                                    }
+        ComputeThreads.forEachRange(
+            of: g.planes, elements: g.planes * oh * ow * g.kernelHeight * g.kernelWidth, alignment: 1
+        ) { planes in
+            if isPairs {
+                let first = planes.lowerBound
+                maxPool2x2(
+                    x + first * h * w, planes.count, h, w, oh, ow, y + first * oh * ow, chosen + first * oh * ow)
+                return
+            }
+            for plane in planes {
+                let image = x + plane * h * w
+                let (values, where_) = (y + plane * oh * ow, chosen + plane * oh * ow)
+                for i in 0..<oh {
+                    let rows = rowTaps[i]
+                    let rowStart = i * g.strideHeight - g.paddingTop
+                    for j in 0..<ow {
+                        let columns = columnTaps[j]
+                        let columnStart = j * g.strideWidth - g.paddingLeft
+                        var best = -S.infinity
+                        var index =
+                            (rowStart + rows.lowerBound * g.dilationHeight) * w + columnStart
+                            + columns.lowerBound * g.dilationWidth
+                        for a in rows {
+                            let row = (rowStart + a * g.dilationHeight) * w + columnStart
+                            for b in columns {
+                                let e = row + b * g.dilationWidth
+                                let value = image[e]
+                                if value > best || value.isNaN {
+                                    best = value
+                                    index = e
                                 }
                             }
-                            values[i * ow + j] = best
-                            where_[i * ow + j] = index
                         }
+                        values[i * ow + j] = best
+                        where_[i * ow + j] = index
                     }
                 }
             }
-            initialized = outputs
         }
     }
 }

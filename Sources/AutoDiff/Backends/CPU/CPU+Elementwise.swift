@@ -8,6 +8,7 @@ extension CPUBackend {
         case .float32: f32.fill(out, value)
         case .float64: f64.fill(out, value)
         case .uint8: out.host(UInt8.self).update(repeating: UInt8(value), count: out.count)
+        case .int64: out.host(Int.self).update(repeating: Int(value), count: out.count)
         }
     }
 
@@ -16,7 +17,7 @@ extension CPUBackend {
         switch x.dtype {
         case .float32: f32.unary(op, x, out)
         case .float64: f64.unary(op, x, out)
-        case .uint8: unsupported(x.dtype, "unary")
+        case .uint8, .int64: unsupported(x.dtype, "unary")
         }
     }
 
@@ -27,7 +28,7 @@ extension CPUBackend {
         switch a.dtype {
         case .float32: f32.binary(op, a, aShape, b, bShape, out, shape)
         case .float64: f64.binary(op, a, aShape, b, bShape, out, shape)
-        case .uint8: unsupported(a.dtype, "binary")
+        case .uint8, .int64: unsupported(a.dtype, "binary")
         }
     }
 
@@ -39,7 +40,7 @@ extension CPUBackend {
         switch a.dtype {
         case .float32: f32.select(mask, maskShape, a, aShape, b, bShape, out, shape)
         case .float64: f64.select(mask, maskShape, a, aShape, b, bShape, out, shape)
-        case .uint8: unsupported(a.dtype, "select")
+        case .uint8, .int64: unsupported(a.dtype, "select")
         }
     }
 
@@ -48,7 +49,7 @@ extension CPUBackend {
         switch out.dtype {
         case .float32: f32.copy(source, out, shape)
         case .float64: f64.copy(source, out, shape)
-        case .uint8: unsupported(out.dtype, "copy")
+        case .uint8, .int64: unsupported(out.dtype, "copy")
         }
     }
 
@@ -57,19 +58,24 @@ extension CPUBackend {
         switch source.dtype {
         case .float32: f32.copy(source, destination, shape)
         case .float64: f64.copy(source, destination, shape)
-        case .uint8: unsupported(source.dtype, "copy")
+        case .uint8, .int64: unsupported(source.dtype, "copy")
         }
     }
 
-    public func convert(_ x: Buffer, into out: Buffer) {
+    public func convert(_ x: Buffer, into out: Buffer) -> Int? {
         captureKernel { .convert(x: $0.read(x), out: $0.write(out)) }
         switch (x.dtype, out.dtype) {
         case (.float32, .float64): CPULoops.convert(x.host(Float.self), out.host(Double.self), x.count)
         case (.float64, .float32): CPULoops.convert(x.host(Double.self), out.host(Float.self), x.count)
+        case (.float32, .int64): return CPULoops.truncate(x.host(Float.self), out.host(Int.self), x.count)
+        case (.float64, .int64): return CPULoops.truncate(x.host(Double.self), out.host(Int.self), x.count)
+        case (.int64, .float32): CPULoops.convert(x.host(Int.self), out.host(Float.self), x.count)
+        case (.int64, .float64): CPULoops.convert(x.host(Int.self), out.host(Double.self), x.count)
         case _ where x.dtype == out.dtype:
             out.hostAddress.copyMemory(from: x.hostAddress, byteCount: x.count * x.dtype.byteCount)
         default: unsupported(x.dtype, "convert to \(out.dtype)")
         }
+        return nil
     }
 }
 

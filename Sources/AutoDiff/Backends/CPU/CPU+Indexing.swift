@@ -2,77 +2,100 @@
 // elements gathered along an axis, and the scatter-adds that are their adjoints.
 
 extension CPUBackend {
-    public func indexSelect(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: [Int], into out: Buffer) {
-        captureKernel { .indexSelect(x: $0.read(x), outer: outer, length: length, inner: inner, indices: indices, out: $0.write(out)) }
+    public func indexSelect(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: Buffer, into out: Buffer) -> Int?
+    {
+        captureKernel { .indexSelect(x: $0.read(x), outer: outer, length: length, inner: inner, indices: $0.read(indices), out: $0.write(out)) }
+        if let bad = CPULoops.firstOutOfRange(indices, length) { return bad }
         switch x.dtype {
-        case .float32: f32.indexSelect(x, outer, length, inner, indices, out)
-        case .float64: f64.indexSelect(x, outer, length, inner, indices, out)
-        case .uint8: unsupported(x.dtype, "indexSelect")
+        case .float32: f32.indexSelect(x, outer, length, inner, indices.host(Int.self), indices.count, out)
+        case .float64: f64.indexSelect(x, outer, length, inner, indices.host(Int.self), indices.count, out)
+        case .uint8, .int64: unsupported(x.dtype, "indexSelect")
         }
+        return nil
     }
 
-    public func indexAdd(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: [Int], into out: Buffer) {
-        captureKernel { .indexAdd(x: $0.read(x), outer: outer, length: length, inner: inner, indices: indices, out: $0.readWrite(out)) }
+    public func indexAdd(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: Buffer, into out: Buffer) -> Int? {
+        captureKernel { .indexAdd(x: $0.read(x), outer: outer, length: length, inner: inner, indices: $0.read(indices), out: $0.readWrite(out)) }
+        if let bad = CPULoops.firstOutOfRange(indices, length) { return bad }
         switch x.dtype {
-        case .float32: f32.indexAdd(x, outer, length, inner, indices, out)
-        case .float64: f64.indexAdd(x, outer, length, inner, indices, out)
-        case .uint8: unsupported(x.dtype, "indexAdd")
+        case .float32: f32.indexAdd(x, outer, length, inner, indices.host(Int.self), indices.count, out)
+        case .float64: f64.indexAdd(x, outer, length, inner, indices.host(Int.self), indices.count, out)
+        case .uint8, .int64: unsupported(x.dtype, "indexAdd")
         }
+        return nil
     }
 
-    public func gather(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: [Int], into out: Buffer) {
-        captureKernel { .gather(x: $0.read(x), outer: outer, length: length, inner: inner, indices: indices, out: $0.write(out)) }
+    public func gather(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: Buffer, into out: Buffer) -> Int? {
+        captureKernel { .gather(x: $0.read(x), outer: outer, length: length, inner: inner, indices: $0.read(indices), out: $0.write(out)) }
+        if let bad = CPULoops.firstOutOfRange(indices, length) { return bad }
         switch x.dtype {
-        case .float32: f32.gather(x, outer, length, inner, indices, out)
-        case .float64: f64.gather(x, outer, length, inner, indices, out)
-        case .uint8: unsupported(x.dtype, "gather")
+        case .float32: f32.gather(x, outer, length, inner, indices.host(Int.self), indices.count, out)
+        case .float64: f64.gather(x, outer, length, inner, indices.host(Int.self), indices.count, out)
+        case .uint8, .int64: unsupported(x.dtype, "gather")
         }
+        return nil
     }
 
-    public func scatterAdd(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: [Int], into out: Buffer) {
-        captureKernel { .scatterAdd(x: $0.read(x), outer: outer, length: length, inner: inner, indices: indices, out: $0.readWrite(out)) }
+    public func scatterAdd(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: Buffer, into out: Buffer) -> Int?
+    {
+        captureKernel { .scatterAdd(x: $0.read(x), outer: outer, length: length, inner: inner, indices: $0.read(indices), out: $0.readWrite(out)) }
+        if let bad = CPULoops.firstOutOfRange(indices, length) { return bad }
         switch x.dtype {
-        case .float32: f32.scatterAdd(x, outer, length, inner, indices, out)
-        case .float64: f64.scatterAdd(x, outer, length, inner, indices, out)
-        case .uint8: unsupported(x.dtype, "scatterAdd")
+        case .float32: f32.scatterAdd(x, outer, length, inner, indices.host(Int.self), indices.count, out)
+        case .float64: f64.scatterAdd(x, outer, length, inner, indices.host(Int.self), indices.count, out)
+        case .uint8, .int64: unsupported(x.dtype, "scatterAdd")
         }
+        return nil
+    }
+}
+
+extension CPULoops {
+    /// The position of the first element of the `int64` buffer `indices` outside `0..<length`.
+    static func firstOutOfRange(_ indices: Buffer, _ length: Int) -> Int? {
+        precondition(indices.dtype == .int64, "cpu: indices must be an I64 buffer, not \(indices.dtype)")
+        let (idx, bound) = (indices.host(Int.self), UInt(length))
+        // One unsigned comparison catches negative indices too.
+        for j in 0..<indices.count where UInt(bitPattern: idx[j]) >= bound { return j }
+        return nil
     }
 }
 
 extension CPUKernels {
     /// Whole slices copied, split across ``ComputeThreads`` when large.
-    func indexSelect(_ x: Buffer, _ outer: Int, _ n: Int, _ inner: Int, _ indices: [Int], _ out: Buffer) {
-        let (px, po, k) = (p(x), p(out), indices.count)
-        indices.withUnsafeBufferPointer { idx in
-            ComputeThreads.forEachRange(of: outer * k, elements: outer * k * inner, alignment: 1) { slices in
-                for slice in slices {
-                    let (o, j) = slice.quotientAndRemainder(dividingBy: k)
-                    (po + slice * inner).update(from: px + (o * n + idx[j]) * inner, count: inner)
-                }
+    func indexSelect(
+        _ x: Buffer, _ outer: Int, _ n: Int, _ inner: Int, _ idx: UnsafePointer<Int>, _ k: Int, _ out: Buffer
+    ) {
+        let (px, po) = (p(x), p(out))
+        ComputeThreads.forEachRange(of: outer * k, elements: outer * k * inner, alignment: 1) { slices in
+            for slice in slices {
+                let (o, j) = slice.quotientAndRemainder(dividingBy: k)
+                (po + slice * inner).update(from: px + (o * n + idx[j]) * inner, count: inner)
             }
         }
     }
 
-    func indexAdd(_ x: Buffer, _ outer: Int, _ n: Int, _ inner: Int, _ indices: [Int], _ out: Buffer) {
-        let (px, po, k) = (p(x), p(out), indices.count)
+    func indexAdd(
+        _ x: Buffer, _ outer: Int, _ n: Int, _ inner: Int, _ idx: UnsafePointer<Int>, _ k: Int, _ out: Buffer
+    ) {
+        let (px, po) = (p(x), p(out))
         CPULoops.fill(po, 0, out.count)
         for o in 0..<outer {
-            for (j, index) in indices.enumerated() {
-                CPULoops.accumulate(.sum, px + (o * k + j) * inner, 1, into: po + (o * n + index) * inner, inner)
+            for j in 0..<k {
+                CPULoops.accumulate(.sum, px + (o * k + j) * inner, 1, into: po + (o * n + idx[j]) * inner, inner)
             }
         }
     }
 
-    func gather(_ x: Buffer, _ outer: Int, _ n: Int, _ inner: Int, _ indices: [Int], _ out: Buffer) {
+    func gather(
+        _ x: Buffer, _ outer: Int, _ n: Int, _ inner: Int, _ idx: UnsafePointer<Int>, _ count: Int, _ out: Buffer
+    ) {
         let (px, po) = (p(x), p(out))
-        let k = indices.count / Swift.max(outer * inner, 1)
-        indices.withUnsafeBufferPointer { idx in
-            for o in 0..<outer {
-                for j in 0..<k {
-                    for i in 0..<inner {
-                        let e = (o * k + j) * inner + i
-                        po[e] = px[(o * n + idx[e]) * inner + i]
-                    }
+        let k = count / Swift.max(outer * inner, 1)
+        for o in 0..<outer {
+            for j in 0..<k {
+                for i in 0..<inner {
+                    let e = (o * k + j) * inner + i
+                    po[e] = px[(o * n + idx[e]) * inner + i]
                 }
             }
         }
@@ -80,25 +103,25 @@ extension CPUKernels {
 
     /// Split across ``ComputeThreads`` by outer slices when large (each slice of `out` is written
     /// by one part only, so the result does not depend on the split): max pooling's backward pass.
-    func scatterAdd(_ x: Buffer, _ outer: Int, _ n: Int, _ inner: Int, _ indices: [Int], _ out: Buffer) {
+    func scatterAdd(
+        _ x: Buffer, _ outer: Int, _ n: Int, _ inner: Int, _ idx: UnsafePointer<Int>, _ count: Int, _ out: Buffer
+    ) {
         let (px, po) = (p(x), p(out))
-        let k = indices.count / Swift.max(outer * inner, 1)
-        indices.withUnsafeBufferPointer { idx in
-            ComputeThreads.forEachRange(of: outer, elements: out.count + indices.count, alignment: 1) { slices in
-                for o in slices {
-                    // Each slice zeroed just before its sums, while it is in cache (max pooling's
-                    // backward pass: a plane at a time, not the whole gradient first).
-                    CPULoops.fill(po + o * n * inner, 0, n * inner)
-                    if inner == 1, let base = idx.baseAddress {
-                        let (row, source, chosen) = (po + o * n, px + o * k, base + o * k)
-                        for j in 0..<k { row[chosen[j]] += source[j] }
-                        continue
-                    }
-                    for j in 0..<k {
-                        for i in 0..<inner {
-                            let e = (o * k + j) * inner + i
-                            po[(o * n + idx[e]) * inner + i] += px[e]
-                        }
+        let k = count / Swift.max(outer * inner, 1)
+        ComputeThreads.forEachRange(of: outer, elements: out.count + count, alignment: 1) { slices in
+            for o in slices {
+                // Each slice zeroed just before its sums, while it is in cache (max pooling's
+                // backward pass: a plane at a time, not the whole gradient first).
+                CPULoops.fill(po + o * n * inner, 0, n * inner)
+                if inner == 1 {
+                    let (row, source, chosen) = (po + o * n, px + o * k, idx + o * k)
+                    for j in 0..<k { row[chosen[j]] += source[j] }
+                    continue
+                }
+                for j in 0..<k {
+                    for i in 0..<inner {
+                        let e = (o * k + j) * inner + i
+                        po[(o * n + idx[e]) * inner + i] += px[e]
                     }
                 }
             }

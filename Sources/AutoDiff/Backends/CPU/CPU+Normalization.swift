@@ -29,7 +29,7 @@ extension CPUBackend {
             Self.forEachGroupRange(groups, elements: x.count) { r in
                 CPULoops.normalize(px, outer, groups, inner, r, epsilon, ps, pb, po, pm, pr)
             }
-        case .uint8: unsupported(x.dtype, "normalize")
+        case .uint8, .int64: unsupported(x.dtype, "normalize")
         }
     }
 
@@ -54,7 +54,7 @@ extension CPUBackend {
             Self.forEachGroupRange(groups, elements: 2 * x.count) { r in
                 CPULoops.normalizeBackward(pg, px, pm, pr, ps, outer, groups, inner, r, pd, sg, sgx)
             }
-        case .uint8: unsupported(x.dtype, "normalizeBackward")
+        case .uint8, .int64: unsupported(x.dtype, "normalizeBackward")
         }
     }
 

@@ -7,7 +7,7 @@ extension CPUBackend {
         switch out.dtype {
         case .float32: f32.bernoulli(out, probability, value, &generator)
         case .float64: f64.bernoulli(out, probability, value, &generator)
-        case .uint8: unsupported(out.dtype, "bernoulli")
+        case .uint8, .int64: unsupported(out.dtype, "bernoulli")
         }
     }
 
@@ -19,7 +19,7 @@ extension CPUBackend {
         switch x.dtype {
         case .float32: f32.dropout(x, out, keep, probability, scale, &generator)
         case .float64: f64.dropout(x, out, keep, probability, scale, &generator)
-        case .uint8: unsupported(x.dtype, "dropout")
+        case .uint8, .int64: unsupported(x.dtype, "dropout")
         }
     }
 
@@ -28,7 +28,7 @@ extension CPUBackend {
         switch x.dtype {
         case .float32: f32.maskedScale(x, keep, scale, out)
         case .float64: f64.maskedScale(x, keep, scale, out)
-        case .uint8: unsupported(x.dtype, "maskedScale")
+        case .uint8, .int64: unsupported(x.dtype, "maskedScale")
         }
     }
 }

@@ -7,7 +7,7 @@ extension CPUBackend {
         switch x.dtype {
         case .float32: f32.reduce(op, x, shape, axes, out)
         case .float64: f64.reduce(op, x, shape, axes, out)
-        case .uint8: unsupported(x.dtype, "reduce")
+        case .uint8, .int64: unsupported(x.dtype, "reduce")
         }
     }
 
@@ -16,16 +16,17 @@ extension CPUBackend {
         switch x.dtype {
         case .float32: f32.logSumExp(x, outer, length, inner, out)
         case .float64: f64.logSumExp(x, outer, length, inner, out)
-        case .uint8: unsupported(x.dtype, "logSumExp")
+        case .uint8, .int64: unsupported(x.dtype, "logSumExp")
         }
     }
 
-    public func argReduce(_ op: ReductionKernel, _ x: Buffer, outer: Int, length: Int, inner: Int) -> [Int] {
-        captureHostResult("argReduce")
-        return switch x.dtype {
-        case .float32: f32.argReduce(op, x, outer, length, inner)
-        case .float64: f64.argReduce(op, x, outer, length, inner)
-        case .uint8: unsupported(x.dtype, "argReduce")
+    public func argReduce(_ op: ReductionKernel, _ x: Buffer, outer: Int, length: Int, inner: Int, into out: Buffer) {
+        captureKernel { .argReduce(op, x: $0.read(x), outer: outer, length: length, inner: inner, out: $0.write(out)) }
+        precondition(out.dtype == .int64, "cpu: argReduce writes an I64 buffer, not \(out.dtype)")
+        switch x.dtype {
+        case .float32: f32.argReduce(op, x, outer, length, inner, out)
+        case .float64: f64.argReduce(op, x, outer, length, inner, out)
+        case .uint8, .int64: unsupported(x.dtype, "argReduce")
         }
     }
 
@@ -34,7 +35,7 @@ extension CPUBackend {
         return switch x.dtype {
         case .float32: f32.firstNonFinite(x)
         case .float64: f64.firstNonFinite(x)
-        case .uint8: nil
+        case .uint8, .int64: nil
         }
     }
 }
@@ -128,8 +129,8 @@ extension CPUKernels {
         }
     }
 
-    func argReduce(_ op: ReductionKernel, _ x: Buffer, _ outer: Int, _ length: Int, _ inner: Int) -> [Int] {
-        CPULoops.argReduce(op, p(x), outer, length, inner)
+    func argReduce(_ op: ReductionKernel, _ x: Buffer, _ outer: Int, _ length: Int, _ inner: Int, _ out: Buffer) {
+        CPULoops.argReduce(op, p(x), outer, length, inner, into: out.host(Int.self))
     }
 
     func firstNonFinite(_ x: Buffer) -> Int? {

@@ -7,7 +7,7 @@ extension CPUBackend {
         switch weights.dtype {
         case .float32: f32.update(rule, weights, gradient, state)
         case .float64: f64.update(rule, weights, gradient, state)
-        case .uint8: unsupported(weights.dtype, "update")
+        case .uint8, .int64: unsupported(weights.dtype, "update")
         }
     }
 }

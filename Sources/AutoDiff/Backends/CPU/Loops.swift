@@ -389,9 +389,9 @@ enum CPULoops {
     /// The index along the middle axis of `x` (`[outer, length, inner]`) of the largest (`.max`)
     /// or smallest (`.min`) element, the first on ties.
     static func argReduce<S: TensorScalar>(
-        _ op: ReductionKernel, _ x: UnsafePointer<S>, _ outer: Int, _ length: Int, _ inner: Int
-    ) -> [Int] {
-        var result = [Int](repeating: 0, count: outer * inner)
+        _ op: ReductionKernel, _ x: UnsafePointer<S>, _ outer: Int, _ length: Int, _ inner: Int,
+        into result: UnsafeMutablePointer<Int>
+    ) {
         for o in 0..<outer {
             for i in 0..<inner {
                 var best = 0
@@ -406,7 +406,30 @@ enum CPULoops {
                 result[o * inner + i] = best
             }
         }
-        return result
+    }
+
+    /// `y[i] = x[i]` truncated toward zero, `Int.min` where that is not an `Int` (NaN, ±∞, too
+    /// large); returns the position of the first element that is not a whole `Int`.
+    static func truncate<S: TensorScalar>(_ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<Int>, _ n: Int) -> Int? {
+        var firstInexact: Int? = nil
+        for i in 0..<n {
+            let v = x[i]
+            // −2⁶³ is an Int; 2⁶³ is not (both exact in Float and Double).
+            if v >= -0x1p63 && v < 0x1p63 {
+                let t = Int(v)
+                y[i] = t
+                if firstInexact == nil && S(t) != v { firstInexact = i }
+            } else {
+                y[i] = Int.min
+                if firstInexact == nil { firstInexact = i }
+            }
+        }
+        return firstInexact
+    }
+
+    /// `y[i] = x[i]` rounded to the nearest float.
+    static func convert<B: TensorScalar>(_ x: UnsafePointer<Int>, _ y: UnsafeMutablePointer<B>, _ n: Int) {
+        for i in 0..<n { y[i] = B(x[i]) }
     }
 
     /// `y[i] = x[i]` rounded to the other precision.

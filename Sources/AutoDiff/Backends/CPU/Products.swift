@@ -164,7 +164,7 @@ extension CPUBackend {
         switch a.dtype {
         case .float32: f32.matmul(a, b, c, batch, m, n, k, transposeA, transposeB)
         case .float64: f64.matmul(a, b, c, batch, m, n, k, transposeA, transposeB)
-        case .uint8: unsupported(a.dtype, "matmul")
+        case .uint8, .int64: unsupported(a.dtype, "matmul")
         }
     }
 
@@ -173,7 +173,7 @@ extension CPUBackend {
         switch x.dtype {
         case .float32: f32.linear(x, weight, bias, out, m, n, k)
         case .float64: f64.linear(x, weight, bias, out, m, n, k)
-        case .uint8: unsupported(x.dtype, "linear")
+        case .uint8, .int64: unsupported(x.dtype, "linear")
         }
     }
 }

@@ -9,7 +9,7 @@ extension ReferenceBackend {
         switch input.dtype {
         case .float32: convolution2d(input, weight, bias, out, geometry, Float.self)
         case .float64: convolution2d(input, weight, bias, out, geometry, Double.self)
-        case .uint8: Self.unsupported("convolution2d", input.dtype)
+        case .uint8, .int64: Self.unsupported("convolution2d", input.dtype)
         }
     }
 
@@ -19,7 +19,7 @@ extension ReferenceBackend {
         switch gradOut.dtype {
         case .float32: convolution2dInputGradient(gradOut, weight, gradInput, geometry, Float.self)
         case .float64: convolution2dInputGradient(gradOut, weight, gradInput, geometry, Double.self)
-        case .uint8: Self.unsupported("convolution2dInputGradient", gradOut.dtype)
+        case .uint8, .int64: Self.unsupported("convolution2dInputGradient", gradOut.dtype)
         }
     }
 
@@ -29,15 +29,15 @@ extension ReferenceBackend {
         switch input.dtype {
         case .float32: convolution2dWeightGradient(input, gradOut, gradWeight, geometry, Float.self)
         case .float64: convolution2dWeightGradient(input, gradOut, gradWeight, geometry, Double.self)
-        case .uint8: Self.unsupported("convolution2dWeightGradient", input.dtype)
+        case .uint8, .int64: Self.unsupported("convolution2dWeightGradient", input.dtype)
         }
     }
 
-    public func maxPool2d(_ input: Buffer, into out: Buffer, _ geometry: Convolution2DGeometry) -> [Int] {
+    public func maxPool2d(_ input: Buffer, into out: Buffer, indices: Buffer, _ geometry: Convolution2DGeometry) {
         switch input.dtype {
-        case .float32: maxPool2d(input, out, geometry, Float.self)
-        case .float64: maxPool2d(input, out, geometry, Double.self)
-        case .uint8: Self.unsupported("maxPool2d", input.dtype)
+        case .float32: maxPool2d(input, out, Self.indices(indices), geometry, Float.self)
+        case .float64: maxPool2d(input, out, Self.indices(indices), geometry, Double.self)
+        case .uint8, .int64: Self.unsupported("maxPool2d", input.dtype)
         }
     }
 
@@ -111,12 +111,11 @@ extension ReferenceBackend {
         Self.forEachTerm(g) { o, i, k in gw[k] += gy[o] * x[i] }
     }
 
-    private func maxPool2d<S: TensorScalar>(_ input: Buffer, _ out: Buffer, _ g: Convolution2DGeometry, _: S.Type)
-        -> [Int]
-    {
+    private func maxPool2d<S: TensorScalar>(
+        _ input: Buffer, _ out: Buffer, _ indices: UnsafeMutablePointer<Int>, _ g: Convolution2DGeometry, _: S.Type
+    ) {
         let (x, y) = (Self.elements(input, S.self), Self.elements(out, S.self))
         let plane = g.inputHeight * g.inputWidth
-        var indices = [Int](repeating: 0, count: g.planes * g.outputHeight * g.outputWidth)
         var e = 0
         for p in 0..<g.planes {
             for i in 0..<g.outputHeight {
@@ -145,6 +144,5 @@ extension ReferenceBackend {
                 }
             }
         }
-        return indices
     }
 }

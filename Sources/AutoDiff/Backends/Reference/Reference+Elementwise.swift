@@ -8,6 +8,9 @@ extension ReferenceBackend {
         case .float32: fill(out, with: value, Float.self)
         case .float64: fill(out, with: value, Double.self)
         case .uint8: fillMask(out, with: value)
+        case .int64:
+            let (n, out) = (out.count, Self.indices(out))
+            for i in 0..<n { out[i] = Int(value) }
         }
     }
 
@@ -27,7 +30,7 @@ extension ReferenceBackend {
         switch x.dtype {
         case .float32: unary(op, x, into: out, Float.self)
         case .float64: unary(op, x, into: out, Double.self)
-        case .uint8: Self.unsupported("unary", x.dtype)
+        case .uint8, .int64: Self.unsupported("unary", x.dtype)
         }
     }
 
@@ -110,7 +113,7 @@ extension ReferenceBackend {
         switch a.dtype {
         case .float32: binary(op, a, aShape, b, bShape, into: out, shape: shape, Float.self)
         case .float64: binary(op, a, aShape, b, bShape, into: out, shape: shape, Double.self)
-        case .uint8: Self.unsupported("binary", a.dtype)
+        case .uint8, .int64: Self.unsupported("binary", a.dtype)
         }
     }
 
@@ -168,7 +171,7 @@ extension ReferenceBackend {
         switch a.dtype {
         case .float32: select(mask, maskShape, a, aShape, b, bShape, into: out, shape: shape, Float.self)
         case .float64: select(mask, maskShape, a, aShape, b, bShape, into: out, shape: shape, Double.self)
-        case .uint8: Self.unsupported("select", a.dtype)
+        case .uint8, .int64: Self.unsupported("select", a.dtype)
         }
     }
 

@@ -11,7 +11,7 @@ extension ReferenceBackend {
             normalize(x, outer, groups, inner, epsilon, scale, shift, out, mean, rstd, Float.self)
         case .float64:
             normalize(x, outer, groups, inner, epsilon, scale, shift, out, mean, rstd, Double.self)
-        case .uint8: Self.unsupported("normalize", x.dtype)
+        case .uint8, .int64: Self.unsupported("normalize", x.dtype)
         }
     }
 
@@ -62,7 +62,7 @@ extension ReferenceBackend {
             normalizeBackward(g, x, mean, rstd, scale, outer, groups, inner, dx, sumG, sumGXhat, Float.self)
         case .float64:
             normalizeBackward(g, x, mean, rstd, scale, outer, groups, inner, dx, sumG, sumGXhat, Double.self)
-        case .uint8: Self.unsupported("normalizeBackward", x.dtype)
+        case .uint8, .int64: Self.unsupported("normalizeBackward", x.dtype)
         }
     }
 

@@ -14,7 +14,7 @@ extension ReferenceBackend {
             matmul(
                 a, b, into: c, batch: batch, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
                 Double.self)
-        case .uint8: Self.unsupported("matmul", a.dtype)
+        case .uint8, .int64: Self.unsupported("matmul", a.dtype)
         }
     }
 
@@ -46,7 +46,7 @@ extension ReferenceBackend {
         switch x.dtype {
         case .float32: linear(x, weight: weight, bias: bias, into: out, m: m, n: n, k: k, Float.self)
         case .float64: linear(x, weight: weight, bias: bias, into: out, m: m, n: n, k: k, Double.self)
-        case .uint8: Self.unsupported("linear", x.dtype)
+        case .uint8, .int64: Self.unsupported("linear", x.dtype)
         }
     }
 

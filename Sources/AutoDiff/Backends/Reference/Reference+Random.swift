@@ -46,7 +46,7 @@ extension ReferenceBackend {
         switch out.dtype {
         case .float32: bernoulli(out, probability: probability, value: value, generator: &generator, Float.self)
         case .float64: bernoulli(out, probability: probability, value: value, generator: &generator, Double.self)
-        case .uint8: Self.unsupported("bernoulli", out.dtype)
+        case .uint8, .int64: Self.unsupported("bernoulli", out.dtype)
         }
     }
 
@@ -69,7 +69,7 @@ extension ReferenceBackend {
         case .float64:
             dropout(
                 x, into: out, keep: keep, probability: probability, scale: scale, generator: &generator, Double.self)
-        case .uint8: Self.unsupported("dropout", x.dtype)
+        case .uint8, .int64: Self.unsupported("dropout", x.dtype)
         }
     }
 
@@ -91,7 +91,7 @@ extension ReferenceBackend {
         switch x.dtype {
         case .float32: maskedScale(x, keep: keep, scale: scale, into: out, Float.self)
         case .float64: maskedScale(x, keep: keep, scale: scale, into: out, Double.self)
-        case .uint8: Self.unsupported("maskedScale", x.dtype)
+        case .uint8, .int64: Self.unsupported("maskedScale", x.dtype)
         }
     }
 

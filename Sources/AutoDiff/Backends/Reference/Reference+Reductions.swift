@@ -7,7 +7,7 @@ extension ReferenceBackend {
         switch x.dtype {
         case .float32: reduce(op, x, shape: shape, axes: axes, into: out, Float.self)
         case .float64: reduce(op, x, shape: shape, axes: axes, into: out, Double.self)
-        case .uint8: Self.unsupported("reduce", x.dtype)
+        case .uint8, .int64: Self.unsupported("reduce", x.dtype)
         }
     }
 
@@ -53,7 +53,7 @@ extension ReferenceBackend {
         switch x.dtype {
         case .float32: logSumExp(x, outer: outer, length: length, inner: inner, into: out, Float.self)
         case .float64: logSumExp(x, outer: outer, length: length, inner: inner, into: out, Double.self)
-        case .uint8: Self.unsupported("logSumExp", x.dtype)
+        case .uint8, .int64: Self.unsupported("logSumExp", x.dtype)
         }
     }
 
@@ -75,22 +75,23 @@ extension ReferenceBackend {
         }
     }
 
-    public func argReduce(_ op: ReductionKernel, _ x: Buffer, outer: Int, length: Int, inner: Int) -> [Int] {
+    public func argReduce(_ op: ReductionKernel, _ x: Buffer, outer: Int, length: Int, inner: Int, into out: Buffer) {
+        let result = Self.indices(out)
         switch x.dtype {
-        case .float32: argReduce(op, x, outer: outer, length: length, inner: inner, Float.self)
-        case .float64: argReduce(op, x, outer: outer, length: length, inner: inner, Double.self)
-        case .uint8: Self.unsupported("argReduce", x.dtype)
+        case .float32: argReduce(op, x, outer: outer, length: length, inner: inner, into: result, Float.self)
+        case .float64: argReduce(op, x, outer: outer, length: length, inner: inner, into: result, Double.self)
+        case .uint8, .int64: Self.unsupported("argReduce", x.dtype)
         }
     }
 
     /// `result[o·inner + i]` = the first `k` whose `x[o, k, i]` is larger (`.max`, `>`) or smaller
     /// (`.min`, `<`) than every earlier one, scanning from `k = 0`.
     private func argReduce<S: TensorScalar>(
-        _ op: ReductionKernel, _ x: Buffer, outer: Int, length: Int, inner: Int, _: S.Type
-    ) -> [Int] {
+        _ op: ReductionKernel, _ x: Buffer, outer: Int, length: Int, inner: Int,
+        into result: UnsafeMutablePointer<Int>, _: S.Type
+    ) {
         precondition(op != .sum && length >= 1, "reference: argReduce takes .max or .min over a nonempty axis")
         let x = Self.elements(x, S.self)
-        var result = [Int](repeating: 0, count: outer * inner)
         for o in 0..<outer {
             for i in 0..<inner {
                 var best = 0
@@ -101,14 +102,13 @@ extension ReferenceBackend {
                 result[o * inner + i] = best
             }
         }
-        return result
     }
 
     public func firstNonFinite(_ x: Buffer) -> Int? {
         switch x.dtype {
         case .float32: firstNonFinite(x, Float.self)
         case .float64: firstNonFinite(x, Double.self)
-        case .uint8: nil  // bytes are always finite
+        case .uint8, .int64: nil  // integers are always finite
         }
     }
 

@@ -5,7 +5,7 @@ extension ReferenceBackend {
         switch weights.dtype {
         case .float32: update(rule, weights: weights, gradient: gradient, state: state, Float.self)
         case .float64: update(rule, weights: weights, gradient: gradient, state: state, Double.self)
-        case .uint8: Self.unsupported("update", weights.dtype)
+        case .uint8, .int64: Self.unsupported("update", weights.dtype)
         }
     }
 

@@ -9,7 +9,7 @@
 /// Each requirement looks at its buffers' ``DType`` once and calls a generic loop over `S`
 /// (`Float` or `Double`) that computes in `S`, so its rounding is that of the obvious loop in
 /// that precision; the kernel codes' `Double` constants are rounded to `S` first (`S(value)`).
-/// `uint8` buffers are dropout's masks. Memory is host memory (``HostMemoryBackend``).
+/// `uint8` buffers are dropout's masks; `int64` buffers are indices and labels. Memory is host memory (``HostMemoryBackend``).
 public final class ReferenceBackend: HostMemoryBackend {
     /// The one instance: a device is a process-wide constant (``Device/reference``).
     public static let shared = ReferenceBackend()
@@ -26,6 +26,20 @@ extension ReferenceBackend {
     static func elements<S: TensorScalar>(_ buffer: Buffer, _: S.Type) -> UnsafeMutablePointer<S> {
         precondition(buffer.dtype == S.dtype, "reference: a \(buffer.dtype) buffer where \(S.dtype) was expected")
         return buffer.host(S.self)
+    }
+
+    /// The elements of an `int64` buffer (indices, labels) as `Int`.
+    static func indices(_ buffer: Buffer) -> UnsafeMutablePointer<Int> {
+        precondition(buffer.dtype == .int64, "reference: a \(buffer.dtype) buffer where I64 indices were expected")
+        return buffer.host(Int.self)
+    }
+
+    /// The position of the first of the `int64` `indices` outside `0..<length`: what every kernel
+    /// given indices returns before computing anything.
+    static func firstOutOfRange(_ indices: Buffer, _ length: Int) -> Int? {
+        let values = Self.indices(indices)
+        for j in 0..<indices.count where values[j] < 0 || values[j] >= length { return j }
+        return nil
     }
 
     /// The bytes of a `uint8` mask buffer.

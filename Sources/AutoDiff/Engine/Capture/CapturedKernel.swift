@@ -35,19 +35,23 @@ enum CapturedKernel: Equatable {
     case logSumExp(x: Slot, outer: Int, length: Int, inner: Int, out: Slot)
     case matmul(a: Slot, b: Slot, c: Slot, batch: Int, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool)
     case linear(x: Slot, weight: Slot, bias: Slot, out: Slot, m: Int, n: Int, k: Int)
-    case indexSelect(x: Slot, outer: Int, length: Int, inner: Int, indices: [Int], out: Slot)
-    case indexAdd(x: Slot, outer: Int, length: Int, inner: Int, indices: [Int], out: Slot)
-    case gather(x: Slot, outer: Int, length: Int, inner: Int, indices: [Int], out: Slot)
-    case scatterAdd(x: Slot, outer: Int, length: Int, inner: Int, indices: [Int], out: Slot)
+    case argReduce(ReductionKernel, x: Slot, outer: Int, length: Int, inner: Int, out: Slot)
+    case indexSelect(x: Slot, outer: Int, length: Int, inner: Int, indices: Slot, out: Slot)
+    case indexAdd(x: Slot, outer: Int, length: Int, inner: Int, indices: Slot, out: Slot)
+    case gather(x: Slot, outer: Int, length: Int, inner: Int, indices: Slot, out: Slot)
+    case scatterAdd(x: Slot, outer: Int, length: Int, inner: Int, indices: Slot, out: Slot)
     case convolution2d(input: Slot, weight: Slot, bias: Slot?, out: Slot, Convolution2DGeometry)
     case convolution2dInputGradient(gradOut: Slot, weight: Slot, gradInput: Slot, Convolution2DGeometry)
     case convolution2dWeightGradient(input: Slot, gradOut: Slot, gradWeight: Slot, Convolution2DGeometry)
+    case maxPool2d(input: Slot, out: Slot, indices: Slot, Convolution2DGeometry)
     case bernoulli(out: Slot, probability: Double, value: Double, GeneratorReference)
     case dropout(x: Slot, out: Slot, keep: Slot, probability: Double, scale: Double, GeneratorReference)
     case maskedScale(x: Slot, keep: Slot, scale: Double, out: Slot)
-    case sigmoidCrossEntropyGradient(sigmoid: Slot, targets: Slot, scale: Double, out: Slot)
+    case sigmoidCrossEntropy(z: Slot, targets: Slot, sigmoid: Slot?, loss: Slot)
+    case sigmoidCrossEntropyGradient(sigmoid: Slot, targets: Slot, scale: Slot, out: Slot)
+    case softmaxCrossEntropy(z: Slot, labels: Slot, rows: Int, classes: Int, probabilities: Slot?, loss: Slot)
     case softmaxCrossEntropyGradient(
-        probabilities: Slot, labels: [Int], rows: Int, classes: Int, scale: Double, out: Slot)
+        probabilities: Slot, labels: Slot, rows: Int, classes: Int, scale: Slot, out: Slot)
     case normalize(
         x: Slot, outer: Int, groups: Int, inner: Int, epsilon: Double, scale: Slot?, shift: Slot?, out: Slot,
         mean: Slot, rstd: Slot)
@@ -96,12 +100,21 @@ enum CapturedKernel: Equatable {
             body(weight, .read)
             body(bias, .read)
             body(out, .write)
-        case .indexSelect(let x, _, _, _, _, let out), .gather(let x, _, _, _, _, let out):
+        case .argReduce(_, let x, _, _, _, let out):
             body(x, .read)
             body(out, .write)
-        case .indexAdd(let x, _, _, _, _, let out), .scatterAdd(let x, _, _, _, _, let out):
+        case .indexSelect(let x, _, _, _, let indices, let out), .gather(let x, _, _, _, let indices, let out):
             body(x, .read)
+            body(indices, .read)
+            body(out, .write)
+        case .indexAdd(let x, _, _, _, let indices, let out), .scatterAdd(let x, _, _, _, let indices, let out):
+            body(x, .read)
+            body(indices, .read)
             body(out, .readWrite)
+        case .maxPool2d(let input, let out, let indices, _):
+            body(input, .read)
+            body(out, .write)
+            body(indices, .write)
         case .convolution2d(let input, let weight, let bias, let out, _):
             body(input, .read)
             body(weight, .read)
@@ -124,12 +137,25 @@ enum CapturedKernel: Equatable {
             body(x, .read)
             body(keep, .read)
             body(out, .write)
-        case .sigmoidCrossEntropyGradient(let sigmoid, let targets, _, let out):
+        case .sigmoidCrossEntropy(let z, let targets, let sigmoid, let loss):
+            body(z, .read)
+            body(targets, .read)
+            if let sigmoid { body(sigmoid, .write) }
+            body(loss, .write)
+        case .sigmoidCrossEntropyGradient(let sigmoid, let targets, let scale, let out):
             body(sigmoid, .read)
             body(targets, .read)
+            body(scale, .read)
             body(out, .write)
-        case .softmaxCrossEntropyGradient(let probabilities, _, _, _, _, let out):
+        case .softmaxCrossEntropy(let z, let labels, _, _, let probabilities, let loss):
+            body(z, .read)
+            body(labels, .read)
+            if let probabilities { body(probabilities, .write) }
+            body(loss, .write)
+        case .softmaxCrossEntropyGradient(let probabilities, let labels, _, _, let scale, let out):
             body(probabilities, .read)
+            body(labels, .read)
+            body(scale, .read)
             body(out, .write)
         case .normalize(let x, _, _, _, _, let scale, let shift, let out, let mean, let rstd):
             body(x, .read)
@@ -180,14 +206,18 @@ enum CapturedKernel: Equatable {
             .matmul(a: map(a), b: map(b), c: map(c), batch: batch, m: m, n: n, k: k, transposeA: tA, transposeB: tB)
         case .linear(let x, let weight, let bias, let out, let m, let n, let k):
             .linear(x: map(x), weight: map(weight), bias: map(bias), out: map(out), m: m, n: n, k: k)
+        case .argReduce(let op, let x, let outer, let length, let inner, let out):
+            .argReduce(op, x: map(x), outer: outer, length: length, inner: inner, out: map(out))
         case .indexSelect(let x, let outer, let length, let inner, let indices, let out):
-            .indexSelect(x: map(x), outer: outer, length: length, inner: inner, indices: indices, out: map(out))
+            .indexSelect(x: map(x), outer: outer, length: length, inner: inner, indices: map(indices), out: map(out))
         case .indexAdd(let x, let outer, let length, let inner, let indices, let out):
-            .indexAdd(x: map(x), outer: outer, length: length, inner: inner, indices: indices, out: map(out))
+            .indexAdd(x: map(x), outer: outer, length: length, inner: inner, indices: map(indices), out: map(out))
         case .gather(let x, let outer, let length, let inner, let indices, let out):
-            .gather(x: map(x), outer: outer, length: length, inner: inner, indices: indices, out: map(out))
+            .gather(x: map(x), outer: outer, length: length, inner: inner, indices: map(indices), out: map(out))
         case .scatterAdd(let x, let outer, let length, let inner, let indices, let out):
-            .scatterAdd(x: map(x), outer: outer, length: length, inner: inner, indices: indices, out: map(out))
+            .scatterAdd(x: map(x), outer: outer, length: length, inner: inner, indices: map(indices), out: map(out))
+        case .maxPool2d(let input, let out, let indices, let g):
+            .maxPool2d(input: map(input), out: map(out), indices: map(indices), g)
         case .convolution2d(let input, let weight, let bias, let out, let g):
             .convolution2d(input: map(input), weight: map(weight), bias: bias.map(map), out: map(out), g)
         case .convolution2dInputGradient(let gradOut, let weight, let gradInput, let g):
@@ -200,11 +230,17 @@ enum CapturedKernel: Equatable {
             .dropout(x: map(x), out: map(out), keep: map(keep), probability: probability, scale: scale, generator)
         case .maskedScale(let x, let keep, let scale, let out):
             .maskedScale(x: map(x), keep: map(keep), scale: scale, out: map(out))
+        case .sigmoidCrossEntropy(let z, let targets, let sigmoid, let loss):
+            .sigmoidCrossEntropy(z: map(z), targets: map(targets), sigmoid: sigmoid.map(map), loss: map(loss))
         case .sigmoidCrossEntropyGradient(let sigmoid, let targets, let scale, let out):
-            .sigmoidCrossEntropyGradient(sigmoid: map(sigmoid), targets: map(targets), scale: scale, out: map(out))
+            .sigmoidCrossEntropyGradient(sigmoid: map(sigmoid), targets: map(targets), scale: map(scale), out: map(out))
+        case .softmaxCrossEntropy(let z, let labels, let rows, let classes, let probabilities, let loss):
+            .softmaxCrossEntropy(
+                z: map(z), labels: map(labels), rows: rows, classes: classes, probabilities: probabilities.map(map),
+                loss: map(loss))
         case .softmaxCrossEntropyGradient(let probabilities, let labels, let rows, let classes, let scale, let out):
             .softmaxCrossEntropyGradient(
-                probabilities: map(probabilities), labels: labels, rows: rows, classes: classes, scale: scale,
+                probabilities: map(probabilities), labels: map(labels), rows: rows, classes: classes, scale: map(scale),
                 out: map(out))
         case .normalize(let x, let outer, let groups, let inner, let epsilon, let scale, let shift, let out, let mean, let rstd):
             .normalize(
@@ -223,6 +259,14 @@ enum CapturedKernel: Equatable {
         }
     }
 
+    /// A kernel's check failed during a replay: the eager op would have stopped with its own
+    /// message; the replay names the kernel and the element.
+    static func replayFailure(_ kernel: String, _ position: Int) -> Never {
+        tensorFailure(
+            "\(kernel) in a replayed captured step: the index or label at position \(position) is out of range (or, converting to integers, not a whole number in range)"
+        )
+    }
+
     /// Runs the kernel on `backend` with the buffers of `table`; an update's state buffers come
     /// as the array the plan built once (`updateState`), not one made per call.
     @inline(__always)
@@ -239,7 +283,8 @@ enum CapturedKernel: Equatable {
             backend.copy(StridedView(b(source), offset: offset, strides: strides), into: b(out), shape: shape)
         case .scatterStrided(let source, let destination, let offset, let strides, let shape):
             backend.copy(b(source), into: StridedView(b(destination), offset: offset, strides: strides), shape: shape)
-        case .convert(let x, let out): backend.convert(b(x), into: b(out))
+        case .convert(let x, let out):
+            if let position = backend.convert(b(x), into: b(out)) { Self.replayFailure("convert", position) }
         case .reduce(let op, let x, let shape, let axes, let out):
             backend.reduce(op, b(x), shape: shape, axes: axes, into: b(out))
         case .logSumExp(let x, let outer, let length, let inner, let out):
@@ -248,14 +293,34 @@ enum CapturedKernel: Equatable {
             backend.matmul(b(a), b(bb), into: b(c), batch: batch, m: m, n: n, k: k, transposeA: tA, transposeB: tB)
         case .linear(let x, let weight, let bias, let out, let m, let n, let k):
             backend.linear(b(x), weight: b(weight), bias: b(bias), into: b(out), m: m, n: n, k: k)
+        case .argReduce(let op, let x, let outer, let length, let inner, let out):
+            backend.argReduce(op, b(x), outer: outer, length: length, inner: inner, into: b(out))
         case .indexSelect(let x, let outer, let length, let inner, let indices, let out):
-            backend.indexSelect(b(x), outer: outer, length: length, inner: inner, indices: indices, into: b(out))
+            if let position = backend.indexSelect(
+                b(x), outer: outer, length: length, inner: inner, indices: b(indices), into: b(out))
+            {
+                Self.replayFailure("indexSelect", position)
+            }
         case .indexAdd(let x, let outer, let length, let inner, let indices, let out):
-            backend.indexAdd(b(x), outer: outer, length: length, inner: inner, indices: indices, into: b(out))
+            if let position = backend.indexAdd(
+                b(x), outer: outer, length: length, inner: inner, indices: b(indices), into: b(out))
+            {
+                Self.replayFailure("indexAdd", position)
+            }
         case .gather(let x, let outer, let length, let inner, let indices, let out):
-            backend.gather(b(x), outer: outer, length: length, inner: inner, indices: indices, into: b(out))
+            if let position = backend.gather(
+                b(x), outer: outer, length: length, inner: inner, indices: b(indices), into: b(out))
+            {
+                Self.replayFailure("gather", position)
+            }
         case .scatterAdd(let x, let outer, let length, let inner, let indices, let out):
-            backend.scatterAdd(b(x), outer: outer, length: length, inner: inner, indices: indices, into: b(out))
+            if let position = backend.scatterAdd(
+                b(x), outer: outer, length: length, inner: inner, indices: b(indices), into: b(out))
+            {
+                Self.replayFailure("scatterAdd", position)
+            }
+        case .maxPool2d(let input, let out, let indices, let g):
+            backend.maxPool2d(b(input), into: b(out), indices: b(indices), g)
         case .convolution2d(let input, let weight, let bias, let out, let g):
             backend.convolution2d(b(input), weight: b(weight), bias: bias.map(b), into: b(out), g)
         case .convolution2dInputGradient(let gradOut, let weight, let gradInput, let g):
@@ -270,12 +335,24 @@ enum CapturedKernel: Equatable {
                 generator: &generator.cell.generator)
         case .maskedScale(let x, let keep, let scale, let out):
             backend.maskedScale(b(x), keep: b(keep), scale: scale, into: b(out))
+        case .sigmoidCrossEntropy(let z, let targets, let sigmoid, let loss):
+            backend.sigmoidCrossEntropy(b(z), targets: b(targets), sigmoid: sigmoid.map(b), into: b(loss))
         case .sigmoidCrossEntropyGradient(let sigmoid, let targets, let scale, let out):
-            backend.sigmoidCrossEntropyGradient(sigmoid: b(sigmoid), targets: b(targets), scale: scale, into: b(out))
+            backend.sigmoidCrossEntropyGradient(sigmoid: b(sigmoid), targets: b(targets), scale: b(scale), into: b(out))
+        case .softmaxCrossEntropy(let z, let labels, let rows, let classes, let probabilities, let loss):
+            if let position = backend.softmaxCrossEntropy(
+                b(z), labels: b(labels), rows: rows, classes: classes, probabilities: probabilities.map(b),
+                into: b(loss))
+            {
+                Self.replayFailure("softmaxCrossEntropy", position)
+            }
         case .softmaxCrossEntropyGradient(let probabilities, let labels, let rows, let classes, let scale, let out):
-            backend.softmaxCrossEntropyGradient(
-                probabilities: b(probabilities), labels: labels, rows: rows, classes: classes, scale: scale,
+            if let position = backend.softmaxCrossEntropyGradient(
+                probabilities: b(probabilities), labels: b(labels), rows: rows, classes: classes, scale: b(scale),
                 into: b(out))
+            {
+                Self.replayFailure("softmaxCrossEntropyGradient", position)
+            }
         case .normalize(let x, let outer, let groups, let inner, let epsilon, let scale, let shift, let out, let mean, let rstd):
             backend.normalize(
                 b(x), outer: outer, groups: groups, inner: inner, epsilon: epsilon, scale: scale.map(b),
