@@ -196,6 +196,21 @@ extension Tensor {
     @_specialize(where Scalar == Double)
     public static func /= (a: inout Tensor, c: Scalar) { a.assignResult(a / c, op: "/=") }
 
+    /// Writes `source`'s elements into this tensor's own memory, as PyTorch's `copy_`: state
+    /// updated this way (a running mean, a counter) keeps its buffer, so a captured step that
+    /// updates it replays onto the same memory. The memory is copied first if another tensor
+    /// shares it (copy-on-write). Not recorded on the tape; `source` must have this shape.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public mutating func copyElements(from source: Tensor) {
+        guard source.shape == shape else {
+            tensorFailure("copyElements: the source has shape \(source.shape) but the tensor has shape \(shape)")
+        }
+        checkSameDevice(source, "copyElements")
+        makeUnique()
+        backend.convert(source.storage, into: storage)
+    }
+
     mutating func assignResult(_ result: Tensor, op: String) {
         guard let node, node.isLeaf, !ThreadState.current.gradEnabled else {
             self = result

@@ -112,6 +112,8 @@ struct DemoSession {
             trainLoss: metrics.trainLoss, trainAccuracy: metrics.trainAccuracy,
             validationLoss: metrics.validation?.loss, validationAccuracy: metrics.validation?.accuracy,
             testLoss: metrics.test?.loss, testAccuracy: metrics.test?.accuracy,
-            seconds: (seconds * 1000).rounded() / 1000, threads: settings.threads, files: files)
+            seconds: (seconds * 1000).rounded() / 1000, threads: settings.threads, files: files,
+            replayedSteps: settings.epochs > 0 ? metrics.replayedSteps : nil,
+            eagerSteps: settings.epochs > 0 ? metrics.eagerSteps : nil)
     }
 }

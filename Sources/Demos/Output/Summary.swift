@@ -35,13 +35,17 @@ struct Summary: Codable, Equatable, Sendable {
     var threads: Int
     /// Files the run wrote (plots, checkpoint, log), in the order written.
     var files: [String]
+    /// Training steps replayed from a captured step, and run eagerly (the first calls, and all
+    /// with `--eager`); absent when the run trained nothing.
+    var replayedSteps: Int?
+    var eagerSteps: Int?
 
     init(
         demo: String, epochs: Int, seed: UInt64, parameters: Int,
         trainLoss: Double, trainAccuracy: Double,
         validationLoss: Double? = nil, validationAccuracy: Double? = nil,
         testLoss: Double? = nil, testAccuracy: Double? = nil,
-        seconds: Double, threads: Int, files: [String] = []
+        seconds: Double, threads: Int, files: [String] = [], replayedSteps: Int? = nil, eagerSteps: Int? = nil
     ) {
         self.demo = demo
         self.epochs = epochs
@@ -56,6 +60,8 @@ struct Summary: Codable, Equatable, Sendable {
         self.seconds = seconds
         self.threads = threads
         self.files = files
+        self.replayedSteps = replayedSteps
+        self.eagerSteps = eagerSteps
     }
 
     /// The summary as one line of JSON with sorted keys; a diverged (NaN or infinite) loss is

@@ -69,6 +69,14 @@ struct ClassifierTraining {
     var sampleShape: [Int]? = nil
     /// Rows per forward pass when evaluating: bounds the memory of a 60,000-image pass.
     var evaluationRows = ClassifierTraining.evaluationChunk
+    /// How the last ``run(train:heldOut:)``'s steps ran.
+    let stepCounts = StepCounts()
+
+    /// Steps replayed from a capture and run eagerly (recorded calls count as eager).
+    final class StepCounts {
+        var replayed = 0
+        var eager = 0
+    }
 
     /// The default of ``evaluationRows``: an MLP's activations for 10,000 rows are a few tens of
     /// megabytes.
@@ -155,6 +163,8 @@ struct ClassifierTraining {
             try recorders.epoch(metrics, seconds: TrainingProgress.monotonicSeconds() - epochStart, model: model)
             if let path = settings.checkpointPath { try saveCheckpoint(to: path, epoch: epoch, shuffler: shuffler) }
             if let signal = Interruption.signal { throw interrupted(signal, epoch: epoch + 1) }
+            stepCounts.replayed = trainingStep.replayedCalls
+            stepCounts.eager = trainingStep.eagerCalls + trainingStep.recordedCalls
         }
         return (evaluate(train), lastHeldOut ?? evaluate(heldOut), recorders.files)
     }
@@ -244,6 +254,7 @@ struct ClassifierTraining {
     func metrics(train: Evaluation, validation: Evaluation? = nil, test: Evaluation? = nil) -> FinalMetrics {
         FinalMetrics(
             parameters: model.parameterCount, trainLoss: train.loss, trainAccuracy: train.accuracy,
-            validation: validation?.figures, test: test?.figures)
+            validation: validation?.figures, test: test?.figures, replayedSteps: stepCounts.replayed,
+            eagerSteps: stepCounts.eager)
     }
 }

@@ -11,6 +11,9 @@ struct FinalMetrics: Equatable, Sendable {
     var validation: Evaluation.Figures? = nil
     /// Loss and accuracy on the test split, when the demo has one (moons, mnist).
     var test: Evaluation.Figures? = nil
+    /// Training steps replayed from a capture, and run eagerly (``CapturedStep``).
+    var replayedSteps = 0
+    var eagerSteps = 0
 }
 
 /// Which split a demo holds out from training and evaluates after every epoch: the name its

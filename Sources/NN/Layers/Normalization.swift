@@ -75,13 +75,15 @@ public class BatchNormLayer<Scalar: TensorScalar>: Layer {
         let result = input.batchNorm(weight: weight?.value, bias: bias?.value, epsilon: eps)
         if isTraining, let runningMean, let runningVar, let numBatchesTracked {
             withoutGrad {
-                let batches = numBatchesTracked.value + 1
-                numBatchesTracked.value = batches
-                let m = Scalar(momentum ?? 1 / Double(batches.item))
+                // Updated in place (copyElements): a captured training step replays these
+                // updates onto the same buffers.
+                numBatchesTracked.value.copyElements(from: numBatchesTracked.value + 1)
+                let m = Scalar(momentum ?? 1 / Double(numBatchesTracked.value.item))
                 let n = Scalar(result.countPerChannel)
                 let device = runningMean.value.device
-                runningMean.value = runningMean.value * (1 - m) + result.mean.to(device) * m
-                runningVar.value = runningVar.value * (1 - m) + result.variance.to(device) * (m * n / (n - 1))
+                runningMean.value.copyElements(from: runningMean.value * (1 - m) + result.mean.to(device) * m)
+                runningVar.value.copyElements(
+                    from: runningVar.value * (1 - m) + result.variance.to(device) * (m * n / (n - 1)))
             }
         }
         return result.output
