@@ -10,12 +10,17 @@ project depends on it. Each row is measured in one sitting, alternating ours and
 `--repeats` times (default 3). The ratio compares the best run of each side, so that a burst of
 load from elsewhere (this machine's run-to-run spread is up to 1.5×) does not decide it; the
 medians are printed too.
+
+Training workloads run ours twice per repeat: with the captured step (bench's default) and with
+`--eager`; the table gives both, and the ratio to PyTorch is the captured one.
 """
 import argparse, json, os, statistics, subprocess, sys
 
 WORKLOADS = ["op-overhead", "moons", "spiral", "mnist-b128", "mnist-seed004", "cnn-mnist"]
 # Workloads whose peer is torch_models.py (the CNN and the transformer) rather than --peer.
 MODEL_WORKLOADS = {"cnn-mnist"}
+# Workloads that train through a captured step (also run with --eager for comparison).
+TRAINING_WORKLOADS = {"moons", "spiral", "mnist-b128", "mnist-seed004", "cnn-mnist"}
 
 
 def run(cmd, env=None):
@@ -38,28 +43,32 @@ def main():
     env = dict(os.environ, DATA_ROOT=args.data)
     rows = []
     for w in args.workloads:
-        ours, peer = [], []
+        ours, eager, peer = [], [], []
         for _ in range(args.repeats):
             ours.append(run([args.bench, w, "--data", args.data]))
+            if w in TRAINING_WORKLOADS:
+                eager.append(run([args.bench, w, "--data", args.data, "--eager"]))
             peer.append(run([args.python, args.model_peer if w in MODEL_WORKLOADS else args.peer, w], env))
         key = (lambda r: r["metric"]) if w == "op-overhead" else (lambda r: r["seconds"])
         peer_key = lambda r: r["seconds"]  # the peer reports µs/op in "seconds" for op-overhead
         rows.append((w, min(ours, key=key), min(peer, key=peer_key),
-                     statistics.median(map(key, ours)), statistics.median(map(peer_key, peer))))
-        print(json.dumps({"workload": w, "ours": ours, "peer": peer}), file=sys.stderr)
-    print("| workload | this project (best; median) | PyTorch (best; median) | ratio of bests | ratio of medians "
-          "| ours: metric | PyTorch: metric | ours: peak RSS |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for w, ours, peer, ours_median, peer_median in rows:
+                     statistics.median(map(key, ours)), statistics.median(map(peer_key, peer)),
+                     min(eager, key=key) if eager else None))
+        print(json.dumps({"workload": w, "ours": ours, "eager": eager, "peer": peer}), file=sys.stderr)
+    print("| workload | this project (best; median) | ours eager (best) | PyTorch (best; median) | ratio of bests "
+          "| ratio of medians | ours: metric | PyTorch: metric | ours: peak RSS |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for w, ours, peer, ours_median, peer_median, eager in rows:
         if w == "op-overhead":
             a, b = ours["metric"], peer["seconds"]
-            print(f"| {w} | {a:.2f}; {ours_median:.2f} µs/op | {b:.2f}; {peer_median:.2f} µs/op | {b / a:.1f}× "
-                  f"| {peer_median / ours_median:.1f}× | | | {ours['peak_resident_mb']:.0f} MB |")
+            print(f"| {w} | {a:.2f}; {ours_median:.2f} µs/op | (eager) | {b:.2f}; {peer_median:.2f} µs/op "
+                  f"| {b / a:.1f}× | {peer_median / ours_median:.1f}× | | | {ours['peak_resident_mb']:.0f} MB |")
         else:
             a, b = ours["seconds"], peer["seconds"]
             pm = peer["metric"]
             pm = f"{pm:.4f}" if isinstance(pm, float) else "—"
-            print(f"| {w} | {a:.2f}; {ours_median:.2f} s | {b:.2f}; {peer_median:.2f} s | {b / a:.1f}× "
+            e = f"{eager['seconds']:.2f} s" if eager else "—"
+            print(f"| {w} | {a:.2f}; {ours_median:.2f} s | {e} | {b:.2f}; {peer_median:.2f} s | {b / a:.1f}× "
                   f"| {peer_median / ours_median:.1f}× | {ours['metric_name']} {ours['metric']:.4f} | {pm} "
                   f"| {ours['peak_resident_mb']:.0f} MB |")
 
