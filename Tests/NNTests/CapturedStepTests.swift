@@ -153,4 +153,26 @@ import Testing
         #expect(Set(values).count == 8, "\(values)")
         #expect(captured.step.replayedCalls == 5)
     }
+
+    @Test func stepsOnOrThroughAnotherDeviceStayEager() {
+        let weight = Tensor<Float>.full([3, 2], 0.5)
+        // Only the CPU backend reports kernels to a recorder: a step whose inputs are on the
+        // reference device, or one on the CPU with a detour through it, must never be replayed.
+        let onReference = CapturedStep { (x: Tensor<Float>) -> Tensor<Float> in
+            x.matmul(weight.to(.reference)).sum()
+        }
+        let detour = CapturedStep { (x: Tensor<Float>) -> Tensor<Float> in
+            x.to(.reference).matmul(weight.to(.reference)).sum().to(.cpu)
+        }
+        for i in 0..<6 {
+            let x = Self.batch(i).0
+            let expected = x.to(.reference).matmul(weight.to(.reference)).sum().item
+            #expect(onReference(x.to(.reference)).item == expected)
+            #expect(detour(x).item == expected)
+        }
+        for step in [onReference, detour] {
+            #expect(step.replayedCalls == 0)
+            #expect(step.eagerReason?.contains("device") == true, "\(step.eagerReason ?? "")")
+        }
+    }
 }

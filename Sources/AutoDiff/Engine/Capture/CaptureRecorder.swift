@@ -96,6 +96,8 @@ final class CaptureRecorder {
     init(device: Device, inputs: [Buffer]) {
         self.device = device
         self.inputs = inputs.map(ObjectIdentifier.init)
+        // Only the CPU backend reports its kernels to a recorder.
+        if device != .cpu { refuse("captured steps run on the cpu device; this step's inputs are on \(device)") }
     }
 
     // MARK: Starting and stopping
@@ -133,6 +135,9 @@ final class CaptureRecorder {
     // MARK: Buffers
 
     func noteBorn(_ buffer: Buffer) {
+        if buffer.device != device {
+            refuse("the step allocates a tensor on \(buffer.device); a captured step runs on one device (\(device))")
+        }
         born.insert(ObjectIdentifier(buffer))
         buffer.isWatchedByCapture = true
     }
