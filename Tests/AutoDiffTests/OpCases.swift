@@ -282,5 +282,6 @@ enum OpCases {
             + convolution(S.self)
             + normalization(S.self)
             + sequence(S.self)
+            + attention(S.self)
     }
 }
