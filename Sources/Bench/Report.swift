@@ -19,6 +19,8 @@ struct Report: Encodable {
     var products: [ProductTiming]?
     /// Per-layer convolution timings (the conv workload).
     var convolutions: [ConvolutionTiming]?
+    /// Fused and composed attention timings (the attention workload).
+    var attention: [AttentionTiming]?
 
     func jsonLine() -> String {
         let encoder = JSONEncoder()

@@ -1,11 +1,13 @@
 // Scaled dot-product attention, forward and backward, one head at a time (a thread owns whole
-// heads, so the key and value gradients need no locks). Per head, K (and for the backward V) is
-// first transposed into scratch, so a query row's scores are d rows of axpy over the keys and
-// vectorise along the keys; the value sums vectorise along the value width.
+// heads, so the key and value gradients need no locks). A head's products (S = s·Q·Kᵀ, O = P·V;
+// backward dP = dO·Vᵀ, dV = Pᵀ·dO, dQ = s·dS·K, dK = s·dSᵀ·Q) are the thin register-tiled
+// products of thin_gemm.inc, with K and V transposed into scratch so none of them copies; the
+// exponentials of a head's [tq, tk] scores run in one vectorised pass.
 //
 // The forward keeps only each row's log-sum-exp (FlashAttention's idea): the backward
-// recomputes a row's scores (one of its five tq·tk·d products) instead of reading a saved
-// [tq, tk] probability matrix, so a step holds O(tq) per head, not O(tq·tk).
+// recomputes the head's probabilities (one more of its product's size, plus the exponentials)
+// instead of reading a saved [tq, tk] matrix, so what a step keeps is O(tq) per head. The
+// scratch is one head's [tq, tk] scores and their gradient per thread, reused across its heads.
 //
 // The file is its own template: compiled once, it includes itself for float and for double.
 
@@ -18,25 +20,42 @@
 
 #include "dispatch.h"
 
+static void exp_in_place_f64(double *x, long n) {
+    for (long i = 0; i < n; i++) x[i] = exp(x[i]);
+}
+
+// e^x in place for float scores that are 0 or below, −∞ where hidden. libmvec's vector expf
+// takes a scalar detour for a whole vector when any lane is below about −87 (a causal head is half
+// −∞), so such lanes are raised to −87 first and their results, at most e^{−87} ≈ 1.6e-38 next
+// to a row maximum of e^0 = 1, set to exactly 0 afterwards.
+INLINE void exp_scores_f32(float *x, long n) {
+    for (long i = 0; i < n; i++) x[i] = x[i] < -87.0f ? -87.0f : x[i];  // NaN stays NaN
+    ad_exp_in_place_f32(x, n);
+    for (long i = 0; i < n; i++) x[i] = x[i] < 1.7e-38f ? 0.0f : x[i];
+}
+
 #define AD_ATTENTION_T float
-#define AD_EXP expf
 #define AD_LOG logf
+#define AD_EXP_IN_PLACE exp_scores_f32
+#define AD_GEMM ad_thin_gemm_f32
 #define AD_FORWARD ad_attention_f32
 #define AD_BACKWARD ad_attention_backward_f32
 #define AD_SCORES attention_scores_f32
 #define AD_TRANSPOSE attention_transpose_f32
 #include "attention.c"
 #undef AD_ATTENTION_T
-#undef AD_EXP
 #undef AD_LOG
+#undef AD_EXP_IN_PLACE
+#undef AD_GEMM
 #undef AD_FORWARD
 #undef AD_BACKWARD
 #undef AD_SCORES
 #undef AD_TRANSPOSE
 
 #define AD_ATTENTION_T double
-#define AD_EXP exp
 #define AD_LOG log
+#define AD_EXP_IN_PLACE exp_in_place_f64
+#define AD_GEMM ad_thin_gemm_f64
 #define AD_FORWARD ad_attention_f64
 #define AD_BACKWARD ad_attention_backward_f64
 #define AD_SCORES attention_scores_f64
@@ -47,60 +66,65 @@
 
 #define T AD_ATTENTION_T
 
-// s[j] = Σ_e (scale·q[e])·kt[e·tk + j] + mask_row[j] for j < n: the scores of one query row,
-// from the head's keys transposed into kt ([d, tk]).
-INLINE void AD_SCORES(const T *q, const T *kt, const T *mask_row, long tk, long d, long n, T scale, T *s) {
-    for (long j = 0; j < n; j++) s[j] = 0;
-    for (long e = 0; e < d; e++) {
-        T qe = q[e] * scale;
-        const T *kr = kt + e * tk;
-        for (long j = 0; j < n; j++) s[j] += qe * kr[j];
-    }
-    if (mask_row)
-        for (long j = 0; j < n; j++) s[j] += mask_row[j];
-}
-
 // dst ([cols, rows]) ← src ([rows, cols]) transposed.
 INLINE void AD_TRANSPOSE(const T *src, long rows, long cols, T *dst) {
     for (long r = 0; r < rows; r++)
         for (long c = 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
 }
 
+// s ([tq, tk]) ← scale·q·kᵀ + mask of head b, then per row i minus `shift[i]` (the row's
+// maximum when `shift` is NULL, stored in `top`), −∞ where row i does not see key j (j > i when
+// causal) and across the whole row when its shift is −∞: exponentials of s are then the
+// unnormalised (forward) or normalised (backward, shift = log-sum-exp) probabilities. `kt` is
+// scratch for the keys transposed ([d, tk]).
+INLINE void AD_SCORES(const T *q, const T *k, const T *mask, long b, long tq, long tk, long d, double scale,
+                      int causal, int shared_mask, const T *shift, T *top, T *kt, T *s) {
+    AD_TRANSPOSE(k + b * tk * d, tk, d, kt);
+    AD_GEMM(0, 0, tq, tk, d, (T)scale, q + b * tq * d, d, kt, tk, 0, NULL, s, tk);
+    for (long i = 0; i < tq; i++) {
+        T *row = s + i * tk;
+        long n = causal ? (i + 1 < tk ? i + 1 : tk) : tk;
+        if (mask) {
+            const T *mask_row = mask + ((shared_mask ? 0 : b) * tq + i) * tk;
+            for (long j = 0; j < n; j++) row[j] += mask_row[j];
+        }
+        T m;
+        if (shift) {
+            m = shift[i];
+        } else {
+            m = -INFINITY;
+            for (long j = 0; j < n; j++) m = row[j] > m ? row[j] : m;
+            top[i] = m;
+        }
+        if (!(m > -INFINITY)) n = 0;
+        for (long j = 0; j < n; j++) row[j] -= m;
+        for (long j = n; j < tk; j++) row[j] = -INFINITY;
+    }
+}
+
 DISPATCHED void AD_FORWARD(const T *q, const T *k, const T *v, const T *mask, long batch, long tq, long tk, long d,
                            long dv, double scale, int causal, int shared_mask, long first, long last, T *out,
                            T *lse) {
     (void)batch;
-    T *kt = malloc(sizeof(T) * (size_t)(d * tk + tk + 1));
-    T *s = kt + d * tk;
+    T *kt = malloc(sizeof(T) * (size_t)(d * tk + tq * tk + tq + 1));
+    if (!kt) abort();
+    T *p = kt + d * tk, *top = p + tq * tk;
     for (long b = first; b < last; b++) {
-        AD_TRANSPOSE(k + b * tk * d, tk, d, kt);
-        const T *vb = v + b * tk * dv;
+        AD_SCORES(q, k, mask, b, tq, tk, d, scale, causal, shared_mask, NULL, top, kt, p);
+        AD_EXP_IN_PLACE(p, tq * tk);
         for (long i = 0; i < tq; i++) {
-            long row = b * tq + i, n = causal ? (i + 1 < tk ? i + 1 : tk) : tk;
-            const T *mask_row = mask ? mask + ((shared_mask ? 0 : b) * tq + i) * tk : NULL;
-            AD_SCORES(q + row * d, kt, mask_row, tk, d, n, (T)scale, s);
-            T top = -INFINITY;
-            for (long j = 0; j < n; j++) top = s[j] > top ? s[j] : top;
-            T *o = out + row * dv;
-            for (long e = 0; e < dv; e++) o[e] = 0;
-            if (!(top > -INFINITY)) {
-                lse[row] = -INFINITY;
+            T *row = p + i * tk;
+            if (!(top[i] > -INFINITY)) {
+                lse[b * tq + i] = -INFINITY;  // the row is all zeros, and so is its output
                 continue;
             }
             T total = 0;
-            for (long j = 0; j < n; j++) {
-                s[j] = AD_EXP(s[j] - top);
-                total += s[j];
-            }
-            for (long j = 0; j < n; j++) {
-                T w = s[j];
-                const T *vr = vb + j * dv;
-                for (long e = 0; e < dv; e++) o[e] += w * vr[e];
-            }
+            for (long j = 0; j < tk; j++) total += row[j];
             T inverse = 1 / total;
-            for (long e = 0; e < dv; e++) o[e] *= inverse;
-            lse[row] = top + AD_LOG(total);
+            for (long j = 0; j < tk; j++) row[j] *= inverse;
+            lse[b * tq + i] = top[i] + AD_LOG(total);
         }
+        AD_GEMM(0, 0, tq, dv, tk, 1, p, tk, v + b * tk * dv, dv, 0, NULL, out + b * tq * dv, dv);
     }
     free(kt);
 }
@@ -109,47 +133,28 @@ DISPATCHED void AD_BACKWARD(const T *go, const T *q, const T *k, const T *v, con
                             const T *lse, long batch, long tq, long tk, long d, long dv, double scale, int causal,
                             int shared_mask, long first, long last, T *dq, T *dk, T *dvalue) {
     (void)batch;
-    T *kt = malloc(sizeof(T) * (size_t)(d * tk + dv * tk + 2 * tk + 1));
-    T *vt = kt + d * tk, *p = vt + dv * tk, *ds = p + tk;
-    T sc = (T)scale;
+    long width = d > dv ? d : dv;
+    T *kt = malloc(sizeof(T) * (size_t)(width * tk + 2 * tq * tk + 1));
+    if (!kt) abort();
+    T *p = kt + width * tk, *ds = p + tq * tk;
     for (long b = first; b < last; b++) {
-        AD_TRANSPOSE(k + b * tk * d, tk, d, kt);
-        AD_TRANSPOSE(v + b * tk * dv, tk, dv, vt);
-        const T *kb = k + b * tk * d;
-        T *dkb = dk + b * tk * d, *dvb = dvalue + b * tk * dv;
-        for (long j = 0; j < tk * d; j++) dkb[j] = 0;
-        for (long j = 0; j < tk * dv; j++) dvb[j] = 0;
+        const T *gob = go + b * tq * dv;
+        AD_SCORES(q, k, mask, b, tq, tk, d, scale, causal, shared_mask, lse + b * tq, NULL, kt, p);
+        AD_EXP_IN_PLACE(p, tq * tk);
+        // dP = dO·Vᵀ, then dS = P ⊙ (dP − δ) with δ_i = dO_i·O_i (= Σ_j P_ij·dP_ij).
+        AD_TRANSPOSE(v + b * tk * dv, tk, dv, kt);
+        AD_GEMM(0, 0, tq, tk, dv, 1, gob, dv, kt, tk, 0, NULL, ds, tk);
         for (long i = 0; i < tq; i++) {
-            long row = b * tq + i, n = causal ? (i + 1 < tk ? i + 1 : tk) : tk;
-            const T *qi = q + row * d, *goi = go + row * dv, *oi = out + row * dv;
-            T *dqi = dq + row * d;
-            for (long e = 0; e < d; e++) dqi[e] = 0;
-            T l = lse[row];
-            if (!(l > -INFINITY)) continue;
-            const T *mask_row = mask ? mask + ((shared_mask ? 0 : b) * tq + i) * tk : NULL;
-            AD_SCORES(qi, kt, mask_row, tk, d, n, sc, p);
-            for (long j = 0; j < n; j++) p[j] = AD_EXP(p[j] - l);
+            const T *goi = gob + i * dv, *oi = out + (b * tq + i) * dv;
             T delta = 0;
             for (long e = 0; e < dv; e++) delta += goi[e] * oi[e];
-            // ds_j = p_j·(go_i·v_j − δ)·scale, go_i·v_j as dv rows of axpy over the keys.
-            for (long j = 0; j < n; j++) ds[j] = -delta;
-            for (long e = 0; e < dv; e++) {
-                T ge = goi[e];
-                const T *vr = vt + e * tk;
-                for (long j = 0; j < n; j++) ds[j] += ge * vr[j];
-            }
-            for (long j = 0; j < n; j++) ds[j] *= p[j] * sc;
-            for (long j = 0; j < n; j++) {
-                T pj = p[j], dsj = ds[j];
-                T *dvr = dvb + j * dv, *dkr = dkb + j * d;
-                const T *kr = kb + j * d;
-                for (long e = 0; e < dv; e++) dvr[e] += pj * goi[e];
-                for (long e = 0; e < d; e++) {
-                    dkr[e] += dsj * qi[e];
-                    dqi[e] += dsj * kr[e];
-                }
-            }
+            T *dsi = ds + i * tk;
+            const T *pi = p + i * tk;
+            for (long j = 0; j < tk; j++) dsi[j] = pi[j] * (dsi[j] - delta);
         }
+        AD_GEMM(1, 0, tk, dv, tq, 1, p, tk, gob, dv, 0, NULL, dvalue + b * tk * dv, dv);
+        AD_GEMM(0, 0, tq, d, tk, (T)scale, ds, tk, k + b * tk * d, d, 0, NULL, dq + b * tq * d, d);
+        AD_GEMM(1, 0, tk, d, tq, (T)scale, ds, tk, q + b * tq * d, d, 0, NULL, dk + b * tk * d, d);
     }
     free(kt);
 }
