@@ -4,10 +4,11 @@
 // products of thin_gemm.inc, with K and V transposed into scratch so none of them copies; the
 // exponentials of a head's [tq, tk] scores run in one vectorised pass.
 //
-// The forward keeps only each row's log-sum-exp (FlashAttention's idea): the backward
-// recomputes the head's probabilities (one more of its product's size, plus the exponentials)
-// instead of reading a saved [tq, tk] matrix, so what a step keeps is O(tq) per head. The
-// scratch is one head's [tq, tk] scores and their gradient per thread, reused across its heads.
+// The forward keeps each row's log-sum-exp, and the probabilities only when the caller passes a
+// buffer for them: without it the backward recomputes a head's probabilities (one more product
+// of QKᵀ's size, plus the exponentials; FlashAttention's idea), so what a step keeps is O(tq)
+// per head rather than O(tq·tk). The scratch is one head's [tq, tk] scores and their gradient
+// per thread, reused across its heads.
 //
 // The file is its own template: compiled once, it includes itself for float and for double.
 
@@ -104,12 +105,13 @@ INLINE void AD_SCORES(const T *q, const T *k, const T *mask, long b, long tq, lo
 
 DISPATCHED void AD_FORWARD(const T *q, const T *k, const T *v, const T *mask, long batch, long tq, long tk, long d,
                            long dv, double scale, int causal, int shared_mask, long first, long last, T *out,
-                           T *lse) {
+                           T *lse, T *probabilities) {
     (void)batch;
     T *kt = malloc(sizeof(T) * (size_t)(d * tk + tq * tk + tq + 1));
     if (!kt) abort();
-    T *p = kt + d * tk, *top = p + tq * tk;
+    T *scratch = kt + d * tk, *top = scratch + tq * tk;
     for (long b = first; b < last; b++) {
+        T *p = probabilities ? probabilities + b * tq * tk : scratch;
         AD_SCORES(q, k, mask, b, tq, tk, d, scale, causal, shared_mask, NULL, top, kt, p);
         AD_EXP_IN_PLACE(p, tq * tk);
         for (long i = 0; i < tq; i++) {
@@ -130,17 +132,22 @@ DISPATCHED void AD_FORWARD(const T *q, const T *k, const T *v, const T *mask, lo
 }
 
 DISPATCHED void AD_BACKWARD(const T *go, const T *q, const T *k, const T *v, const T *mask, const T *out,
-                            const T *lse, long batch, long tq, long tk, long d, long dv, double scale, int causal,
-                            int shared_mask, long first, long last, T *dq, T *dk, T *dvalue) {
+                            const T *lse, const T *probabilities, long batch, long tq, long tk, long d, long dv,
+                            double scale, int causal, int shared_mask, long first, long last, T *dq, T *dk,
+                            T *dvalue) {
     (void)batch;
     long width = d > dv ? d : dv;
     T *kt = malloc(sizeof(T) * (size_t)(width * tk + 2 * tq * tk + 1));
     if (!kt) abort();
-    T *p = kt + width * tk, *ds = p + tq * tk;
+    T *scratch = kt + width * tk, *ds = scratch + tq * tk;
     for (long b = first; b < last; b++) {
-        const T *gob = go + b * tq * dv;
-        AD_SCORES(q, k, mask, b, tq, tk, d, scale, causal, shared_mask, lse + b * tq, NULL, kt, p);
-        AD_EXP_IN_PLACE(p, tq * tk);
+        const T *gob = go + b * tq * dv, *p = scratch;
+        if (probabilities) {
+            p = probabilities + b * tq * tk;
+        } else {
+            AD_SCORES(q, k, mask, b, tq, tk, d, scale, causal, shared_mask, lse + b * tq, NULL, kt, scratch);
+            AD_EXP_IN_PLACE(scratch, tq * tk);
+        }
         // dP = dO·Vᵀ, then dS = P ⊙ (dP − δ) with δ_i = dO_i·O_i (= Σ_j P_ij·dP_ij).
         AD_TRANSPOSE(v + b * tk * dv, tk, dv, kt);
         AD_GEMM(0, 0, tq, tk, dv, 1, gob, dv, kt, tk, 0, NULL, ds, tk);

@@ -61,12 +61,12 @@ struct AttentionTests {
         "the fused op equals the composed softmax(QKᵀ·s + mask)·V, values and gradients, in Float and Double",
         arguments: [false, true])
     func composed(causal: Bool) {
-        func check<S: TensorScalar>(_: S.Type, tolerance: Double) {
-            let shapes = [[3, 2, 5, 4], [3, 2, 6, 4], [3, 2, 6, 3]]
+        func check<S: TensorScalar>(_: S.Type, keys: Int, tolerance: Double) {
+            let shapes = [[3, 2, 5, 4], [3, 2, keys, 4], [3, 2, keys, 3]]
             let inputs = shapes.enumerated().map { i, shape in
                 Tensor<S>(converting: GradCheck.input(shape, seed: UInt64(40 + i))) * 2
             }
-            let mask = Tensor<S>(converting: GradCheck.input([3, 1, 5, 6], seed: 50))
+            let mask = Tensor<S>(converting: GradCheck.input([3, 1, 5, keys], seed: 50))
             let upstream = Tensor<S>(converting: GradCheck.input([3, 2, 5, 3], seed: 51))
             func run(_ f: ([Tensor<S>]) -> Tensor<S>) -> [[S]] {
                 let tracked = inputs.map { $0.requiringGrad() }
@@ -81,11 +81,14 @@ struct AttentionTests {
             }
             for (index, (a, b)) in zip(fused, composed).enumerated() {
                 let worst = zip(a, b).map { Double(Swift.abs($0 - $1)) }.max() ?? 0
-                #expect(worst <= tolerance, "\(S.self) result \(index): differs by \(worst)")
+                #expect(worst <= tolerance, "\(S.self), \(keys) keys, result \(index): differs by \(worst)")
             }
         }
-        check(Float.self, tolerance: 1e-5)
-        check(Double.self, tolerance: 1e-13)
+        // 6 keys: the forward pass keeps the probabilities; 70: the backward pass recomputes them.
+        for keys in [6, 70] {
+            check(Float.self, keys: keys, tolerance: 1e-5)
+            check(Double.self, keys: keys, tolerance: 1e-13)
+        }
     }
 
     @Test("rows that see no key give zeros and zero gradients, not NaN", arguments: devices)
@@ -114,14 +117,15 @@ struct AttentionTests {
         #expect(none.shape == [2, 3, 5] && none.scalars.allSatisfy { $0 == 0 })
     }
 
-    /// The gpt-words shapes (64 sequences, 4 heads, 16 positions, width 16) split across
-    /// threads, causal and with a per-sequence mask broadcast over the heads.
+    /// The gpt-words shapes (64 sequences, 4 heads, 16 positions, width 16: probabilities kept)
+    /// and 80 keys with a per-sequence mask broadcast over the heads (probabilities recomputed),
+    /// split across threads.
     static let largeCases: [OpCase<Float>] = [
         OpCase("causal [64, 4, 16, 16]", [[64, 4, 16, 16], [64, 4, 16, 16], [64, 4, 16, 16]]) {
             Tensor.scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2], causal: true)
         },
-        OpCase("mask [16, 1, 16, 24] over 4 heads", [[16, 4, 16, 8], [16, 4, 24, 8], [16, 4, 24, 8]]) {
-            let mask = Tensor<Float>(converting: GradCheck.input([16, 1, 16, 24], seed: 7)).to($0[0].device)
+        OpCase("mask [16, 1, 16, 80] over 4 heads", [[16, 4, 16, 8], [16, 4, 80, 8], [16, 4, 80, 8]]) {
+            let mask = Tensor<Float>(converting: GradCheck.input([16, 1, 16, 80], seed: 7)).to($0[0].device)
             return Tensor.scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2], mask: mask)
         },
     ]

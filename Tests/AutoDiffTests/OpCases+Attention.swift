@@ -4,7 +4,8 @@ extension OpCases {
     /// Scaled dot-product attention: plain, causal (square, more queries than keys, fewer),
     /// query and value widths that differ, an explicit scale, additive masks shared by every head,
     /// broadcast over the heads and given per head, a fully masked row, causal and a mask
-    /// together, large scores, and second derivatives (the backward pass's own rule).
+    /// together, more keys than the forward pass keeps probabilities for, large scores, and
+    /// second derivatives (the backward pass's own rule).
     static func attention<S: TensorScalar>(_: S.Type = S.self) -> [OpCase<S>] {
         /// A constant additive mask on `device`: −∞ at the row-major positions `hidden`, and a
         /// finite bias that varies with the position elsewhere.
@@ -46,6 +47,12 @@ extension OpCases {
             },
             OpCase("attention causal and a mask", [[2, 4, 3], [2, 4, 3], [2, 4, 3]]) {
                 attend($0, mask: mask([4, 4], hidden: [8], on: $0[0].device), causal: true)
+            },
+            OpCase(
+                "attention 70 keys: probabilities recomputed by the backward pass",
+                [[2, 3, 4], [2, 70, 4], [2, 70, 2]]
+            ) {
+                attend($0, mask: mask([3, 70], hidden: [5, 80, 150], on: $0[0].device))
             },
             OpCase("attention large scores", [[2, 3, 4], [2, 3, 4], [2, 3, 4]]) { xs in
                 attend([xs[0] * 30, xs[1] * 30, xs[2]])

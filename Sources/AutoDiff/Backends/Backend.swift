@@ -337,15 +337,19 @@ public protocol Backend: AnyObject, Sendable {
     ///
     /// where `mask` (additive, `nil` for none) is `[1, Tq, Tk]` shared by every head when
     /// `g.sharedMask`, else `[batch, Tq, Tk]` (`b′ = b`). A row with no position, or whose
-    /// scores are all −∞, gives `out = 0` and `logSumExp = −∞` (not NaN). Only `out` and the
-    /// row log-sum-exp are kept; the probabilities are recomputed by the backward pass.
+    /// scores are all −∞, gives `out = 0` and `logSumExp = −∞` (not NaN). When `probabilities`
+    /// (`[batch, Tq, Tk]`) is given it receives `p[b, i, j] = exp(s[j] − m)/l` (0 where `j` is
+    /// not seen, and across a row with no position), for the backward pass to read instead of
+    /// recomputing them from `logSumExp`.
     func attention(
         _ query: Buffer, _ key: Buffer, _ value: Buffer, mask: Buffer?, _ g: AttentionGeometry, into out: Buffer,
-        logSumExp: Buffer)
-    /// The backward pass of ``attention(_:_:_:mask:_:into:logSumExp:)`` for the upstream
-    /// gradient `gradOut` of `out` (`[batch, Tq, Dv]`), from the inputs, the forward's `out` and
-    /// `logSumExp`. With `p[i, j] = exp(s[i, j] − logSumExp[i])` (0 where `j` is not seen or the
-    /// row's log-sum-exp is −∞) and `δ[i] = Σ_e gradOut[i, e]·out[i, e]`:
+        logSumExp: Buffer, probabilities: Buffer?)
+    /// The backward pass of ``attention(_:_:_:mask:_:into:logSumExp:probabilities:)`` for the
+    /// upstream gradient `gradOut` of `out` (`[batch, Tq, Dv]`), from the inputs, the forward's
+    /// `out`, `logSumExp` and, when the forward kept them, `probabilities`. With
+    /// `p[i, j] = exp(s[i, j] − logSumExp[i])` (0 where `j` is not seen or the row's
+    /// log-sum-exp is −∞; read from `probabilities` when given) and
+    /// `δ[i] = Σ_e gradOut[i, e]·out[i, e]`:
     ///
     ///     gradValue[j, :] = Σ_i p[i, j]·gradOut[i, :]
     ///     ds[i, j] = p[i, j]·(Σ_e gradOut[i, e]·value[j, e] − δ[i])
@@ -354,7 +358,8 @@ public protocol Backend: AnyObject, Sendable {
     /// per head (the mask is a constant: it gets no gradient).
     func attentionBackward(
         _ gradOut: Buffer, _ query: Buffer, _ key: Buffer, _ value: Buffer, mask: Buffer?, output: Buffer,
-        logSumExp: Buffer, _ g: AttentionGeometry, gradQuery: Buffer, gradKey: Buffer, gradValue: Buffer)
+        logSumExp: Buffer, probabilities: Buffer?, _ g: AttentionGeometry, gradQuery: Buffer, gradKey: Buffer,
+        gradValue: Buffer)
 
     // MARK: Optimizer updates
 
@@ -539,7 +544,7 @@ public struct Convolution2DGeometry: Sendable, Equatable, CustomStringConvertibl
 // MARK: Attention sizes
 
 /// The sizes and options of one scaled dot-product attention
-/// (``Backend/attention(_:_:_:mask:_:into:logSumExp:)`` and its backward pass): `batch`
+/// (``Backend/attention(_:_:_:mask:_:into:logSumExp:probabilities:)`` and its backward pass): `batch`
 /// independent heads, each attending from `queryLength` query rows to `keyLength` key rows.
 public struct AttentionGeometry: Sendable, Equatable, CustomStringConvertible {
     /// Independent heads (the product of the batch and head axes).

@@ -1,6 +1,7 @@
 // Scaled dot-product attention as one recorded op: a fused kernel for the forward pass that
-// keeps only the output and each row's log-sum-exp, and a fused kernel for the backward pass
-// that recomputes the probabilities from them (FlashAttention's idea).
+// keeps the output and each row's log-sum-exp, and a fused kernel for the backward pass that
+// recomputes the probabilities from them (FlashAttention's idea) — or, for short key sequences,
+// reads the probabilities the forward pass kept, which measured faster at T = 16 (BENCHMARKS.md).
 //
 // The rule, for O = P·V with P = softmax(S), S = s·Q·Kᵀ + M, per head:
 //   ∂V = Pᵀ·G,  ∂S = P ⊙ (G·Vᵀ − rowsum(G ⊙ O)),  ∂Q = s·∂S·K,  ∂K = s·∂Sᵀ·Q.
@@ -22,8 +23,10 @@ extension Tensor {
     /// A row that sees no key, or whose scores are all −∞, gives zeros, not NaN.
     ///
     /// One recorded op with fused kernels: the forward pass keeps the output and each query
-    /// row's log-sum-exp (not the `[Tq, Tk]` probabilities), which the backward kernel uses to
-    /// recompute them. Gradients reach `query`, `key` and `value`; second derivatives work.
+    /// row's log-sum-exp, from which the backward kernel recomputes the probabilities; only when
+    /// a gradient will be needed and there are at most ``attentionProbabilitiesKeptUpToKeys``
+    /// keys does it keep the `[Tq, Tk]` probabilities too, for the backward pass to read.
+    /// Gradients reach `query`, `key` and `value`; second derivatives work.
     /// Dropout on the attention weights is not part of the op: see
     /// ``attentionWeights(query:key:mask:causal:scale:)`` for the composed weights.
     ///
@@ -49,8 +52,13 @@ extension Tensor {
             scale: sizes.scale, causal: causal, sharedMask: sharedMask)
         let out = query.newBuffer(heads * tq * dv)
         let logSumExp = query.newBuffer(heads * tq)
+        let recording =
+            ThreadState.current.gradEnabled && (query.requiresGrad || key.requiresGrad || value.requiresGrad)
+        let probabilities =
+            recording && tk <= attentionProbabilitiesKeptUpToKeys ? query.newBuffer(heads * tq * tk) : nil
         query.backend.attention(
-            query.storage, key.storage, value.storage, mask: maskBuffer, geometry, into: out, logSumExp: logSumExp)
+            query.storage, key.storage, value.storage, mask: maskBuffer, geometry, into: out, logSumExp: logSumExp,
+            probabilities: probabilities)
         let constantMask = mask?.detached()
         return Tensor(shape: leading + [tq, dv], storage: out).recorded(
             .scaledDotProductAttention, [query, key, value]
@@ -68,7 +76,8 @@ extension Tensor {
                     )
                     query.backend.attentionBackward(
                         g.storage, query.storage, key.storage, value.storage, mask: maskBuffer, output: out,
-                        logSumExp: logSumExp, geometry, gradQuery: dq, gradKey: dk, gradValue: dvalue)
+                        logSumExp: logSumExp, probabilities: probabilities, geometry, gradQuery: dq, gradKey: dk,
+                        gradValue: dvalue)
                     grads = [
                         Tensor(shape: query.shape, storage: dq), Tensor(shape: key.shape, storage: dk),
                         Tensor(shape: value.shape, storage: dvalue),
@@ -78,6 +87,13 @@ extension Tensor {
             }
         }
     }
+
+    /// The longest key sequence for which ``scaledDotProductAttention(query:key:value:mask:causal:scale:)``
+    /// keeps its `[Tq, Tk]` probabilities for the backward pass instead of recomputing them. At
+    /// the gpt-words shapes (16 keys) keeping them made forward plus backward about 20 % faster
+    /// (BENCHMARKS.md); beyond this many keys the backward pass recomputes them, so the memory a
+    /// step keeps grows as `Tq` per head rather than `Tq·Tk`. The limit itself was not tuned.
+    public static var attentionProbabilitiesKeptUpToKeys: Int { 64 }
 
     /// The attention weights `softmax(scale·query·keyᵀ + mask)` along the key axis
     /// (`[…, Tq, Tk]`, causal positions `j > i` hidden when `causal`), composed from recorded

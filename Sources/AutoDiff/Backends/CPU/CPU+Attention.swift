@@ -7,7 +7,7 @@ import CKernels
 extension CPUBackend {
     public func attention(
         _ query: Buffer, _ key: Buffer, _ value: Buffer, mask: Buffer?, _ g: AttentionGeometry, into out: Buffer,
-        logSumExp: Buffer
+        logSumExp: Buffer, probabilities: Buffer?
     ) {
         let (causal, shared) = (Int32(g.causal ? 1 : 0), Int32(g.sharedMask ? 1 : 0))
         let (tq, tk, d, dv) = (g.queryLength, g.keyLength, g.headDim, g.valueDim)
@@ -16,19 +16,19 @@ extension CPUBackend {
             let (q, k, v, m) = (
                 query.host(Float.self), key.host(Float.self), value.host(Float.self), mask?.host(Float.self)
             )
-            let (o, lse) = (out.host(Float.self), logSumExp.host(Float.self))
+            let (o, lse, p) = (out.host(Float.self), logSumExp.host(Float.self), probabilities?.host(Float.self))
             Self.forEachHeadRange(g) { r in
                 ad_attention_f32(
-                    q, k, v, m, g.batch, tq, tk, d, dv, g.scale, causal, shared, r.lowerBound, r.upperBound, o, lse)
+                    q, k, v, m, g.batch, tq, tk, d, dv, g.scale, causal, shared, r.lowerBound, r.upperBound, o, lse, p)
             }
         case .float64:
             let (q, k, v, m) = (
                 query.host(Double.self), key.host(Double.self), value.host(Double.self), mask?.host(Double.self)
             )
-            let (o, lse) = (out.host(Double.self), logSumExp.host(Double.self))
+            let (o, lse, p) = (out.host(Double.self), logSumExp.host(Double.self), probabilities?.host(Double.self))
             Self.forEachHeadRange(g) { r in
                 ad_attention_f64(
-                    q, k, v, m, g.batch, tq, tk, d, dv, g.scale, causal, shared, r.lowerBound, r.upperBound, o, lse)
+                    q, k, v, m, g.batch, tq, tk, d, dv, g.scale, causal, shared, r.lowerBound, r.upperBound, o, lse, p)
             }
         case .uint8: unsupported(query.dtype, "attention")
         }
@@ -36,7 +36,8 @@ extension CPUBackend {
 
     public func attentionBackward(
         _ gradOut: Buffer, _ query: Buffer, _ key: Buffer, _ value: Buffer, mask: Buffer?, output: Buffer,
-        logSumExp: Buffer, _ g: AttentionGeometry, gradQuery: Buffer, gradKey: Buffer, gradValue: Buffer
+        logSumExp: Buffer, probabilities: Buffer?, _ g: AttentionGeometry, gradQuery: Buffer, gradKey: Buffer,
+        gradValue: Buffer
     ) {
         let (causal, shared) = (Int32(g.causal ? 1 : 0), Int32(g.sharedMask ? 1 : 0))
         let (tq, tk, d, dv) = (g.queryLength, g.keyLength, g.headDim, g.valueDim)
@@ -46,10 +47,11 @@ extension CPUBackend {
                 gradOut.host(Float.self), query.host(Float.self), key.host(Float.self), value.host(Float.self)
             )
             let (m, o, lse) = (mask?.host(Float.self), output.host(Float.self), logSumExp.host(Float.self))
+            let p = probabilities?.host(Float.self)
             let (dq, dk, dvalue) = (gradQuery.host(Float.self), gradKey.host(Float.self), gradValue.host(Float.self))
             Self.forEachHeadRange(g, passes: 2) { r in
                 ad_attention_backward_f32(
-                    go, q, k, v, m, o, lse, g.batch, tq, tk, d, dv, g.scale, causal, shared, r.lowerBound,
+                    go, q, k, v, m, o, lse, p, g.batch, tq, tk, d, dv, g.scale, causal, shared, r.lowerBound,
                     r.upperBound, dq, dk, dvalue)
             }
         case .float64:
@@ -57,12 +59,13 @@ extension CPUBackend {
                 gradOut.host(Double.self), query.host(Double.self), key.host(Double.self), value.host(Double.self)
             )
             let (m, o, lse) = (mask?.host(Double.self), output.host(Double.self), logSumExp.host(Double.self))
+            let p = probabilities?.host(Double.self)
             let (dq, dk, dvalue) = (
                 gradQuery.host(Double.self), gradKey.host(Double.self), gradValue.host(Double.self)
             )
             Self.forEachHeadRange(g, passes: 2) { r in
                 ad_attention_backward_f64(
-                    go, q, k, v, m, o, lse, g.batch, tq, tk, d, dv, g.scale, causal, shared, r.lowerBound,
+                    go, q, k, v, m, o, lse, p, g.batch, tq, tk, d, dv, g.scale, causal, shared, r.lowerBound,
                     r.upperBound, dq, dk, dvalue)
             }
         case .uint8: unsupported(query.dtype, "attentionBackward")

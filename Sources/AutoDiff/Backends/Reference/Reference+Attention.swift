@@ -5,11 +5,11 @@
 extension ReferenceBackend {
     public func attention(
         _ query: Buffer, _ key: Buffer, _ value: Buffer, mask: Buffer?, _ g: AttentionGeometry, into out: Buffer,
-        logSumExp: Buffer
+        logSumExp: Buffer, probabilities: Buffer?
     ) {
         switch query.dtype {
-        case .float32: attention(query, key, value, mask, g, out, logSumExp, Float.self)
-        case .float64: attention(query, key, value, mask, g, out, logSumExp, Double.self)
+        case .float32: attention(query, key, value, mask, g, out, logSumExp, probabilities, Float.self)
+        case .float64: attention(query, key, value, mask, g, out, logSumExp, probabilities, Double.self)
         case .uint8: Self.unsupported("attention", query.dtype)
         }
     }
@@ -30,17 +30,19 @@ extension ReferenceBackend {
 
     private func attention<S: TensorScalar>(
         _ query: Buffer, _ key: Buffer, _ value: Buffer, _ mask: Buffer?, _ g: AttentionGeometry, _ out: Buffer,
-        _ logSumExp: Buffer, _: S.Type
+        _ logSumExp: Buffer, _ probabilities: Buffer?, _: S.Type
     ) {
         let (q, k, v) = (Self.elements(query, S.self), Self.elements(key, S.self), Self.elements(value, S.self))
         let (o, lse) = (Self.elements(out, S.self), Self.elements(logSumExp, S.self))
         let m = mask.map { Self.elements($0, S.self) }
+        let kept = probabilities.map { Self.elements($0, S.self) }
         let (tq, tk, dv) = (g.queryLength, g.keyLength, g.valueDim)
         for b in 0..<g.batch {
             for i in 0..<tq {
                 let s = Self.scores(q, k, m, g, head: b, row: i)
                 let top = s.max() ?? -S.infinity
                 let row = b * tq + i
+                if let kept { for j in 0..<tk { kept[row * tk + j] = 0 } }
                 guard top > -S.infinity else {
                     for e in 0..<dv { o[row * dv + e] = 0 }
                     lse[row] = -S.infinity
@@ -54,34 +56,37 @@ extension ReferenceBackend {
                     o[row * dv + e] = sum / total
                 }
                 lse[row] = top + S.log(total)
+                if let kept { for j in weights.indices { kept[row * tk + j] = weights[j] / total } }
             }
         }
     }
 
     public func attentionBackward(
         _ gradOut: Buffer, _ query: Buffer, _ key: Buffer, _ value: Buffer, mask: Buffer?, output: Buffer,
-        logSumExp: Buffer, _ g: AttentionGeometry, gradQuery: Buffer, gradKey: Buffer, gradValue: Buffer
+        logSumExp: Buffer, probabilities: Buffer?, _ g: AttentionGeometry, gradQuery: Buffer, gradKey: Buffer,
+        gradValue: Buffer
     ) {
+        let saved = (output: output, logSumExp: logSumExp, probabilities: probabilities)
         switch query.dtype {
         case .float32:
-            attentionBackward(
-                gradOut, query, key, value, mask, output, logSumExp, g, gradQuery, gradKey, gradValue, Float.self)
+            attentionBackward(gradOut, query, key, value, mask, saved, g, gradQuery, gradKey, gradValue, Float.self)
         case .float64:
-            attentionBackward(
-                gradOut, query, key, value, mask, output, logSumExp, g, gradQuery, gradKey, gradValue, Double.self)
+            attentionBackward(gradOut, query, key, value, mask, saved, g, gradQuery, gradKey, gradValue, Double.self)
         case .uint8: Self.unsupported("attentionBackward", query.dtype)
         }
     }
 
     private func attentionBackward<S: TensorScalar>(
-        _ gradOut: Buffer, _ query: Buffer, _ key: Buffer, _ value: Buffer, _ mask: Buffer?, _ output: Buffer,
-        _ logSumExp: Buffer, _ g: AttentionGeometry, _ gradQuery: Buffer, _ gradKey: Buffer, _ gradValue: Buffer,
-        _: S.Type
+        _ gradOut: Buffer, _ query: Buffer, _ key: Buffer, _ value: Buffer, _ mask: Buffer?,
+        _ saved: (output: Buffer, logSumExp: Buffer, probabilities: Buffer?), _ g: AttentionGeometry,
+        _ gradQuery: Buffer, _ gradKey: Buffer, _ gradValue: Buffer, _: S.Type
     ) {
         let (q, k, v) = (Self.elements(query, S.self), Self.elements(key, S.self), Self.elements(value, S.self))
         let (go, o, lse) = (
-            Self.elements(gradOut, S.self), Self.elements(output, S.self), Self.elements(logSumExp, S.self)
+            Self.elements(gradOut, S.self), Self.elements(saved.output, S.self),
+            Self.elements(saved.logSumExp, S.self)
         )
+        let kept = saved.probabilities.map { Self.elements($0, S.self) }
         let (dq, dk, dv) = (
             Self.elements(gradQuery, S.self), Self.elements(gradKey, S.self), Self.elements(gradValue, S.self)
         )
@@ -98,7 +103,7 @@ extension ReferenceBackend {
                 for e in 0..<ev { delta += go[row * ev + e] * o[row * ev + e] }
                 let s = Self.scores(q, k, m, g, head: b, row: i)
                 for j in s.indices {
-                    let p = S.exp(s[j] - lse[row])
+                    let p = kept?[row * tk + j] ?? S.exp(s[j] - lse[row])
                     let kRow = b * tk + j
                     var dp: S = 0
                     for e in 0..<ev {
