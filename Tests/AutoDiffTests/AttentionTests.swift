@@ -91,6 +91,28 @@ struct AttentionTests {
         }
     }
 
+    @Test("masks of every broadcast shape agree with the composed expression", arguments: devices)
+    func maskShapes(device: Device) {
+        // (leading axes, Tq, Tk, mask shape): shared matrices, rows or columns broadcast, masks
+        // per sequence, per head, and one whose size equals Tq·Tk by coincidence.
+        let configurations: [([Int], Int, Int, [Int])] = [
+            ([2, 3], 4, 5, [4, 5]), ([2, 3], 4, 5, [1, 1, 4, 5]), ([2, 3], 4, 5, [5]), ([2, 3], 4, 5, [4, 1]),
+            ([2, 3], 4, 5, [2, 1, 4, 5]), ([2, 3], 4, 5, [2, 3, 4, 5]), ([2, 3], 4, 5, [3, 1, 5]),
+            ([3, 2], 3, 5, [3, 1, 1, 5]), ([2, 3], 4, 5, [2, 1, 1, 5]),
+        ]
+        for (index, (leading, tq, tk, maskShape)) in configurations.enumerated() {
+            let seed = UInt64(70 + 4 * index)
+            let q = Tensor<Double>(converting: GradCheck.input(leading + [tq, 3], seed: seed)).to(device)
+            let k = Tensor<Double>(converting: GradCheck.input(leading + [tk, 3], seed: seed + 1)).to(device)
+            let v = Tensor<Double>(converting: GradCheck.input(leading + [tk, 2], seed: seed + 2)).to(device)
+            let mask = Tensor<Double>(converting: GradCheck.input(maskShape, seed: seed + 3)).to(device) * 3
+            let fused = Tensor.scaledDotProductAttention(query: q, key: k, value: v, mask: mask).scalars
+            let composed = Tensor.attentionWeights(query: q, key: k, mask: mask).matmul(v).scalars
+            let worst = zip(fused, composed).map { Swift.abs($0 - $1) }.max() ?? 0
+            #expect(worst <= 1e-13, "leading \(leading), Tq \(tq), Tk \(tk), mask \(maskShape): differs by \(worst)")
+        }
+    }
+
     @Test("rows that see no key give zeros and zero gradients, not NaN", arguments: devices)
     func fullyMaskedRows(device: Device) {
         let q = Tensor<Double>(converting: GradCheck.input([2, 3, 4], seed: 3)).to(device).requiringGrad()

@@ -128,12 +128,19 @@ extension Tensor {
         return [ds.matmul(k), ds.matmul(q, transposeSelf: true), p.matmul(g, transposeSelf: true)]
     }
 
-    /// The mask as the kernel reads it: `nil`, one `[Tq, Tk]` matrix for every head (`true`), or
-    /// one per head (`false`), broadcast and made contiguous when it is neither.
+    /// The mask as the kernel reads it: `nil`, one `[Tq, Tk]` matrix for every head (`true`) when
+    /// the mask does not vary along the leading axes, else one per head (`false`); broadcast and
+    /// made contiguous when it is not already in that layout.
     private static func attentionMaskBuffer(_ mask: Tensor?, leading: [Int], tq: Int, tk: Int) -> (Buffer?, Bool) {
         guard let mask else { return (nil, true) }
         let full = leading + [tq, tk]
-        if mask.count == tq * tk { return (mask.storage, true) }
+        let aligned = [Int](repeating: 1, count: full.count - mask.rank) + mask.shape
+        if aligned.dropLast(2).allSatisfy({ $0 == 1 }) {
+            let matrix = mask.reshaped(Array(aligned.suffix(2)))
+            return (
+                matrix.shape == [tq, tk] ? matrix.storage : matrix.detached().expanded(to: [tq, tk]).storage, true
+            )
+        }
         if mask.shape == full { return (mask.storage, false) }
         return (mask.detached().expanded(to: full).storage, false)
     }
