@@ -19,6 +19,8 @@ struct Report: Encodable {
     var products: [ProductTiming]?
     /// Per-layer convolution timings (the conv workload).
     var convolutions: [ConvolutionTiming]?
+    /// Fused and composed attention timings (the attention workload).
+    var attention: [AttentionTiming]?
     /// How training steps ran: `captured` (replayed from a ``CapturedStep``) or `eager`.
     var mode = "eager"
     /// Steps replayed from the capture, and why steps stayed eager when they did.

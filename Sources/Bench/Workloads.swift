@@ -21,6 +21,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
     case conv
     /// BatchNorm2d forward and backward at the CNN benchmark's shapes (BatchNormBench.swift).
     case batchNorm = "batchnorm"
+    /// Causal attention at the gpt-words shapes, fused against composed (AttentionBench.swift).
+    case attention
 
     func run(dataDirectory: String?, captured: Bool) throws -> Report {
         var report = try measure(dataDirectory: dataDirectory, captured: captured)
@@ -55,6 +57,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
             return convolutions()
         case .batchNorm:
             return batchNorm()
+        case .attention:
+            return attention()
         }
     }
 

@@ -287,6 +287,8 @@ __attribute__((target("avx2,fma"))) static void log_in_place_avx2(float *x, long
 #define LOG_IN_PLACE log_in_place_scalar
 #endif
 
+void ad_exp_in_place_f32(float *x, long n) { EXP_IN_PLACE(x, n); }
+
 double ad_softmax_cross_entropy_f32(const float *z, const long *labels, long rows, long classes,
                                     float *probabilities) {
     long total = rows * classes;

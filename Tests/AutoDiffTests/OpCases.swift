@@ -283,5 +283,6 @@ enum OpCases {
             + normalization(S.self)
             + sequence(S.self)
             + integers(S.self)
+            + attention(S.self)
     }
 }

@@ -383,6 +383,43 @@ public protocol Backend: AnyObject, Sendable {
         _ g: Buffer, _ x: Buffer, mean: Buffer, rstd: Buffer, scale: Buffer?, outer: Int, groups: Int, inner: Int,
         into dx: Buffer, sumG: Buffer, sumGXhat: Buffer)
 
+    // MARK: Attention
+
+    /// Scaled dot-product attention over the `g.batch` independent heads of `query`
+    /// (`[batch, Tq, D]`), `key` (`[batch, Tk, D]`) and `value` (`[batch, Tk, Dv]`), with the sizes
+    /// and options of `g` (``AttentionGeometry``). For head `b` and query row `i`, over the key
+    /// positions `j` it may see (all `j < Tk`, or `j ≤ i` when `g.causal`):
+    ///
+    ///     s[j] = g.scale·Σ_d query[b, i, d]·key[b, j, d] + mask[b′, i, j]
+    ///     m = max_j s[j],  l = Σ_j exp(s[j] − m)
+    ///     out[b, i, :] = Σ_j exp(s[j] − m)/l · value[b, j, :],  logSumExp[b, i] = m + log l
+    ///
+    /// where `mask` (additive, `nil` for none) is `[1, Tq, Tk]` shared by every head when
+    /// `g.sharedMask`, else `[batch, Tq, Tk]` (`b′ = b`). A row with no position, or whose
+    /// scores are all −∞, gives `out = 0` and `logSumExp = −∞` (not NaN). When `probabilities`
+    /// (`[batch, Tq, Tk]`) is given it receives `p[b, i, j] = exp(s[j] − m)/l` (0 where `j` is
+    /// not seen, and across a row with no position), for the backward pass to read instead of
+    /// recomputing them from `logSumExp`.
+    func attention(
+        _ query: Buffer, _ key: Buffer, _ value: Buffer, mask: Buffer?, _ g: AttentionGeometry, into out: Buffer,
+        logSumExp: Buffer, probabilities: Buffer?)
+    /// The backward pass of ``attention(_:_:_:mask:_:into:logSumExp:probabilities:)`` for the
+    /// upstream gradient `gradOut` of `out` (`[batch, Tq, Dv]`), from the inputs, the forward's
+    /// `out`, `logSumExp` and, when the forward kept them, `probabilities`. With
+    /// `p[i, j] = exp(s[i, j] − logSumExp[i])` (0 where `j` is not seen or the row's
+    /// log-sum-exp is −∞; read from `probabilities` when given) and
+    /// `δ[i] = Σ_e gradOut[i, e]·out[i, e]`:
+    ///
+    ///     gradValue[j, :] = Σ_i p[i, j]·gradOut[i, :]
+    ///     ds[i, j] = p[i, j]·(Σ_e gradOut[i, e]·value[j, e] − δ[i])
+    ///     gradQuery[i, :] = g.scale·Σ_j ds[i, j]·key[j, :],  gradKey[j, :] = g.scale·Σ_i ds[i, j]·query[i, :]
+    ///
+    /// per head (the mask is a constant: it gets no gradient).
+    func attentionBackward(
+        _ gradOut: Buffer, _ query: Buffer, _ key: Buffer, _ value: Buffer, mask: Buffer?, output: Buffer,
+        logSumExp: Buffer, probabilities: Buffer?, _ g: AttentionGeometry, gradQuery: Buffer, gradKey: Buffer,
+        gradValue: Buffer)
+
     // MARK: Optimizer updates
 
     /// One optimizer step, in place, on `weights` with `gradient` and the rule's `state`
@@ -560,6 +597,55 @@ public struct Convolution2DGeometry: Sendable, Equatable, CustomStringConvertibl
     /// Every size, for messages.
     public var description: String {
         "N \(batch), Cin \(inputChannels) → Cout \(outputChannels), groups \(groups), \(inputHeight)×\(inputWidth) → \(outputHeight)×\(outputWidth), kernel \(kernelHeight)×\(kernelWidth), stride \(strideHeight)×\(strideWidth), padding \(paddingTop)×\(paddingLeft), dilation \(dilationHeight)×\(dilationWidth)"
+    }
+}
+
+// MARK: Attention sizes
+
+/// The sizes and options of one scaled dot-product attention
+/// (``Backend/attention(_:_:_:mask:_:into:logSumExp:probabilities:)`` and its backward pass): `batch`
+/// independent heads, each attending from `queryLength` query rows to `keyLength` key rows.
+public struct AttentionGeometry: Sendable, Equatable, CustomStringConvertible {
+    /// Independent heads (the product of the batch and head axes).
+    public var batch: Int
+    /// Query rows per head (Tq).
+    public var queryLength: Int
+    /// Key and value rows per head (Tk).
+    public var keyLength: Int
+    /// The width of a query and key row (D).
+    public var headDim: Int
+    /// The width of a value row (Dv), also the output's.
+    public var valueDim: Int
+    /// The factor on `q·k` (usually `1/√D`).
+    public var scale: Double
+    /// Whether query row `i` sees only the key rows `j ≤ i`.
+    public var causal: Bool
+    /// Whether the additive mask, if any, is one `[Tq, Tk]` matrix for every head (else one per head).
+    public var sharedMask: Bool
+
+    /// Collects the sizes; nothing is checked here (the op checks its arguments).
+    public init(
+        batch: Int, queryLength: Int, keyLength: Int, headDim: Int, valueDim: Int, scale: Double, causal: Bool,
+        sharedMask: Bool
+    ) {
+        self.batch = batch
+        self.queryLength = queryLength
+        self.keyLength = keyLength
+        self.headDim = headDim
+        self.valueDim = valueDim
+        self.scale = scale
+        self.causal = causal
+        self.sharedMask = sharedMask
+    }
+
+    /// How many key rows query row `i` sees.
+    @inline(__always)
+    public func visibleKeys(row i: Int) -> Int { causal ? Swift.min(i + 1, keyLength) : keyLength }
+
+    /// Every size and option, for messages.
+    public var description: String {
+        "heads \(batch), Tq \(queryLength), Tk \(keyLength), D \(headDim), Dv \(valueDim), scale \(scale)"
+            + (causal ? ", causal" : "") + (sharedMask ? ", shared mask" : "")
     }
 }
 

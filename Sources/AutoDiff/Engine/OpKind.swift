@@ -86,6 +86,11 @@ public enum OpKind: String, CaseIterable, Sendable {
     /// LayerNorm, GroupNorm).
     case normalize
 
+    // Attention, forward and backward fused (Ops/Attention.swift).
+    /// `softmax(scale·Q·Kᵀ + mask)·V` over the last two axes, causal or with an additive mask
+    /// (``Tensor/scaledDotProductAttention(query:key:value:mask:causal:scale:)``).
+    case scaledDotProductAttention
+
     // Reductions (Ops/Reduction.swift).
     /// `Σ x` over some or all axes (``Tensor/sum(alongAxes:keepDims:)``).
     case sum

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "activations.h"
+#include "attention.h"
 #include "normalize.h"
 
 /// C ← α·op(A)·op(B) + β·C + 1·biasᵀ (row-major, CBLAS conventions; `bias` has n elements, or is
@@ -30,6 +31,10 @@ void ad_bernoulli_f64(double *y, const double *x, uint8_t *keep, long n, uint32_
 /// y[i] ← x[i]·(keep[i] ? scale : 0): dropout's backward pass (and its own derivative).
 void ad_masked_scale_f32(float *y, const float *x, const uint8_t *keep, long n, float scale);
 void ad_masked_scale_f64(double *y, const double *x, const uint8_t *keep, long n, double scale);
+
+/// x[i] ← e^{x[i]} for n elements, eight at a time through glibc's libmvec on AVX2 machines
+/// (e^{−∞} = 0).
+void ad_exp_in_place_f32(float *x, long n);
 
 /// One Adam (or AMSGrad, when vmax is not NULL) step over n parameters, in one pass:
 /// m ← β₁m + (1 − β₁)g; v ← β₂v + (1 − β₂)g²; v̂ ← max(v̂, v) (AMSGrad) else v;

@@ -44,6 +44,12 @@ enum CapturedKernel: Equatable {
     case convolution2dInputGradient(gradOut: Slot, weight: Slot, gradInput: Slot, Convolution2DGeometry)
     case convolution2dWeightGradient(input: Slot, gradOut: Slot, gradWeight: Slot, Convolution2DGeometry)
     case maxPool2d(input: Slot, out: Slot, indices: Slot, Convolution2DGeometry)
+    case attention(
+        query: Slot, key: Slot, value: Slot, mask: Slot?, AttentionGeometry, out: Slot, logSumExp: Slot,
+        probabilities: Slot?)
+    case attentionBackward(
+        gradOut: Slot, query: Slot, key: Slot, value: Slot, mask: Slot?, output: Slot, logSumExp: Slot,
+        probabilities: Slot?, AttentionGeometry, gradQuery: Slot, gradKey: Slot, gradValue: Slot)
     case bernoulli(out: Slot, probability: Double, value: Double, GeneratorReference)
     case dropout(x: Slot, out: Slot, keep: Slot, probability: Double, scale: Double, GeneratorReference)
     case maskedScale(x: Slot, keep: Slot, scale: Double, out: Slot)
@@ -115,6 +121,21 @@ enum CapturedKernel: Equatable {
             body(input, .read)
             body(out, .write)
             body(indices, .write)
+        case .attention(let query, let key, let value, let mask, _, let out, let logSumExp, let probabilities):
+            for slot in [query, key, value] { body(slot, .read) }
+            if let mask { body(mask, .read) }
+            body(out, .write)
+            body(logSumExp, .write)
+            if let probabilities { body(probabilities, .write) }
+        case .attentionBackward(
+            let gradOut, let query, let key, let value, let mask, let output, let logSumExp, let probabilities, _,
+            let gradQuery, let gradKey, let gradValue):
+            for slot in [gradOut, query, key, value] { body(slot, .read) }
+            if let mask { body(mask, .read) }
+            body(output, .read)
+            body(logSumExp, .read)
+            if let probabilities { body(probabilities, .read) }
+            for slot in [gradQuery, gradKey, gradValue] { body(slot, .write) }
         case .convolution2d(let input, let weight, let bias, let out, _):
             body(input, .read)
             body(weight, .read)
@@ -218,6 +239,17 @@ enum CapturedKernel: Equatable {
             .scatterAdd(x: map(x), outer: outer, length: length, inner: inner, indices: map(indices), out: map(out))
         case .maxPool2d(let input, let out, let indices, let g):
             .maxPool2d(input: map(input), out: map(out), indices: map(indices), g)
+        case .attention(let query, let key, let value, let mask, let g, let out, let logSumExp, let probabilities):
+            .attention(
+                query: map(query), key: map(key), value: map(value), mask: mask.map(map), g, out: map(out),
+                logSumExp: map(logSumExp), probabilities: probabilities.map(map))
+        case .attentionBackward(
+            let gradOut, let query, let key, let value, let mask, let output, let logSumExp, let probabilities, let g,
+            let gradQuery, let gradKey, let gradValue):
+            .attentionBackward(
+                gradOut: map(gradOut), query: map(query), key: map(key), value: map(value), mask: mask.map(map),
+                output: map(output), logSumExp: map(logSumExp), probabilities: probabilities.map(map), g,
+                gradQuery: map(gradQuery), gradKey: map(gradKey), gradValue: map(gradValue))
         case .convolution2d(let input, let weight, let bias, let out, let g):
             .convolution2d(input: map(input), weight: map(weight), bias: bias.map(map), out: map(out), g)
         case .convolution2dInputGradient(let gradOut, let weight, let gradInput, let g):
@@ -321,6 +353,17 @@ enum CapturedKernel: Equatable {
             }
         case .maxPool2d(let input, let out, let indices, let g):
             backend.maxPool2d(b(input), into: b(out), indices: b(indices), g)
+        case .attention(let query, let key, let value, let mask, let g, let out, let logSumExp, let probabilities):
+            backend.attention(
+                b(query), b(key), b(value), mask: mask.map(b), g, into: b(out), logSumExp: b(logSumExp),
+                probabilities: probabilities.map(b))
+        case .attentionBackward(
+            let gradOut, let query, let key, let value, let mask, let output, let logSumExp, let probabilities, let g,
+            let gradQuery, let gradKey, let gradValue):
+            backend.attentionBackward(
+                b(gradOut), b(query), b(key), b(value), mask: mask.map(b), output: b(output),
+                logSumExp: b(logSumExp), probabilities: probabilities.map(b), g, gradQuery: b(gradQuery),
+                gradKey: b(gradKey), gradValue: b(gradValue))
         case .convolution2d(let input, let weight, let bias, let out, let g):
             backend.convolution2d(b(input), weight: b(weight), bias: bias.map(b), into: b(out), g)
         case .convolution2dInputGradient(let gradOut, let weight, let gradInput, let g):
