@@ -64,6 +64,9 @@ enum ShapeMath {
     static func axes(_ axes: [Int]?, rank: Int, op: String) -> [Int] {
         guard let axes else { return Array(0..<rank) }
         let normalised = axes.map { axis($0, rank: rank, op: op) }
+        // Already ascending (one axis, or axes in order: what sums back to a shape pass) needs no
+        // set: building one cost about a thousand instructions per reduction.
+        if zip(normalised, normalised.dropFirst()).allSatisfy({ $0 < $1 }) { return normalised }
         let unique = Array(Set(normalised)).sorted()
         guard unique.count == normalised.count else {
             tensorFailure("\(op): axes \(axes) name the same axis twice")

@@ -242,17 +242,28 @@ enum CPULoops {
         _ rule: UpdateKernel, _ w: UnsafeMutablePointer<S>, _ g: UnsafePointer<S>,
         _ state: [UnsafeMutablePointer<S>], _ n: Int, adam: AdamKernel<S>
     ) {
-        ComputeThreads.forEachRange(of: n) { r in update(rule, w, g, state, r, adam: adam) }
+        ComputeThreads.forEachRange(of: n) { r in update(rule, w, g, { state[$0] }, r, adam: adam) }
     }
 
-    /// ``update(_:_:_:_:_:adam:)`` over the elements in `range`.
+    /// ``update(_:_:_:_:_:adam:)`` with the state as the buffers themselves, as the backend
+    /// receives them: no array of pointers is built for each parameter on every step.
     @inline(__always)
     static func update<S: TensorScalar>(
         _ rule: UpdateKernel, _ w: UnsafeMutablePointer<S>, _ g: UnsafePointer<S>,
-        _ state: [UnsafeMutablePointer<S>], _ range: Range<Int>, adam: AdamKernel<S>
+        _ state: [Buffer], _ n: Int, adam: AdamKernel<S>
+    ) {
+        ComputeThreads.forEachRange(of: n) { r in update(rule, w, g, { state[$0].host(S.self) }, r, adam: adam) }
+    }
+
+    /// ``update(_:_:_:_:_:adam:)`` over the elements in `range`; `stateBuffer(k)` is the first element
+    /// of the rule's state buffer `k`.
+    @inline(__always)
+    static func update<S: TensorScalar>(
+        _ rule: UpdateKernel, _ w: UnsafeMutablePointer<S>, _ g: UnsafePointer<S>,
+        _ stateBuffer: (Int) -> UnsafeMutablePointer<S>, _ range: Range<Int>, adam: AdamKernel<S>
     ) {
         let (w, g, n, start) = (w + range.lowerBound, g + range.lowerBound, range.count, range.lowerBound)
-        let state = { (index: Int) in state[index] + start }
+        func state(_ index: Int) -> UnsafeMutablePointer<S> { stateBuffer(index) + start }
         switch rule {
         case .sgd(let lr, let decay, let momentum, let nesterov):
             let (lr, decay, momentum) = (S(lr), S(decay), S(momentum))
