@@ -10,6 +10,12 @@ struct ProductTiming: Encodable {
     var transA: Bool, transB: Bool
     var blasMicroseconds: Double
     var thinMicroseconds: Double
+    /// The eight-wide AVX2 variant of the thin product (the library's before AVX-512), when the
+    /// CPU has AVX2; `thinMicroseconds` is the variant the library uses on this CPU.
+    var avx2Microseconds: Double?
+    /// 2·m·n·k / time, for the variant used and for the AVX2 one.
+    var thinGFLOPS: Double
+    var avx2GFLOPS: Double?
     var maxAbsoluteDifference: Double
 }
 
@@ -47,20 +53,30 @@ extension Workload {
                     blasint(n), blasint(k), 1, a, blasint(lda), b, blasint(ldb), 0, &viaBLAS, blasint(n))
             }
             func thin() { ad_thin_gemm_f32(ta ? 1 : 0, tb ? 1 : 0, m, n, k, 1, a, lda, b, ldb, 0, nil, &viaThin, n) }
+            let avx2 = ad_kernel_variants(Int32(AD_ISA_AVX2))?.pointee.thin_gemm_f32
+            var viaAVX2 = viaBLAS
+            func thinAVX2() { avx2?(ta ? 1 : 0, tb ? 1 : 0, m, n, k, 1, a, lda, b, ldb, 0, nil, &viaAVX2, n) }
             blas()
             thin()
+            thinAVX2()
             // The better of three timed rounds each, alternating, so that neither side gets the
             // quieter moment.
-            var (bestBLAS, bestThin) = (Double.infinity, Double.infinity)
+            var (bestBLAS, bestThin, bestAVX2) = (Double.infinity, Double.infinity, Double.infinity)
             for _ in 0..<3 {
                 bestBLAS = min(bestBLAS, timed { for _ in 0..<repeats { blas() } } / Double(repeats) * 1e6)
                 bestThin = min(bestThin, timed { for _ in 0..<repeats { thin() } } / Double(repeats) * 1e6)
+                if avx2 != nil {
+                    bestAVX2 = min(bestAVX2, timed { for _ in 0..<repeats { thinAVX2() } } / Double(repeats) * 1e6)
+                }
             }
             let difference = zip(viaBLAS, viaThin).map { Double(abs($0 - $1)) }.max() ?? 0
+            let flops = 2 * Double(m * n * k)
             timings.append(
                 ProductTiming(
                     name: name, m: m, n: n, k: k, transA: ta, transB: tb, blasMicroseconds: bestBLAS,
-                    thinMicroseconds: bestThin, maxAbsoluteDifference: difference))
+                    thinMicroseconds: bestThin, avx2Microseconds: avx2 == nil ? nil : bestAVX2,
+                    thinGFLOPS: flops / bestThin / 1e3, avx2GFLOPS: avx2 == nil ? nil : flops / bestAVX2 / 1e3,
+                    maxAbsoluteDifference: difference))
         }
         let logMean = timings.map { Foundation.log($0.blasMicroseconds / $0.thinMicroseconds) }.reduce(0, +)
         var report = Report(

@@ -39,21 +39,62 @@ typedef double f64x8 __attribute__((vector_size(64)));
     } while (0)
 #define STORE8(p, v) ({ __typeof__(v) v_ = (v); memcpy((p), &v_, sizeof v_); })
 
+// Floats: eight a vector in the AVX2 and baseline clones (ad_thin_gemm_f32x8), sixteen (one
+// zmm register) in a variant compiled for AVX-512 only (ad_thin_gemm_f32x16): target_clones
+// compiles one source per target, and would leave explicit eight-wide code eight wide.
+typedef float f32x16 __attribute__((vector_size(64)));
+
 #define T float
 #define V f32x8
-#define FN(name) name##_f32
+#define DV f32x8
+#define W 8
+#define ENTRY DISPATCHED
+#define FN(name) name##_f32x8
 #include "thin_gemm.inc"
-#undef T
 #undef V
+#undef W
+#undef ENTRY
 #undef FN
 
+#if AD_HAS_VARIANTS
+#define V f32x16
+#define W 16
+#define ENTRY TARGET_AVX512
+#define FN(name) name##_f32x16
+#include "thin_gemm.inc"
+#undef V
+#undef W
+#undef ENTRY
+#undef FN
+#endif
+#undef T
+#undef DV
+
+// Doubles: eight a vector (one zmm register, two ymm or four xmm), in every clone.
 #define T double
 #define V f64x8
+#define DV f64x8
+#define W 8
+#define ENTRY DISPATCHED
 #define FN(name) name##_f64
 #include "thin_gemm.inc"
 #undef T
 #undef V
+#undef DV
+#undef W
+#undef ENTRY
 #undef FN
+
+void ad_thin_gemm_f32(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda,
+                      const float *b, long ldb, float beta, const float *bias, float *c, long ldc) {
+#if AD_HAS_VARIANTS
+    if (ad_cpu_isa() >= AD_ISA_AVX512) {
+        ad_thin_gemm_f32x16(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc);
+        return;
+    }
+#endif
+    ad_thin_gemm_f32x8(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Bernoulli masks: four xoshiro256** generators in the lanes of one vector, stepped together;

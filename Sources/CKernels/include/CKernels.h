@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "activations.h"
+#include "isa.h"
 #include "normalize.h"
 
 /// C ← α·op(A)·op(B) + β·C + 1·biasᵀ (row-major, CBLAS conventions; `bias` has n elements, or is

@@ -1,0 +1,128 @@
+// eˣ, tanh and the logistic sigmoid over float arrays through glibc's vector math library
+// (libmvec: sixteen floats at a time on AVX-512, eight on AVX2), where libm's expf and tanhf
+// are called one element at a time. libmvec's functions may only be called from code compiled
+// for their instruction set, so this file dispatches by hand (ad_cpu_isa) rather than through
+// target_clones. The tail of an array runs through the same vector function on a padded copy,
+// so every element of a call gets the same function.
+
+#include "CKernels.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "dispatch.h"
+
+// σ(x) as the Swift loops compute it: 1/(1 + e⁻ˣ) for x ≥ 0 and eˣ/(1 + eˣ) below, so neither
+// overflows; e = e^{−|x|} covers both. NaN takes the second branch and stays NaN.
+static void transcendental_scalar(int kind, const float *x, float *y, long n) {
+    switch (kind) {
+    case AD_MATH_EXP:
+        for (long i = 0; i < n; i++) y[i] = expf(x[i]);
+        break;
+    case AD_MATH_TANH:
+        for (long i = 0; i < n; i++) y[i] = tanhf(x[i]);
+        break;
+    default:
+        for (long i = 0; i < n; i++) {
+            float e = expf(-fabsf(x[i]));
+            y[i] = x[i] >= 0 ? 1 / (1 + e) : e / (1 + e);
+        }
+        break;
+    }
+}
+
+#if AD_HAS_VARIANTS && defined(__GLIBC__)
+#include <immintrin.h>
+
+// Calls a libmvec function of one vector argument with the vector ABI it has (the argument and
+// the result in ymm0 or zmm0). A C declaration would not do: clang classifies a __m256 or __m512
+// argument by the translation unit's instruction set, not by the calling function's target
+// attribute, so it would pass the vector in memory, where libmvec does not look. The stack is
+// realigned below the red zone for the call (rbx keeps the old pointer), and everything the
+// SysV ABI lets a callee change is clobbered.
+#define VECTOR_CALL(fn, v, REG)                                                                        \
+    ({                                                                                                 \
+        register __typeof__(v) r_ __asm__(REG) = (v);                                                  \
+        __asm__ volatile("mov %%rsp, %%rbx\n\t"                                                         \
+                         "sub $128, %%rsp\n\t"                                                          \
+                         "and $-64, %%rsp\n\t"                                                          \
+                         "call " #fn "@PLT\n\t"                                                         \
+                         "mov %%rbx, %%rsp"                                                            \
+                         : "+v"(r_)                                                                    \
+                         :                                                                             \
+                         : "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "xmm1",   \
+                           "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",      \
+                           "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18",       \
+                           "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26",       \
+                           "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", "k1", "k2", "k3", "k4", "k5",    \
+                           "k6", "k7", "memory", "cc");                                                \
+        r_;                                                                                            \
+    })
+#define EXP8(v) VECTOR_CALL(_ZGVdN8v_expf, v, "ymm0")
+#define TANH8(v) VECTOR_CALL(_ZGVdN8v_tanhf, v, "ymm0")
+#define EXP16(v) VECTOR_CALL(_ZGVeN16v_expf, v, "zmm0")
+#define TANH16(v) VECTOR_CALL(_ZGVeN16v_tanhf, v, "zmm0")
+
+// One vector of results for kind; the sigmoid's branches as a blend on x ≥ 0.
+#define APPLY(kind, v, EXP, TANH, SET1, OR, DIV, ADD, BLEND_GE0)                                      \
+    ((kind) == AD_MATH_EXP    ? EXP(v)                                                                \
+     : (kind) == AD_MATH_TANH ? TANH(v)                                                               \
+                              : ({                                                                    \
+                                    __typeof__(v) e_ = EXP(OR(v, SET1(-0.0f)));                       \
+                                    DIV(BLEND_GE0(v, e_, SET1(1.0f)), ADD(SET1(1.0f), e_));           \
+                                }))
+
+#define BLEND_GE0_256(v, below, above) _mm256_blendv_ps(below, above, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ))
+#define BLEND_GE0_512(v, below, above)                                                                 \
+    _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GE_OQ), below, above)
+
+TARGET_AVX2 static void transcendental_avx2(int kind, const float *x, float *y, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        _mm256_storeu_ps(y + i, APPLY(kind, v, EXP8, TANH8, _mm256_set1_ps, _mm256_or_ps,
+                                      _mm256_div_ps, _mm256_add_ps, BLEND_GE0_256));
+    }
+    if (i < n) {
+        float padded[8] = {0};
+        memcpy(padded, x + i, sizeof(float) * (size_t)(n - i));
+        __m256 v = _mm256_loadu_ps(padded);
+        _mm256_storeu_ps(padded, APPLY(kind, v, EXP8, TANH8, _mm256_set1_ps, _mm256_or_ps,
+                                       _mm256_div_ps, _mm256_add_ps, BLEND_GE0_256));
+        memcpy(y + i, padded, sizeof(float) * (size_t)(n - i));
+    }
+}
+
+TARGET_AVX512 static void transcendental_avx512(int kind, const float *x, float *y, long n) {
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        _mm512_storeu_ps(y + i, APPLY(kind, v, EXP16, TANH16, _mm512_set1_ps, _mm512_or_ps,
+                                      _mm512_div_ps, _mm512_add_ps, BLEND_GE0_512));
+    }
+    if (i < n) {  // a masked load and store: no padding copy
+        __mmask16 mask = (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(mask, x + i);
+        _mm512_mask_storeu_ps(y + i, mask, APPLY(kind, v, EXP16, TANH16, _mm512_set1_ps,
+                                                 _mm512_or_ps, _mm512_div_ps, _mm512_add_ps, BLEND_GE0_512));
+    }
+}
+
+void ad_transcendental_f32_isa(int isa, int kind, const float *x, float *y, long n) {
+    if (isa >= AD_ISA_AVX512)
+        transcendental_avx512(kind, x, y, n);
+    else if (isa == AD_ISA_AVX2)
+        transcendental_avx2(kind, x, y, n);
+    else
+        transcendental_scalar(kind, x, y, n);
+}
+#else
+void ad_transcendental_f32_isa(int isa, int kind, const float *x, float *y, long n) {
+    (void)isa;
+    transcendental_scalar(kind, x, y, n);
+}
+#endif
+
+void ad_transcendental_f32(int kind, const float *x, float *y, long n) {
+    ad_transcendental_f32_isa(ad_cpu_isa(), kind, x, y, n);
+}
