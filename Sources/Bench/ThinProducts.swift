@@ -20,9 +20,10 @@ struct ProductTiming: Encodable {
 }
 
 extension Workload {
-    /// The spiral and moons models' matrix products (forward and both gradients), each timed
-    /// through OpenBLAS `sgemm` on one thread and through CKernels' thin-product loops, which
-    /// the library uses for them; the metric is the geometric mean of BLAS time / thin time.
+    /// The spiral and moons models' matrix products (forward and both gradients) and the MNIST
+    /// MLP's smaller ones, each timed through OpenBLAS `sgemm` on one thread, through CKernels'
+    /// thin-product loops as the library calls them, and through their eight-wide AVX2 variant;
+    /// the metric is the geometric mean of BLAS time / thin time.
     func thinProducts() -> Report {
         ComputeThreads.set(1)
         let shapes: [(String, Bool, Bool, Int, Int, Int)] = [
@@ -37,6 +38,16 @@ extension Workload {
             ("moons ∂W2 = Hᵀ·G [8,1000]·[1000,8]", true, false, 8, 8, 1000),
             ("moons ∂H = G·W2ᵀ [1000,8]·[8,8]", false, true, 1000, 8, 8),
             ("moons ∂W3 = Hᵀ·G [8,1000]·[1000,1]", true, false, 8, 1, 1000),
+            // The MNIST MLP's products whose op(B) fits in L1, which AVX-512 machines run through
+            // the thin loops (Products.maxSixteenWideB) and others through BLAS.
+            ("mnist-b128 layer 3 forward [128,128]·[128,64]", false, false, 128, 64, 128),
+            ("mnist-b128 ∂W3 = H2ᵀ·G [128,128]·[128,64]", true, false, 128, 64, 128),
+            ("mnist-b128 ∂H2 = G·W3ᵀ [128,64]·[64,128]", false, true, 128, 128, 64),
+            ("mnist-b128 layer 4 forward [128,64]·[64,10]", false, false, 128, 10, 64),
+            ("mnist-b128 ∂W4 = H3ᵀ·G [64,128]·[128,10]", true, false, 64, 10, 128),
+            ("mnist-b128 ∂H3 = G·W4ᵀ [128,10]·[10,64]", false, true, 128, 64, 10),
+            ("mnist-seed004 layer 4 forward [1000,64]·[64,10]", false, false, 1000, 10, 64),
+            ("mnist-seed004 ∂W4 = H3ᵀ·G [64,1000]·[1000,10]", true, false, 64, 10, 1000),
         ]
         var generator = RandomGenerator(seed: 0)
         var timings: [ProductTiming] = []

@@ -41,8 +41,8 @@ int ad_cpu_isa(void) {
     X(nonzero_columns_f64, ad_nonzero_columns_f64)                                                     \
     X(gather_runs_f32, ad_gather_runs_f32)                                                             \
     X(gather_runs_f64, ad_gather_runs_f64)                                                             \
-    X(activation_f32, ad_activation_f32)                                                               \
-    X(activation_backward_f32, ad_activation_backward_f32)                                             \
+    X(activation_f32x8, ad_activation_f32x8)                                                           \
+    X(activation_backward_f32x8, ad_activation_backward_f32x8)                                         \
     X(normalize_f32, ad_normalize_f32)                                                                 \
     X(normalize_backward_f32, ad_normalize_backward_f32)                                               \
     X(max_pool_2x2_f32, ad_max_pool_2x2_f32)                                                           \
@@ -53,7 +53,11 @@ int ad_cpu_isa(void) {
     X(winograd_input_f32, ad_winograd_input_f32)                                                       \
     X(winograd_output_f32, ad_winograd_output_f32)
 
-// The eight-wide float product has no public prototype elsewhere.
+// The eight-wide variants of kernels with a sixteen-wide AVX-512 one have no public prototypes.
+void ad_activation_f32x8(int kind, const float *x, float *y, long n, float alpha);
+void ad_activation_backward_f32x8(int kind, const float *g, const float *x, float *out, long n, float alpha);
+void ad_activation_f32x16(int kind, const float *x, float *y, long n, float alpha);
+void ad_activation_backward_f32x16(int kind, const float *g, const float *x, float *out, long n, float alpha);
 void ad_thin_gemm_f32x8(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda,
                         const float *b, long ldb, float beta, const float *bias, float *c, long ldc);
 
@@ -67,10 +71,13 @@ CLONED_KERNELS(DECLARE_CLONES)
 #define AVX512_ENTRY(field, symbol) .field = symbol##_avx512,
 #define AVX2_ENTRY(field, symbol) .field = symbol##_avx2,
 #define BASELINE_ENTRY(field, symbol) .field = symbol##_baseline,
-static const struct ad_kernel_variants avx512 = {CLONED_KERNELS(AVX512_ENTRY).thin_gemm_f32 = ad_thin_gemm_f32x16};
-static const struct ad_kernel_variants avx2 = {CLONED_KERNELS(AVX2_ENTRY).thin_gemm_f32 = ad_thin_gemm_f32x8_avx2};
-static const struct ad_kernel_variants baseline = {
-    CLONED_KERNELS(BASELINE_ENTRY).thin_gemm_f32 = ad_thin_gemm_f32x8_baseline};
+// The sixteen-wide variants, in the AVX-512 table; the eight-wide clones in the others.
+#define WIDE(suffix)                                                                                   \
+    .thin_gemm_f32 = ad_thin_gemm_f32##suffix, .activation_f32 = ad_activation_f32##suffix,           \
+    .activation_backward_f32 = ad_activation_backward_f32##suffix
+static const struct ad_kernel_variants avx512 = {CLONED_KERNELS(AVX512_ENTRY) WIDE(x16)};
+static const struct ad_kernel_variants avx2 = {CLONED_KERNELS(AVX2_ENTRY) WIDE(x8_avx2)};
+static const struct ad_kernel_variants baseline = {CLONED_KERNELS(BASELINE_ENTRY) WIDE(x8_baseline)};
 
 const struct ad_kernel_variants *ad_kernel_variants(int isa) {
     if (isa < AD_ISA_BASELINE || isa > ad_cpu_isa()) return NULL;
@@ -78,7 +85,9 @@ const struct ad_kernel_variants *ad_kernel_variants(int isa) {
 }
 #else
 #define ONLY_ENTRY(field, symbol) .field = symbol,
-static const struct ad_kernel_variants only = {CLONED_KERNELS(ONLY_ENTRY).thin_gemm_f32 = ad_thin_gemm_f32x8};
+static const struct ad_kernel_variants only = {
+    CLONED_KERNELS(ONLY_ENTRY).thin_gemm_f32 = ad_thin_gemm_f32x8, .activation_f32 = ad_activation_f32x8,
+    .activation_backward_f32 = ad_activation_backward_f32x8};
 
 const struct ad_kernel_variants *ad_kernel_variants(int isa) { return isa == AD_ISA_BASELINE ? &only : NULL; }
 #endif

@@ -19,8 +19,9 @@ void ad_thin_gemm_f32x16(int transA, int transB, long m, long n, long k, float a
                          const float *b, long ldb, float beta, const float *bias, float *c, long ldc);
 
 /// One variant of each kernel chosen at load time, all for the same instruction set: the
-/// target_clones clone for that set (the float thin product: its eight-wide clone, or the
-/// sixteen-wide AVX-512 variant). Kernels dispatched by hand take the set as an argument instead
+/// target_clones clone for that set (the float thin product and activations: their eight-wide
+/// clone, or their sixteen-wide AVX-512 variant; the `…x8` fields are always the eight-wide
+/// clone). Kernels dispatched by hand take the set as an argument instead
 /// (`ad_transcendental_f32_isa`); the two loss kernels have their AVX2 and baseline paths only.
 struct ad_kernel_variants {
     __typeof__(ad_thin_gemm_f32x16) *thin_gemm_f32;
@@ -46,7 +47,9 @@ struct ad_kernel_variants {
     void (*gather_runs_f64)(const double *a, long rows, long lda, const long *runs, long nruns, double *packed,
                             long count);
     void (*activation_f32)(int kind, const float *x, float *y, long n, float alpha);
+    void (*activation_f32x8)(int kind, const float *x, float *y, long n, float alpha);
     void (*activation_backward_f32)(int kind, const float *g, const float *x, float *out, long n, float alpha);
+    void (*activation_backward_f32x8)(int kind, const float *g, const float *x, float *out, long n, float alpha);
     void (*normalize_f32)(const float *x, long outer, long groups, long inner, long first, long last,
                           double epsilon, const float *scale, const float *shift, float *out, float *mean,
                           float *rstd);
