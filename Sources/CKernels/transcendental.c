@@ -52,37 +52,28 @@ static void transcendental_scalar(int kind, const float *x, float *y, long n) {
 #define BLEND_GE0_512(v, below, above)                                                                 \
     _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GE_OQ), below, above)
 
-TARGET_AVX2 static void transcendental_avx2(int kind, const float *x, float *y, long n) {
-    long i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 v = _mm256_loadu_ps(x + i);
-        _mm256_storeu_ps(y + i, APPLY(kind, v, EXP8, TANH8, _mm256_set1_ps, _mm256_or_ps,
-                                      _mm256_div_ps, _mm256_add_ps, BLEND_GE0_256));
+// The whole vectors of LANES floats (type VT, intrinsics prefixed PRE: _mm256 or _mm512), then
+// the tail through a zero-padded copy.
+#define DEFINE_TRANSCENDENTAL(NAME, ATTR, LANES, VT, PRE, EXP, TANH, BLEND_GE0)                         \
+    ATTR static void NAME(int kind, const float *x, float *y, long n) {                                \
+        float padded[LANES] = {0};                                                                     \
+        for (long i = 0; i < n; i += LANES) {                                                          \
+            long count = n - i < LANES ? n - i : LANES;                                                \
+            if (count < LANES) memcpy(padded, x + i, sizeof(float) * (size_t)count);                   \
+            VT v = PRE##_loadu_ps(count < LANES ? padded : x + i);                                     \
+            VT r = APPLY(kind, v, EXP, TANH, PRE##_set1_ps, PRE##_or_ps, PRE##_div_ps, PRE##_add_ps,   \
+                         BLEND_GE0);                                                                   \
+            if (count < LANES) {                                                                       \
+                PRE##_storeu_ps(padded, r);                                                            \
+                memcpy(y + i, padded, sizeof(float) * (size_t)count);                                  \
+            } else {                                                                                   \
+                PRE##_storeu_ps(y + i, r);                                                             \
+            }                                                                                          \
+        }                                                                                              \
     }
-    if (i < n) {
-        float padded[8] = {0};
-        memcpy(padded, x + i, sizeof(float) * (size_t)(n - i));
-        __m256 v = _mm256_loadu_ps(padded);
-        _mm256_storeu_ps(padded, APPLY(kind, v, EXP8, TANH8, _mm256_set1_ps, _mm256_or_ps,
-                                       _mm256_div_ps, _mm256_add_ps, BLEND_GE0_256));
-        memcpy(y + i, padded, sizeof(float) * (size_t)(n - i));
-    }
-}
 
-TARGET_AVX512 static void transcendental_avx512(int kind, const float *x, float *y, long n) {
-    long i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512 v = _mm512_loadu_ps(x + i);
-        _mm512_storeu_ps(y + i, APPLY(kind, v, EXP16, TANH16, _mm512_set1_ps, _mm512_or_ps,
-                                      _mm512_div_ps, _mm512_add_ps, BLEND_GE0_512));
-    }
-    if (i < n) {  // a masked load and store: no padding copy
-        __mmask16 mask = (__mmask16)((1u << (n - i)) - 1);
-        __m512 v = _mm512_maskz_loadu_ps(mask, x + i);
-        _mm512_mask_storeu_ps(y + i, mask, APPLY(kind, v, EXP16, TANH16, _mm512_set1_ps,
-                                                 _mm512_or_ps, _mm512_div_ps, _mm512_add_ps, BLEND_GE0_512));
-    }
-}
+DEFINE_TRANSCENDENTAL(transcendental_avx2, TARGET_AVX2, 8, __m256, _mm256, EXP8, TANH8, BLEND_GE0_256)
+DEFINE_TRANSCENDENTAL(transcendental_avx512, TARGET_AVX512, 16, __m512, _mm512, EXP16, TANH16, BLEND_GE0_512)
 
 void ad_transcendental_f32_isa(int isa, int kind, const float *x, float *y, long n) {
     if (isa >= AD_ISA_AVX512)
