@@ -103,7 +103,7 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
         }
         let optimizer = Adam(
             parameters: model.parameters, learningRate: 0.05, epsilon: 1e-7, schedule: .inverseTimeDecay(5e-5))
-        let labels = classIndices(train.labels)
+        let labels = IndexTensor(labels: train.labels, op: "spiral")
         let epochs = 10_001
         let seconds = timed {
             for _ in 0..<epochs {

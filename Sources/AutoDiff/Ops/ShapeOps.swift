@@ -308,12 +308,21 @@ extension Tensor {
     @_specialize(where Scalar == Double)
     public func gather(alongAxis axis: Int, indices: IndexTensor) -> Tensor {
         let a = ShapeMath.axis(axis, rank: rank, op: "gather")
+        return gathered(a, indices) { position in
+            tensorFailure(
+                "gather: index \(indices.element(at: position)) is out of range for axis \(axis) of size \(shape[a]) (shape \(shape))"
+            )
+        }
+    }
+
+    /// ``gather(alongAxis:indices:)-(_,IndexTensor)`` along the resolved axis `a`, calling
+    /// `outOfRange` with the position of the first index outside the axis.
+    func gathered(_ a: Int, _ indices: IndexTensor, outOfRange: (Int) -> Never) -> Tensor {
         indices.checkDevice(self, "gather")
         guard indices.rank == rank,
             indices.shape.indices.allSatisfy({ $0 == a || indices.shape[$0] == shape[$0] })
         else {
-            tensorFailure(
-                "gather: indices of shape \(indices.shape) do not match shape \(shape) outside axis \(axis)")
+            tensorFailure("gather: indices of shape \(indices.shape) do not match shape \(shape) outside axis \(a)")
         }
         let outer = shape[..<a].reduce(1, *)
         let inner = shape[(a + 1)...].reduce(1, *)
@@ -322,9 +331,7 @@ extension Tensor {
         if let position = backend.gather(
             storage, outer: outer, length: n, inner: inner, indices: indices.storage, into: out)
         {
-            tensorFailure(
-                "gather: index \(indices.element(at: position)) is out of range for axis \(axis) of size \(n) (shape \(shape))"
-            )
+            outOfRange(position)
         }
         let inputShape = shape
         return Tensor(shape: indices.shape, storage: out).recorded(.gather, self) {

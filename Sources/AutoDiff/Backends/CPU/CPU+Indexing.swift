@@ -35,13 +35,14 @@ extension CPUBackend {
 
     public func scatterAdd(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: Buffer, into out: Buffer) -> Int?
     {
-        if let bad = CPULoops.firstOutOfRange(indices, length) { return bad }
+        precondition(indices.dtype == .int64, "cpu: indices must be an I64 buffer, not \(indices.dtype)")
+        // The indices are checked inside the loop (max pooling's backward pass reads one per
+        // output element: a separate pass would read them twice).
         switch x.dtype {
-        case .float32: f32.scatterAdd(x, outer, length, inner, indices.host(Int.self), indices.count, out)
-        case .float64: f64.scatterAdd(x, outer, length, inner, indices.host(Int.self), indices.count, out)
+        case .float32: return f32.scatterAdd(x, outer, length, inner, indices.host(Int.self), indices.count, out)
+        case .float64: return f64.scatterAdd(x, outer, length, inner, indices.host(Int.self), indices.count, out)
         case .uint8, .int64: unsupported(x.dtype, "scatterAdd")
         }
-        return nil
     }
 }
 
@@ -99,28 +100,50 @@ extension CPUKernels {
 
     /// Split across ``ComputeThreads`` by outer slices when large (each slice of `out` is written
     /// by one part only, so the result does not depend on the split): max pooling's backward pass.
+    /// An index out of range is skipped; each part notes its first, and the earliest is returned.
     func scatterAdd(
         _ x: Buffer, _ outer: Int, _ n: Int, _ inner: Int, _ idx: UnsafePointer<Int>, _ count: Int, _ out: Buffer
-    ) {
-        let (px, po) = (p(x), p(out))
+    ) -> Int? {
+        let (px, po, bound) = (p(x), p(out), UInt(n))
         let k = count / Swift.max(outer * inner, 1)
-        ComputeThreads.forEachRange(of: outer, elements: out.count + count, alignment: 1) { slices in
-            for o in slices {
-                // Each slice zeroed just before its sums, while it is in cache (max pooling's
-                // backward pass: a plane at a time, not the whole gradient first).
-                CPULoops.fill(po + o * n * inner, 0, n * inner)
-                if inner == 1 {
-                    let (row, source, chosen) = (po + o * n, px + o * k, idx + o * k)
-                    for j in 0..<k { row[chosen[j]] += source[j] }
-                    continue
-                }
-                for j in 0..<k {
-                    for i in 0..<inner {
-                        let e = (o * k + j) * inner + i
-                        po[(o * n + idx[e]) * inner + i] += px[e]
+        let parts = ComputeThreads.parts(elements: out.count + count)
+        let firstBad = withUnsafeTemporaryAllocation(of: Int.self, capacity: parts) { firsts in
+            let firsts = firsts.baseAddress!
+            ComputeThreads.forEachPart(parts) { part in
+                var first = Int.max
+                for o in ComputeThreads.range(of: part, parts, in: outer, alignment: 1) {
+                    // Each slice zeroed just before its sums, while it is in cache (max pooling's
+                    // backward pass: a plane at a time, not the whole gradient first).
+                    CPULoops.fill(po + o * n * inner, 0, n * inner)
+                    if inner == 1 {
+                        let (row, source, chosen) = (po + o * n, px + o * k, idx + o * k)
+                        for j in 0..<k {
+                            let index = chosen[j]
+                            if UInt(bitPattern: index) < bound {
+                                row[index] += source[j]
+                            } else {
+                                first = Swift.min(first, o * k + j)
+                            }
+                        }
+                        continue
+                    }
+                    for j in 0..<k {
+                        for i in 0..<inner {
+                            let e = (o * k + j) * inner + i
+                            let index = idx[e]
+                            // One unsigned comparison catches negative indices too.
+                            guard UInt(bitPattern: index) < bound else {
+                                first = Swift.min(first, e)
+                                continue
+                            }
+                            po[(o * n + index) * inner + i] += px[e]
+                        }
                     }
                 }
+                firsts[part] = first
             }
+            return (0..<parts).reduce(Int.max) { Swift.min($0, firsts[$1]) }
         }
+        return firstBad == Int.max ? nil : firstBad
     }
 }
