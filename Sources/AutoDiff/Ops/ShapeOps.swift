@@ -12,17 +12,7 @@ extension Tensor {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func reshaped(_ newShape: [Int]) -> Tensor {
-        var target = newShape
-        if let hole = newShape.firstIndex(of: -1) {
-            let known = newShape.enumerated().reduce(1) { $1.offset == hole ? $0 : $0 * $1.element }
-            guard known > 0, count % known == 0, newShape.filter({ $0 == -1 }).count == 1 else {
-                tensorFailure("reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
-            }
-            target[hole] = count / known
-        }
-        guard target.allSatisfy({ $0 >= 0 }), ShapeMath.count(target) == count else {
-            tensorFailure("reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
-        }
+        let target = ShapeMath.reshaped(shape, count: count, to: newShape)
         if target == shape { return self }
         let inputShape = shape
         return reshapedStorage(target).recorded(.reshape, self) {

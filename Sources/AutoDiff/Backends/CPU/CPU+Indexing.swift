@@ -36,13 +36,19 @@ extension CPUBackend {
     public func scatterAdd(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: Buffer, into out: Buffer) -> Int?
     {
         precondition(indices.dtype == .int64, "cpu: indices must be an I64 buffer, not \(indices.dtype)")
-        // The indices are checked inside the loop (max pooling's backward pass reads one per
-        // output element: a separate pass would read them twice).
+        if length == 0 { return indices.count > 0 ? 0 : nil }
+        // The indices are checked inside the loop, without a branch (max pooling's backward pass
+        // reads one per output element: a separate pass would read them twice); the position of
+        // the first bad one is looked up only when there is one.
+        let anyOutOfRange: Bool
         switch x.dtype {
-        case .float32: return f32.scatterAdd(x, outer, length, inner, indices.host(Int.self), indices.count, out)
-        case .float64: return f64.scatterAdd(x, outer, length, inner, indices.host(Int.self), indices.count, out)
+        case .float32:
+            anyOutOfRange = f32.scatterAdd(x, outer, length, inner, indices.host(Int.self), indices.count, out)
+        case .float64:
+            anyOutOfRange = f64.scatterAdd(x, outer, length, inner, indices.host(Int.self), indices.count, out)
         case .uint8, .int64: unsupported(x.dtype, "scatterAdd")
         }
+        return anyOutOfRange ? CPULoops.firstOutOfRange(indices, length) : nil
     }
 }
 
@@ -100,50 +106,46 @@ extension CPUKernels {
 
     /// Split across ``ComputeThreads`` by outer slices when large (each slice of `out` is written
     /// by one part only, so the result does not depend on the split): max pooling's backward pass.
-    /// An index out of range is skipped; each part notes its first, and the earliest is returned.
+    /// Each slice's indices are checked just before its sums, while they are in cache, in a loop
+    /// the compiler vectorizes; a slice holding an index out of range is left at zero. Returns
+    /// whether there was one.
     func scatterAdd(
         _ x: Buffer, _ outer: Int, _ n: Int, _ inner: Int, _ idx: UnsafePointer<Int>, _ count: Int, _ out: Buffer
-    ) -> Int? {
-        let (px, po, bound) = (p(x), p(out), UInt(n))
+    ) -> Bool {
+        let (px, po, last) = (p(x), p(out), n - 1)
         let k = count / Swift.max(outer * inner, 1)
         let parts = ComputeThreads.parts(elements: out.count + count)
-        let firstBad = withUnsafeTemporaryAllocation(of: Int.self, capacity: parts) { firsts in
-            let firsts = firsts.baseAddress!
+        return withUnsafeTemporaryAllocation(of: Bool.self, capacity: parts) { badParts in
+            let badParts = badParts.baseAddress!
             ComputeThreads.forEachPart(parts) { part in
-                var first = Int.max
+                var bad = false
                 for o in ComputeThreads.range(of: part, parts, in: outer, alignment: 1) {
                     // Each slice zeroed just before its sums, while it is in cache (max pooling's
                     // backward pass: a plane at a time, not the whole gradient first).
                     CPULoops.fill(po + o * n * inner, 0, n * inner)
+                    let (chosen, source) = (idx + o * k * inner, px + o * k * inner)
+                    // `i | (last − i)` is negative exactly when `i < 0` or `i > last`.
+                    var signs = 0
+                    for e in 0..<(k * inner) { signs |= chosen[e] | (last &- chosen[e]) }
+                    if signs < 0 {
+                        bad = true
+                        continue
+                    }
                     if inner == 1 {
-                        let (row, source, chosen) = (po + o * n, px + o * k, idx + o * k)
-                        for j in 0..<k {
-                            let index = chosen[j]
-                            if UInt(bitPattern: index) < bound {
-                                row[index] += source[j]
-                            } else {
-                                first = Swift.min(first, o * k + j)
-                            }
-                        }
+                        let row = po + o * n
+                        for j in 0..<k { row[chosen[j]] += source[j] }
                         continue
                     }
                     for j in 0..<k {
                         for i in 0..<inner {
-                            let e = (o * k + j) * inner + i
-                            let index = idx[e]
-                            // One unsigned comparison catches negative indices too.
-                            guard UInt(bitPattern: index) < bound else {
-                                first = Swift.min(first, e)
-                                continue
-                            }
-                            po[(o * n + index) * inner + i] += px[e]
+                            let e = j * inner + i
+                            po[(o * n + chosen[e]) * inner + i] += source[e]
                         }
                     }
                 }
-                firsts[part] = first
+                badParts[part] = bad
             }
-            return (0..<parts).reduce(Int.max) { Swift.min($0, firsts[$1]) }
+            return (0..<parts).contains { badParts[$0] }
         }
-        return firstBad == Int.max ? nil : firstBad
     }
 }
