@@ -179,7 +179,7 @@ extension Tensor {
     /// Ignored positions add neither to the sum nor to the count and get a zero gradient; when
     /// every position is ignored the loss is NaN, as PyTorch's. ∂L/∂z_p = ((1 − ε)·(softmax(z_p) −
     /// onehot(labels[p])) + ε·(softmax(z_p) − 1/C))/|K| for p ∈ K. With ε = 0 this is the fused
-    /// ``softmaxCrossEntropy(logits:labels:)`` on the kept rows.
+    /// ``softmaxCrossEntropy(logits:labels:)-(_,[Int])`` on the kept rows.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func softmaxCrossEntropy(
