@@ -53,6 +53,28 @@ extension CPUBackend {
 }
 
 extension CPULoops {
+    /// Whether each of the `count` indices is in `0...last`: `i | (last − i)` is negative
+    /// exactly when `i < 0` or `i > last`, so their OR, eight lanes at a time, says it in one
+    /// pass without a branch per index.
+    @inline(__always)
+    static func allInRange(_ indices: UnsafePointer<Int>, _ count: Int, last: Int) -> Bool {
+        let (raw, lasts) = (UnsafeRawPointer(indices), SIMD8<Int>(repeating: last))
+        var lanes = SIMD8<Int>(repeating: 0)
+        var e = 0
+        while e + 8 <= count {
+            let v = raw.loadUnaligned(fromByteOffset: e * MemoryLayout<Int>.stride, as: SIMD8<Int>.self)
+            lanes |= v | (lasts &- v)
+            e += 8
+        }
+        var signs = 0
+        while e < count {
+            signs |= indices[e] | (last &- indices[e])
+            e += 1
+        }
+        for lane in 0..<8 { signs |= lanes[lane] }
+        return signs >= 0
+    }
+
     /// The position of the first element of the `int64` buffer `indices` outside `0..<length`.
     static func firstOutOfRange(_ indices: Buffer, _ length: Int) -> Int? {
         precondition(indices.dtype == .int64, "cpu: indices must be an I64 buffer, not \(indices.dtype)")
@@ -124,10 +146,7 @@ extension CPUKernels {
                     // backward pass: a plane at a time, not the whole gradient first).
                     CPULoops.fill(po + o * n * inner, 0, n * inner)
                     let (chosen, source) = (idx + o * k * inner, px + o * k * inner)
-                    // `i | (last − i)` is negative exactly when `i < 0` or `i > last`.
-                    var signs = 0
-                    for e in 0..<(k * inner) { signs |= chosen[e] | (last &- chosen[e]) }
-                    if signs < 0 {
+                    if !CPULoops.allInRange(chosen, k * inner, last: last) {
                         bad = true
                         continue
                     }
