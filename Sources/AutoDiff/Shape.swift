@@ -74,6 +74,23 @@ enum ShapeMath {
         return unique
     }
 
+    /// `newShape` for the `count` elements of `shape`, its one `-1` (if any) inferred; stops
+    /// with reshape's one-line error when the counts differ.
+    static func reshaped(_ shape: [Int], count: Int, to newShape: [Int]) -> [Int] {
+        var target = newShape
+        if let hole = newShape.firstIndex(of: -1) {
+            let known = newShape.enumerated().reduce(1) { $1.offset == hole ? $0 : $0 * $1.element }
+            guard known > 0, count % known == 0, newShape.filter({ $0 == -1 }).count == 1 else {
+                tensorFailure("reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
+            }
+            target[hole] = count / known
+        }
+        guard target.allSatisfy({ $0 >= 0 }), ShapeMath.count(target) == count else {
+            tensorFailure("reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
+        }
+        return target
+    }
+
     /// The shape after reducing `axes` of `shape`: kept as 1 with `keepDims`, else removed.
     static func reduced(_ shape: [Int], axes: [Int], keepDims: Bool) -> [Int] {
         var out: [Int] = []

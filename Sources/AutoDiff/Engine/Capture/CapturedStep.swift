@@ -49,6 +49,17 @@ extension Array: CaptureResult where Element: CaptureArgument {
     }
 }
 
+extension IndexTensor: CaptureArgument {
+    /// The tensor's buffer of `int64` elements.
+    public var captureBuffer: Buffer { storage }
+    /// The tensor's shape.
+    public var captureShape: [Int] { shape }
+    /// An index tensor over `buffer`.
+    public static func captured(_ buffer: Buffer, shape: [Int]) -> IndexTensor {
+        IndexTensor(shape: shape, storage: buffer)
+    }
+}
+
 extension Tensor: CaptureArgument {
     /// The tensor's buffer.
     public var captureBuffer: Buffer { storage }
