@@ -40,7 +40,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
         case .spiral: return spiral(captured: captured)
         case .mnistB128:
             return try mnist(
-                name: rawValue, epochs: 1, batchSize: 128, learningRate: 1e-3, dataDirectory: dataDirectory, captured: captured)
+                name: rawValue, epochs: 1, batchSize: 128, learningRate: 1e-3, dataDirectory: dataDirectory,
+                captured: captured)
         case .mnistSeed004:
             return try mnist(
                 name: rawValue, epochs: 10, batchSize: 1000, learningRate: 0.01, dataDirectory: dataDirectory,

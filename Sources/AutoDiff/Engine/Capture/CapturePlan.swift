@@ -309,7 +309,8 @@ enum CaptureWatch {
     static func bufferFreed(_ id: ObjectIdentifier) {
         let users = plans.withLock { plans in plans.removeValue(forKey: id) ?? [] }
         for address in users {
-            Unmanaged<CapturePlan>.fromOpaque(UnsafeRawPointer(bitPattern: address)!).takeUnretainedValue().isValid = false
+            Unmanaged<CapturePlan>.fromOpaque(UnsafeRawPointer(bitPattern: address)!).takeUnretainedValue().isValid =
+                false
         }
     }
 }
