@@ -1,3 +1,4 @@
+import AutoDiff
 import Foundation
 
 /// One workload's result, printed as one JSON line.
@@ -26,6 +27,24 @@ struct Report: Encodable {
     /// Steps replayed from the capture, and why steps stayed eager when they did.
     var replayedSteps: Int?
     var eagerReason: String?
+    /// Kernels of the captured step's plan, and its temporaries' bytes as recorded and as
+    /// allocated once memory is shared between temporaries whose lifetimes do not overlap.
+    var plannedKernels: Int?
+    var temporaryBytesRecorded: Int?
+    var temporaryBytesAllocated: Int?
+
+    /// The report with what `step` did: replayed steps, the reason it stayed eager, its plan.
+    func describing<each Input, Output>(_ step: CapturedStep<repeat each Input, Output>) -> Report {
+        var report = self
+        report.replayedSteps = step.replayedCalls
+        report.eagerReason = step.eagerReason
+        if step.plannedKernelCount > 0 {
+            report.plannedKernels = step.plannedKernelCount
+            report.temporaryBytesRecorded = step.plannedTemporaryBytes.recorded
+            report.temporaryBytesAllocated = step.plannedTemporaryBytes.allocated
+        }
+        return report
+    }
 
     func jsonLine() -> String {
         let encoder = JSONEncoder()

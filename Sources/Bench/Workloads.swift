@@ -100,8 +100,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
         let accuracy = withoutGrad { binaryAccuracy(outputs: model(data.features), targets: targets, threshold: 0) }
         return Report(
             workload: rawValue, seconds: seconds, stepsPerSecond: Double(epochs) / seconds,
-            metricName: "train_accuracy", metric: accuracy, replayedSteps: step.replayedCalls,
-            eagerReason: step.eagerReason)
+            metricName: "train_accuracy", metric: accuracy
+        ).describing(step)
     }
 
     /// The step every training workload times: zero the gradients, forward, `loss`, backward,
@@ -148,8 +148,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
         }
         return Report(
             workload: rawValue, seconds: seconds, stepsPerSecond: Double(epochs) / seconds,
-            metricName: "validation_accuracy", metric: accuracy, replayedSteps: step.replayedCalls,
-            eagerReason: step.eagerReason)
+            metricName: "validation_accuracy", metric: accuracy
+        ).describing(step)
     }
 
     /// A model trained on MNIST with softmax cross-entropy, Adam and shuffled minibatches; test
@@ -191,8 +191,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
         }
         return Report(
             workload: name, seconds: seconds, stepsPerSecond: Double(steps) / seconds,
-            metricName: "test_accuracy", metric: correct / Double(data.test.count), data: data.source,
-            replayedSteps: step.replayedCalls, eagerReason: step.eagerReason)
+            metricName: "test_accuracy", metric: correct / Double(data.test.count), data: data.source
+        ).describing(step)
     }
 
     /// mnist-b128's step 10,000 times; resident memory every 1,000 steps shows whether it is
@@ -222,6 +222,7 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
         return Report(
             workload: rawValue, seconds: seconds, stepsPerSecond: Double(steps) / seconds,
             metricName: "rss_growth_mb_steps_1000_to_10000", metric: growth, data: data.source,
-            residentMBSamples: samples, replayedSteps: step.replayedCalls, eagerReason: step.eagerReason)
+            residentMBSamples: samples
+        ).describing(step)
     }
 }
