@@ -232,7 +232,11 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
     /// held-out batches (seed 2).
     func gptWords(captured: Bool) throws -> Report {
         let (steps, batch, context) = (2000, 64, 16)
-        let corpus = try WordListCorpus(contentsOf: "/usr/share/dict/words", shuffleSeed: 0)
+        let wordList = "/usr/share/dict/words"
+        guard FileManager.default.fileExists(atPath: wordList) else {
+            throw NNError.dataset("gpt-words: \(wordList) not found: install the Debian/Ubuntu package wamerican")
+        }
+        let corpus = try WordListCorpus(contentsOf: wordList, shuffleSeed: 0)
         var generator = RandomGenerator(seed: 0)
         let model = GPT<Float>(
             vocabularySize: corpus.vocabulary.count, contextLength: context, embedDim: 64, heads: 4, blocks: 2,
@@ -258,7 +262,7 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
             over: corpus.fixedBatches(of: corpus.heldOut, count: 50, size: batch, context: context, seed: 2))
         return Report(
             workload: rawValue, seconds: seconds, stepsPerSecond: Double(steps) / seconds,
-            metricName: "heldout_loss", metric: heldOut, data: "/usr/share/dict/words",
+            metricName: "heldout_loss", metric: heldOut, data: wordList,
             replayedSteps: step.replayedCalls, eagerReason: step.eagerReason)
     }
 }
