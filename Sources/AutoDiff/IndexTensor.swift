@@ -107,18 +107,7 @@ public struct IndexTensor: Equatable, ExpressibleByArrayLiteral, CustomStringCon
     /// The same elements in another shape with the same number of elements (one dimension may be
     /// `-1`, inferred). No copy.
     public func reshaped(_ newShape: [Int]) -> IndexTensor {
-        var target = newShape
-        if let hole = newShape.firstIndex(of: -1) {
-            let known = newShape.enumerated().reduce(1) { $1.offset == hole ? $0 : $0 * $1.element }
-            guard known > 0, count % known == 0, newShape.filter({ $0 == -1 }).count == 1 else {
-                tensorFailure("reshape: cannot reshape the integer tensor \(shape) (\(count) elements) to \(newShape)")
-            }
-            target[hole] = count / known
-        }
-        guard target.allSatisfy({ $0 >= 0 }), ShapeMath.count(target) == count else {
-            tensorFailure("reshape: cannot reshape the integer tensor \(shape) (\(count) elements) to \(newShape)")
-        }
-        return IndexTensor(shape: target, storage: storage)
+        IndexTensor(shape: ShapeMath.reshaped(shape, count: count, to: newShape), storage: storage)
     }
 
     /// Equal shapes and elements (on any devices).

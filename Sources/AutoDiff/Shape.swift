@@ -64,11 +64,31 @@ enum ShapeMath {
     static func axes(_ axes: [Int]?, rank: Int, op: String) -> [Int] {
         guard let axes else { return Array(0..<rank) }
         let normalised = axes.map { axis($0, rank: rank, op: op) }
+        // Already ascending (one axis, or axes in order: what sums back to a shape pass) needs no
+        // set: building one cost about a thousand instructions per reduction.
+        if zip(normalised, normalised.dropFirst()).allSatisfy({ $0 < $1 }) { return normalised }
         let unique = Array(Set(normalised)).sorted()
         guard unique.count == normalised.count else {
             tensorFailure("\(op): axes \(axes) name the same axis twice")
         }
         return unique
+    }
+
+    /// `newShape` for the `count` elements of `shape`, its one `-1` (if any) inferred; stops
+    /// with reshape's one-line error when the counts differ.
+    static func reshaped(_ shape: [Int], count: Int, to newShape: [Int]) -> [Int] {
+        var target = newShape
+        if let hole = newShape.firstIndex(of: -1) {
+            let known = newShape.enumerated().reduce(1) { $1.offset == hole ? $0 : $0 * $1.element }
+            guard known > 0, count % known == 0, newShape.filter({ $0 == -1 }).count == 1 else {
+                tensorFailure("reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
+            }
+            target[hole] = count / known
+        }
+        guard target.allSatisfy({ $0 >= 0 }), ShapeMath.count(target) == count else {
+            tensorFailure("reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
+        }
+        return target
     }
 
     /// The shape after reducing `axes` of `shape`: kept as 1 with `keepDims`, else removed.

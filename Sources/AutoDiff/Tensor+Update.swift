@@ -21,10 +21,20 @@ extension Tensor {
             )
         }
         checkSameDevice(gradient, "update")
-        for buffer in state { checkSameDevice(buffer, "update") }
         makeUnique()
-        for i in state.indices { state[i].makeUnique() }
-        backend.update(rule, weights: storage, gradient: gradient.storage, state: state.map { $0.storage })
+        if state.isEmpty {
+            // Plain SGD: no state, and no array of buffers to build.
+            backend.update(rule, weights: storage, gradient: gradient.storage, state: [])
+            return
+        }
+        var buffers: [Buffer] = []
+        buffers.reserveCapacity(state.count)
+        for i in state.indices {
+            checkSameDevice(state[i], "update")
+            state[i].makeUnique()
+            buffers.append(state[i].storage)
+        }
+        backend.update(rule, weights: storage, gradient: gradient.storage, state: buffers)
     }
 
     /// ``update(_:gradient:state:)`` with the rule read from `rule`, a cell a captured step

@@ -287,6 +287,10 @@ public struct Tensor<Scalar: TensorScalar> {
     /// to `nil`) between steps, or use ``gradients(of:wrt:seed:retainGraph:createGraph:)`` which
     /// returns fresh gradients and leaves `.grad` alone. `nil` until a backward reaches the leaf.
     public var grad: Tensor? {
+        // Specialized: optimizers read every parameter's gradient each step, and the generic
+        // getter looks up the node's metadata on every call.
+        @_specialize(where Scalar == Float)
+        @_specialize(where Scalar == Double)
         get { node?.grad }
         nonmutating set {
             guard let node else {
@@ -297,6 +301,8 @@ public struct Tensor<Scalar: TensorScalar> {
     }
 
     /// Clears the accumulated gradient of this leaf.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func zeroGrad() { node?.zeroGrad() }
 }
 

@@ -94,7 +94,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
         var generator = RandomGenerator(seed: 0)
         let model = Sequential<Float>(mlp: [2, 8, 8, 1], activation: .relu, generator: &generator)
         let optimizer = SGD(for: model, learningRate: 0.5)
-        let step = trainingStep(model: model, optimizer: optimizer, captured: captured) { logits, targets in
+        let step = trainingStep(model: model, optimizer: optimizer, captured: captured) {
+            (logits, targets: Tensor<Float>) in
             binaryCrossEntropy(logits: logits, targets: targets)
         }
         let epochs = 3000
@@ -110,10 +111,10 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
 
     /// The step every training workload times: zero the gradients, forward, `loss`, backward,
     /// the optimizer's update; captured and replayed unless `--eager`.
-    func trainingStep(
+    func trainingStep<Targets: CaptureArgument>(
         model: some Layer<Float>, optimizer: Optimizer<Float>, captured: Bool,
-        loss: @escaping (_ output: Tensor<Float>, _ targets: Tensor<Float>) -> Tensor<Float>
-    ) -> CapturedStep<Tensor<Float>, Tensor<Float>, Tensor<Float>> {
+        loss: @escaping (_ output: Tensor<Float>, _ targets: Targets) -> Tensor<Float>
+    ) -> CapturedStep<Tensor<Float>, Targets, Tensor<Float>> {
         CapturedStep(enabled: captured) { input, targets in
             let value = loss(model(input), targets)
             optimizer.zeroGrad()
@@ -137,12 +138,14 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
         }
         let optimizer = Adam(
             parameters: model.parameters, learningRate: 0.05, epsilon: 1e-7, schedule: .inverseTimeDecay(5e-5))
-        let step = trainingStep(model: model, optimizer: optimizer, captured: captured) { logits, labels in
+        let labels = IndexTensor(labels: train.labels, op: "spiral")
+        let step = trainingStep(model: model, optimizer: optimizer, captured: captured) {
+            (logits, labels: IndexTensor) in
             softmaxCrossEntropy(logits: logits, labels: labels) + model.regularizationLoss()
         }
         let epochs = 10_001
         let seconds = timed {
-            for _ in 0..<epochs { _ = step(train.features, train.labels) }
+            for _ in 0..<epochs { _ = step(train.features, labels) }
         }
         model.eval()
         let accuracy = withoutGrad {
@@ -170,7 +173,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
             imageShaped ? features.reshaped([features.shape[0], 1, 28, 28]) : features
         }
         model.train()
-        let step = trainingStep(model: model, optimizer: optimizer, captured: captured) { logits, labels in
+        let step = trainingStep(model: model, optimizer: optimizer, captured: captured) {
+            (logits, labels: Tensor<Float>) in
             softmaxCrossEntropy(logits: logits, labels: labels)
         }
         let seconds = timed {
@@ -202,7 +206,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
         let data = try MNISTData.load(directory: dataDirectory)
         let model = MNISTData.model()
         let optimizer = Adam(parameters: model.parameters, learningRate: 1e-3)
-        let step = trainingStep(model: model, optimizer: optimizer, captured: captured) { logits, labels in
+        let step = trainingStep(model: model, optimizer: optimizer, captured: captured) {
+            (logits, labels: Tensor<Float>) in
             softmaxCrossEntropy(logits: logits, labels: labels)
         }
         var shuffle = RandomGenerator(seed: 1)

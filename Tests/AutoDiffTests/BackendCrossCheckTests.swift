@@ -244,6 +244,13 @@ struct UnrecordedKernelCrossCheckTests {
             let (scratch, loss) = (backend.allocate(64, .float32), backend.allocate(1, .float32))
             let labels = buffer([1, 3, 4], .int64)
             let pairs = buffer([Float](repeating: 1, count: 6), .float32)
+            // Two slices of ten indices: the CPU checks a slice eight lanes at a time, then the rest.
+            let twenty = buffer([Float](repeating: 1, count: 20), .float32)
+            func slices(_ bad: Int, at position: Int) -> Buffer {
+                var values = (0..<20).map { $0 % 9 }
+                values[position] = bad
+                return buffer(values, .int64)
+            }
             return [
                 backend.indexSelect(x, outer: 1, length: 3, inner: 4, indices: indices, into: scratch),
                 backend.indexAdd(x, outer: 1, length: 5, inner: 4, indices: indices, into: scratch),
@@ -255,9 +262,13 @@ struct UnrecordedKernelCrossCheckTests {
                 backend.convert(buffer([1, 2, 2.5, 3.5], .float64), into: backend.allocate(4, .int64)),
                 backend.convert(buffer([1, 2, 3, -0.0], .float64), into: backend.allocate(4, .int64)),
                 backend.indexSelect(x, outer: 1, length: 3, inner: 4, indices: buffer([2, 0], .int64), into: scratch),
+                backend.scatterAdd(twenty, outer: 2, length: 9, inner: 1, indices: slices(9, at: 13), into: scratch),
+                backend.scatterAdd(twenty, outer: 2, length: 9, inner: 1, indices: slices(-3, at: 5), into: scratch),
+                backend.scatterAdd(twenty, outer: 2, length: 9, inner: 1, indices: slices(8, at: 19), into: scratch),
+                backend.scatterAdd(twenty, outer: 1, length: 9, inner: 2, indices: slices(11, at: 17), into: scratch),
             ]
         }
-        #expect(reports(on: .cpu) == [2, 2, 2, 2, 2, 2, 2, nil, nil])
-        #expect(reports(on: .reference) == [2, 2, 2, 2, 2, 2, 2, nil, nil])
+        #expect(reports(on: .cpu) == [2, 2, 2, 2, 2, 2, 2, nil, nil, 13, 5, nil, 17])
+        #expect(reports(on: .reference) == [2, 2, 2, 2, 2, 2, 2, nil, nil, 13, 5, nil, 17])
     }
 }

@@ -82,6 +82,21 @@ struct IndexTensorTests {
         #expect(
             lossAndGradient { Tensor.softmaxCrossEntropy(logits: $0, labels: IndexTensor(labels)) }
                 == lossAndGradient { Tensor.softmaxCrossEntropy(logits: $0, labels: labels) })
+        // With an ignore index the IndexTensor form is composed on the device, the [Int] form
+        // picks the kept rows on the host: equal up to rounding.
+        for (ignored, smoothing) in [(0, 0.0), (3, 0.25), (7, 0.1)] {
+            let device = lossAndGradient {
+                Tensor.softmaxCrossEntropy(
+                    logits: $0, labels: IndexTensor(labels), ignoreIndex: ignored, labelSmoothing: smoothing)
+            }
+            let host = lossAndGradient {
+                Tensor.softmaxCrossEntropy(logits: $0, labels: labels, ignoreIndex: ignored, labelSmoothing: smoothing)
+            }
+            #expect(
+                zip(device, host).allSatisfy { abs($0 - $1) < 1e-12 }, "ignoreIndex \(ignored): \(device) vs \(host)")
+        }
+        let allIgnored = Tensor.softmaxCrossEntropy(logits: logits, labels: IndexTensor([5, 5, 5]), ignoreIndex: 5)
+        #expect(allIgnored.item.isNaN)
         let table = Tensor<Double>(shape: [4, 2], scalars: [1, 2, 3, 4, 5, 6, 7, 8])
         #expect(
             Tensor.embedding(indices: IndexTensor([3, 1, 3, 0], shape: [2, 2]), weight: table).scalars
@@ -113,7 +128,7 @@ struct IndexTensorTests {
 /// the positions come from the kernels, which check indices as they read them.
 enum IntegerMisuse: String, Codable, Sendable, CaseIterable {
     case shapeCount, gatherShape, gatherIndex, indexSelectIndex, embeddingIndex, crossEntropyLabel,
-        crossEntropyPosition, oneHotLabel, notWholeLabel, mixedDevices, argmaxEmpty
+        crossEntropyPosition, crossEntropyIgnoring, oneHotLabel, notWholeLabel, mixedDevices, argmaxEmpty
 
     var expectedLine: String {
         switch self {
@@ -124,6 +139,8 @@ enum IntegerMisuse: String, Codable, Sendable, CaseIterable {
         case .embeddingIndex: "embedding: index 9 at position 3 is out of range for 5 embeddings (weight [5, 2])"
         case .crossEntropyLabel: "softmaxCrossEntropy: label 3 is out of range for 3 classes"
         case .crossEntropyPosition: "softmaxCrossEntropy: label -1 at position 4 is out of range for 4 classes"
+        case .crossEntropyIgnoring:
+            "softmaxCrossEntropy: label 4 at position 2 is out of range for 4 classes (ignoreIndex -1)"
         case .oneHotLabel: "oneHot: label 4 at row 1 is outside 0..<4"
         case .notWholeLabel: "softmaxCrossEntropy: label 1.5 at position 2 is not a whole number"
         case .mixedDevices: "gather: indices on reference and a tensor on cpu; move one with .to(_:)"
@@ -146,6 +163,9 @@ enum IntegerMisuse: String, Codable, Sendable, CaseIterable {
             _ = Tensor.softmaxCrossEntropy(
                 logits: Tensor<Float>.ones([2, 3, 4]), labels: IndexTensor([0, 1, 2, 3, -1, 0], shape: [2, 3]),
                 labelSmoothing: 0.1)
+        case .crossEntropyIgnoring:
+            _ = Tensor.softmaxCrossEntropy(
+                logits: Tensor<Float>.ones([3, 4]), labels: IndexTensor([-1, 0, 4]), ignoreIndex: -1)
         case .oneHotLabel: _ = Tensor<Float>.oneHot(IndexTensor([0, 4]), classes: 4)
         case .notWholeLabel: _ = IndexTensor(labels: Tensor<Float>([0, 1, 1.5]), op: "softmaxCrossEntropy")
         case .mixedDevices: _ = x.gather(alongAxis: 1, indices: IndexTensor([0, 1], shape: [2, 1], on: .reference))

@@ -523,3 +523,28 @@ struct ComputeThreadTests {
         }
     }
 }
+
+@Suite("Index range checks")
+struct IndexRangeTests {
+    @Test(
+        "allInRange agrees with a plain comparison for bounds in 31 bits (halves) and beyond (whole indices)",
+        arguments: [0, 8, 783, Int(Int32.max), Int(Int32.max) + 1, Int.max - 1])
+    func allInRange(_ last: Int) {
+        let edges = [0, last, last &+ 1, -1, Int.min, Int.max, last / 2, 1 << 32, (1 << 32) + last % 7]
+        for count in [0, 1, 7, 8, 9, 16, 21] {
+            for position in 0..<Swift.max(count, 1) {
+                for bad in edges {
+                    var indices = (0..<count).map {
+                        ($0 * 7919) % (last &+ 1 == Int.min ? Int.max : Swift.max(last &+ 1, 1))
+                    }
+                    if count > 0 { indices[position] = bad }
+                    let expected = indices.allSatisfy { $0 >= 0 && $0 <= last }
+                    let checked = indices.withUnsafeBufferPointer {
+                        CPULoops.allInRange($0.baseAddress ?? UnsafePointer(bitPattern: 8)!, count, last: last)
+                    }
+                    #expect(checked == expected, "last \(last), count \(count), \(bad) at \(position)")
+                }
+            }
+        }
+    }
+}

@@ -33,6 +33,16 @@ extension OpCases {
                     logits: $0[0] * 3, labels: IndexTensor([1, 3, 0, 0, 2, 2], shape: [2, 3], on: $0[0].device),
                     labelSmoothing: 0.2)
             },
+            OpCase("cross-entropy [2, 3, 4], IndexTensor labels, ignoreIndex -100", [[2, 3, 4]]) {
+                Tensor.softmaxCrossEntropy(
+                    logits: $0[0] * 2, labels: IndexTensor([1, -100, 3, 0, -100, 2], shape: [2, 3], on: $0[0].device),
+                    ignoreIndex: -100)
+            },
+            OpCase("cross-entropy [3, 4], IndexTensor labels, ignoreIndex 0, labelSmoothing 0.3", [[3, 4]]) {
+                Tensor.softmaxCrossEntropy(
+                    logits: $0[0] * 3, labels: IndexTensor([0, 3, 2], on: $0[0].device), ignoreIndex: 0,
+                    labelSmoothing: 0.3)
+            },
             OpCase("x times Tensor(converting:) of integers and a one-hot", [[2, 3]]) { xs in
                 let device = xs[0].device
                 let weights = Tensor<S>(converting: IndexTensor([-2, 0, 5, 1, 3, -1], shape: [2, 3], on: device))

@@ -201,7 +201,8 @@ public protocol Backend: AnyObject, Sendable {
     /// `out[i] = f(x[i])` (same count).
     func unary(_ op: UnaryKernel, _ x: Buffer, into out: Buffer)
     /// `out = f(a, b)` elementwise, `a` (of `aShape`) and `b` (of `bShape`) broadcast to
-    /// `shape`, the shape of `out`.
+    /// `shape`, the shape of `out`. `out` may be `a` itself when `aShape == shape` (each element
+    /// is read before it is written): backward sums gradients in place this way.
     func binary(
         _ op: BinaryKernel, _ a: Buffer, _ aShape: [Int], _ b: Buffer, _ bShape: [Int], into out: Buffer, shape: [Int])
     /// `out = mask ≠ 0 ? a : b` elementwise, all three broadcast to `shape`.

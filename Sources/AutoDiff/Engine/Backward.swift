@@ -107,16 +107,18 @@ enum Engine {
         /// Adds one input's gradient into its pending sum, undoing broadcasting first: the one
         /// place broadcasting is undone, for every op.
         @inline(__always)
-        func accumulate(_ input: NodeBase?, _ gradient: Tensor<Scalar>?, from node: GradNode<Scalar>) {
-            guard let input = GradNode<Scalar>.typed(input), var gradient else { return }
+        // The gradient is consumed (moved, not copied: a copy of a tensor is three retains).
+        func accumulate(_ input: NodeBase?, _ gradient: consuming Tensor<Scalar>?, from node: GradNode<Scalar>) {
+            guard let input = GradNode<Scalar>.typed(input), var gradient = gradient.take() else { return }
             if gradient.shape != input.shape { gradient = gradient.sumToShape(input.shape) }
             if _slowPath(anomaly) {
                 gradient.checkFinite(node.op ?? .custom, direction: .backward, callSite: node.callSite)
             }
-            if let existing = input.pending.take() {
-                input.pending = existing + gradient
+            if var existing = input.pending.take() {
+                existing.accumulate(gradient)
+                input.pending = consume existing
             } else {
-                input.pending = gradient
+                input.pending = consume gradient
             }
         }
 
@@ -127,7 +129,9 @@ enum Engine {
             if _slowPath(!node.hooks.isEmpty) { upstream = node.runHooks(upstream) }
             if functional && node.visitStamp == targetStamp { kept![ObjectIdentifier(node)] = upstream }
             if !functional && (node.isLeaf || node.retainsGrad) { node.accumulateGrad(upstream) }
-            guard let pullback = node.pullback else { continue }
+            // Without retainGraph the rule is moved out of the node (it is dropped after this
+            // visit anyway), which saves a retain and a release of its captures per node.
+            guard let pullback = retainGraph ? node.pullback : node.pullback.take() else { continue }
             switch pullback {
             case .unary(let rule):
                 accumulate(node.first, rule(upstream, node), from: node)
@@ -151,8 +155,13 @@ enum Engine {
     /// Iterative, so a graph of any depth fits on the stack.
     static func tape<Scalar>(from root: GradNode<Scalar>) -> [GradNode<Scalar>] {
         let stamp = visitCounter.wrappingAdd(1, ordering: .relaxed).newValue
+        // Room for a small graph up front: growing from empty reallocated both arrays about six
+        // times on every backward pass of a 30-op graph.
         var order: [GradNode<Scalar>] = []
-        var stack: [NodeBase] = [root]
+        order.reserveCapacity(64)
+        var stack: [NodeBase] = []
+        stack.reserveCapacity(32)
+        stack.append(root)
         root.visitStamp = stamp
         while let node = stack.popLast() {
             if node.released {
@@ -174,6 +183,22 @@ enum Engine {
 }
 
 extension Tensor {
+    /// `self ← self + gradient`, for sums of gradients: in place when nothing else holds this
+    /// tensor's buffer and neither tensor is on the tape (a backward pass that is not recorded;
+    /// the buffer is the pass's own partial sum), else as the recorded op `self + gradient`.
+    /// In place saves a buffer, its allocation and a tensor for every gradient a node receives
+    /// after its first.
+    @inline(__always)
+    mutating func accumulate(_ gradient: Tensor) {
+        if node == nil && gradient.node == nil && shape == gradient.shape
+            && storage.backend === gradient.storage.backend && isKnownUniquelyReferenced(&storage)
+        {
+            backend.binary(.add, storage, shape, gradient.storage, gradient.shape, into: storage, shape: shape)
+        } else {
+            self = self + gradient
+        }
+    }
+
     /// The ops recorded on the tape that produced this tensor, latest first (empty for a leaf or
     /// a constant). For inspecting a graph, and for tests that check which primitives a
     /// function exercised.

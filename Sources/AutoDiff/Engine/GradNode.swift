@@ -74,7 +74,7 @@ public class NodeBase {
     final func forEachInput(_ body: (NodeBase) -> Void) {
         if let first { body(first) }
         if let second { body(second) }
-        for case let input? in more { body(input) }
+        if !more.isEmpty { for case let input? in more { body(input) } }
     }
 
     /// Drops the edges to the inputs and the saved values that point at them.
@@ -165,8 +165,9 @@ public final class GradNode<Scalar: TensorScalar>: NodeBase {
 
     /// Adds `gradient` to ``grad``.
     func accumulateGrad(_ gradient: Tensor<Scalar>) {
-        if let existing = grad.take() {
-            grad = existing + gradient
+        if var existing = grad.take() {
+            existing.accumulate(gradient)
+            grad = existing
         } else if var kept = retiredGrad.take(), gradient.node == nil, kept.count == gradient.count,
             isKnownUniquelyReferenced(&kept)
         {

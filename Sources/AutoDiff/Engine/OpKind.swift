@@ -126,7 +126,7 @@ public enum OpKind: String, CaseIterable, Sendable {
     // Losses fused into one op each (Ops/Losses.swift).
     /// Binary cross-entropy on logits (``Tensor/sigmoidCrossEntropy(logits:targets:)``).
     case sigmoidCrossEntropy
-    /// Softmax cross-entropy on logits and class labels (``Tensor/softmaxCrossEntropy(logits:labels:)``).
+    /// Softmax cross-entropy on logits and class labels (``Tensor/softmaxCrossEntropy(logits:labels:)-(_,IndexTensor)``).
     case softmaxCrossEntropy
 
     // Shape and indexing (Ops/ShapeOps.swift).
@@ -142,11 +142,11 @@ public enum OpKind: String, CaseIterable, Sendable {
     case sliceBackward
     /// Tensors joined along an axis (``Tensor/concat(_:alongAxis:)``).
     case concat
-    /// One element per row picked along an axis (``Tensor/gather(alongAxis:indices:)``).
+    /// One element per row picked along an axis (``Tensor/gather(alongAxis:indices:)-(_,IndexTensor)``).
     case gather
     /// A gather's gradient: values added into zeros at the gathered positions.
     case scatterAdd
-    /// Whole slices picked along an axis, repeats allowed (``Tensor/indexSelect(alongAxis:indices:)``).
+    /// Whole slices picked along an axis, repeats allowed (``Tensor/indexSelect(alongAxis:indices:)-(_,IndexTensor)``).
     case indexSelect
     /// An index select's gradient: slices added into zeros at their indices.
     case indexAdd

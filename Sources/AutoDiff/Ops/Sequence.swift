@@ -179,7 +179,7 @@ extension Tensor {
     /// Ignored positions add neither to the sum nor to the count and get a zero gradient; when
     /// every position is ignored the loss is NaN, as PyTorch's. ∂L/∂z_p = ((1 − ε)·(softmax(z_p) −
     /// onehot(labels[p])) + ε·(softmax(z_p) − 1/C))/|K| for p ∈ K. With ε = 0 this is the fused
-    /// ``softmaxCrossEntropy(logits:labels:)`` on the kept rows.
+    /// ``softmaxCrossEntropy(logits:labels:)-(_,[Int])`` on the kept rows.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func softmaxCrossEntropy(
@@ -217,18 +217,16 @@ extension Tensor {
 
     /// ``softmaxCrossEntropy(logits:labels:ignoreIndex:labelSmoothing:)-(_,[Int],_,_)`` with the
     /// labels in an integer tensor on the logits' device (any shape; one label per position).
-    /// Without an `ignoreIndex` the labels never pass through the host: the fused kernel checks
-    /// them and writes the loss. With one, the kept positions are picked on the host (the labels
-    /// are read once), as in the `[Int]` form.
+    /// The labels never pass through the host. Without an `ignoreIndex` the fused kernel checks
+    /// them and writes the loss. With one, the loss is composed on the device: the kept positions
+    /// as a mask `k_p = [labels[p] ≠ ignoreIndex]`, the ignored labels replaced by 0, and
+    /// `L = Σ_p k_p·ℓ_p / Σ_p k_p` with `ℓ_p` from `logSoftmax` and a gather (so the kept count is
+    /// a tensor too, and every position ignored gives 0/0 = NaN, as PyTorch's).
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func softmaxCrossEntropy(
         logits z: Tensor, labels: IndexTensor, ignoreIndex: Int? = nil, labelSmoothing ε: Double = 0
     ) -> Tensor {
-        if ignoreIndex != nil {
-            return softmaxCrossEntropy(
-                logits: z, labels: labels.scalars, ignoreIndex: ignoreIndex, labelSmoothing: ε)
-        }
         let n = labels.count
         guard z.rank >= 1, let classes = z.shape.last, classes > 0, z.count / classes == n else {
             tensorFailure(
@@ -239,11 +237,27 @@ extension Tensor {
             tensorFailure("softmaxCrossEntropy: labelSmoothing \(ε) is outside [0, 1]")
         }
         let rows = z.reshaped([n, classes])
-        let crossEntropy = fusedSoftmaxCrossEntropy(rows, labels.reshaped([n])) { position in
+        func outOfRange(_ position: Int) -> Never {
             tensorFailure(
                 "softmaxCrossEntropy: label \(labels.element(at: position)) at position \(position) is out of range for \(classes) classes"
-            )
+                    + (ignoreIndex.map { " (ignoreIndex \($0))" } ?? ""))
         }
+        if let ignoreIndex {
+            // Integers compared and zeroed as Doubles: exact for any label a model can have.
+            let asDoubles = Tensor<Double>(converting: labels.reshaped([n, 1]))
+            let kept = 1 - (asDoubles .== Double(ignoreIndex))
+            let keptLabels = IndexTensor(converting: asDoubles * kept)
+            let keep = Tensor(converting: kept)
+            let logProbabilities = rows.logSoftmax(alongAxis: 1)
+            var perPosition = -logProbabilities.gathered(1, keptLabels, outOfRange: outOfRange)
+            if ε > 0 {
+                let uniform = -logProbabilities.mean(alongAxes: [1], keepDims: true)
+                perPosition = perPosition * Scalar(1 - ε) + uniform * Scalar(ε)
+            }
+            // `where`, not a product: an ignored row's term may be infinite.
+            return Tensor.where(keep, perPosition, Tensor(0, on: z.device)).sum() / keep.sum()
+        }
+        let crossEntropy = fusedSoftmaxCrossEntropy(rows, labels.reshaped([n]), outOfRange: outOfRange)
         guard ε > 0 else { return crossEntropy }
         let uniform = -rows.logSoftmax(alongAxis: 1).mean()
         return crossEntropy * Scalar(1 - ε) + uniform * Scalar(ε)

@@ -12,17 +12,7 @@ extension Tensor {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func reshaped(_ newShape: [Int]) -> Tensor {
-        var target = newShape
-        if let hole = newShape.firstIndex(of: -1) {
-            let known = newShape.enumerated().reduce(1) { $1.offset == hole ? $0 : $0 * $1.element }
-            guard known > 0, count % known == 0, newShape.filter({ $0 == -1 }).count == 1 else {
-                tensorFailure("reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
-            }
-            target[hole] = count / known
-        }
-        guard target.allSatisfy({ $0 >= 0 }), ShapeMath.count(target) == count else {
-            tensorFailure("reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
-        }
+        let target = ShapeMath.reshaped(shape, count: count, to: newShape)
         if target == shape { return self }
         let inputShape = shape
         return reshapedStorage(target).recorded(.reshape, self) {
@@ -308,12 +298,21 @@ extension Tensor {
     @_specialize(where Scalar == Double)
     public func gather(alongAxis axis: Int, indices: IndexTensor) -> Tensor {
         let a = ShapeMath.axis(axis, rank: rank, op: "gather")
+        return gathered(a, indices) { position in
+            tensorFailure(
+                "gather: index \(indices.element(at: position)) is out of range for axis \(axis) of size \(shape[a]) (shape \(shape))"
+            )
+        }
+    }
+
+    /// ``gather(alongAxis:indices:)-(_,IndexTensor)`` along the resolved axis `a`, calling
+    /// `outOfRange` with the position of the first index outside the axis.
+    func gathered(_ a: Int, _ indices: IndexTensor, outOfRange: (Int) -> Never) -> Tensor {
         indices.checkDevice(self, "gather")
         guard indices.rank == rank,
             indices.shape.indices.allSatisfy({ $0 == a || indices.shape[$0] == shape[$0] })
         else {
-            tensorFailure(
-                "gather: indices of shape \(indices.shape) do not match shape \(shape) outside axis \(axis)")
+            tensorFailure("gather: indices of shape \(indices.shape) do not match shape \(shape) outside axis \(a)")
         }
         let outer = shape[..<a].reduce(1, *)
         let inner = shape[(a + 1)...].reduce(1, *)
@@ -322,9 +321,7 @@ extension Tensor {
         if let position = backend.gather(
             storage, outer: outer, length: n, inner: inner, indices: indices.storage, into: out)
         {
-            tensorFailure(
-                "gather: index \(indices.element(at: position)) is out of range for axis \(axis) of size \(n) (shape \(shape))"
-            )
+            outOfRange(position)
         }
         let inputShape = shape
         return Tensor(shape: indices.shape, storage: out).recorded(.gather, self) {

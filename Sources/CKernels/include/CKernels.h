@@ -9,6 +9,7 @@
 
 #include "activations.h"
 #include "attention.h"
+#include "isa.h"
 #include "normalize.h"
 
 /// C ← α·op(A)·op(B) + β·C + 1·biasᵀ (row-major, CBLAS conventions; `bias` has n elements, or is

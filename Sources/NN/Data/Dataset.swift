@@ -101,7 +101,7 @@ public struct Batches<Scalar: TensorScalar>: Sequence, IteratorProtocol {
 }
 
 /// Copies the rows (first-axis slices) `indices` of `x` into a new tensor
-/// (``Tensor/indexSelect(alongAxis:indices:)``, split across cores for a large batch), with the
+/// (``Tensor/indexSelect(alongAxis:indices:)-(_,[Int])``, split across cores for a large batch), with the
 /// data set's own message for an index out of range.
 func selectRows<Scalar>(_ x: Tensor<Scalar>, _ indices: [Int]) -> Tensor<Scalar> {
     let n = x.shape[0]

@@ -14,6 +14,6 @@ extension CPUBackend {
 
 extension CPUKernels {
     func update(_ rule: UpdateKernel, _ weights: Buffer, _ gradient: Buffer, _ state: [Buffer]) {
-        CPULoops.update(rule, p(weights), p(gradient), state.map(p), weights.count, adam: adam)
+        CPULoops.update(rule, p(weights), p(gradient), state, weights.count, adam: adam)
     }
 }

@@ -6,7 +6,9 @@ import COpenBLAS
 // and their gradients ([64, n]·[n, 3]). OpenBLAS packs both operands into panels before it
 // multiplies, which pays on square-ish blocks but dominates when one side is this thin. The loops
 // (Sources/CKernels/thin_gemm.inc) read the operands where they lie, keep partial sums in vector
-// registers, and are compiled for AVX2+FMA and for the baseline, chosen when the library loads.
+// registers, and are compiled for AVX-512, AVX2+FMA and the baseline, chosen when the library
+// loads. On AVX-512 machines the float loops, sixteen wide, also beat OpenBLAS's Haswell kernels
+// on products whose B fits in L1 (``Products/maxSixteenWideB``), and take those too.
 
 /// Matrix products on the CPU: thin ones through ``CKernels``' thin-product loops, the rest
 /// through OpenBLAS in blocks of C split across ``ComputeThreads``, without op(A)'s zero columns
@@ -20,6 +22,25 @@ enum Products {
     @inline(__always)
     static func handles(m: Int, n: Int, k: Int) -> Bool {
         min(m, n, k) <= maxThinSide && m * n * k < ComputeThreads.parallelThreshold
+    }
+
+    /// Whether this CPU runs CKernels' sixteen-wide AVX-512 float product (`ad_thin_gemm_f32x16`).
+    static let sixteenWide = ad_cpu_isa() >= AD_ISA_AVX512
+
+    /// The largest op(B) (k·n elements, 64 KB) the AVX-512 float loops take from BLAS at any m:
+    /// up to this size they keep B in L1 and 4 × 32 tiles of C in registers, and were measured
+    /// 1.3–2× faster than one OpenBLAS thread with its Haswell kernels on the MNIST models'
+    /// products ([128,128]·[128,64]: 9.1 against 17.9 µs; [128,64]·[64,10]: 1.7 against 2.3 µs;
+    /// `bench thin-products`), so also faster than BLAS on two threads when ``run(_:transA:transB:m:n:k:alpha:a:lda:b:ldb:beta:bias:c:ldc:)``
+    /// splits them the same way. Must match TILED_B_LIMIT in Sources/CKernels/kernels.c.
+    static let maxSixteenWideB = 16384
+
+    /// ``handles(m:n:k:)`` for element type `S`: on AVX-512 machines the float loops also take
+    /// every product with rows of C wider than ``maxThinSide`` and op(B) up to ``maxSixteenWideB``.
+    @inline(__always)
+    static func handles<S: TensorScalar>(_: S.Type, m: Int, n: Int, k: Int) -> Bool {
+        handles(m: m, n: n, k: k)
+            || (S.self == Float.self && sixteenWide && n > maxThinSide && k * n <= maxSixteenWideB)
     }
 
     /// CKernels' thin product for one element type (`ad_thin_gemm_*`): transA, transB, m, n, k,
@@ -99,7 +120,7 @@ enum Products {
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: S, a: UnsafePointer<S>, lda: Int,
         b: UnsafePointer<S>, ldb: Int, beta: S, c: UnsafeMutablePointer<S>, ldc: Int, kernels: CPUKernels<S>
     ) {
-        if handles(m: m, n: n, k: k) {
+        if handles(S.self, m: m, n: n, k: k) {
             run(
                 kernels.thinGemm, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
                 ldb: ldb,
@@ -137,7 +158,7 @@ enum Products {
         m: Int, n: Int, k: Int, x: UnsafePointer<S>, weight: UnsafePointer<S>, bias: UnsafePointer<S>,
         biasCount: Int, out: UnsafeMutablePointer<S>, kernels: CPUKernels<S>
     ) {
-        if biasCount == n && handles(m: m, n: n, k: k) {
+        if biasCount == n && handles(S.self, m: m, n: n, k: k) {
             run(
                 kernels.thinGemm, transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: x, lda: k, b: weight,
                 ldb: n,

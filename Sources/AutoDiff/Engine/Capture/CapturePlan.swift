@@ -43,7 +43,6 @@ final class CapturePlan {
     /// with, `outputs` those of its results.
     init(_ recorder: CaptureRecorder, inputs: [Buffer], outputs: [Buffer]) throws(CaptureRefusal) {
         backend = recorder.device.backend
-        kernels = ContiguousArray(recorder.kernels)
         hostSteps = recorder.hostSteps
         slotCount = recorder.slots.count
         table = .allocate(capacity: Swift.max(slotCount, 1))
@@ -80,16 +79,8 @@ final class CapturePlan {
         self.outputSlots = outputSlots
         let outputSet = Set(outputSlots)
 
-        // Temporaries: first and last use; greedy sharing among equal sizes, a buffer free
-        // from the kernel after its last use.
-        var planned = 0
-        var recordedBytes = 0
-        var free: [SizeClass: [Buffer]] = [:]
-        var releases: [(lastUse: Int, size: SizeClass, buffer: Buffer)] = []
-        let temporaries = recorder.slots.indices
-            .filter { recorder.slots[$0].origin == .produced && !recorder.slots[$0].alive }
-            .sorted { recorder.slots[$0].firstUse < recorder.slots[$1].firstUse }
         let inputSet = Set(inputSlots.compactMap { $0 })
+        var isTemporary = [Bool](repeating: false, count: slotCount)
         for (index, record) in recorder.slots.enumerated() {
             let slot = Slot(index)
             if inputSet.contains(slot) {
@@ -112,13 +103,52 @@ final class CapturePlan {
                 table[index] = record.buffer
                 watched.append((record.buffer, record.identity, 0))
             case .produced:
-                break  // a temporary, below
+                isTemporary[index] = true  // memory below
             }
         }
+
+        var program = recorder.kernels
+        Self.forwardCopies(&program, isTemporary: isTemporary, slots: recorder.slots)
+        // Kernels computing from constants alone (a backward pass's seed and its scale) run once,
+        // here; their results become constants of the plan.
+        var known = recorder.slots.map { $0.origin == .constant }
+        var remaining: [CapturedKernel] = []
+        for kernel in program {
+            guard let target = Self.foldable(kernel, known: known, isTemporary: isTemporary) else {
+                remaining.append(kernel)
+                continue
+            }
+            let record = recorder.slots[Int(target)]
+            let buffer = Buffer.allocateUntracked(record.count, record.dtype, device: recorder.device)
+            owned.append(buffer)
+            table[Int(target)] = .passUnretained(buffer)
+            kernel.run(on: recorder.device.backend, UnsafePointer(table), updateState: [])
+            known[Int(target)] = true
+            isTemporary[Int(target)] = false
+        }
+        program = remaining
+        kernels = ContiguousArray(program)
+
+        // Temporaries: first and last use; greedy sharing among equal sizes, a buffer free
+        // from the kernel after its last use.
+        var firstUse = [Int](repeating: -1, count: slotCount)
+        var lastUse = [Int](repeating: -1, count: slotCount)
+        for (position, kernel) in program.enumerated() {
+            kernel.forEachSlot { slot, _ in
+                if firstUse[Int(slot)] < 0 { firstUse[Int(slot)] = position }
+                lastUse[Int(slot)] = position
+            }
+        }
+        var planned = 0
+        var recordedBytes = 0
+        var free: [SizeClass: [Buffer]] = [:]
+        var releases: [(lastUse: Int, size: SizeClass, buffer: Buffer)] = []
+        let temporaries = (0..<slotCount).filter { isTemporary[$0] && firstUse[$0] >= 0 }
+            .sorted { firstUse[$0] < firstUse[$1] }
         for index in temporaries {
             let record = recorder.slots[index]
             releases.sort { $0.lastUse > $1.lastUse }
-            while let last = releases.last, last.lastUse < record.firstUse {
+            while let last = releases.last, last.lastUse < firstUse[index] {
                 free[last.size, default: []].append(last.buffer)
                 releases.removeLast()
             }
@@ -133,10 +163,54 @@ final class CapturePlan {
                 planned += record.count * record.dtype.byteCount
             }
             table[index] = .passUnretained(buffer)
-            releases.append((record.lastUse, size, buffer))
+            releases.append((lastUse[index], size, buffer))
         }
         temporaryBytes = (recordedBytes, planned)
         CaptureWatch.register(self)
+    }
+
+    /// Removes copies of a temporary into another buffer (a gradient into the buffer `zeroGrad`
+    /// kept): the kernel that wrote the temporary writes the destination instead, when the
+    /// temporary is written once and read only by the copy, and nothing touches the destination
+    /// in between.
+    static func forwardCopies(_ program: inout [CapturedKernel], isTemporary: [Bool], slots: [SlotRecord]) {
+        var j = 0
+        while j < program.count {
+            defer { j += 1 }
+            guard case .convert(let source, let destination) = program[j], isTemporary[Int(source)],
+                slots[Int(source)].dtype == slots[Int(destination)].dtype,
+                slots[Int(source)].count == slots[Int(destination)].count
+            else { continue }
+            var uses: [(position: Int, access: CapturedKernel.Access)] = []
+            var destinationUses: [Int] = []
+            for (position, kernel) in program.enumerated() {
+                kernel.forEachSlot { slot, access in
+                    if slot == source { uses.append((position, access)) }
+                    if slot == destination { destinationUses.append(position) }
+                }
+            }
+            guard uses.count == 2, uses[0].access == .write, uses[1].position == j, uses[0].position < j else {
+                continue
+            }
+            let writer = uses[0].position
+            guard !destinationUses.contains(where: { $0 >= writer && $0 < j }) else { continue }
+            program[writer] = program[writer].mapSlots { $0 == source ? destination : $0 }
+            program.remove(at: j)
+            j -= 1
+        }
+    }
+
+    /// The slot `kernel` writes if it can run once at planning: a fill, or an elementwise
+    /// kernel of known (constant) inputs, writing a temporary.
+    static func foldable(_ kernel: CapturedKernel, known: [Bool], isTemporary: [Bool]) -> Slot? {
+        let target: Slot
+        switch kernel {
+        case .fill(let out, _): target = out
+        case .unary(_, let x, let out) where known[Int(x)]: target = out
+        case .binary(_, let a, _, let b, _, let out, _) where known[Int(a)] && known[Int(b)]: target = out
+        default: return nil
+        }
+        return isTemporary[Int(target)] ? target : nil
     }
 
     deinit {

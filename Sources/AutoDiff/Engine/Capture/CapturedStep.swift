@@ -49,6 +49,17 @@ extension Array: CaptureResult where Element: CaptureArgument {
     }
 }
 
+extension IndexTensor: CaptureArgument {
+    /// The tensor's buffer of `int64` elements.
+    public var captureBuffer: Buffer { storage }
+    /// The tensor's shape.
+    public var captureShape: [Int] { shape }
+    /// An index tensor over `buffer`.
+    public static func captured(_ buffer: Buffer, shape: [Int]) -> IndexTensor {
+        IndexTensor(shape: shape, storage: buffer)
+    }
+}
+
 extension Tensor: CaptureArgument {
     /// The tensor's buffer.
     public var captureBuffer: Buffer { storage }
@@ -268,8 +279,7 @@ extension CaptureRecorder {
     func difference(from other: CaptureRecorder) -> String? {
         if let refusal = other.refusal { return refusal }
         guard kernels.count == other.kernels.count else {
-            return
-                "two calls of the step ran different numbers of kernels (\(other.kernels.count), then \(kernels.count))"
+            return "two calls of the step ran different numbers of kernels (\(other.kernels.count), then \(kernels.count))"
         }
         for i in kernels.indices where kernels[i] != other.kernels[i] {
             return "two calls of the step differ at kernel \(i): \(other.kernels[i]), then \(kernels[i])"
@@ -300,16 +310,5 @@ extension CaptureRecorder {
         let left = a.snapshot ?? a.buffer.takeUnretainedValue()
         let right = b.snapshot ?? b.buffer.takeUnretainedValue()
         return memcmp(left.hostAddress, right.hostAddress, a.count * a.dtype.byteCount) == 0
-    }
-}
-
-extension IndexTensor: CaptureArgument {
-    /// The integer tensor's buffer (`int64`).
-    public var captureBuffer: Buffer { storage }
-    /// The integer tensor's shape.
-    public var captureShape: [Int] { shape }
-    /// An integer tensor over `buffer`.
-    public static func captured(_ buffer: Buffer, shape: [Int]) -> IndexTensor {
-        IndexTensor(shape: shape, storage: buffer)
     }
 }
