@@ -24,7 +24,9 @@ import Testing
                 Linear<Float>(3, 16, generator: &generator), ReLU<Float>(),
             ]
             if dropout > 0 { layers.append(Dropout<Float>(rate: dropout, seed: 11)) }
-            layers += [Linear<Float>(16, 8, generator: &generator), Tanh<Float>(), Linear<Float>(8, 2, generator: &generator)]
+            layers += [
+                Linear<Float>(16, 8, generator: &generator), Tanh<Float>(), Linear<Float>(8, 2, generator: &generator),
+            ]
             let model = Sequential<Float>(layers)
             let optimizer: Optimizer<Float> =
                 adam
@@ -59,7 +61,8 @@ import Testing
             #expect(a.bitPattern == b.bitPattern, "loss at step \(i): eager \(a), captured \(b)")
         }
         for (p, q) in zip(eager.model.namedParameters, captured.model.namedParameters) {
-            #expect(p.parameter.value.scalars.map(\.bitPattern) == q.parameter.value.scalars.map(\.bitPattern), "\(p.name)")
+            #expect(
+                p.parameter.value.scalars.map(\.bitPattern) == q.parameter.value.scalars.map(\.bitPattern), "\(p.name)")
         }
     }
 
@@ -111,7 +114,8 @@ import Testing
         // a different tensor, so the step must never be replayed.
         let eager = Run(captured: false)
         var outside = Self.batch(0).1
-        let captured = Run(captured: true, loss: { prediction, _ in meanSquaredError(predictions: prediction, targets: outside) })
+        let captured = Run(
+            captured: true, loss: { prediction, _ in meanSquaredError(predictions: prediction, targets: outside) })
         for i in 0..<12 {
             let (x, y) = Self.batch(i)
             outside = y * 1
@@ -129,7 +133,9 @@ import Testing
         expectIdentical(eager: eager, captured: captured, steps: 5)
         // Load new weights into both: the plan's parameter buffers are gone.
         for run in [eager, captured] {
-            for (i, p) in run.model.parameters.enumerated() { p.value = Tensor.full(p.shape, Float(i) * 0.01 + 0.02).requiringGrad() }
+            for (i, p) in run.model.parameters.enumerated() {
+                p.value = Tensor.full(p.shape, Float(i) * 0.01 + 0.02).requiringGrad()
+            }
         }
         expectIdentical(eager: eager, captured: captured, steps: 8)
         #expect(captured.step.recordedCalls == 4, "\(captured.step.eagerReason ?? "")")

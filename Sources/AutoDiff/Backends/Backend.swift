@@ -66,7 +66,6 @@ public final class Buffer: ManagedBuffer<BufferHeader, UInt64> {
     /// A buffer of `count` elements of `dtype` in host memory, uninitialized, owned by `device`.
     @inline(__always)
     public static func allocateHost(_ count: Int, _ dtype: DType, device: Device) -> Buffer {
-        let words = (count * dtype.byteCount + 7) >> 3
         let buffer = allocateUntracked(count, dtype, device: device)
         if _slowPath(activeCaptureRecorders.load(ordering: .relaxed) != 0) {
             ThreadState.current.recorder?.noteBorn(buffer)

@@ -120,7 +120,7 @@ public enum OpKind: String, CaseIterable, Sendable {
     case maxPool2d
 
     // Inverted dropout with its mask kept as bytes (Ops/Elementwise.swift).
-    /// Inverted dropout (``Tensor/dropout(rate:generator:)``).
+    /// Inverted dropout (``Tensor/dropout(rate:generator:)-(_,RandomGenerator)``).
     case dropout
 
     // Losses fused into one op each (Ops/Losses.swift).

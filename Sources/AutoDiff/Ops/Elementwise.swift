@@ -491,15 +491,15 @@ extension Tensor {
         }
     }
 
-    /// `self ⊙ keep·scale`: dropout with a given mask (its backward pass).
     /// Dropout drawing from `generator`, a cell a captured step keeps, so that each replay draws
-    /// fresh values continuing the eager stream (see ``dropout(rate:generator:)-(_,inout RandomGenerator)``).
+    /// fresh values continuing the eager stream (see ``dropout(rate:generator:)-(_,RandomGenerator)``).
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func dropout(rate: Double, generator: RandomGeneratorCell) -> Tensor {
         Capture.using(generator) { dropout(rate: rate, generator: &generator.generator) }
     }
 
+    /// `self ⊙ keep·scale`: dropout with a given mask (its backward pass).
     func masked(by keep: Buffer, scale: Scalar) -> Tensor {
         let out = newBuffer(count)
         backend.maskedScale(storage, keep: keep, scale: Double(scale), into: out)

@@ -4,11 +4,14 @@ import AutoDiff
 /// outputs against targets of the same count (0/1). Outputs are probabilities by default
 /// (`threshold = 0.5`); for logits pass `threshold: 0`. With several outputs per sample every
 /// output is counted (the book's `np.mean(predictions == y)`).
-public func binaryAccuracy<Scalar>(outputs: Tensor<Scalar>, targets: Tensor<Scalar>, threshold: Scalar = 0.5) -> Double {
+public func binaryAccuracy<Scalar>(outputs: Tensor<Scalar>, targets: Tensor<Scalar>, threshold: Scalar = 0.5) -> Double
+{
     guard outputs.count == targets.count, outputs.count > 0 else {
-        tensorFailure("binaryAccuracy: outputs of shape \(outputs.shape) and targets of shape \(targets.shape) differ in count")
+        tensorFailure(
+            "binaryAccuracy: outputs of shape \(outputs.shape) and targets of shape \(targets.shape) differ in count")
     }
-    let o = outputs.scalars, t = targets.scalars
+    let o = outputs.scalars
+    let t = targets.scalars
     var correct = 0
     for i in o.indices where (o[i] > threshold ? 1 : 0) == (t[i] > 0.5 ? 1 : 0) { correct += 1 }
     return Double(correct) / Double(o.count)
@@ -62,7 +65,9 @@ public struct ConfusionMatrix: Equatable, CustomStringConvertible, Sendable {
     /// The number of examples counted: `Σ counts`.
     public var total: Int { counts.joined().reduce(0, +) }
     /// The diagonal over the total.
-    public var accuracy: Double { Double((0..<classes).reduce(0) { $0 + counts[$1][$1] }) / Double(Swift.max(total, 1)) }
+    public var accuracy: Double {
+        Double((0..<classes).reduce(0) { $0 + counts[$1][$1] }) / Double(Swift.max(total, 1))
+    }
     /// Per class: correct predictions of the class over all predictions of it (NaN when never predicted).
     public var precision: [Double] {
         (0..<classes).map { c in Double(counts[c][c]) / Double((0..<classes).reduce(0) { $0 + counts[$1][c] }) }

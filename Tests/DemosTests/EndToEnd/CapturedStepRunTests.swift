@@ -52,13 +52,18 @@ struct CapturedStepRunTests {
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
         try IDXFixture.writeToyDataSet(in: data)
         try expectSameAsEager(
-            ["mnist", "--data", "data", "--epochs", "3", "--hidden", "32,16", "--dropout", "0.2", "--batch-size", "25",
-             "--optimizer", "adam", "--threads", "2"],
+            [
+                "mnist", "--data", "data", "--epochs", "3", "--hidden", "32,16", "--dropout", "0.2", "--batch-size",
+                "25",
+                "--optimizer", "adam", "--threads", "2",
+            ],
             in: folder, minimumReplayed: 10)
         // BatchNorm's running statistics and dropout inside a captured step.
         try expectSameAsEager(
-            ["mnist", "--data", "data", "--model", "cnn", "--hidden", "16", "--epochs", "3", "--batch-size", "40",
-             "--threads", "2"],
+            [
+                "mnist", "--data", "data", "--model", "cnn", "--hidden", "16", "--epochs", "3", "--batch-size", "40",
+                "--threads", "2",
+            ],
             in: folder, minimumReplayed: 5)
     }
 }

@@ -9,7 +9,11 @@ extension CPUBackend {
         _ query: Buffer, _ key: Buffer, _ value: Buffer, mask: Buffer?, _ g: AttentionGeometry, into out: Buffer,
         logSumExp: Buffer, probabilities: Buffer?
     ) {
-        captureKernel { .attention(query: $0.read(query), key: $0.read(key), value: $0.read(value), mask: mask.map($0.read), g, out: $0.write(out), logSumExp: $0.write(logSumExp), probabilities: probabilities.map($0.write)) }
+        captureKernel {
+            .attention(
+                query: $0.read(query), key: $0.read(key), value: $0.read(value), mask: mask.map($0.read), g,
+                out: $0.write(out), logSumExp: $0.write(logSumExp), probabilities: probabilities.map($0.write))
+        }
         let (causal, shared) = (Int32(g.causal ? 1 : 0), Int32(g.sharedMask ? 1 : 0))
         let (tq, tk, d, dv) = (g.queryLength, g.keyLength, g.headDim, g.valueDim)
         switch query.dtype {
@@ -40,7 +44,13 @@ extension CPUBackend {
         logSumExp: Buffer, probabilities: Buffer?, _ g: AttentionGeometry, gradQuery: Buffer, gradKey: Buffer,
         gradValue: Buffer
     ) {
-        captureKernel { .attentionBackward(gradOut: $0.read(gradOut), query: $0.read(query), key: $0.read(key), value: $0.read(value), mask: mask.map($0.read), output: $0.read(output), logSumExp: $0.read(logSumExp), probabilities: probabilities.map($0.read), g, gradQuery: $0.write(gradQuery), gradKey: $0.write(gradKey), gradValue: $0.write(gradValue)) }
+        captureKernel {
+            .attentionBackward(
+                gradOut: $0.read(gradOut), query: $0.read(query), key: $0.read(key), value: $0.read(value),
+                mask: mask.map($0.read), output: $0.read(output), logSumExp: $0.read(logSumExp),
+                probabilities: probabilities.map($0.read), g, gradQuery: $0.write(gradQuery),
+                gradKey: $0.write(gradKey), gradValue: $0.write(gradValue))
+        }
         let (causal, shared) = (Int32(g.causal ? 1 : 0), Int32(g.sharedMask ? 1 : 0))
         let (tq, tk, d, dv) = (g.queryLength, g.keyLength, g.headDim, g.valueDim)
         switch query.dtype {

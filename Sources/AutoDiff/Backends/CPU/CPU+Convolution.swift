@@ -20,7 +20,10 @@ extension CPUBackend {
     public func convolution2d(
         _ input: Buffer, weight: Buffer, bias: Buffer?, into out: Buffer, _ geometry: Convolution2DGeometry
     ) {
-        captureKernel { .convolution2d(input: $0.read(input), weight: $0.read(weight), bias: bias.map($0.read), out: $0.write(out), geometry) }
+        captureKernel {
+            .convolution2d(
+                input: $0.read(input), weight: $0.read(weight), bias: bias.map($0.read), out: $0.write(out), geometry)
+        }
         switch input.dtype {
         case .float32: f32.convolution2d(input, weight, bias, out, geometry)
         case .float64: f64.convolution2d(input, weight, bias, out, geometry)
@@ -31,7 +34,10 @@ extension CPUBackend {
     public func convolution2dInputGradient(
         _ gradOut: Buffer, weight: Buffer, into gradInput: Buffer, _ geometry: Convolution2DGeometry
     ) {
-        captureKernel { .convolution2dInputGradient(gradOut: $0.read(gradOut), weight: $0.read(weight), gradInput: $0.write(gradInput), geometry) }
+        captureKernel {
+            .convolution2dInputGradient(
+                gradOut: $0.read(gradOut), weight: $0.read(weight), gradInput: $0.write(gradInput), geometry)
+        }
         switch gradOut.dtype {
         case .float32: f32.convolution2dInputGradient(gradOut, weight, gradInput, geometry)
         case .float64: f64.convolution2dInputGradient(gradOut, weight, gradInput, geometry)
@@ -42,7 +48,10 @@ extension CPUBackend {
     public func convolution2dWeightGradient(
         _ input: Buffer, gradOut: Buffer, into gradWeight: Buffer, _ geometry: Convolution2DGeometry
     ) {
-        captureKernel { .convolution2dWeightGradient(input: $0.read(input), gradOut: $0.read(gradOut), gradWeight: $0.write(gradWeight), geometry) }
+        captureKernel {
+            .convolution2dWeightGradient(
+                input: $0.read(input), gradOut: $0.read(gradOut), gradWeight: $0.write(gradWeight), geometry)
+        }
         switch input.dtype {
         case .float32: f32.convolution2dWeightGradient(input, gradOut, gradWeight, geometry)
         case .float64: f64.convolution2dWeightGradient(input, gradOut, gradWeight, geometry)

@@ -24,7 +24,9 @@ extension CPUBackend {
     public func binary(
         _ op: BinaryKernel, _ a: Buffer, _ aShape: [Int], _ b: Buffer, _ bShape: [Int], into out: Buffer, shape: [Int]
     ) {
-        captureKernel { .binary(op, a: $0.read(a), aShape: aShape, b: $0.read(b), bShape: bShape, out: $0.write(out), shape: shape) }
+        captureKernel {
+            .binary(op, a: $0.read(a), aShape: aShape, b: $0.read(b), bShape: bShape, out: $0.write(out), shape: shape)
+        }
         switch a.dtype {
         case .float32: f32.binary(op, a, aShape, b, bShape, out, shape)
         case .float64: f64.binary(op, a, aShape, b, bShape, out, shape)
@@ -36,7 +38,11 @@ extension CPUBackend {
         _ mask: Buffer, _ maskShape: [Int], _ a: Buffer, _ aShape: [Int], _ b: Buffer, _ bShape: [Int],
         into out: Buffer, shape: [Int]
     ) {
-        captureKernel { .select(mask: $0.read(mask), maskShape: maskShape, a: $0.read(a), aShape: aShape, b: $0.read(b), bShape: bShape, out: $0.write(out), shape: shape) }
+        captureKernel {
+            .select(
+                mask: $0.read(mask), maskShape: maskShape, a: $0.read(a), aShape: aShape, b: $0.read(b), bShape: bShape,
+                out: $0.write(out), shape: shape)
+        }
         switch a.dtype {
         case .float32: f32.select(mask, maskShape, a, aShape, b, bShape, out, shape)
         case .float64: f64.select(mask, maskShape, a, aShape, b, bShape, out, shape)
@@ -45,7 +51,11 @@ extension CPUBackend {
     }
 
     public func copy(_ source: StridedView, into out: Buffer, shape: [Int]) {
-        captureKernel { .gatherStrided(source: $0.read(source.buffer), offset: source.offset, strides: source.strides, out: $0.write(out), shape: shape) }
+        captureKernel {
+            .gatherStrided(
+                source: $0.read(source.buffer), offset: source.offset, strides: source.strides, out: $0.write(out),
+                shape: shape)
+        }
         switch out.dtype {
         case .float32: f32.copy(source, out, shape)
         case .float64: f64.copy(source, out, shape)
@@ -54,7 +64,11 @@ extension CPUBackend {
     }
 
     public func copy(_ source: Buffer, into destination: StridedView, shape: [Int]) {
-        captureKernel { .scatterStrided(source: $0.read(source), destination: $0.readWrite(destination.buffer), offset: destination.offset, strides: destination.strides, shape: shape) }
+        captureKernel {
+            .scatterStrided(
+                source: $0.read(source), destination: $0.readWrite(destination.buffer), offset: destination.offset,
+                strides: destination.strides, shape: shape)
+        }
         switch source.dtype {
         case .float32: f32.copy(source, destination, shape)
         case .float64: f64.copy(source, destination, shape)

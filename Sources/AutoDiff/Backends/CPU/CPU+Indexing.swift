@@ -4,7 +4,11 @@
 extension CPUBackend {
     public func indexSelect(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: Buffer, into out: Buffer) -> Int?
     {
-        captureKernel { .indexSelect(x: $0.read(x), outer: outer, length: length, inner: inner, indices: $0.read(indices), out: $0.write(out)) }
+        captureKernel {
+            .indexed(
+                .select, x: $0.read(x), outer: outer, length: length, inner: inner, indices: $0.read(indices),
+                out: $0.write(out))
+        }
         if let bad = CPULoops.firstOutOfRange(indices, length) { return bad }
         switch x.dtype {
         case .float32: f32.indexSelect(x, outer, length, inner, indices.host(Int.self), indices.count, out)
@@ -15,7 +19,11 @@ extension CPUBackend {
     }
 
     public func indexAdd(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: Buffer, into out: Buffer) -> Int? {
-        captureKernel { .indexAdd(x: $0.read(x), outer: outer, length: length, inner: inner, indices: $0.read(indices), out: $0.readWrite(out)) }
+        captureKernel {
+            .indexed(
+                .add, x: $0.read(x), outer: outer, length: length, inner: inner, indices: $0.read(indices),
+                out: $0.readWrite(out))
+        }
         if let bad = CPULoops.firstOutOfRange(indices, length) { return bad }
         switch x.dtype {
         case .float32: f32.indexAdd(x, outer, length, inner, indices.host(Int.self), indices.count, out)
@@ -26,7 +34,11 @@ extension CPUBackend {
     }
 
     public func gather(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: Buffer, into out: Buffer) -> Int? {
-        captureKernel { .gather(x: $0.read(x), outer: outer, length: length, inner: inner, indices: $0.read(indices), out: $0.write(out)) }
+        captureKernel {
+            .indexed(
+                .gather, x: $0.read(x), outer: outer, length: length, inner: inner, indices: $0.read(indices),
+                out: $0.write(out))
+        }
         if let bad = CPULoops.firstOutOfRange(indices, length) { return bad }
         switch x.dtype {
         case .float32: f32.gather(x, outer, length, inner, indices.host(Int.self), indices.count, out)
@@ -38,7 +50,11 @@ extension CPUBackend {
 
     public func scatterAdd(_ x: Buffer, outer: Int, length: Int, inner: Int, indices: Buffer, into out: Buffer) -> Int?
     {
-        captureKernel { .scatterAdd(x: $0.read(x), outer: outer, length: length, inner: inner, indices: $0.read(indices), out: $0.readWrite(out)) }
+        captureKernel {
+            .indexed(
+                .scatterAdd, x: $0.read(x), outer: outer, length: length, inner: inner, indices: $0.read(indices),
+                out: $0.readWrite(out))
+        }
         precondition(indices.dtype == .int64, "cpu: indices must be an I64 buffer, not \(indices.dtype)")
         if length == 0 { return indices.count > 0 ? 0 : nil }
         // The indices are checked inside the loop, without a branch (max pooling's backward pass

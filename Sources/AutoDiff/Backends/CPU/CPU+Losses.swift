@@ -3,7 +3,10 @@
 
 extension CPUBackend {
     public func sigmoidCrossEntropy(_ z: Buffer, targets y: Buffer, sigmoid: Buffer?, into loss: Buffer) {
-        captureKernel { .sigmoidCrossEntropy(z: $0.read(z), targets: $0.read(y), sigmoid: sigmoid.map($0.write), loss: $0.write(loss)) }
+        captureKernel {
+            .sigmoidCrossEntropy(
+                z: $0.read(z), targets: $0.read(y), sigmoid: sigmoid.map($0.write), loss: $0.write(loss))
+        }
         switch z.dtype {
         case .float32: f32.sigmoidCrossEntropy(z, y, sigmoid, loss)
         case .float64: f64.sigmoidCrossEntropy(z, y, sigmoid, loss)
@@ -12,7 +15,10 @@ extension CPUBackend {
     }
 
     public func sigmoidCrossEntropyGradient(sigmoid: Buffer, targets y: Buffer, scale: Buffer, into out: Buffer) {
-        captureKernel { .sigmoidCrossEntropyGradient(sigmoid: $0.read(sigmoid), targets: $0.read(y), scale: $0.read(scale), out: $0.write(out)) }
+        captureKernel {
+            .sigmoidCrossEntropyGradient(
+                sigmoid: $0.read(sigmoid), targets: $0.read(y), scale: $0.read(scale), out: $0.write(out))
+        }
         switch out.dtype {
         case .float32: f32.sigmoidCrossEntropyGradient(sigmoid, y, scale, out)
         case .float64: f64.sigmoidCrossEntropyGradient(sigmoid, y, scale, out)
@@ -23,7 +29,11 @@ extension CPUBackend {
     public func softmaxCrossEntropy(
         _ z: Buffer, labels: Buffer, rows: Int, classes: Int, probabilities: Buffer?, into loss: Buffer
     ) -> Int? {
-        captureKernel { .softmaxCrossEntropy(z: $0.read(z), labels: $0.read(labels), rows: rows, classes: classes, probabilities: probabilities.map($0.write), loss: $0.write(loss)) }
+        captureKernel {
+            .softmaxCrossEntropy(
+                z: $0.read(z), labels: $0.read(labels), rows: rows, classes: classes,
+                probabilities: probabilities.map($0.write), loss: $0.write(loss))
+        }
         if let bad = CPULoops.firstOutOfRange(labels, classes) { return bad }
         let labels = labels.host(Int.self)
         switch z.dtype {
@@ -37,7 +47,11 @@ extension CPUBackend {
     public func softmaxCrossEntropyGradient(
         probabilities: Buffer, labels: Buffer, rows: Int, classes: Int, scale: Buffer, into out: Buffer
     ) -> Int? {
-        captureKernel { .softmaxCrossEntropyGradient(probabilities: $0.read(probabilities), labels: $0.read(labels), rows: rows, classes: classes, scale: $0.read(scale), out: $0.write(out)) }
+        captureKernel {
+            .softmaxCrossEntropyGradient(
+                probabilities: $0.read(probabilities), labels: $0.read(labels), rows: rows, classes: classes,
+                scale: $0.read(scale), out: $0.write(out))
+        }
         if let bad = CPULoops.firstOutOfRange(labels, classes) { return bad }
         let labels = labels.host(Int.self)
         switch out.dtype {

@@ -10,7 +10,11 @@ extension CPUBackend {
         _ x: Buffer, outer: Int, groups: Int, inner: Int, epsilon: Double, scale: Buffer?, shift: Buffer?,
         into out: Buffer, mean: Buffer, rstd: Buffer
     ) {
-        captureKernel { .normalize(x: $0.read(x), outer: outer, groups: groups, inner: inner, epsilon: epsilon, scale: scale.map($0.read), shift: shift.map($0.read), out: $0.write(out), mean: $0.write(mean), rstd: $0.write(rstd)) }
+        captureKernel {
+            .normalize(
+                x: $0.read(x), outer: outer, groups: groups, inner: inner, epsilon: epsilon, scale: scale.map($0.read),
+                shift: shift.map($0.read), out: $0.write(out), mean: $0.write(mean), rstd: $0.write(rstd))
+        }
         switch x.dtype {
         case .float32:
             let (px, po, pm, pr) = (
@@ -37,7 +41,12 @@ extension CPUBackend {
         _ g: Buffer, _ x: Buffer, mean: Buffer, rstd: Buffer, scale: Buffer?, outer: Int, groups: Int, inner: Int,
         into dx: Buffer, sumG: Buffer, sumGXhat: Buffer
     ) {
-        captureKernel { .normalizeBackward(g: $0.read(g), x: $0.read(x), mean: $0.read(mean), rstd: $0.read(rstd), scale: scale.map($0.read), outer: outer, groups: groups, inner: inner, dx: $0.write(dx), sumG: $0.write(sumG), sumGXhat: $0.write(sumGXhat)) }
+        captureKernel {
+            .normalizeBackward(
+                g: $0.read(g), x: $0.read(x), mean: $0.read(mean), rstd: $0.read(rstd), scale: scale.map($0.read),
+                outer: outer, groups: groups, inner: inner, dx: $0.write(dx), sumG: $0.write(sumG),
+                sumGXhat: $0.write(sumGXhat))
+        }
         switch x.dtype {
         case .float32:
             let (pg, px, pd) = (g.host(Float.self), x.host(Float.self), dx.host(Float.self))

@@ -3,7 +3,11 @@
 
 extension CPUBackend {
     public func bernoulli(_ out: Buffer, probability: Double, value: Double, generator: inout RandomGenerator) {
-        captureKernel { r in r.generatorForNextKernel("bernoulli").map { .bernoulli(out: r.write(out), probability: probability, value: value, $0) } }
+        captureKernel { r in
+            r.generatorForNextKernel("bernoulli").map {
+                .bernoulli(out: r.write(out), probability: probability, value: value, $0)
+            }
+        }
         switch out.dtype {
         case .float32: f32.bernoulli(out, probability, value, &generator)
         case .float64: f64.bernoulli(out, probability, value, &generator)
@@ -15,7 +19,12 @@ extension CPUBackend {
         _ x: Buffer, into out: Buffer, keep: Buffer, probability: Double, scale: Double,
         generator: inout RandomGenerator
     ) {
-        captureKernel { r in r.generatorForNextKernel("dropout").map { .dropout(x: r.read(x), out: r.write(out), keep: r.write(keep), probability: probability, scale: scale, $0) } }
+        captureKernel { r in
+            r.generatorForNextKernel("dropout").map {
+                .dropout(
+                    x: r.read(x), out: r.write(out), keep: r.write(keep), probability: probability, scale: scale, $0)
+            }
+        }
         switch x.dtype {
         case .float32: f32.dropout(x, out, keep, probability, scale, &generator)
         case .float64: f64.dropout(x, out, keep, probability, scale, &generator)

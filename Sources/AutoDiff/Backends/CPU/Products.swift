@@ -181,7 +181,11 @@ extension CPUBackend {
         _ a: Buffer, _ b: Buffer, into c: Buffer, batch: Int, m: Int, n: Int, k: Int, transposeA: Bool,
         transposeB: Bool
     ) {
-        captureKernel { .matmul(a: $0.read(a), b: $0.read(b), c: $0.write(c), batch: batch, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB) }
+        captureKernel {
+            .matmul(
+                a: $0.read(a), b: $0.read(b), c: $0.write(c), batch: batch, m: m, n: n, k: k, transposeA: transposeA,
+                transposeB: transposeB)
+        }
         switch a.dtype {
         case .float32: f32.matmul(a, b, c, batch, m, n, k, transposeA, transposeB)
         case .float64: f64.matmul(a, b, c, batch, m, n, k, transposeA, transposeB)
@@ -190,7 +194,9 @@ extension CPUBackend {
     }
 
     public func linear(_ x: Buffer, weight: Buffer, bias: Buffer, into out: Buffer, m: Int, n: Int, k: Int) {
-        captureKernel { .linear(x: $0.read(x), weight: $0.read(weight), bias: $0.read(bias), out: $0.write(out), m: m, n: n, k: k) }
+        captureKernel {
+            .linear(x: $0.read(x), weight: $0.read(weight), bias: $0.read(bias), out: $0.write(out), m: m, n: n, k: k)
+        }
         switch x.dtype {
         case .float32: f32.linear(x, weight, bias, out, m, n, k)
         case .float64: f64.linear(x, weight, bias, out, m, n, k)

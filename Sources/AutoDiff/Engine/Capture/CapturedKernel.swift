@@ -20,6 +20,17 @@ struct UpdateRuleReference: Equatable {
     static func == (a: Self, b: Self) -> Bool { a.cell === b.cell }
 }
 
+/// The four kernels that read an `int64` index buffer (`Backend.indexSelect` and its kin).
+enum IndexKernel: String, Equatable, CustomStringConvertible {
+    case select = "indexSelect"
+    case add = "indexAdd"
+    case gather, scatterAdd
+
+    /// Whether the kernel adds into its output rather than overwriting it.
+    var accumulates: Bool { self == .add || self == .scatterAdd }
+    var description: String { rawValue }
+}
+
 /// A captured backend call. Shapes and constants are stored as they were passed; buffers as
 /// slots.
 enum CapturedKernel: Equatable {
@@ -36,10 +47,7 @@ enum CapturedKernel: Equatable {
     case matmul(a: Slot, b: Slot, c: Slot, batch: Int, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool)
     case linear(x: Slot, weight: Slot, bias: Slot, out: Slot, m: Int, n: Int, k: Int)
     case argReduce(ReductionKernel, x: Slot, outer: Int, length: Int, inner: Int, out: Slot)
-    case indexSelect(x: Slot, outer: Int, length: Int, inner: Int, indices: Slot, out: Slot)
-    case indexAdd(x: Slot, outer: Int, length: Int, inner: Int, indices: Slot, out: Slot)
-    case gather(x: Slot, outer: Int, length: Int, inner: Int, indices: Slot, out: Slot)
-    case scatterAdd(x: Slot, outer: Int, length: Int, inner: Int, indices: Slot, out: Slot)
+    case indexed(IndexKernel, x: Slot, outer: Int, length: Int, inner: Int, indices: Slot, out: Slot)
     case convolution2d(input: Slot, weight: Slot, bias: Slot?, out: Slot, Convolution2DGeometry)
     case convolution2dInputGradient(gradOut: Slot, weight: Slot, gradInput: Slot, Convolution2DGeometry)
     case convolution2dWeightGradient(input: Slot, gradOut: Slot, gradWeight: Slot, Convolution2DGeometry)
@@ -109,14 +117,10 @@ enum CapturedKernel: Equatable {
         case .argReduce(_, let x, _, _, _, let out):
             body(x, .read)
             body(out, .write)
-        case .indexSelect(let x, _, _, _, let indices, let out), .gather(let x, _, _, _, let indices, let out):
+        case .indexed(let kind, let x, _, _, _, let indices, let out):
             body(x, .read)
             body(indices, .read)
-            body(out, .write)
-        case .indexAdd(let x, _, _, _, let indices, let out), .scatterAdd(let x, _, _, _, let indices, let out):
-            body(x, .read)
-            body(indices, .read)
-            body(out, .readWrite)
+            body(out, kind.accumulates ? .readWrite : .write)
         case .maxPool2d(let input, let out, let indices, _):
             body(input, .read)
             body(out, .write)
@@ -229,14 +233,8 @@ enum CapturedKernel: Equatable {
             .linear(x: map(x), weight: map(weight), bias: map(bias), out: map(out), m: m, n: n, k: k)
         case .argReduce(let op, let x, let outer, let length, let inner, let out):
             .argReduce(op, x: map(x), outer: outer, length: length, inner: inner, out: map(out))
-        case .indexSelect(let x, let outer, let length, let inner, let indices, let out):
-            .indexSelect(x: map(x), outer: outer, length: length, inner: inner, indices: map(indices), out: map(out))
-        case .indexAdd(let x, let outer, let length, let inner, let indices, let out):
-            .indexAdd(x: map(x), outer: outer, length: length, inner: inner, indices: map(indices), out: map(out))
-        case .gather(let x, let outer, let length, let inner, let indices, let out):
-            .gather(x: map(x), outer: outer, length: length, inner: inner, indices: map(indices), out: map(out))
-        case .scatterAdd(let x, let outer, let length, let inner, let indices, let out):
-            .scatterAdd(x: map(x), outer: outer, length: length, inner: inner, indices: map(indices), out: map(out))
+        case .indexed(let kind, let x, let outer, let length, let inner, let indices, let out):
+            .indexed(kind, x: map(x), outer: outer, length: length, inner: inner, indices: map(indices), out: map(out))
         case .maxPool2d(let input, let out, let indices, let g):
             .maxPool2d(input: map(input), out: map(out), indices: map(indices), g)
         case .attention(let query, let key, let value, let mask, let g, let out, let logSumExp, let probabilities):
@@ -274,12 +272,14 @@ enum CapturedKernel: Equatable {
             .softmaxCrossEntropyGradient(
                 probabilities: map(probabilities), labels: map(labels), rows: rows, classes: classes, scale: map(scale),
                 out: map(out))
-        case .normalize(let x, let outer, let groups, let inner, let epsilon, let scale, let shift, let out, let mean, let rstd):
+        case .normalize(
+            let x, let outer, let groups, let inner, let epsilon, let scale, let shift, let out, let mean, let rstd):
             .normalize(
                 x: map(x), outer: outer, groups: groups, inner: inner, epsilon: epsilon, scale: scale.map(map),
                 shift: shift.map(map), out: map(out), mean: map(mean), rstd: map(rstd))
         case .normalizeBackward(
-            let g, let x, let mean, let rstd, let scale, let outer, let groups, let inner, let dx, let sumG, let sumGXhat):
+            let g, let x, let mean, let rstd, let scale, let outer, let groups, let inner, let dx, let sumG,
+            let sumGXhat):
             .normalizeBackward(
                 g: map(g), x: map(x), mean: map(mean), rstd: map(rstd), scale: scale.map(map), outer: outer,
                 groups: groups, inner: inner, dx: map(dx), sumG: map(sumG), sumGXhat: map(sumGXhat))
@@ -327,30 +327,18 @@ enum CapturedKernel: Equatable {
             backend.linear(b(x), weight: b(weight), bias: b(bias), into: b(out), m: m, n: n, k: k)
         case .argReduce(let op, let x, let outer, let length, let inner, let out):
             backend.argReduce(op, b(x), outer: outer, length: length, inner: inner, into: b(out))
-        case .indexSelect(let x, let outer, let length, let inner, let indices, let out):
-            if let position = backend.indexSelect(
-                b(x), outer: outer, length: length, inner: inner, indices: b(indices), into: b(out))
-            {
-                Self.replayFailure("indexSelect", position)
-            }
-        case .indexAdd(let x, let outer, let length, let inner, let indices, let out):
-            if let position = backend.indexAdd(
-                b(x), outer: outer, length: length, inner: inner, indices: b(indices), into: b(out))
-            {
-                Self.replayFailure("indexAdd", position)
-            }
-        case .gather(let x, let outer, let length, let inner, let indices, let out):
-            if let position = backend.gather(
-                b(x), outer: outer, length: length, inner: inner, indices: b(indices), into: b(out))
-            {
-                Self.replayFailure("gather", position)
-            }
-        case .scatterAdd(let x, let outer, let length, let inner, let indices, let out):
-            if let position = backend.scatterAdd(
-                b(x), outer: outer, length: length, inner: inner, indices: b(indices), into: b(out))
-            {
-                Self.replayFailure("scatterAdd", position)
-            }
+        case .indexed(let kind, let x, let outer, let length, let inner, let indices, let out):
+            let (x, indices, out) = (b(x), b(indices), b(out))
+            let position =
+                switch kind {
+                case .select:
+                    backend.indexSelect(x, outer: outer, length: length, inner: inner, indices: indices, into: out)
+                case .add: backend.indexAdd(x, outer: outer, length: length, inner: inner, indices: indices, into: out)
+                case .gather: backend.gather(x, outer: outer, length: length, inner: inner, indices: indices, into: out)
+                case .scatterAdd:
+                    backend.scatterAdd(x, outer: outer, length: length, inner: inner, indices: indices, into: out)
+                }
+            if let position { Self.replayFailure("\(kind)", position) }
         case .maxPool2d(let input, let out, let indices, let g):
             backend.maxPool2d(b(input), into: b(out), indices: b(indices), g)
         case .attention(let query, let key, let value, let mask, let g, let out, let logSumExp, let probabilities):
@@ -396,12 +384,14 @@ enum CapturedKernel: Equatable {
             {
                 Self.replayFailure("softmaxCrossEntropyGradient", position)
             }
-        case .normalize(let x, let outer, let groups, let inner, let epsilon, let scale, let shift, let out, let mean, let rstd):
+        case .normalize(
+            let x, let outer, let groups, let inner, let epsilon, let scale, let shift, let out, let mean, let rstd):
             backend.normalize(
                 b(x), outer: outer, groups: groups, inner: inner, epsilon: epsilon, scale: scale.map(b),
                 shift: shift.map(b), into: b(out), mean: b(mean), rstd: b(rstd))
         case .normalizeBackward(
-            let g, let x, let mean, let rstd, let scale, let outer, let groups, let inner, let dx, let sumG, let sumGXhat):
+            let g, let x, let mean, let rstd, let scale, let outer, let groups, let inner, let dx, let sumG,
+            let sumGXhat):
             backend.normalizeBackward(
                 b(g), b(x), mean: b(mean), rstd: b(rstd), scale: scale.map(b), outer: outer, groups: groups,
                 inner: inner, into: b(dx), sumG: b(sumG), sumGXhat: b(sumGXhat))

@@ -279,7 +279,8 @@ extension CaptureRecorder {
     func difference(from other: CaptureRecorder) -> String? {
         if let refusal = other.refusal { return refusal }
         guard kernels.count == other.kernels.count else {
-            return "two calls of the step ran different numbers of kernels (\(other.kernels.count), then \(kernels.count))"
+            return
+                "two calls of the step ran different numbers of kernels (\(other.kernels.count), then \(kernels.count))"
         }
         for i in kernels.indices where kernels[i] != other.kernels[i] {
             return "two calls of the step differ at kernel \(i): \(other.kernels[i]), then \(kernels[i])"
