@@ -16,11 +16,11 @@ Training workloads run ours twice per repeat: with the captured step (bench's de
 """
 import argparse, json, os, statistics, subprocess, sys
 
-WORKLOADS = ["op-overhead", "moons", "spiral", "mnist-b128", "mnist-seed004", "cnn-mnist"]
+WORKLOADS = ["op-overhead", "moons", "spiral", "mnist-b128", "mnist-seed004", "cnn-mnist", "gpt-words"]
 # Workloads whose peer is torch_models.py (the CNN and the transformer) rather than --peer.
-MODEL_WORKLOADS = {"cnn-mnist"}
+MODEL_WORKLOADS = {"cnn-mnist", "gpt-words"}
 # Workloads that train through a captured step (also run with --eager for comparison).
-TRAINING_WORKLOADS = {"moons", "spiral", "mnist-b128", "mnist-seed004", "cnn-mnist"}
+TRAINING_WORKLOADS = {"moons", "spiral", "mnist-b128", "mnist-seed004", "cnn-mnist", "gpt-words"}
 
 
 def run(cmd, env=None):

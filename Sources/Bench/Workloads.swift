@@ -23,6 +23,9 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
     case batchNorm = "batchnorm"
     /// Causal attention at the gpt-words shapes, fused against composed (AttentionBench.swift).
     case attention
+    /// `torch_models.py gpt-words`: a character-level transformer on the system word list,
+    /// 2000 steps; the metric is the held-out loss.
+    case gptWords = "gpt-words"
 
     func run(dataDirectory: String?, captured: Bool) throws -> Report {
         var report = try measure(dataDirectory: dataDirectory, captured: captured)
@@ -31,7 +34,7 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
     }
 
     /// The workloads that train with a step function, captured unless `--eager`.
-    static let training: [Workload] = [.moons, .spiral, .mnistB128, .mnistSeed004, .cnnMNIST, .memory]
+    static let training: [Workload] = [.moons, .spiral, .mnistB128, .mnistSeed004, .cnnMNIST, .memory, .gptWords]
 
     private func measure(dataDirectory: String?, captured: Bool) throws -> Report {
         switch self {
@@ -60,6 +63,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
             return batchNorm()
         case .attention:
             return attention()
+        case .gptWords:
+            return try gptWords(captured: captured)
         }
     }
 
@@ -224,5 +229,46 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
             metricName: "rss_growth_mb_steps_1000_to_10000", metric: growth, data: data.source,
             residentMBSamples: samples
         ).describing(step)
+    }
+
+    /// `torch_models.py gpt-words`: the words of /usr/share/dict/words shuffled (seed 0), the
+    /// last 10 % held out; a GPT of 2 blocks, 4 heads, width 64, context 16 (weights from seed
+    /// 0); AdamW lr 3e-3, β 0.9/0.99, decay 0.01; 2000 steps of 64 random windows (seed 1). Timed:
+    /// the steps, including drawing the windows (as the peer's). Metric: the mean loss of 50 fixed
+    /// held-out batches (seed 2).
+    func gptWords(captured: Bool) throws -> Report {
+        let (steps, batch, context) = (2000, 64, 16)
+        let wordList = "/usr/share/dict/words"
+        guard FileManager.default.fileExists(atPath: wordList) else {
+            throw NNError.dataset("gpt-words: \(wordList) not found: install the Debian/Ubuntu package wamerican")
+        }
+        let corpus = try WordListCorpus(contentsOf: wordList, shuffleSeed: 0)
+        var generator = RandomGenerator(seed: 0)
+        let model = GPT<Float>(
+            vocabularySize: corpus.vocabulary.count, contextLength: context, embedDim: 64, heads: 4, blocks: 2,
+            generator: &generator)
+        let optimizer = AdamW(for: model, learningRate: 3e-3, beta1: 0.9, beta2: 0.99, weightDecay: 0.01)
+        let step = CapturedStep(enabled: captured) { (inputs: IndexTensor, targets: IndexTensor) -> Tensor<Float> in
+            optimizer.zeroGrad()
+            let loss = model.loss(inputs, targets)
+            loss.backward()
+            optimizer.step()
+            return loss
+        }
+        var windows = RandomGenerator(seed: 1)
+        model.train()
+        let seconds = timed {
+            for _ in 0..<steps {
+                let (inputs, targets) = corpus.batch(
+                    of: corpus.training, size: batch, context: context, generator: &windows)
+                _ = step(inputs, targets)
+            }
+        }
+        let heldOut = model.meanLoss(
+            over: corpus.fixedBatches(of: corpus.heldOut, count: 50, size: batch, context: context, seed: 2))
+        return Report(
+            workload: rawValue, seconds: seconds, stepsPerSecond: Double(steps) / seconds,
+            metricName: "heldout_loss", metric: heldOut, data: wordList,
+            replayedSteps: step.replayedCalls, eagerReason: step.eagerReason)
     }
 }

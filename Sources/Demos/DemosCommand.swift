@@ -23,7 +23,9 @@ struct DemosCommand: ParsableCommand {
             and files on every run.
             """,
         version: PackageVersion.current,
-        subcommands: [MoonsCommand.self, SpiralCommand.self, MNISTCommand.self, HandwrittenCommand.self])
+        subcommands: [
+            MoonsCommand.self, SpiralCommand.self, MNISTCommand.self, HandwrittenCommand.self, WordsCommand.self,
+        ])
 
     /// Parses the command line, runs the chosen demo and reports failures as one line.
     static func main() {

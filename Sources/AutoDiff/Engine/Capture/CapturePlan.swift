@@ -112,9 +112,17 @@ final class CapturePlan {
         // Kernels computing from constants alone (a backward pass's seed and its scale) run once,
         // here; their results become constants of the plan.
         var known = recorder.slots.map { $0.origin == .constant }
+        // A temporary written again later (a gradient's zeros, then the sums into them) must be
+        // written afresh at every replay: only a slot with one writer is folded.
+        var writers = [Int](repeating: 0, count: slotCount)
+        for kernel in program {
+            kernel.forEachSlot { slot, access in if access != .read { writers[Int(slot)] += 1 } }
+        }
         var remaining: [CapturedKernel] = []
         for kernel in program {
-            guard let target = Self.foldable(kernel, known: known, isTemporary: isTemporary) else {
+            guard let target = Self.foldable(kernel, known: known, isTemporary: isTemporary),
+                writers[Int(target)] == 1
+            else {
                 remaining.append(kernel)
                 continue
             }
