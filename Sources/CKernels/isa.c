@@ -10,7 +10,10 @@
 
 int ad_cpu_isa(void) {
 #if AD_HAS_VARIANTS
-    static int isa = -1;
+    // Computed once and cached; threads may race to compute it, so the cache is read and written
+    // atomically (every thread computes the same value).
+    static int cached = -1;
+    int isa = __atomic_load_n(&cached, __ATOMIC_RELAXED);
     if (isa < 0) {
         __builtin_cpu_init();
         int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -18,6 +21,7 @@ int ad_cpu_isa(void) {
                      __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&
                      __builtin_cpu_supports("avx512vl");
         isa = avx512 ? AD_ISA_AVX512 : avx2 ? AD_ISA_AVX2 : AD_ISA_BASELINE;
+        __atomic_store_n(&cached, isa, __ATOMIC_RELAXED);
     }
     return isa;
 #else

@@ -292,8 +292,12 @@ static double sigmoid_cross_entropy_scalar(const float *z, const float *y, long 
 
 // Whether this CPU has AVX2 and FMA (for the kernels dispatched by hand), asked once.
 static int has_avx2(void) {
-    static int avx2 = -1;
-    if (avx2 < 0) avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    static int cached = -1;  // read and written atomically: threads may race to fill it
+    int avx2 = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (avx2 < 0) {
+        avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        __atomic_store_n(&cached, avx2, __ATOMIC_RELAXED);
+    }
     return avx2;
 }
 
