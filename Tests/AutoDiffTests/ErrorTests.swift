@@ -10,7 +10,7 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
     case gatherIndex, indexSelectIndex, concatShapes, scalarsCount, linearShapes, bernoulliProbability, inPlaceShape,
         clampBounds,
         lossShapes, lossLabel, lossLabelCount, dropoutRate, uninitializedShape, mixedDevices, hookWithoutGradient,
-        hookShape, retainGradConstant, updateShapes
+        hookShape, retainGradConstant, updateShapes, copyElementsShape, replayedLabel
 
     /// Every one of these must appear in the message.
     var expected: [String] {
@@ -51,6 +51,9 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
         case .hookShape: "gradient hook: returned a gradient of shape [2] for a tensor of shape [3]"
         case .retainGradConstant: "retainGrad: the tensor does not require gradients, so no gradient reaches it"
         case .updateShapes: "update: weights [2], gradient [3] and state [[2]] must have one shape"
+        case .copyElementsShape: "copyElements: the source has shape [3] but the tensor has shape [2]"
+        case .replayedLabel:
+            "softmaxCrossEntropy in a replayed captured step: the index or label at position 1 is out of range"
         }
     }
 
@@ -104,6 +107,18 @@ enum Misuse: String, Codable, Sendable, CaseIterable {
             var w = Tensor<Float>([1, 2])
             var state = [Tensor<Float>.zeros([2])]
             w.update(.sgd(lr: 0.1, decay: 1, momentum: 0.9, nesterov: false), gradient: .ones([3]), state: &state)
+        case .copyElementsShape:
+            var w = Tensor<Float>([1, 2])
+            w.copyElements(from: Tensor<Float>([1, 2, 3]))
+        case .replayedLabel:
+            // Three calls build the plan; the fourth replays it with a label out of range, which
+            // the replayed loss kernel reports.
+            let step = CapturedStep { (z: Tensor<Float>, y: IndexTensor) -> Tensor<Float> in
+                Tensor.softmaxCrossEntropy(logits: z, labels: y)
+            }
+            for labels in [[0, 1], [1, 2], [2, 0], [0, 4]] {
+                _ = step(m.slice([0..<2]) * 1, IndexTensor(labels, shape: [2]))
+            }
         }
     }
 }
