@@ -39,8 +39,6 @@ struct SlotRecord {
     var input: Int?
     var alive = true
     var written = false
-    var firstUse: Int
-    var lastUse: Int
     /// A constant's elements, copied when its buffer was freed during the step.
     var snapshot: Buffer?
 }
@@ -165,9 +163,7 @@ final class CaptureRecorder {
 
     func slot(_ buffer: Buffer, _ access: CapturedKernel.Access) -> Slot {
         let id = ObjectIdentifier(buffer)
-        let position = kernels.count
         if let slot = slotOf[id] {
-            slots[Int(slot)].lastUse = position
             if access != .read { slots[Int(slot)].written = true }
             return slot
         }
@@ -179,8 +175,7 @@ final class CaptureRecorder {
         slots.append(
             SlotRecord(
                 buffer: .passUnretained(buffer), identity: id, count: buffer.count, dtype: buffer.dtype, origin: origin,
-                input: origin == .external ? inputs.firstIndex(of: id) : nil, written: access != .read,
-                firstUse: position, lastUse: position))
+                input: origin == .external ? inputs.firstIndex(of: id) : nil, written: access != .read))
         slotOf[id] = slot
         buffer.isWatchedByCapture = true
         return slot
