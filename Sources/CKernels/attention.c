@@ -67,21 +67,25 @@ INLINE void exp_scores_f32(float *x, long n) {
 
 #define T AD_ATTENTION_T
 
-// dst ([cols, rows]) ← src ([rows, cols]) transposed.
-INLINE void AD_TRANSPOSE(const T *src, long rows, long cols, T *dst) {
+// The element where head b of operand x (q, k, v or o) starts.
+#define AD_HEAD(L, x, b) ((L).x.offset + (b) / (L).heads * (L).x.batch_stride + (b) % (L).heads * (L).x.head_stride)
+
+// dst ([cols, rows]) ← src ([rows, cols], rows `ld` apart) transposed.
+INLINE void AD_TRANSPOSE(const T *src, long rows, long cols, long ld, T *dst) {
     for (long r = 0; r < rows; r++)
-        for (long c = 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
+        for (long c = 0; c < cols; c++) dst[c * rows + r] = src[r * ld + c];
 }
 
-// s ([tq, tk]) ← scale·q·kᵀ + mask of head b, then per row i minus `shift[i]` (the row's
+// s ([tq, tk]) ← scale·q·kᵀ + mask of head b (its query rows at `qb`, `ldq` apart, and key rows
+// at `kb`, `ldk` apart), then per row i minus `shift[i]` (the row's
 // maximum when `shift` is NULL, stored in `top`), −∞ where row i does not see key j (j > i when
 // causal) and across the whole row when its shift is −∞: exponentials of s are then the
 // unnormalised (forward) or normalised (backward, shift = log-sum-exp) probabilities. `kt` is
 // scratch for the keys transposed ([d, tk]).
-INLINE void AD_SCORES(const T *q, const T *k, const T *mask, long b, long tq, long tk, long d, double scale,
-                      int causal, int shared_mask, const T *shift, T *top, T *kt, T *s) {
-    AD_TRANSPOSE(k + b * tk * d, tk, d, kt);
-    AD_GEMM(0, 0, tq, tk, d, (T)scale, q + b * tq * d, d, kt, tk, 0, NULL, s, tk);
+INLINE void AD_SCORES(const T *qb, long ldq, const T *kb, long ldk, const T *mask, long b, long tq, long tk, long d,
+                      double scale, int causal, int shared_mask, const T *shift, T *top, T *kt, T *s) {
+    AD_TRANSPOSE(kb, tk, d, ldk, kt);
+    AD_GEMM(0, 0, tq, tk, d, (T)scale, qb, ldq, kt, tk, 0, NULL, s, tk);
     for (long i = 0; i < tq; i++) {
         T *row = s + i * tk;
         long n = causal ? (i + 1 < tk ? i + 1 : tk) : tk;
@@ -103,16 +107,19 @@ INLINE void AD_SCORES(const T *q, const T *k, const T *mask, long b, long tq, lo
     }
 }
 
-DISPATCHED void AD_FORWARD(const T *q, const T *k, const T *v, const T *mask, long batch, long tq, long tk, long d,
-                           long dv, double scale, int causal, int shared_mask, long first, long last, T *out,
-                           T *lse, T *probabilities) {
+DISPATCHED void AD_FORWARD(const T *q, const T *k, const T *v, const T *mask, const ad_attention_layout *layout,
+                           long batch, long tq, long tk, long d, long dv, double scale, int causal, int shared_mask,
+                           long first, long last, T *out, T *lse, T *probabilities) {
     (void)batch;
+    const ad_attention_layout L = *layout;
     T *kt = malloc(sizeof(T) * (size_t)(d * tk + tq * tk + tq + 1));
     if (!kt) abort();
     T *scratch = kt + d * tk, *top = scratch + tq * tk;
     for (long b = first; b < last; b++) {
+        const T *qb = q + AD_HEAD(L, q, b), *kb = k + AD_HEAD(L, k, b), *vb = v + AD_HEAD(L, v, b);
         T *p = probabilities ? probabilities + b * tq * tk : scratch;
-        AD_SCORES(q, k, mask, b, tq, tk, d, scale, causal, shared_mask, NULL, top, kt, p);
+        AD_SCORES(qb, L.q.row_stride, kb, L.k.row_stride, mask, b, tq, tk, d, scale, causal, shared_mask, NULL, top,
+                  kt, p);
         AD_EXP_IN_PLACE(p, tq * tk);
         for (long i = 0; i < tq; i++) {
             T *row = p + i * tk;
@@ -126,46 +133,51 @@ DISPATCHED void AD_FORWARD(const T *q, const T *k, const T *v, const T *mask, lo
             for (long j = 0; j < tk; j++) row[j] *= inverse;
             lse[b * tq + i] = top[i] + AD_LOG(total);
         }
-        AD_GEMM(0, 0, tq, dv, tk, 1, p, tk, v + b * tk * dv, dv, 0, NULL, out + b * tq * dv, dv);
+        AD_GEMM(0, 0, tq, dv, tk, 1, p, tk, vb, L.v.row_stride, 0, NULL, out + AD_HEAD(L, o, b), L.o.row_stride);
     }
     free(kt);
 }
 
 DISPATCHED void AD_BACKWARD(const T *go, const T *q, const T *k, const T *v, const T *mask, const T *out,
-                            const T *lse, const T *probabilities, long batch, long tq, long tk, long d, long dv,
-                            double scale, int causal, int shared_mask, long first, long last, T *dq, T *dk,
-                            T *dvalue) {
+                            const T *lse, const T *probabilities, const ad_attention_layout *layout, long batch,
+                            long tq, long tk, long d, long dv, double scale, int causal, int shared_mask, long first,
+                            long last, T *dq, T *dk, T *dvalue) {
     (void)batch;
+    const ad_attention_layout L = *layout;
+    const long ldq = L.q.row_stride, ldk = L.k.row_stride, ldv = L.v.row_stride, ldo = L.o.row_stride;
     long width = d > dv ? d : dv;
     T *kt = malloc(sizeof(T) * (size_t)(width * tk + 2 * tq * tk + 1));
     if (!kt) abort();
     T *scratch = kt + width * tk, *ds = scratch + tq * tk;
     for (long b = first; b < last; b++) {
-        const T *gob = go + b * tq * dv, *p = scratch;
+        const long qh = AD_HEAD(L, q, b), kh = AD_HEAD(L, k, b), vh = AD_HEAD(L, v, b), oh = AD_HEAD(L, o, b);
+        const T *gob = go + oh, *ob = out + oh, *p = scratch;
         if (probabilities) {
             p = probabilities + b * tq * tk;
         } else {
-            AD_SCORES(q, k, mask, b, tq, tk, d, scale, causal, shared_mask, lse + b * tq, NULL, kt, scratch);
+            AD_SCORES(q + qh, ldq, k + kh, ldk, mask, b, tq, tk, d, scale, causal, shared_mask, lse + b * tq, NULL,
+                      kt, scratch);
             AD_EXP_IN_PLACE(scratch, tq * tk);
         }
         // dP = dO·Vᵀ, then dS = P ⊙ (dP − δ) with δ_i = dO_i·O_i (= Σ_j P_ij·dP_ij).
-        AD_TRANSPOSE(v + b * tk * dv, tk, dv, kt);
-        AD_GEMM(0, 0, tq, tk, dv, 1, gob, dv, kt, tk, 0, NULL, ds, tk);
+        AD_TRANSPOSE(v + vh, tk, dv, ldv, kt);
+        AD_GEMM(0, 0, tq, tk, dv, 1, gob, ldo, kt, tk, 0, NULL, ds, tk);
         for (long i = 0; i < tq; i++) {
-            const T *goi = gob + i * dv, *oi = out + (b * tq + i) * dv;
+            const T *goi = gob + i * ldo, *oi = ob + i * ldo;
             T delta = 0;
             for (long e = 0; e < dv; e++) delta += goi[e] * oi[e];
             T *dsi = ds + i * tk;
             const T *pi = p + i * tk;
             for (long j = 0; j < tk; j++) dsi[j] = pi[j] * (dsi[j] - delta);
         }
-        AD_GEMM(1, 0, tk, dv, tq, 1, p, tk, gob, dv, 0, NULL, dvalue + b * tk * dv, dv);
-        AD_GEMM(0, 0, tq, d, tk, (T)scale, ds, tk, k + b * tk * d, d, 0, NULL, dq + b * tq * d, d);
-        AD_GEMM(1, 0, tk, d, tq, (T)scale, ds, tk, q + b * tq * d, d, 0, NULL, dk + b * tk * d, d);
+        AD_GEMM(1, 0, tk, dv, tq, 1, p, tk, gob, ldo, 0, NULL, dvalue + vh, ldv);
+        AD_GEMM(0, 0, tq, d, tk, (T)scale, ds, tk, k + kh, ldk, 0, NULL, dq + qh, ldq);
+        AD_GEMM(1, 0, tk, d, tq, (T)scale, ds, tk, q + qh, ldq, 0, NULL, dk + kh, ldk);
     }
     free(kt);
 }
 
+#undef AD_HEAD
 #undef T
 
 #endif

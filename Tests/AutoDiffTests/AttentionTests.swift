@@ -146,11 +146,42 @@ struct AttentionTests {
         OpCase("causal [64, 4, 16, 16]", [[64, 4, 16, 16], [64, 4, 16, 16], [64, 4, 16, 16]]) {
             Tensor.scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2], causal: true)
         },
+        OpCase("packed causal [64, 16, 3·4·16]", [[64, 16, 192]]) {
+            Tensor.scaledDotProductAttention(packedQueryKeyValue: $0[0], heads: 4, causal: true)
+        },
         OpCase("mask [16, 1, 16, 80] over 4 heads", [[16, 4, 16, 8], [16, 4, 80, 8], [16, 4, 80, 8]]) {
             let mask = Tensor<Float>(converting: GradCheck.input([16, 1, 16, 80], seed: 7)).to($0[0].device)
             return Tensor.scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2], mask: mask)
         },
     ]
+
+    /// The packed op is the split–attend–merge composition, without its copies: the same
+    /// output and the same gradient of the packed input, at the gpt-words shapes (64 sequences,
+    /// 16 positions, 4 heads of width 16) and with more positions than probabilities are kept for.
+    @Test("packed self-attention equals splitting the heads, attending and merging them", arguments: devices)
+    func packedEqualsComposition(_ device: Device) {
+        for (entries, length, heads, width) in [(64, 16, 4, 16), (3, 70, 2, 5)] {
+            let channels = heads * width
+            let x = Tensor<Float>(converting: GradCheck.input([entries, length, 3 * channels], seed: 3))
+                .to(device).requiringGrad()
+            let upstream = Tensor<Float>(converting: GradCheck.input([entries, length, channels], seed: 4)).to(device)
+            let packed = Tensor.scaledDotProductAttention(packedQueryKeyValue: x, heads: heads, causal: true)
+            (packed * upstream).sum().backward()
+            let packedGrad = x.grad!.scalars
+            x.grad = nil
+            let split = x.reshaped([entries, length, 3, heads, width]).permuted([2, 0, 3, 1, 4])
+            let (q, k, v) = (
+                split[0..<1].squeezed(axis: 0), split[1..<2].squeezed(axis: 0), split[2..<3].squeezed(axis: 0)
+            )
+            let composed = Tensor.scaledDotProductAttention(query: q, key: k, value: v, causal: true)
+                .permuted([0, 2, 1, 3]).reshaped([entries, length, channels])
+            (composed * upstream).sum().backward()
+            let what = "\(device) [\(entries), \(length), \(heads)×\(width)]"
+            // The same kernels on the same numbers, rows read from other addresses: equal bits.
+            #expect(packed.scalars == composed.scalars, "output, \(what)")
+            #expect(packedGrad == x.grad!.scalars, "gradient, \(what)")
+        }
+    }
 
     @Test("the CPU agrees with the reference at 1 to 4 threads", arguments: largeCases)
     func threads(_ op: OpCase<Float>) {
@@ -230,7 +261,7 @@ struct AttentionTests {
 
 /// Wrong uses of the attention op, each with the line it must print.
 enum AttentionMisuse: String, CaseIterable, Codable, Sendable {
-    case learnedMask, width, maskShape
+    case learnedMask, width, maskShape, packedWidth
 
     var expectedLine: String {
         switch self {
@@ -240,6 +271,8 @@ enum AttentionMisuse: String, CaseIterable, Codable, Sendable {
             "scaledDotProductAttention: query [2, 3, 4], key [2, 3, 5], value [2, 3, 4]: query and key rows must have the same nonzero width"
         case .maskShape:
             "scaledDotProductAttention: mask of shape [2, 3] does not broadcast to the scores' shape [2, 3, 3]"
+        case .packedWidth:
+            "scaledDotProductAttention(packedQueryKeyValue:): packed input [2, 3, 4] must be [batch, time, 3·heads·width] with 2 heads and width ≥ 1"
         }
     }
 
@@ -251,6 +284,7 @@ enum AttentionMisuse: String, CaseIterable, Codable, Sendable {
                 query: x, key: x, value: x, mask: Tensor.zeros([3, 3]).requiringGrad())
         case .width: _ = Tensor.scaledDotProductAttention(query: x, key: .ones([2, 3, 5]), value: x)
         case .maskShape: _ = Tensor.scaledDotProductAttention(query: x, key: x, value: x, mask: Tensor.zeros([2, 3]))
+        case .packedWidth: _ = Tensor.scaledDotProductAttention(packedQueryKeyValue: x, heads: 2)
         }
     }
 }

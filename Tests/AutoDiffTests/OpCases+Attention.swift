@@ -5,7 +5,8 @@ extension OpCases {
     /// query and value widths that differ, an explicit scale, additive masks shared by every head,
     /// broadcast over the heads and given per head, a fully masked row, causal and a mask
     /// together, more keys than the forward pass keeps probabilities for, large scores, and
-    /// second derivatives (the backward pass's own rule).
+    /// second derivatives (the backward pass's own rule); and the packed self-attention (heads read
+    /// from and written to strided rows), causal or not, its probabilities kept or recomputed.
     static func attention<S: TensorScalar>(_: S.Type = S.self) -> [OpCase<S>] {
         /// A constant additive mask on `device`: −∞ at the row-major positions `hidden`, and a
         /// finite bias that varies with the position elsewhere.
@@ -57,6 +58,21 @@ extension OpCases {
             OpCase("attention large scores", [[2, 3, 4], [2, 3, 4], [2, 3, 4]]) { xs in
                 attend([xs[0] * 30, xs[1] * 30, xs[2]])
             },
+            OpCase("packed attention causal, 2 heads of width 2", [[2, 3, 12]]) {
+                Tensor.scaledDotProductAttention(packedQueryKeyValue: $0[0], heads: 2, causal: true)
+            },
+            OpCase("packed attention, 1 head of width 3, scale 0.8", [[1, 4, 9]]) {
+                Tensor.scaledDotProductAttention(packedQueryKeyValue: $0[0], heads: 1, scale: 0.8)
+            },
+            OpCase("packed attention 70 positions: probabilities recomputed", [[1, 70, 6]]) {
+                Tensor.scaledDotProductAttention(packedQueryKeyValue: $0[0], heads: 1, causal: true)
+            },
+            OpCase(
+                "packed attention second order", [[2, 3, 12]],
+                allFirstDerivatives { xs in
+                    weighted(Tensor.scaledDotProductAttention(packedQueryKeyValue: xs[0], heads: 2, causal: true))
+                        .tanh().sum()
+                }),
             OpCase(
                 "attention second order", [[2, 3, 4], [2, 3, 4], [2, 3, 2]],
                 allFirstDerivatives { xs in

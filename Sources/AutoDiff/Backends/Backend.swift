@@ -387,7 +387,11 @@ public protocol Backend: AnyObject, Sendable {
 
     /// Scaled dot-product attention over the `g.batch` independent heads of `query`
     /// (`[batch, Tq, D]`), `key` (`[batch, Tk, D]`) and `value` (`[batch, Tk, Dv]`), with the sizes
-    /// and options of `g` (``AttentionGeometry``). For head `b` and query row `i`, over the key
+    /// and options of `g` (``AttentionGeometry``), each operand's rows where `g.query`, `g.key`,
+    /// `g.value` and `g.output` say (contiguous by default; strided for
+    /// ``AttentionGeometry/packedSelfAttention(entries:heads:length:width:scale:causal:)``, where
+    /// the three inputs are one buffer); `logSumExp` and `probabilities` are always contiguous.
+    /// For head `b` and query row `i`, over the key
     /// positions `j` it may see (all `j < Tk`, or `j ≤ i` when `g.causal`):
     ///
     ///     s[j] = g.scale·Σ_d query[b, i, d]·key[b, j, d] + mask[b′, i, j]
@@ -414,7 +418,9 @@ public protocol Backend: AnyObject, Sendable {
     ///     ds[i, j] = p[i, j]·(Σ_e gradOut[i, e]·value[j, e] − δ[i])
     ///     gradQuery[i, :] = g.scale·Σ_j ds[i, j]·key[j, :],  gradKey[j, :] = g.scale·Σ_i ds[i, j]·query[i, :]
     ///
-    /// per head (the mask is a constant: it gets no gradient).
+    /// per head (the mask is a constant: it gets no gradient). `gradOut` has the layout of `out`,
+    /// and each input's gradient that of the input; only the gradients' rows are written (with a
+    /// packed geometry the three are one buffer, which they fill together).
     func attentionBackward(
         _ gradOut: Buffer, _ query: Buffer, _ key: Buffer, _ value: Buffer, mask: Buffer?, output: Buffer,
         logSumExp: Buffer, probabilities: Buffer?, _ g: AttentionGeometry, gradQuery: Buffer, gradKey: Buffer,
@@ -622,8 +628,21 @@ public struct AttentionGeometry: Sendable, Equatable, CustomStringConvertible {
     public var causal: Bool
     /// Whether the additive mask, if any, is one `[Tq, Tk]` matrix for every head (else one per head).
     public var sharedMask: Bool
+    /// Heads per batch entry, for the operand layouts: head `b` is head `b % heads` of entry
+    /// `b / heads`. 1 when every operand is contiguous.
+    public var heads: Int
+    /// Where the rows of `query` and of its gradient lie in their buffers.
+    public var query: AttentionOperandLayout
+    /// Where the rows of `key` and of its gradient lie.
+    public var key: AttentionOperandLayout
+    /// Where the rows of `value` and of its gradient lie.
+    public var value: AttentionOperandLayout
+    /// Where the rows of `out` and of the upstream gradient lie.
+    public var output: AttentionOperandLayout
 
-    /// Collects the sizes; nothing is checked here (the op checks its arguments).
+    /// Collects the sizes; nothing is checked here (the op checks its arguments). Every operand
+    /// is contiguous: query `[batch, Tq, D]`, key `[batch, Tk, D]`, value `[batch, Tk, Dv]`,
+    /// out `[batch, Tq, Dv]`.
     public init(
         batch: Int, queryLength: Int, keyLength: Int, headDim: Int, valueDim: Int, scale: Double, causal: Bool,
         sharedMask: Bool
@@ -636,6 +655,44 @@ public struct AttentionGeometry: Sendable, Equatable, CustomStringConvertible {
         self.scale = scale
         self.causal = causal
         self.sharedMask = sharedMask
+        heads = 1
+        query = .contiguous(rows: queryLength, width: headDim)
+        key = .contiguous(rows: keyLength, width: headDim)
+        value = .contiguous(rows: keyLength, width: valueDim)
+        output = .contiguous(rows: queryLength, width: valueDim)
+    }
+
+    /// Self-attention over one packed projection, as GPT-2's `c_attn` makes it: `qkv` is
+    /// `[entries, length, 3·heads·width]` with the queries, keys and values side by side in each
+    /// row (`q = qkv[…, 0..<C]`, `k = qkv[…, C..<2C]`, `v = qkv[…, 2C..<3C]`, `C = heads·width`)
+    /// and head `h` their columns `h·width..<(h+1)·width`; `out` is `[entries, length, C]`,
+    /// the heads merged in the same order. The three operands and their gradients share one
+    /// buffer each, at offsets 0, C and 2C.
+    public static func packedSelfAttention(
+        entries: Int, heads: Int, length: Int, width: Int, scale: Double, causal: Bool
+    ) -> AttentionGeometry {
+        var g = AttentionGeometry(
+            batch: entries * heads, queryLength: length, keyLength: length, headDim: width, valueDim: width,
+            scale: scale, causal: causal, sharedMask: true)
+        let channels = heads * width
+        func operand(_ part: Int) -> AttentionOperandLayout {
+            AttentionOperandLayout(
+                offset: part * channels, batchStride: length * 3 * channels, headStride: width,
+                rowStride: 3 * channels)
+        }
+        g.heads = heads
+        (g.query, g.key, g.value) = (operand(0), operand(1), operand(2))
+        g.output = AttentionOperandLayout(
+            offset: 0, batchStride: length * channels, headStride: width, rowStride: channels)
+        return g
+    }
+
+    /// Whether every operand is contiguous (`[batch, rows, width]`, no offset).
+    public var isContiguous: Bool {
+        heads == 1 && query == .contiguous(rows: queryLength, width: headDim)
+            && key == .contiguous(rows: keyLength, width: headDim)
+            && value == .contiguous(rows: keyLength, width: valueDim)
+            && output == .contiguous(rows: queryLength, width: valueDim)
     }
 
     /// How many key rows query row `i` sees.
@@ -646,6 +703,45 @@ public struct AttentionGeometry: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         "heads \(batch), Tq \(queryLength), Tk \(keyLength), D \(headDim), Dv \(valueDim), scale \(scale)"
             + (causal ? ", causal" : "") + (sharedMask ? ", shared mask" : "")
+            + (isContiguous ? "" : ", \(heads) heads per entry, strided")
+    }
+}
+
+/// Where one attention operand's rows lie in its buffer (``AttentionGeometry``): element `e` of
+/// row `i` of head `b` is at
+///
+///     offset + (b / heads)·batchStride + (b % heads)·headStride + i·rowStride + e
+///
+/// with `heads` the geometry's heads per batch entry. Rows are contiguous; everything else may
+/// be strided, so a kernel can read heads where a projection left them and write heads where the
+/// next product wants them.
+public struct AttentionOperandLayout: Sendable, Equatable {
+    /// The element where head 0's row 0 starts.
+    public var offset: Int
+    /// Elements from one batch entry's heads to the next's.
+    public var batchStride: Int
+    /// Elements from one head of an entry to the next.
+    public var headStride: Int
+    /// Elements from one row of a head to the next.
+    public var rowStride: Int
+
+    /// Collects the strides.
+    public init(offset: Int, batchStride: Int, headStride: Int, rowStride: Int) {
+        self.offset = offset
+        self.batchStride = batchStride
+        self.headStride = headStride
+        self.rowStride = rowStride
+    }
+
+    /// `[batch, rows, width]`, contiguous from element 0.
+    public static func contiguous(rows: Int, width: Int) -> AttentionOperandLayout {
+        AttentionOperandLayout(offset: 0, batchStride: rows * width, headStride: 0, rowStride: width)
+    }
+
+    /// The element where row 0 of head `b` starts, with `heads` heads per batch entry.
+    @inline(__always)
+    public func start(head b: Int, heads: Int) -> Int {
+        offset + (b / heads) * batchStride + (b % heads) * headStride
     }
 }
 

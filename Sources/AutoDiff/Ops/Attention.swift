@@ -88,6 +88,74 @@ extension Tensor {
         }
     }
 
+    /// Multi-head self-attention over one packed projection, as GPT-2's attention computes it
+    /// from its `c_attn` output: `packedQueryKeyValue` is `[N, T, 3·C]` with `C = heads·W`, each
+    /// row the queries, keys and values side by side (`q = x[…, 0..<C]`, `k = x[…, C..<2C]`,
+    /// `v = x[…, 2C..<3C]`) and head `h` their columns `h·W..<(h+1)·W`. With `q_h`, `k_h`, `v_h`
+    /// the heads' `[N, T, W]` slices,
+    ///
+    ///     out[…, h·W..<(h+1)·W] = softmax(scale·q_h·k_hᵀ (+ causal mask)) · v_h      ([N, T, C])
+    ///
+    /// — ``scaledDotProductAttention(query:key:value:mask:causal:scale:)`` on
+    /// `x.reshaped([N, T, 3, heads, W]).permuted([2, 0, 3, 1, 4])`'s three slices, with the result's
+    /// heads merged back (`permuted([0, 2, 1, 3]).reshaped([N, T, C])`), but without those copies:
+    /// the fused kernels read each head where the projection left it and write the output, and
+    /// the backward pass the packed gradient, where the next product wants them. `scale` is
+    /// `1/√W` unless given. Gradients flow to `packedQueryKeyValue`; second derivatives work.
+    ///
+    /// ```swift
+    /// let qkv = x.matmul(wAttn) + bAttn                                   // [N, T, 3C]
+    /// let y = Tensor.scaledDotProductAttention(packedQueryKeyValue: qkv, heads: 4, causal: true)   // [N, T, C]
+    /// ```
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public static func scaledDotProductAttention(
+        packedQueryKeyValue qkv: Tensor, heads: Int, causal: Bool = false, scale: Double? = nil
+    ) -> Tensor {
+        let op = "scaledDotProductAttention(packedQueryKeyValue:)"
+        guard heads > 0 else { tensorFailure("\(op): heads is \(heads); it must be at least 1") }
+        guard qkv.rank == 3, qkv.shape[2] > 0, qkv.shape[2] % (3 * heads) == 0 else {
+            tensorFailure(
+                "\(op): packed input \(qkv.shape) must be [batch, time, 3·heads·width] with \(heads) heads and width ≥ 1"
+            )
+        }
+        let (entries, length, channels) = (qkv.shape[0], qkv.shape[1], qkv.shape[2] / 3)
+        let width = channels / heads
+        let factor = scale ?? 1 / Double(width).squareRoot()
+        guard factor.isFinite else { tensorFailure("\(op): scale \(factor) is not finite") }
+        let geometry = AttentionGeometry.packedSelfAttention(
+            entries: entries, heads: heads, length: length, width: width, scale: factor, causal: causal)
+        let out = qkv.newBuffer(entries * length * channels)
+        let logSumExp = qkv.newBuffer(entries * heads * length)
+        let recording = ThreadState.current.gradEnabled && qkv.requiresGrad
+        let probabilities =
+            recording && length <= attentionProbabilitiesKeptUpToKeys
+            ? qkv.newBuffer(entries * heads * length * length) : nil
+        let x = qkv.storage
+        qkv.backend.attention(
+            x, x, x, mask: nil, geometry, into: out, logSumExp: logSumExp, probabilities: probabilities)
+        return Tensor(shape: [entries, length, channels], storage: out).recorded(.scaledDotProductAttention, [qkv]) {
+            .nary { g, _ in
+                if ThreadState.current.gradEnabled {
+                    // Second derivatives: the split heads and the rule as recorded expressions.
+                    let split = qkv.reshaped([entries, length, 3, heads, width]).permuted([2, 0, 3, 1, 4])
+                    let (q, k, v) = (
+                        split[0..<1].squeezed(axis: 0), split[1..<2].squeezed(axis: 0), split[2..<3].squeezed(axis: 0)
+                    )
+                    let gradOut = g.reshaped([entries, length, heads, width]).permuted([0, 2, 1, 3])
+                    let grads = attentionBackwardRecorded(gradOut, q, k, v, mask: nil, causal: causal, scale: factor)
+                    return [Tensor.stack(grads).permuted([1, 3, 0, 2, 4]).reshaped(qkv.shape)]
+                }
+                qkv.checkSameDevice(g, op)
+                let grad = qkv.newBuffer(qkv.count)
+                qkv.backend.attentionBackward(
+                    g.storage, x, x, x, mask: nil, output: out, logSumExp: logSumExp, probabilities: probabilities,
+                    geometry, gradQuery: grad, gradKey: grad, gradValue: grad)
+                return [Tensor(shape: qkv.shape, storage: grad)]
+            }
+        }
+    }
+
     /// The longest key sequence for which ``scaledDotProductAttention(query:key:value:mask:causal:scale:)``
     /// keeps its `[Tq, Tk]` probabilities for the backward pass instead of recomputing them. At
     /// the gpt-words shapes (16 keys) keeping them made forward plus backward about 20 % faster

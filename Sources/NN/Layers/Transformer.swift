@@ -13,7 +13,9 @@ import AutoDiff
 ///     y = softmax(q·kᵀ/√(d/heads) + causal mask)·v
 ///     out = join(y)·W_proj + b_proj               [B, T, d]
 ///
-/// Attention runs as AutoDiff's fused `scaledDotProductAttention`. With `dropout` > 0, in
+/// Attention runs as AutoDiff's fused `scaledDotProductAttention(packedQueryKeyValue:heads:causal:scale:)`,
+/// which reads the heads from the projection's output and writes them joined, so neither the
+/// split nor the join is a copy. With `dropout` > 0, in
 /// training mode, dropout is applied to the attention weights (composed: the weights are formed
 /// by `Tensor.attentionWeights`, dropped, then multiplied by `v`, since the fused op has no
 /// dropout) and to the output (`resid_dropout`), each from its own seeded generator.
@@ -63,17 +65,20 @@ public final class MultiHeadAttention<Scalar: TensorScalar>: Layer {
             tensorFailure("MultiHeadAttention: input \(input.shape) must be [batch, time, \(embedDim)]")
         }
         let (batch, time, width) = (input.shape[0], input.shape[1], embedDim / heads)
-        // [B, T, 3d] → [3, B, heads, T, width]: one copy, then q, k and v are its three slices.
-        let qkv = rowwise(queryKeyValue, input).reshaped([batch, time, 3, heads, width]).permuted([2, 0, 3, 1, 4])
-        let (q, k, v) = (qkv[0..<1].squeezed(axis: 0), qkv[1..<2].squeezed(axis: 0), qkv[2..<3].squeezed(axis: 0))
-        let y: Tensor<Scalar>
+        let packed = rowwise(queryKeyValue, input)  // [B, T, 3d]
+        let joined: Tensor<Scalar>
         if attentionDropout.isTraining && attentionDropout.rate > 0 {
+            // Dropout on the weights needs them as a tensor: the heads split (one copy to
+            // [3, B, heads, T, width], then q, k and v are its slices) and merged again.
+            let qkv = packed.reshaped([batch, time, 3, heads, width]).permuted([2, 0, 3, 1, 4])
+            let (q, k, v) = (qkv[0..<1].squeezed(axis: 0), qkv[1..<2].squeezed(axis: 0), qkv[2..<3].squeezed(axis: 0))
             let weights = Tensor.attentionWeights(query: q, key: k, causal: causal)
-            y = attentionDropout.forward(weights).matmul(v)
+            let y = attentionDropout.forward(weights).matmul(v)
+            joined = y.permuted([0, 2, 1, 3]).reshaped([batch, time, embedDim])
         } else {
-            y = Tensor.scaledDotProductAttention(query: q, key: k, value: v, causal: causal)
+            // The fused op reads the heads where the projection left them and writes them merged.
+            joined = Tensor.scaledDotProductAttention(packedQueryKeyValue: packed, heads: heads, causal: causal)
         }
-        let joined = y.permuted([0, 2, 1, 3]).reshaped([batch, time, embedDim])
         return outputDropout.forward(rowwise(outputProjection, joined))
     }
 

@@ -15,6 +15,7 @@ extension CPUBackend {
                 out: $0.write(out), logSumExp: $0.write(logSumExp), probabilities: probabilities.map($0.write))
         }
         let (causal, shared) = (Int32(g.causal ? 1 : 0), Int32(g.sharedMask ? 1 : 0))
+        let layout = Self.layout(g)
         let (tq, tk, d, dv) = (g.queryLength, g.keyLength, g.headDim, g.valueDim)
         switch query.dtype {
         case .float32:
@@ -23,8 +24,10 @@ extension CPUBackend {
             )
             let (o, lse, p) = (out.host(Float.self), logSumExp.host(Float.self), probabilities?.host(Float.self))
             Self.forEachHeadRange(g) { r in
+                var part = layout  // each part's own copy: the C call takes its address
                 ad_attention_f32(
-                    q, k, v, m, g.batch, tq, tk, d, dv, g.scale, causal, shared, r.lowerBound, r.upperBound, o, lse, p)
+                    q, k, v, m, &part, g.batch, tq, tk, d, dv, g.scale, causal, shared, r.lowerBound, r.upperBound, o,
+                    lse, p)
             }
         case .float64:
             let (q, k, v, m) = (
@@ -32,8 +35,10 @@ extension CPUBackend {
             )
             let (o, lse, p) = (out.host(Double.self), logSumExp.host(Double.self), probabilities?.host(Double.self))
             Self.forEachHeadRange(g) { r in
+                var part = layout  // each part's own copy: the C call takes its address
                 ad_attention_f64(
-                    q, k, v, m, g.batch, tq, tk, d, dv, g.scale, causal, shared, r.lowerBound, r.upperBound, o, lse, p)
+                    q, k, v, m, &part, g.batch, tq, tk, d, dv, g.scale, causal, shared, r.lowerBound, r.upperBound, o,
+                    lse, p)
             }
         case .uint8, .int64: unsupported(query.dtype, "attention")
         }
@@ -52,6 +57,7 @@ extension CPUBackend {
                 gradKey: $0.write(gradKey), gradValue: $0.write(gradValue))
         }
         let (causal, shared) = (Int32(g.causal ? 1 : 0), Int32(g.sharedMask ? 1 : 0))
+        let layout = Self.layout(g)
         let (tq, tk, d, dv) = (g.queryLength, g.keyLength, g.headDim, g.valueDim)
         switch query.dtype {
         case .float32:
@@ -62,8 +68,9 @@ extension CPUBackend {
             let p = probabilities?.host(Float.self)
             let (dq, dk, dvalue) = (gradQuery.host(Float.self), gradKey.host(Float.self), gradValue.host(Float.self))
             Self.forEachHeadRange(g, passes: 2) { r in
+                var part = layout  // each part's own copy: the C call takes its address
                 ad_attention_backward_f32(
-                    go, q, k, v, m, o, lse, p, g.batch, tq, tk, d, dv, g.scale, causal, shared, r.lowerBound,
+                    go, q, k, v, m, o, lse, p, &part, g.batch, tq, tk, d, dv, g.scale, causal, shared, r.lowerBound,
                     r.upperBound, dq, dk, dvalue)
             }
         case .float64:
@@ -76,12 +83,23 @@ extension CPUBackend {
                 gradQuery.host(Double.self), gradKey.host(Double.self), gradValue.host(Double.self)
             )
             Self.forEachHeadRange(g, passes: 2) { r in
+                var part = layout  // each part's own copy: the C call takes its address
                 ad_attention_backward_f64(
-                    go, q, k, v, m, o, lse, p, g.batch, tq, tk, d, dv, g.scale, causal, shared, r.lowerBound,
+                    go, q, k, v, m, o, lse, p, &part, g.batch, tq, tk, d, dv, g.scale, causal, shared, r.lowerBound,
                     r.upperBound, dq, dk, dvalue)
             }
         case .uint8, .int64: unsupported(query.dtype, "attentionBackward")
         }
+    }
+
+    /// The C kernels' description of `g`'s operand layouts.
+    private static func layout(_ g: AttentionGeometry) -> ad_attention_layout {
+        func operand(_ x: AttentionOperandLayout) -> ad_attention_operand {
+            ad_attention_operand(
+                offset: x.offset, batch_stride: x.batchStride, head_stride: x.headStride, row_stride: x.rowStride)
+        }
+        return ad_attention_layout(
+            heads: g.heads, q: operand(g.query), k: operand(g.key), v: operand(g.value), o: operand(g.output))
     }
 
     /// `0..<g.batch` cut into one range of whole heads per part, as many parts as the work

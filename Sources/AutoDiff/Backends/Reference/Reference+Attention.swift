@@ -23,9 +23,16 @@ extension ReferenceBackend {
         let maskHead = g.sharedMask ? 0 : b
         return (0..<g.visibleKeys(row: i)).map { j in
             var dot: S = 0
-            for e in 0..<d { dot += q[(b * tq + i) * d + e] * k[(b * tk + j) * d + e] }
+            for e in 0..<d { dot += q[at(g.query, g, b, i, e)] * k[at(g.key, g, b, j, e)] }
             return S(g.scale) * dot + (mask.map { $0[(maskHead * tq + i) * tk + j] } ?? 0)
         }
+    }
+
+    /// The index of element `e` of row `i` of head `b` in an operand laid out as `layout`.
+    private static func at(_ layout: AttentionOperandLayout, _ g: AttentionGeometry, _ b: Int, _ i: Int, _ e: Int)
+        -> Int
+    {
+        layout.start(head: b, heads: g.heads) + i * layout.rowStride + e
     }
 
     private func attention<S: TensorScalar>(
@@ -44,7 +51,7 @@ extension ReferenceBackend {
                 let row = b * tq + i
                 if let kept { for j in 0..<tk { kept[row * tk + j] = 0 } }
                 guard top > -S.infinity else {
-                    for e in 0..<dv { o[row * dv + e] = 0 }
+                    for e in 0..<dv { o[Self.at(g.output, g, b, i, e)] = 0 }
                     lse[row] = -S.infinity
                     continue
                 }
@@ -52,8 +59,8 @@ extension ReferenceBackend {
                 let total = weights.reduce(0, +)
                 for e in 0..<dv {
                     var sum: S = 0
-                    for j in weights.indices { sum += weights[j] * v[(b * tk + j) * dv + e] }
-                    o[row * dv + e] = sum / total
+                    for j in weights.indices { sum += weights[j] * v[Self.at(g.value, g, b, j, e)] }
+                    o[Self.at(g.output, g, b, i, e)] = sum / total
                 }
                 lse[row] = top + S.log(total)
                 if let kept { for j in weights.indices { kept[row * tk + j] = weights[j] / total } }
@@ -92,28 +99,37 @@ extension ReferenceBackend {
         )
         let m = mask.map { Self.elements($0, S.self) }
         let (tq, tk, d, ev) = (g.queryLength, g.keyLength, g.headDim, g.valueDim)
-        for i in 0..<(g.batch * tk * d) { dk[i] = 0 }
-        for i in 0..<(g.batch * tk * ev) { dv[i] = 0 }
+        let (qAt, kAt, vAt, oAt) = (
+            { (b: Int, i: Int, e: Int) in Self.at(g.query, g, b, i, e) },
+            { (b: Int, j: Int, e: Int) in Self.at(g.key, g, b, j, e) },
+            { (b: Int, j: Int, e: Int) in Self.at(g.value, g, b, j, e) },
+            { (b: Int, i: Int, e: Int) in Self.at(g.output, g, b, i, e) }
+        )
+        for b in 0..<g.batch {
+            for j in 0..<tk {
+                for e in 0..<d { dk[kAt(b, j, e)] = 0 }
+                for e in 0..<ev { dv[vAt(b, j, e)] = 0 }
+            }
+        }
         for b in 0..<g.batch {
             for i in 0..<tq {
                 let row = b * tq + i
-                for e in 0..<d { dq[row * d + e] = 0 }
+                for e in 0..<d { dq[qAt(b, i, e)] = 0 }
                 guard lse[row] > -S.infinity else { continue }
                 var delta: S = 0
-                for e in 0..<ev { delta += go[row * ev + e] * o[row * ev + e] }
+                for e in 0..<ev { delta += go[oAt(b, i, e)] * o[oAt(b, i, e)] }
                 let s = Self.scores(q, k, m, g, head: b, row: i)
                 for j in s.indices {
                     let p = kept?[row * tk + j] ?? S.exp(s[j] - lse[row])
-                    let kRow = b * tk + j
                     var dp: S = 0
                     for e in 0..<ev {
-                        dv[kRow * ev + e] += p * go[row * ev + e]
-                        dp += go[row * ev + e] * v[kRow * ev + e]
+                        dv[vAt(b, j, e)] += p * go[oAt(b, i, e)]
+                        dp += go[oAt(b, i, e)] * v[vAt(b, j, e)]
                     }
                     let ds = p * (dp - delta) * S(g.scale)
                     for e in 0..<d {
-                        dq[row * d + e] += ds * k[kRow * d + e]
-                        dk[kRow * d + e] += ds * q[row * d + e]
+                        dq[qAt(b, i, e)] += ds * k[kAt(b, j, e)]
+                        dk[kAt(b, j, e)] += ds * q[qAt(b, i, e)]
                     }
                 }
             }
