@@ -104,6 +104,14 @@ enum Products {
         }
     }
 
+    /// CKernels' packed AVX-512 product (`ad_gemm_f32_avx512`): transA, transB, m, n, k, α, A, lda,
+    /// B, ldb, β, C, ldc, parts (how many ``ComputeThreads`` to split C across; the result does not
+    /// depend on it).
+    typealias PackedKernel<S> = (
+        Int32, Int32, Int, Int, Int, S, UnsafePointer<S>, Int, UnsafePointer<S>, Int, S, UnsafeMutablePointer<S>, Int,
+        Int
+    ) -> Void
+
     /// OpenBLAS's `cblas_?gemm` for one element type: order, transA, transB, m, n, k, α, A, lda,
     /// B, ldb, β, C, ldc.
     typealias BLASKernel<S> = (
@@ -131,6 +139,12 @@ enum Products {
             _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: S, _ a: UnsafePointer<S>, _ lda: Int,
             _ b: UnsafePointer<S>, _ ldb: Int, _ beta: S, _ c: UnsafeMutablePointer<S>, _ ldc: Int
         ) {
+            if let packed = kernels.packedGemm {
+                // One call for all of C: op(B) is packed once and shared by the threads.
+                let parts = m * n * k >= ComputeThreads.parallelThreshold ? ComputeThreads.count : 1
+                packed(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, parts)
+                return
+            }
             ComputeThreads.inBlocks(
                 transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc
             ) { a, b, c, rows, columns in
