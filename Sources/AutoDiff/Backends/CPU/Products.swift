@@ -35,6 +35,17 @@ enum Products {
     /// splits them the same way. Must match TILED_B_LIMIT in Sources/CKernels/kernels.c.
     static let maxSixteenWideB = 16384
 
+    /// The fewest rows and columns of C for which the packed AVX-512 kernel (`ad_gemm_f32_avx512`)
+    /// takes a product from OpenBLAS. It packs all of op(B) (a cost of k·n against m·n·k
+    /// multiply-adds) and each part packs op(A) (m·k against m·n·k), in tiles of 14 × 32: with few
+    /// rows or columns of C the packing and the tiles' unused lanes cost more than the wider
+    /// vectors save. One thread, GFLOP/s packed against OpenBLAS's Haswell kernels (a C harness
+    /// over both, 2026-11-26, a loaded machine): [24,300]·[300,1000] 61–73 against 39–58,
+    /// [16,300]·[300,1000] 25–68 against 30–75, [8,4096]·[4096,4096] 15 against 40;
+    /// [1000,1000]·[1000,32] 77 against 48, [1000,1000]·[1000,24] 52–67 against 48–53,
+    /// [1000,2000]·[2000,12] 32 against 51; from 40 rows and columns up about 2× (`bench gemm`).
+    static let minPackedSide = 24
+
     /// ``handles(m:n:k:)`` for element type `S`: on AVX-512 machines the float loops also take
     /// every product with rows of C wider than ``maxThinSide`` and op(B) up to ``maxSixteenWideB``.
     @inline(__always)
@@ -139,7 +150,7 @@ enum Products {
             _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: S, _ a: UnsafePointer<S>, _ lda: Int,
             _ b: UnsafePointer<S>, _ ldb: Int, _ beta: S, _ c: UnsafeMutablePointer<S>, _ ldc: Int
         ) {
-            if let packed = kernels.packedGemm {
+            if let packed = kernels.packedGemm, min(m, n) >= minPackedSide {
                 // One call for all of C: op(B) is packed once and shared by the threads.
                 let parts = m * n * k >= ComputeThreads.parallelThreshold ? ComputeThreads.count : 1
                 packed(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, parts)
