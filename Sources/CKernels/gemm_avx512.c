@@ -165,19 +165,20 @@ AVX512 static void pack_a_block(int transA, const float *a, long lda, long i0, l
 
 // MARK: The micro-kernel
 
-/// One 14 × 32 tile of C: acc ← Σₚ (panel of A)ₚ ⊗ (panel of B)ₚ over kc terms, one FMA chain per
-/// element, then C ← α·acc + β·C for its first `rows` rows and the columns in m0, m1 (C is not
-/// read when β = 0).
-AVX512_INLINE void tile(long kc, const float *restrict pa, const float *restrict pb, float *c, long ldc, long rows,
-                        __mmask16 m0, __mmask16 m1, float alpha, float beta) {
-    // Fully unrolled over the rows, so the 28 accumulators stay in registers.
+/// One tile of `height` (a constant: 14, or 8 or 4 for the last panel's few rows) × 32 of C:
+/// acc ← Σₚ (panel of A)ₚ ⊗ (panel of B)ₚ over kc terms, one FMA chain per element, then
+/// C ← α·acc + β·C for its first `rows` rows and the columns in m0, m1 (C is not read when β = 0).
+/// An element's sum is the same whichever height computes it.
+AVX512_INLINE void tile(const int height, long kc, const float *restrict pa, const float *restrict pb, float *c,
+                        long ldc, long rows, __mmask16 m0, __mmask16 m1, float alpha, float beta) {
+    // Fully unrolled over the rows, so the accumulators (28 for 14 rows) stay in registers.
     __m512 c0[MR], c1[MR];
 #pragma clang loop unroll(full)
-    for (int i = 0; i < MR; i++) c0[i] = c1[i] = _mm512_setzero_ps();
+    for (int i = 0; i < height; i++) c0[i] = c1[i] = _mm512_setzero_ps();
     for (long p = 0; p < kc; p++) {
         __m512 b0 = _mm512_load_ps(pb), b1 = _mm512_load_ps(pb + 16);
 #pragma clang loop unroll(full)
-        for (int i = 0; i < MR; i++) {
+        for (int i = 0; i < height; i++) {
             __m512 av = _mm512_set1_ps(pa[i]);
             c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);
             c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);
@@ -187,7 +188,7 @@ AVX512_INLINE void tile(long kc, const float *restrict pa, const float *restrict
     }
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
 #pragma clang loop unroll(full)
-    for (int i = 0; i < MR; i++) {
+    for (int i = 0; i < height; i++) {
         if (i >= rows) break;
         float *row = c + i * ldc;
         __m512 r0 = _mm512_mul_ps(va, c0[i]), r1 = _mm512_mul_ps(va, c1[i]);
@@ -250,9 +251,17 @@ AVX512 static void multiply_part(void *context, long part) {
                 long j0 = jp * NR;
                 __mmask16 m0 = lanes(job->n - j0), m1 = lanes(job->n - j0 - 16);
                 const float *pb = job->packed_b + jp * job->k * NR + pc * NR;
-                for (long ir = 0; ir < mc; ir += MR)
-                    tile(kc, pa + ir * kc, pb, job->c + (ic + ir) * job->ldc + j0, job->ldc, mc - ir, m0, m1,
-                         job->alpha, beta);
+                for (long ir = 0; ir < mc; ir += MR) {
+                    const float *panel = pa + ir * kc;
+                    float *out = job->c + (ic + ir) * job->ldc + j0;
+                    long rows = mc - ir;
+                    if (rows > 8)
+                        tile(MR, kc, panel, pb, out, job->ldc, rows, m0, m1, job->alpha, beta);
+                    else if (rows > 4)
+                        tile(8, kc, panel, pb, out, job->ldc, rows, m0, m1, job->alpha, beta);
+                    else
+                        tile(4, kc, panel, pb, out, job->ldc, rows, m0, m1, job->alpha, beta);
+                }
             }
         }
     }

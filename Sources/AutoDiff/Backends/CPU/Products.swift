@@ -10,9 +10,11 @@ import COpenBLAS
 // loads. On AVX-512 machines the float loops, sixteen wide, also beat OpenBLAS's Haswell kernels
 // on products whose B fits in L1 (``Products/maxSixteenWideB``), and take those too.
 
-/// Matrix products on the CPU: thin ones through ``CKernels``' thin-product loops, the rest
-/// through OpenBLAS in blocks of C split across ``ComputeThreads``, without op(A)'s zero columns
-/// when it has enough of them (``ZeroSkipping``).
+/// Matrix products on the CPU: thin ones through ``CKernels``' thin-product loops, Float ones
+/// with at least ``minPackedSide`` rows and columns of C through the packed AVX-512 kernel on CPUs
+/// that have it (`ad_gemm_f32_avx512`), the rest through OpenBLAS in blocks of C split across
+/// ``ComputeThreads``; the last two without op(A)'s zero columns when it has enough of them
+/// (``ZeroSkipping``).
 enum Products {
     /// The thinnest side of a product these loops take over from BLAS.
     static let maxThinSide = 8
@@ -131,7 +133,9 @@ enum Products {
     ) -> Void
 
     /// `C ← α·op(A)·op(B) + β·C` for row-major matrices (CBLAS conventions): through the thin
-    /// loops when ``handles(m:n:k:)``, else through BLAS, one single-threaded call per block of C
+    /// loops when ``handles(m:n:k:)``, else through the packed kernel (``CPUKernels/packedGemm``,
+    /// one call split across the threads) when there is one and C has at least ``minPackedSide``
+    /// rows and columns, else through BLAS, one single-threaded call per block of C
     /// (``ComputeThreads/inBlocks(transA:transB:m:n:k:a:lda:b:ldb:c:ldc:_:)``), on operands
     /// without op(A)'s zero columns or rows when it has enough of them (``ZeroSkipping``).
     @inline(__always)
