@@ -282,11 +282,24 @@ AVX512 void ad_gemm_f32_avx512(int transA, int transB, long m, long n, long k, f
         .row_tiles = (m + MR - 1) / MR};
     job.packed_b = scratch(1, (size_t)job.panels * k * NR);
     parts = parts < 1 ? 1 : parts > 64 ? 64 : parts;
-    // Rows when there are enough tiles of them to balance (B is packed once either way); else
-    // panels of columns, each part then packing all of op(A) for itself.
-    job.by_rows = job.row_tiles >= 4 * parts || job.row_tiles >= job.panels;
-    long pieces = job.by_rows ? job.row_tiles : job.panels;
-    job.parts = parts < pieces ? parts : pieces;
+    // Split the rows of C (in whole tiles) or its panels of columns, whichever gives the largest
+    // part less work: rows × columns of C, a part that splits the columns also packing all of
+    // op(A) for itself (counted as 16 columns more). B is packed once either way.
+    long row_parts = parts < job.row_tiles ? parts : job.row_tiles;
+    long column_parts = parts < job.panels ? parts : job.panels;
+    long most_rows = 0, most_columns = 0;
+    for (long part = 0; part < row_parts; part++) {
+        long end = piece(part + 1, row_parts, job.row_tiles) * MR;
+        long rows = (end < m ? end : m) - piece(part, row_parts, job.row_tiles) * MR;
+        if (rows > most_rows) most_rows = rows;
+    }
+    for (long part = 0; part < column_parts; part++) {
+        long end = piece(part + 1, column_parts, job.panels) * NR;
+        long columns = (end < n ? end : n) - piece(part, column_parts, job.panels) * NR;
+        if (columns > most_columns) most_columns = columns;
+    }
+    job.by_rows = most_rows * n <= m * (most_columns + 16);
+    job.parts = job.by_rows ? row_parts : column_parts;
     ad_pool_run(job.parts < job.panels ? job.parts : job.panels, pack_b_part, &job);
     ad_pool_run(job.parts, multiply_part, &job);
 }
