@@ -12,14 +12,14 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Times the performance workloads and prints one JSON line per workload.",
         discussion: """
-            Workloads: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")) (default: all but memory, thin-products, conv, batchnorm and attention).
+            Workloads: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")) (default: all but memory, thin-products, conv, batchnorm, attention and gemm).
             MNIST workloads read the IDX files from --data, $MNIST_DIR or ../shared/data/mnist, and otherwise \
             use synthetic data of the same shape (the JSON line says which).
             """)
 
     @Argument(help: "Workloads to run (default: op-overhead moons spiral mnist-b128 mnist-seed004).")
     var workloads: [Workload] = Workload.allCases.filter {
-        ![.memory, .thinProducts, .conv, .batchNorm, .attention].contains($0)
+        ![.memory, .thinProducts, .conv, .batchNorm, .attention, .gemm].contains($0)
     }
 
     @Option(help: "Threads a large kernel is split across (default 2, as the peer measurements use).")

@@ -22,6 +22,8 @@ struct Report: Encodable {
     var convolutions: [ConvolutionTiming]?
     /// Fused and composed attention timings (the attention workload).
     var attention: [AttentionTiming]?
+    /// Per-shape OpenBLAS and packed-kernel speeds (the gemm workload).
+    var gemm: [GemmTiming]?
     /// How training steps ran: `captured` (replayed from a ``CapturedStep``) or `eager`.
     var mode = "eager"
     /// Steps replayed from the capture, and why steps stayed eager when they did.

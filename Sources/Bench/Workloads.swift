@@ -26,6 +26,9 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
     /// `torch_models.py gpt-words`: a character-level transformer on the system word list,
     /// 2000 steps; the metric is the held-out loss.
     case gptWords = "gpt-words"
+    /// The float products that go to the packed AVX-512 kernel, through it and through OpenBLAS
+    /// at one and two threads (GemmBench.swift).
+    case gemm
 
     func run(dataDirectory: String?, captured: Bool) throws -> Report {
         var report = try measure(dataDirectory: dataDirectory, captured: captured)
@@ -65,6 +68,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
             return attention()
         case .gptWords:
             return try gptWords(captured: captured)
+        case .gemm:
+            return try gemm()
         }
     }
 

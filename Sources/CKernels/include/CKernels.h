@@ -9,6 +9,7 @@
 
 #include "activations.h"
 #include "attention.h"
+#include "gemm.h"
 #include "isa.h"
 #include "normalize.h"
 

@@ -156,7 +156,9 @@ struct Patches {
 
 extension CPUKernels {
     /// `C ← op(A)·op(B) + β·C` on the calling thread: the thin loops when a side is small, else
-    /// OpenBLAS (single-threaded, as ``ComputeThreads`` configures it).
+    /// the packed AVX-512 kernel in one part when there is one and C is wide enough
+    /// (``Products/minPackedSide``), else OpenBLAS (single-threaded, as ``ComputeThreads``
+    /// configures it).
     @inline(__always)
     func localGemm(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<S>, lda: Int, b: UnsafePointer<S>,
@@ -164,6 +166,8 @@ extension CPUKernels {
     ) {
         if Swift.min(m, n, k) <= Products.maxThinSide {
             thinGemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, 1, a, lda, b, ldb, beta, nil, c, ldc)
+        } else if let packed = packedGemm, Swift.min(m, n) >= Products.minPackedSide {
+            packed(transA ? 1 : 0, transB ? 1 : 0, m, n, k, 1, a, lda, b, ldb, beta, c, ldc, 1)
         } else {
             blasGemm(
                 CblasRowMajor, ComputeThreads.transpose(transA), ComputeThreads.transpose(transB), blasint(m),

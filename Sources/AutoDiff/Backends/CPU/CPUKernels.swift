@@ -14,6 +14,9 @@ struct CPUKernels<S: TensorScalar>: @unchecked Sendable {
     // The C and BLAS functions of this element type.
     let thinGemm: Products.ThinKernel<S>
     let blasGemm: Products.BLASKernel<S>
+    /// The library's own packed AVX-512 product (`ad_gemm_f32_avx512`) where this CPU runs it and
+    /// the type has one (Float); nil sends dense products to ``blasGemm``.
+    let packedGemm: Products.PackedKernel<S>?
     let zeroSkipping: ZeroSkipping.Kernels<S>
     let bernoulliLanes: CPULoops.BernoulliKernel<S>
     let maskedScaleLoop: (UnsafeMutablePointer<S>, UnsafePointer<S>, UnsafePointer<UInt8>, Int, S) -> Void
@@ -45,6 +48,7 @@ struct CPUKernels<S: TensorScalar>: @unchecked Sendable {
 extension CPUKernels<Float> {
     static let float = CPUKernels(
         thinGemm: ad_thin_gemm_f32, blasGemm: cblas_sgemm,
+        packedGemm: ad_cpu_isa() >= AD_ISA_AVX512 ? ad_gemm_f32_avx512 : nil,
         zeroSkipping: ZeroSkipping.Kernels(
             scan: { ad_nonzero_columns_f32($0, $1, $2, $3, $4.assumingMemoryBound(to: UInt32.self), $5) },
             gather: ad_gather_runs_f32),
@@ -59,7 +63,7 @@ extension CPUKernels<Float> {
 
 extension CPUKernels<Double> {
     static let double = CPUKernels(
-        thinGemm: ad_thin_gemm_f64, blasGemm: cblas_dgemm,
+        thinGemm: ad_thin_gemm_f64, blasGemm: cblas_dgemm, packedGemm: nil,
         zeroSkipping: ZeroSkipping.Kernels(
             scan: { ad_nonzero_columns_f64($0, $1, $2, $3, $4.assumingMemoryBound(to: UInt64.self), $5) },
             gather: ad_gather_runs_f64),

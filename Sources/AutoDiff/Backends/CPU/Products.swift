@@ -10,9 +10,11 @@ import COpenBLAS
 // loads. On AVX-512 machines the float loops, sixteen wide, also beat OpenBLAS's Haswell kernels
 // on products whose B fits in L1 (``Products/maxSixteenWideB``), and take those too.
 
-/// Matrix products on the CPU: thin ones through ``CKernels``' thin-product loops, the rest
-/// through OpenBLAS in blocks of C split across ``ComputeThreads``, without op(A)'s zero columns
-/// when it has enough of them (``ZeroSkipping``).
+/// Matrix products on the CPU: thin ones through ``CKernels``' thin-product loops, Float ones
+/// with at least ``minPackedSide`` rows and columns of C through the packed AVX-512 kernel on CPUs
+/// that have it (`ad_gemm_f32_avx512`), the rest through OpenBLAS in blocks of C split across
+/// ``ComputeThreads``; the last two without op(A)'s zero columns when it has enough of them
+/// (``ZeroSkipping``).
 enum Products {
     /// The thinnest side of a product these loops take over from BLAS.
     static let maxThinSide = 8
@@ -34,6 +36,17 @@ enum Products {
     /// `bench thin-products`), so also faster than BLAS on two threads when ``run(_:transA:transB:m:n:k:alpha:a:lda:b:ldb:beta:bias:c:ldc:)``
     /// splits them the same way. Must match TILED_B_LIMIT in Sources/CKernels/kernels.c.
     static let maxSixteenWideB = 16384
+
+    /// The fewest rows and columns of C for which the packed AVX-512 kernel (`ad_gemm_f32_avx512`)
+    /// takes a product from OpenBLAS. It packs all of op(B) (a cost of k·n against m·n·k
+    /// multiply-adds) and each part packs op(A) (m·k against m·n·k), in tiles of 14 × 32: with few
+    /// rows or columns of C the packing and the tiles' unused lanes cost more than the wider
+    /// vectors save. One thread, GFLOP/s packed against OpenBLAS's Haswell kernels (a C harness
+    /// over both, 2026-11-26, a loaded machine): [24,300]·[300,1000] 61–73 against 39–58,
+    /// [16,300]·[300,1000] 25–68 against 30–75, [8,4096]·[4096,4096] 15 against 40;
+    /// [1000,1000]·[1000,32] 77 against 48, [1000,1000]·[1000,24] 52–67 against 48–53,
+    /// [1000,2000]·[2000,12] 32 against 51; from 40 rows and columns up about 2× (`bench gemm`).
+    static let minPackedSide = 24
 
     /// ``handles(m:n:k:)`` for element type `S`: on AVX-512 machines the float loops also take
     /// every product with rows of C wider than ``maxThinSide`` and op(B) up to ``maxSixteenWideB``.
@@ -104,6 +117,14 @@ enum Products {
         }
     }
 
+    /// CKernels' packed AVX-512 product (`ad_gemm_f32_avx512`): transA, transB, m, n, k, α, A, lda,
+    /// B, ldb, β, C, ldc, parts (how many ``ComputeThreads`` to split C across; the result does not
+    /// depend on it).
+    typealias PackedKernel<S> = (
+        Int32, Int32, Int, Int, Int, S, UnsafePointer<S>, Int, UnsafePointer<S>, Int, S, UnsafeMutablePointer<S>, Int,
+        Int
+    ) -> Void
+
     /// OpenBLAS's `cblas_?gemm` for one element type: order, transA, transB, m, n, k, α, A, lda,
     /// B, ldb, β, C, ldc.
     typealias BLASKernel<S> = (
@@ -112,7 +133,9 @@ enum Products {
     ) -> Void
 
     /// `C ← α·op(A)·op(B) + β·C` for row-major matrices (CBLAS conventions): through the thin
-    /// loops when ``handles(m:n:k:)``, else through BLAS, one single-threaded call per block of C
+    /// loops when ``handles(m:n:k:)``, else through the packed kernel (``CPUKernels/packedGemm``,
+    /// one call split across the threads) when there is one and C has at least ``minPackedSide``
+    /// rows and columns, else through BLAS, one single-threaded call per block of C
     /// (``ComputeThreads/inBlocks(transA:transB:m:n:k:a:lda:b:ldb:c:ldc:_:)``), on operands
     /// without op(A)'s zero columns or rows when it has enough of them (``ZeroSkipping``).
     @inline(__always)
@@ -131,6 +154,12 @@ enum Products {
             _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: S, _ a: UnsafePointer<S>, _ lda: Int,
             _ b: UnsafePointer<S>, _ ldb: Int, _ beta: S, _ c: UnsafeMutablePointer<S>, _ ldc: Int
         ) {
+            if let packed = kernels.packedGemm, min(m, n) >= minPackedSide {
+                // One call for all of C: op(B) is packed once and shared by the threads.
+                let parts = m * n * k >= ComputeThreads.parallelThreshold ? ComputeThreads.count : 1
+                packed(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, parts)
+                return
+            }
             ComputeThreads.inBlocks(
                 transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc
             ) { a, b, c, rows, columns in
