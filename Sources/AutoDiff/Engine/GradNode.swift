@@ -125,6 +125,9 @@ public final class GradNode<Scalar: TensorScalar>: NodeBase {
     var retainsGrad = false
     /// Gradient hooks in registration order (``Tensor/registerHook(_:)``), each with its id.
     var hooks: [(id: Int, hook: (Tensor<Scalar>) -> Tensor<Scalar>?)] = []
+    /// For a leaf with hooks, during a backward pass: the uses of it whose gradients have not
+    /// arrived yet (`Engine.run` finishes the leaf early when this reaches zero).
+    var usesPending = 0
 
     /// A leaf.
     init(leafShape shape: [Int]) {

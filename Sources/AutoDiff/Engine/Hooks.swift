@@ -2,6 +2,9 @@ import Synchronization
 
 /// Ids of gradient hooks, so a handle removes exactly the hook it registered.
 private let hookCounter = Atomic<Int>(0)
+/// Hooks registered on leaves and not removed: while there are none, a backward pass skips
+/// counting the uses of its leaves (`Engine.run`).
+let leafHookCount = Atomic<Int>(0)
 
 /// A registered gradient hook (``Tensor/registerHook(_:)``). ``remove()`` unregisters it; the
 /// hook stays registered when the handle is dropped, as in PyTorch.
@@ -25,6 +28,12 @@ extension Tensor {
     /// everything upstream then sees the replacement. Hooks run in registration order, each
     /// seeing the previous one's result (PyTorch's `Tensor.register_hook`).
     ///
+    /// On a leaf (a parameter), the hooks run and `.grad` is accumulated as soon as the leaf's
+    /// gradient is complete — once every op of the pass that uses it has sent its part — rather
+    /// than at the leaf's place at the end of the sweep, as PyTorch runs a leaf's
+    /// `AccumulateGrad` early: a hook can then start sending a layer's gradients while the
+    /// layers before it are still being differentiated (`DistributedDataParallel`).
+    ///
     /// The hook belongs to this value on the tape: copies of the tensor share it, and a later
     /// op's result does not. Under `createGraph: true` the gradient it receives is recorded, so
     /// a hook written with tensor ops is differentiated too.
@@ -41,7 +50,12 @@ extension Tensor {
         }
         let id = hookCounter.wrappingAdd(1, ordering: .relaxed).newValue
         node.hooks.append((id, hook))
-        return GradientHookHandle { [weak node] in node?.hooks.removeAll { $0.id == id } }
+        let onLeaf = node.isLeaf
+        if onLeaf { leafHookCount.add(1, ordering: .relaxed) }
+        return GradientHookHandle { [weak node] in
+            if onLeaf { leafHookCount.subtract(1, ordering: .relaxed) }
+            node?.hooks.removeAll { $0.id == id }
+        }
     }
 
     /// Keeps this intermediate result's gradient: each backward pass adds `∂loss/∂self` (after

@@ -1,0 +1,326 @@
+import AutoDiff
+import NN
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Data-parallel training of one model replicated on every rank (PyTorch's
+/// `DistributedDataParallel`): each rank differentiates the loss of its slice of the global
+/// batch, and the gradients are combined across ranks during `backward` so every rank's
+/// optimizer takes the same step.
+///
+/// - **At creation** rank 0's parameters and buffers (BatchNorm's running statistics) are
+///   broadcast to every rank, so all replicas start equal, and a gradient hook is registered on
+///   every parameter.
+/// - **Buckets**: the parameters, in reverse order (the order a backward pass completes their
+///   gradients), are grouped into buckets of at least ``bucketCapacityBytes`` (PyTorch's rule: a
+///   bucket closes when it reaches the capacity; the last one holds the rest). When the last
+///   gradient of a bucket arrives, the bucket's nonblocking all-reduce starts
+///   (`MPI_Iallreduce`) while the backward pass goes on to earlier layers; each later hook lets
+///   MPI progress the ones in flight (`MPI_Test`). Buckets start strictly in order, so every rank
+///   issues the same collectives in the same order.
+/// - **The average**: each rank contributes `w_r · g_r`, its mean gradient `g_r` times its
+///   ``gradientWeight`` `w_r` (its share `n_r / n` of the global batch, or `1/p` by default),
+///   and the all-reduce sums them: `g = Σ_r (n_r/n) · g_r`, the global batch's mean gradient
+///   even when the slices differ in size. A loss that is a mean over the batch (every loss of NN)
+///   is what this assumes.
+/// - **The end**: ``finishGradientSynchronization()`` (after `backward`, before the optimizer's
+///   step) starts any bucket not started yet, waits for all of them and writes the averaged
+///   gradients into the parameters' `.grad`.
+///
+/// ```swift
+/// let world = try Communicator.world()
+/// let model = Sequential<Float>(…)                 // the same architecture and seed on every rank
+/// let parallel = try DistributedDataParallel(model: model, communicator: world)
+/// for shard in sampler.epoch(shuffledBy: &shuffler) {
+///     let batch = train.rows(shard.indices)
+///     optimizer.zeroGrad()
+///     parallel.gradientWeight = shard.share
+///     try parallel.backward(softmaxCrossEntropy(logits: model(batch.features), labels: batch.labels))
+///     optimizer.step()
+/// }
+/// ```
+///
+/// Inside a ``CapturedStep`` the step stays eager, with an ``CapturedStep/eagerReason`` naming
+/// this type: a replay of the step's kernels would skip the hooks and so the exchange of
+/// gradients. BatchNorm normalizes each rank's slice by the slice's own statistics, as PyTorch's
+/// does without `SyncBatchNorm`; ``broadcastBuffers()`` makes the running statistics rank 0's.
+public final class DistributedDataParallel<Scalar: TensorScalar> {
+    /// The replicated model.
+    public let model: any Layer<Scalar>
+    /// The ranks that train it.
+    public let communicator: Communicator
+    /// The least bytes of gradients a bucket holds before it closes (the last bucket may hold
+    /// fewer).
+    public let bucketCapacityBytes: Int
+    /// This rank's weight in the sum of gradients: its share of the global batch
+    /// (``ShardedBatch/share``), `1 / size` by default (equal slices). Set it before each
+    /// backward pass when slices differ in size.
+    public var gradientWeight: Double
+    /// The parameters of each bucket, as indices into `model.parameters`, in the order the
+    /// buckets are reduced.
+    public let buckets: [[Int]]
+    /// What the gradient exchange has done so far.
+    public private(set) var statistics = Statistics()
+
+    /// Counts and times of the gradient exchange, summed over steps.
+    public struct Statistics: Sendable {
+        /// Calls of ``finishGradientSynchronization()``.
+        public var steps = 0
+        /// Bucket all-reduces started from a gradient hook, while backward was still running.
+        public var bucketsStartedDuringBackward = 0
+        /// Bucket all-reduces started by ``finishGradientSynchronization()`` (their gradients
+        /// were not all complete before it was called).
+        public var bucketsStartedAtFinish = 0
+        /// Seconds spent waiting in ``finishGradientSynchronization()`` for all-reduces to end:
+        /// the communication the backward pass did not hide.
+        public var waitSeconds = 0.0
+        /// Seconds spent in the hooks and in ``finishGradientSynchronization()`` altogether:
+        /// copies in and out of the buckets, starting and progressing all-reduces, waiting.
+        public var exchangeSeconds = 0.0
+    }
+
+    /// PyTorch starts with a 1 MB bucket and then uses 25 MB ones, sized for models of hundreds
+    /// of megabytes; the models here hold 0.2–2.2 MB of gradients, which a 25 MB bucket would
+    /// send in one piece after backward has ended. 256 KB closes a bucket at the layer where the
+    /// rest of backward is the most work (the MLP's first layer, the CNN's convolutions), and
+    /// moves in about 0.2 ms at 10 Gbit/s, well above a message's latency (5–50 µs).
+    public static var defaultBucketCapacityBytes: Int { 256 * 1024 }
+
+    private let parameters: [Parameter<Scalar>]
+    private var storage: [Bucket]
+    /// Per parameter: its bucket and its offset in the bucket.
+    private var placement: [(bucket: Int, offset: Int)]
+    private var ready: [Bool]
+    private var nextToStart = 0
+    private var hookHandles: [GradientHookHandle] = []
+    /// The first MPI error a hook met (hooks cannot throw); thrown by the next finish.
+    private var pendingError: MPIError?
+
+    /// The reason a ``CapturedStep`` that runs this exchange stays eager.
+    static var captureReason: String {
+        "DistributedDataParallel exchanges gradients over MPI in hooks during backward, which a replay of the step's kernels would not run"
+    }
+
+    /// Replicates `model` over `communicator`'s ranks: broadcasts rank 0's parameters and
+    /// buffers, groups the parameters into buckets of `bucketCapacityBytes` and registers the
+    /// gradient hooks. Every rank must create it with the same architecture, after loading any
+    /// weights (a parameter replaced later loses its hook, and its gradient is then reduced
+    /// only when the step finishes).
+    public init(
+        model: any Layer<Scalar>, communicator: Communicator,
+        bucketCapacityBytes: Int = DistributedDataParallel.defaultBucketCapacityBytes
+    ) throws {
+        guard bucketCapacityBytes > 0 else {
+            tensorFailure("DistributedDataParallel: bucketCapacityBytes \(bucketCapacityBytes) must be > 0")
+        }
+        self.model = model
+        self.communicator = communicator
+        self.bucketCapacityBytes = bucketCapacityBytes
+        gradientWeight = 1 / Double(communicator.size)
+        parameters = model.parameters
+        buckets = Self.assignBuckets(
+            counts: parameters.map(\.value.count), bytesPerElement: MemoryLayout<Scalar>.stride,
+            capacityBytes: bucketCapacityBytes)
+        placement = Array(repeating: (0, 0), count: parameters.count)
+        storage = []
+        for (index, members) in buckets.enumerated() {
+            var offset = 0
+            for parameter in members {
+                placement[parameter] = (index, offset)
+                offset += parameters[parameter].value.count
+            }
+            storage.append(Bucket(members: members, count: offset))
+        }
+        ready = Array(repeating: false, count: parameters.count)
+        try broadcastParameters()
+        try broadcastBuffers()
+        for index in parameters.indices {
+            hookHandles.append(
+                parameters[index].value.registerHook { [unowned self] gradient in
+                    gradientArrived(parameter: index, gradient)
+                    return nil
+                })
+        }
+    }
+
+    deinit {
+        for handle in hookHandles { handle.remove() }
+        for bucket in storage { try? bucket.request?.wait() }
+    }
+
+    /// Groups parameters into buckets in reverse order: a bucket takes parameters until it holds
+    /// at least `capacityBytes`, then closes; the last bucket holds what is left. Returns the
+    /// parameter indices of each bucket (`counts` are the parameters' element counts).
+    public static func assignBuckets(counts: [Int], bytesPerElement: Int, capacityBytes: Int) -> [[Int]] {
+        var result: [[Int]] = []
+        var current: [Int] = []
+        var bytes = 0
+        for index in counts.indices.reversed() {
+            current.append(index)
+            bytes += counts[index] * bytesPerElement
+            if bytes >= capacityBytes {
+                result.append(current)
+                current = []
+                bytes = 0
+            }
+        }
+        if !current.isEmpty { result.append(current) }
+        return result
+    }
+
+    /// Copies rank 0's parameter values to every rank.
+    public func broadcastParameters() throws {
+        for parameter in parameters { try communicator.broadcast(&parameter.value, from: 0) }
+    }
+
+    /// Copies rank 0's buffers (BatchNorm's running statistics) to every rank; a model without
+    /// buffers makes no call.
+    public func broadcastBuffers() throws {
+        for named in model.namedBuffers { try communicator.broadcast(&named.buffer.value, from: 0) }
+    }
+
+    /// `loss.backward()`, then ``finishGradientSynchronization()``: every parameter's `.grad`
+    /// is then the global batch's gradient.
+    public func backward(_ loss: Tensor<Scalar>) throws {
+        loss.backward()
+        try finishGradientSynchronization()
+    }
+
+    /// Starts the buckets not started yet (their missing gradients taken from `.grad`, or zeros:
+    /// a parameter this rank's pass did not reach), waits for every bucket's all-reduce, and
+    /// writes the summed, weighted gradients into every parameter's `.grad`. Call it once after
+    /// each backward pass and before the optimizer's step, on every rank — also on a rank whose
+    /// slice of the batch was empty (with ``gradientWeight`` 0 and no backward pass).
+    public func finishGradientSynchronization() throws {
+        Capture.refuse(Self.captureReason)
+        let start = monotonicSeconds()
+        defer {
+            for index in ready.indices { ready[index] = false }
+            for bucket in storage {
+                bucket.arrived = 0
+                bucket.request = nil
+            }
+            nextToStart = 0
+            statistics.steps += 1
+            statistics.exchangeSeconds += monotonicSeconds() - start
+        }
+        if let error = pendingError.take() { throw error }
+        for index in parameters.indices where !ready[index] {
+            let gradient = parameters[index].grad
+            copyIn(parameter: index) { destination, weight in
+                guard let gradient else { return destination.update(repeating: 0) }
+                gradient.withUnsafeBufferPointer { source in
+                    for i in source.indices { destination[i] = Scalar(weight) * source[i] }
+                }
+            }
+            ready[index] = true
+        }
+        let startedEarly = nextToStart
+        try startReadyBuckets()
+        statistics.bucketsStartedDuringBackward += startedEarly
+        statistics.bucketsStartedAtFinish += storage.count - startedEarly
+        let waitStart = monotonicSeconds()
+        for bucket in storage { try bucket.request?.wait() }
+        statistics.waitSeconds += monotonicSeconds() - waitStart
+        for (index, parameter) in parameters.enumerated() {
+            let (bucketIndex, offset) = placement[index]
+            let bucket = storage[bucketIndex]
+            var gradient = parameter.grad ?? Tensor.zeros(parameter.shape, on: parameter.value.device)
+            parameter.value.grad = nil
+            gradient.withUnsafeMutableBufferPointer { destination in
+                _ = destination.update(fromContentsOf: bucket.elements[offset..<(offset + destination.count)])
+            }
+            parameter.value.grad = gradient
+        }
+    }
+
+    /// Sums `values` over the ranks (loss sums, counts of correct predictions): every rank gets
+    /// the totals.
+    public func reduceMetrics(_ values: [Double]) throws -> [Double] {
+        var values = values
+        try communicator.allReduce(&values, .sum)
+        return values
+    }
+
+    // MARK: The hooks
+
+    /// A parameter's gradient of this backward pass is complete: copy `.grad + gradient`
+    /// (what `.grad` is about to become), weighted, into its bucket, start the buckets now
+    /// complete, and let MPI progress those in flight.
+    private func gradientArrived(parameter index: Int, _ gradient: Tensor<Scalar>) {
+        Capture.refuse(Self.captureReason)
+        let start = monotonicSeconds()
+        defer { statistics.exchangeSeconds += monotonicSeconds() - start }
+        guard !ready[index] else {
+            tensorFailure(
+                "DistributedDataParallel: parameter \(index) (shape \(parameters[index].shape)) received a second gradient before finishGradientSynchronization(): call it after every backward pass"
+            )
+        }
+        ready[index] = true
+        let accumulated = parameters[index].grad
+        copyIn(parameter: index) { destination, weight in
+            let w = Scalar(weight)
+            gradient.withUnsafeBufferPointer { source in
+                if let accumulated {
+                    accumulated.withUnsafeBufferPointer { old in
+                        for i in source.indices { destination[i] = w * (old[i] + source[i]) }
+                    }
+                } else {
+                    for i in source.indices { destination[i] = w * source[i] }
+                }
+            }
+        }
+        guard pendingError == nil else { return }
+        do {
+            try startReadyBuckets()
+            for bucket in storage[..<nextToStart] { try bucket.request?.test() }
+        } catch {
+            pendingError = error as? MPIError
+        }
+    }
+
+    /// Calls `fill` with the parameter's part of its bucket and this rank's weight, and counts
+    /// it as arrived.
+    private func copyIn(parameter index: Int, _ fill: (UnsafeMutableBufferPointer<Scalar>, Double) -> Void) {
+        let (bucketIndex, offset) = placement[index]
+        let bucket = storage[bucketIndex]
+        let count = parameters[index].value.count
+        fill(UnsafeMutableBufferPointer(rebasing: bucket.elements[offset..<(offset + count)]), gradientWeight)
+        bucket.arrived += 1
+    }
+
+    /// Starts, in bucket order, every bucket whose gradients have all arrived, stopping at the
+    /// first that is not complete.
+    private func startReadyBuckets() throws {
+        while nextToStart < storage.count, storage[nextToStart].arrived == storage[nextToStart].members.count {
+            let bucket = storage[nextToStart]
+            bucket.request = try communicator.startAllReduce(bucket.elements, .sum, keeping: bucket)
+            nextToStart += 1
+        }
+    }
+
+    /// One bucket: its parameters, their gradients side by side, its all-reduce in flight.
+    private final class Bucket {
+        let members: [Int]
+        let elements: UnsafeMutableBufferPointer<Scalar>
+        var arrived = 0
+        var request: AllReduceRequest?
+
+        init(members: [Int], count: Int) {
+            self.members = members
+            elements = .allocate(capacity: count)
+            elements.initialize(repeating: 0)
+        }
+
+        deinit { elements.deallocate() }
+    }
+}
+
+/// Seconds on the monotonic clock.
+func monotonicSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+}
