@@ -49,7 +49,7 @@ struct BenchCommand: ParsableCommand {
         // A distributed run stays in the rank's process: a child would be outside the MPI job.
         if distributed {
             let world = try Communicator.world()
-            Workload.communicator = world
+            Workload.distributed.store(true, ordering: .releasing)
             for workload in workloads {
                 guard [.mnistB128, .mnistSeed004, .cnnMNIST].contains(workload) else {
                     throw ValidationError("--distributed: workload \(workload.rawValue) is not an MNIST workload")

@@ -2,6 +2,7 @@ import AutoDiff
 import Distributed
 import Foundation
 import NN
+import Synchronization
 
 /// What a distributed run adds to a workload's report: the ranks, the gradient exchange's cost
 /// per step and how much of it backward hid.
@@ -25,8 +26,13 @@ struct ExchangeTiming: Encodable {
 }
 
 extension Workload {
+    /// Whether `bench --distributed` joined an MPI job.
+    static let distributed = Atomic<Bool>(false)
+
     /// The job `bench --distributed` runs in, when it does.
-    nonisolated(unsafe) static var communicator: Communicator?
+    static var communicator: Communicator? {
+        distributed.load(ordering: .acquiring) ? try? Communicator.world() : nil
+    }
 
     /// An MNIST workload trained data-parallel: each rank takes its slice of every global batch
     /// of `batchSize` (``DistributedSampler``, shuffled with seed 1 as the single-process

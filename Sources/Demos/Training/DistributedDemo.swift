@@ -2,14 +2,21 @@ import AutoDiff
 import Distributed
 import Foundation
 import NN
+import Synchronization
 
 /// `--distributed`: the demos' side of data-parallel training over MPI. Every rank runs the same
 /// command (`mpirun -np 2 demos mnist --distributed`); rank 0 prints, plots and writes every
 /// file, the others train silently. Every rank reads `--load` and `--resume` files itself (on
 /// several machines the path must be on a shared file system, or copied to each).
 enum DistributedDemo {
-    /// The job's communicator once ``prepare(_:)`` has joined it.
-    nonisolated(unsafe) private(set) static var communicator: Communicator?
+    /// Whether ``prepare(_:)`` has joined the job.
+    private static let joined = Atomic<Bool>(false)
+
+    /// The job's communicator once ``prepare(_:)`` has joined it (``Communicator/world()``
+    /// keeps the one instance).
+    static var communicator: Communicator? {
+        joined.load(ordering: .acquiring) ? try? Communicator.world() : nil
+    }
 
     /// Joins the MPI job when `settings.distributed`, and returns the settings this rank runs
     /// with: rank 0's unchanged; another rank's without the files only rank 0 writes (plots,
@@ -22,7 +29,7 @@ enum DistributedDemo {
         } catch {
             throw DemoError.message("--distributed: \(error)")
         }
-        communicator = world
+        joined.store(true, ordering: .releasing)
         guard !world.isRoot else { return settings }
         var settings = settings
         settings.plotDirectory = nil
