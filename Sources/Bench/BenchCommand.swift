@@ -38,6 +38,12 @@ struct BenchCommand: ParsableCommand {
     )
     var distributed = false
 
+    @Flag(
+        help:
+            "With --distributed: all-reduce every bucket of gradients at the end of backward, blocking, instead of starting each during backward (to measure what the overlap gains)."
+    )
+    var blockingExchange = false
+
     @Flag(help: "Run in this process (used for the per-workload child processes).")
     var inProcess = false
 
@@ -50,6 +56,7 @@ struct BenchCommand: ParsableCommand {
         if distributed {
             let world = try Communicator.world()
             Workload.distributed.store(true, ordering: .releasing)
+            Workload.blockingExchange.store(blockingExchange, ordering: .relaxed)
             for workload in workloads {
                 guard [.mnistB128, .mnistSeed004, .cnnMNIST].contains(workload) else {
                     throw ValidationError("--distributed: workload \(workload.rawValue) is not an MNIST workload")

@@ -26,6 +26,10 @@ struct ExchangeTiming: Encodable {
 }
 
 extension Workload {
+    /// `bench --blocking-exchange`: all-reduce every bucket at the end of backward instead of
+    /// overlapping (``DistributedDataParallel/overlapsBackward``).
+    static let blockingExchange = Atomic<Bool>(false)
+
     /// Whether `bench --distributed` joined an MPI job.
     static let distributed = Atomic<Bool>(false)
 
@@ -43,6 +47,7 @@ extension Workload {
         captured: Bool
     ) throws -> Report {
         let parallel = try DistributedDataParallel(model: model, communicator: communicator)
+        parallel.overlapsBackward = !Workload.blockingExchange.load(ordering: .relaxed)
         let sampler = DistributedSampler(
             sampleCount: data.train.count, batchSize: batchSize, rank: communicator.rank,
             worldSize: communicator.size)

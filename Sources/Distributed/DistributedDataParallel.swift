@@ -61,6 +61,10 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
     /// The parameters of each bucket, as indices into `model.parameters`, in the order the
     /// buckets are reduced.
     public let buckets: [[Int]]
+    /// Whether buckets start their all-reduce from the hooks during backward (the default), or
+    /// all at the end, one blocking all-reduce each, in ``finishGradientSynchronization()``: for
+    /// measuring what the overlap gains.
+    public var overlapsBackward = true
     /// What the gradient exchange has done so far.
     public private(set) var statistics = Statistics()
 
@@ -208,29 +212,29 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
         }
         if let error = pendingError.take() { throw error }
         for index in parameters.indices where !ready[index] {
-            let gradient = parameters[index].grad
-            copyIn(parameter: index) { destination, weight in
-                guard let gradient else { return destination.update(repeating: 0) }
-                gradient.withUnsafeBufferPointer { source in
-                    for i in source.indices { destination[i] = Scalar(weight) * source[i] }
-                }
-            }
+            copyIn(parameter: index, parameters[index].grad)
             ready[index] = true
         }
         let startedEarly = nextToStart
-        try startReadyBuckets()
+        let waitStart = monotonicSeconds()
+        if overlapsBackward {
+            try startReadyBuckets()
+            for bucket in storage { try bucket.request?.wait() }
+        } else {
+            for bucket in storage { try communicator.allReduce(bucket.elements, .sum) }
+        }
+        statistics.waitSeconds += monotonicSeconds() - waitStart
         statistics.bucketsStartedDuringBackward += startedEarly
         statistics.bucketsStartedAtFinish += storage.count - startedEarly
-        let waitStart = monotonicSeconds()
-        for bucket in storage { try bucket.request?.wait() }
-        statistics.waitSeconds += monotonicSeconds() - waitStart
         for (index, parameter) in parameters.enumerated() {
             let (bucketIndex, offset) = placement[index]
             let bucket = storage[bucketIndex]
             var gradient = parameter.grad ?? Tensor.zeros(parameter.shape, on: parameter.value.device)
             parameter.value.grad = nil
             gradient.withUnsafeMutableBufferPointer { destination in
-                _ = destination.update(fromContentsOf: bucket.elements[offset..<(offset + destination.count)])
+                UnsafeMutableRawPointer(destination.baseAddress!).copyMemory(
+                    from: bucket.elements.baseAddress! + offset,
+                    byteCount: destination.count * MemoryLayout<Scalar>.stride)
             }
             parameter.value.grad = gradient
         }
@@ -259,20 +263,8 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
             )
         }
         ready[index] = true
-        let accumulated = parameters[index].grad
-        copyIn(parameter: index) { destination, weight in
-            let w = Scalar(weight)
-            gradient.withUnsafeBufferPointer { source in
-                if let accumulated {
-                    accumulated.withUnsafeBufferPointer { old in
-                        for i in source.indices { destination[i] = w * (old[i] + source[i]) }
-                    }
-                } else {
-                    for i in source.indices { destination[i] = w * source[i] }
-                }
-            }
-        }
-        guard pendingError == nil else { return }
+        copyIn(parameter: index, parameters[index].grad.map { $0 + gradient } ?? gradient)
+        guard overlapsBackward, pendingError == nil else { return }
         do {
             try startReadyBuckets()
             for bucket in storage[..<nextToStart] { try bucket.request?.test() }
@@ -281,13 +273,20 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
         }
     }
 
-    /// Calls `fill` with the parameter's part of its bucket and this rank's weight, and counts
-    /// it as arrived.
-    private func copyIn(parameter index: Int, _ fill: (UnsafeMutableBufferPointer<Scalar>, Double) -> Void) {
+    /// Writes `gradientWeight · gradient` (zeros for nil) into the parameter's part of its
+    /// bucket and counts it as arrived. The product is a tensor op (the backend's specialized
+    /// loop), the copy a `memcpy`: element loops in this generic type would run unspecialized.
+    private func copyIn(parameter index: Int, _ gradient: Tensor<Scalar>?) {
         let (bucketIndex, offset) = placement[index]
         let bucket = storage[bucketIndex]
-        let count = parameters[index].value.count
-        fill(UnsafeMutableBufferPointer(rebasing: bucket.elements[offset..<(offset + count)]), gradientWeight)
+        let byteCount = parameters[index].value.count * MemoryLayout<Scalar>.stride
+        let destination = UnsafeMutableRawPointer(bucket.elements.baseAddress! + offset)
+        if let gradient {
+            let weighted = withoutGrad { gradientWeight == 1 ? gradient : gradient * Scalar(gradientWeight) }
+            weighted.withUnsafeBufferPointer { destination.copyMemory(from: $0.baseAddress!, byteCount: byteCount) }
+        } else {
+            destination.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount)
+        }
         bucket.arrived += 1
     }
 
