@@ -200,10 +200,20 @@ struct ClassifierTraining {
             stepCounts.eager = trainingStep.eagerCalls + trainingStep.recordedCalls
             stepCounts.eagerReason = trainingStep.eagerReason
         }
-        // A distributed run's per-epoch figures have no predictions: evaluate the held-out split
-        // in full for the plots.
-        let finalHeldOut = distributed == nil ? lastHeldOut ?? evaluate(heldOut) : evaluate(heldOut)
-        return (evaluate(train), finalHeldOut, recorders.files)
+        // A distributed run's per-epoch figures have no predictions: rank 0 evaluates the
+        // held-out split in full for the plots; the training split's figures are shared out.
+        let finalHeldOut = distributed == nil ? lastHeldOut ?? evaluate(heldOut) : evaluateReported(heldOut)
+        return (try distributed.map { try evaluateShared(train, $0) } ?? evaluate(train), finalHeldOut, recorders.files)
+    }
+
+    /// ``evaluate(_:)`` where its result is reported: in full, except on a rank of a distributed
+    /// run other than 0, which reports nothing and returns an empty evaluation instead of
+    /// spending the cores the ranks share.
+    func evaluateReported(_ data: Dataset<Float>) -> Evaluation {
+        guard settings.distributed, let world = DistributedDemo.communicator, !world.isRoot else {
+            return evaluate(data)
+        }
+        return Evaluation(loss: 0, accuracy: 0, predictions: [])
     }
 
     /// One batch of an epoch as this process trains it: its samples (nil for a distributed
