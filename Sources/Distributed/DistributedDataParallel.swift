@@ -42,7 +42,7 @@ import NN
 /// }
 /// ```
 ///
-/// Inside a ``CapturedStep`` the step stays eager, with an ``CapturedStep/eagerReason`` naming
+/// Inside a `CapturedStep` the step stays eager, with an `eagerReason` naming
 /// this type: a replay of the step's kernels would skip the hooks and so the exchange of
 /// gradients. BatchNorm normalizes each rank's slice by the slice's own statistics, as PyTorch's
 /// does without `SyncBatchNorm`; ``broadcastBuffers()`` makes the running statistics rank 0's.
@@ -102,7 +102,7 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
     /// The first MPI error a hook met (hooks cannot throw); thrown by the next finish.
     private var pendingError: MPIError?
 
-    /// The reason a ``CapturedStep`` that runs this exchange stays eager.
+    /// The reason a `CapturedStep` that runs this exchange stays eager.
     static var captureReason: String {
         "DistributedDataParallel exchanges gradients over MPI in hooks during backward, which a replay of the step's kernels would not run"
     }
