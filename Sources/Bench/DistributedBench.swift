@@ -21,6 +21,10 @@ struct ExchangeTiming: Encodable {
     /// `1 − wait / allReduce` (at least 0): the share of the all-reduce time the backward pass
     /// hid.
     var hiddenShare: Double
+    /// The rest of backward after the first bucket started, per step: the time it can hide.
+    var overlapWindowMillisecondsPerStep: Double
+    /// Each bucket alone, blocking (median of 30), in milliseconds.
+    var bucketAllReduceMilliseconds: [Double]
     /// Buckets whose all-reduce started from a hook during backward, per step.
     var bucketsStartedDuringBackwardPerStep: Double
 }
@@ -90,6 +94,10 @@ extension Workload {
             waitMillisecondsPerStep: perStep(statistics.waitSeconds) * 1000,
             exchangeMillisecondsPerStep: perStep(statistics.exchangeSeconds) * 1000,
             hiddenShare: max(0, 1 - perStep(statistics.waitSeconds) / allReduce),
+            overlapWindowMillisecondsPerStep: perStep(statistics.overlapWindowSeconds) * 1000,
+            bucketAllReduceMilliseconds: try bucketCounts.map {
+                try blockingAllReduceSeconds(counts: [$0], communicator: communicator) * 1000
+            },
             bucketsStartedDuringBackwardPerStep: perStep(Double(statistics.bucketsStartedDuringBackward)))
         return report
     }

@@ -80,6 +80,10 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
         /// Seconds spent waiting in ``finishGradientSynchronization()`` for all-reduces to end:
         /// the communication the backward pass did not hide.
         public var waitSeconds = 0.0
+        /// Seconds from the start of each step's first bucket to the call of
+        /// ``finishGradientSynchronization()``: the rest of backward, the window in which the
+        /// buckets started from hooks can move while gradients are still being computed.
+        public var overlapWindowSeconds = 0.0
         /// Seconds spent in the hooks and in ``finishGradientSynchronization()`` altogether:
         /// copies in and out of the buckets, starting and progressing all-reduces, waiting.
         public var exchangeSeconds = 0.0
@@ -98,6 +102,8 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
     private var placement: [(bucket: Int, offset: Int)]
     private var ready: [Bool]
     private var nextToStart = 0
+    /// When this step's first bucket started from a hook.
+    private var firstBucketStart: Double?
     private var hookHandles: [GradientHookHandle] = []
     /// The first MPI error a hook met (hooks cannot throw); thrown by the next finish.
     private var pendingError: MPIError?
@@ -216,6 +222,7 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
             ready[index] = true
         }
         let startedEarly = nextToStart
+        if let firstStart = firstBucketStart.take() { statistics.overlapWindowSeconds += start - firstStart }
         let waitStart = monotonicSeconds()
         if overlapsBackward {
             try startReadyBuckets()
@@ -296,6 +303,7 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
         while nextToStart < storage.count, storage[nextToStart].arrived == storage[nextToStart].members.count {
             let bucket = storage[nextToStart]
             bucket.request = try communicator.startAllReduce(bucket.elements, .sum, keeping: bucket)
+            if nextToStart == 0 { firstBucketStart = monotonicSeconds() }
             nextToStart += 1
         }
     }
