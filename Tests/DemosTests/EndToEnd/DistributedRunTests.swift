@@ -64,6 +64,29 @@ struct DistributedRunTests {
         #expect((two["eagerReason"] as? String)?.contains("DistributedDataParallel") == true)
     }
 
+    @Test(
+        "2 ranks as two hosts over TCP (network namespaces joined by a veth pair) match one process",
+        .enabled(
+            if: TwoHosts.available,
+            "needs root and `ip netns` (network namespaces); skipped where they cannot be created"))
+    func twoHostsOverTCP() throws {
+        let folder = try TemporaryFolder.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let hosts = try TwoHosts(folder: folder)
+        defer { hosts.remove() }
+        let common = ["moons", "--epochs", "1", "--no-plot", "--json", "--threads", "1"]
+        let single = try DemosBinary.run(common + ["--save", "single.safetensors"], in: folder)
+        let ranks = try hosts.run(common + ["--distributed", "--save", "hosts.safetensors"], in: folder)
+        #expect(single.exitCode == 0, "stderr: \(single.standardError)")
+        #expect(ranks.exitCode == 0, "stderr: \(ranks.standardError)")
+        let (difference, _) = try Self.relativeDifference(
+            folder.appendingPathComponent("single.safetensors").path,
+            folder.appendingPathComponent("hosts.safetensors").path)
+        #expect(difference <= 1e-5, "largest relative difference \(difference)")
+        #expect(Self.summary(ranks)["ranks"] as? Int == 2)
+        #expect(Self.summary(ranks)["testAccuracy"] as? Double == Self.summary(single)["testAccuracy"] as? Double)
+    }
+
     @Test("a rank killed mid-run ends the job within seconds; the last checkpoint resumes")
     func killedRank() throws {
         let folder = try TemporaryFolder.make()
@@ -173,5 +196,104 @@ enum MPIRun {
             }
         }
         return found.sorted()
+    }
+}
+
+/// Two "hosts" on this machine: network namespaces joined by a veth pair (10.77.0.1 and
+/// 10.77.0.2), mpirun in the first, the second rank started in the second by an rsh agent that
+/// runs `ip netns exec`; the ranks talk over TCP only (`--mca btl tcp,self`).
+struct TwoHosts {
+    let names: (String, String)
+    let agent: URL
+
+    /// Whether network namespaces can be created here (root, `ip` installed, permitted).
+    static let available: Bool = {
+        guard getuid() == 0, MPIRun.executable != nil else { return false }
+        let probe = "ddpprobe\(getpid())"
+        guard (try? TwoHosts.ip(["netns", "add", probe])) == 0 else { return false }
+        _ = try? TwoHosts.ip(["netns", "del", probe])
+        return true
+    }()
+
+    @discardableResult
+    static func ip(_ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        if !FileManager.default.isExecutableFile(atPath: process.executableURL!.path) {
+            process.executableURL = URL(fileURLWithPath: "/sbin/ip")
+        }
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    init(folder: URL) throws {
+        let id = getpid() % 100_000
+        names = ("ddpa\(id)", "ddpb\(id)")
+        let (a, b) = names
+        agent = folder.appendingPathComponent("netns-agent.sh")
+        try """
+        #!/bin/sh
+        host=$1; shift
+        case "$host" in 10.77.0.1) ns=\(a) ;; 10.77.0.2) ns=\(b) ;; *) exit 1 ;; esac
+        exec ip netns exec "$ns" sh -c "$*"
+        """.write(to: agent, atomically: true, encoding: .utf8)
+        chmod(agent.path, 0o755)
+        let steps: [[String]] = [
+            ["netns", "add", a], ["netns", "add", b],
+            ["link", "add", "v\(a)", "type", "veth", "peer", "name", "v\(b)"],
+            ["link", "set", "v\(a)", "netns", a], ["link", "set", "v\(b)", "netns", b],
+            ["-n", a, "addr", "add", "10.77.0.1/24", "dev", "v\(a)"],
+            ["-n", b, "addr", "add", "10.77.0.2/24", "dev", "v\(b)"],
+            ["-n", a, "link", "set", "v\(a)", "up"], ["-n", b, "link", "set", "v\(b)", "up"],
+            ["-n", a, "link", "set", "lo", "up"], ["-n", b, "link", "set", "lo", "up"],
+        ]
+        for step in steps where try Self.ip(step) != 0 {
+            remove()
+            throw DemoError("ip \(step.joined(separator: " ")) failed")
+        }
+    }
+
+    /// Deletes both namespaces (and with them the veth pair).
+    func remove() {
+        _ = try? Self.ip(["netns", "del", names.0])
+        _ = try? Self.ip(["netns", "del", names.1])
+    }
+
+    /// `mpirun` in the first namespace, one rank per host, over TCP between 10.77.0.1 and 10.77.0.2.
+    func run(_ arguments: [String], in folder: URL) throws -> DemosBinary.Run {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        let output = folder.appendingPathComponent(".hosts-stdout")
+        let error = folder.appendingPathComponent(".hosts-stderr")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: error.path, contents: nil)
+        process.arguments =
+            [
+                "netns", "exec", names.0, MPIRun.executable!.path, "--allow-run-as-root", "-np", "2",
+                "--host", "10.77.0.1,10.77.0.2", "--mca", "plm_rsh_agent", agent.path, "--mca", "btl", "tcp,self",
+                "--mca", "btl_tcp_if_include", "10.77.0.0/24", "--mca", "oob_tcp_if_include", "10.77.0.0/24",
+                "-x", "OMPI_ALLOW_RUN_AS_ROOT=1", "-x", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+                DemosBinary.url?.path ?? "demos",
+            ] + arguments
+        process.currentDirectoryURL = folder
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = try FileHandle(forWritingTo: error)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return DemosBinary.Run(
+            exitCode: process.terminationStatus,
+            standardOutput: (try? String(contentsOf: output, encoding: .utf8)) ?? "",
+            standardError: (try? String(contentsOf: error, encoding: .utf8)) ?? "")
+    }
+
+    /// A failure to set the namespaces up.
+    struct DemoError: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
     }
 }
