@@ -151,9 +151,14 @@ enum MPIRun {
     }
 
     static func start(ranks: Int, _ arguments: [String], in folder: URL) throws -> Job {
+        try start(executable!, Self.arguments(ranks: ranks, arguments), in: folder)
+    }
+
+    /// Starts `executable` with `arguments` in `folder`, its output going to files there.
+    static func start(_ executable: URL, _ arguments: [String], in folder: URL) throws -> Job {
         let process = Process()
         process.executableURL = executable
-        process.arguments = Self.arguments(ranks: ranks, arguments)
+        process.arguments = arguments
         process.currentDirectoryURL = folder
         let output = folder.appendingPathComponent(".mpirun-stdout-\(UUID().uuidString)")
         let error = folder.appendingPathComponent(".mpirun-stderr-\(UUID().uuidString)")
@@ -169,7 +174,11 @@ enum MPIRun {
     /// Runs a job to its end and returns what it printed (mpirun's standard output carries rank
     /// 0's; the other ranks print nothing there).
     static func run(ranks: Int, _ arguments: [String], in folder: URL) throws -> DemosBinary.Run {
-        let job = try start(ranks: ranks, arguments, in: folder)
+        try finish(start(ranks: ranks, arguments, in: folder))
+    }
+
+    /// Waits for `job` and returns what it printed, removing its output files.
+    static func finish(_ job: Job) -> DemosBinary.Run {
         job.process.waitUntilExit()
         defer {
             try? FileManager.default.removeItem(at: job.outputURL)
@@ -215,13 +224,16 @@ struct TwoHosts {
         return true
     }()
 
+    /// The `ip` tool (iproute2).
+    static let ipTool =
+        ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"].map { URL(fileURLWithPath: $0) }
+        .first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? URL(fileURLWithPath: "/usr/sbin/ip")
+
+    /// Runs `ip arguments`, quietly; returns its exit status.
     @discardableResult
     static func ip(_ arguments: [String]) throws -> Int32 {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        if !FileManager.default.isExecutableFile(atPath: process.executableURL!.path) {
-            process.executableURL = URL(fileURLWithPath: "/sbin/ip")
-        }
+        process.executableURL = ipTool
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -265,30 +277,14 @@ struct TwoHosts {
 
     /// `mpirun` in the first namespace, one rank per host, over TCP between 10.77.0.1 and 10.77.0.2.
     func run(_ arguments: [String], in folder: URL) throws -> DemosBinary.Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        let output = folder.appendingPathComponent(".hosts-stdout")
-        let error = folder.appendingPathComponent(".hosts-stderr")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: error.path, contents: nil)
-        process.arguments =
-            [
-                "netns", "exec", names.0, MPIRun.executable!.path, "--allow-run-as-root", "-np", "2",
-                "--host", "10.77.0.1,10.77.0.2", "--mca", "plm_rsh_agent", agent.path, "--mca", "btl", "tcp,self",
-                "--mca", "btl_tcp_if_include", "10.77.0.0/24", "--mca", "oob_tcp_if_include", "10.77.0.0/24",
-                "-x", "OMPI_ALLOW_RUN_AS_ROOT=1", "-x", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
-                DemosBinary.url?.path ?? "demos",
-            ] + arguments
-        process.currentDirectoryURL = folder
-        process.standardOutput = try FileHandle(forWritingTo: output)
-        process.standardError = try FileHandle(forWritingTo: error)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return DemosBinary.Run(
-            exitCode: process.terminationStatus,
-            standardOutput: (try? String(contentsOf: output, encoding: .utf8)) ?? "",
-            standardError: (try? String(contentsOf: error, encoding: .utf8)) ?? "")
+        let mpirun = [
+            "netns", "exec", names.0, MPIRun.executable!.path, "--allow-run-as-root", "-np", "2",
+            "--host", "10.77.0.1,10.77.0.2", "--mca", "plm_rsh_agent", agent.path, "--mca", "btl", "tcp,self",
+            "--mca", "btl_tcp_if_include", "10.77.0.0/24", "--mca", "oob_tcp_if_include", "10.77.0.0/24",
+            "-x", "OMPI_ALLOW_RUN_AS_ROOT=1", "-x", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+            DemosBinary.url?.path ?? "demos",
+        ]
+        return MPIRun.finish(try MPIRun.start(Self.ipTool, mpirun + arguments, in: folder))
     }
 
     /// A failure to set the namespaces up.
