@@ -75,6 +75,7 @@ extension Workload {
                     parallel.gradientWeight = shard.share
                     _ = step(batch.features, batch.labels)
                     if let failure { throw failure }
+                    try parallel.throwIfFailed()
                     steps += 1
                 }
             }

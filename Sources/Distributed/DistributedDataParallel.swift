@@ -42,9 +42,11 @@ import NN
 /// }
 /// ```
 ///
-/// Inside a `CapturedStep` the step stays eager, with an `eagerReason` naming
-/// this type: a replay of the step's kernels would skip the hooks and so the exchange of
-/// gradients. BatchNorm normalizes each rank's slice by the slice's own statistics, as PyTorch's
+/// Inside a `CapturedStep` the step is captured and replayed like any other: the exchange is
+/// done by host steps (`CaptureHostStep`) that the hooks and the finish register where they run,
+/// so every replay repeats it at the same points between the kernels, reading and writing the
+/// gradients in the buffers the replayed kernels use; a replay gives bit for bit what the eager
+/// step gives. An MPI failure inside a replay is kept for ``throwIfFailed()``. BatchNorm normalizes each rank's slice by the slice's own statistics, as PyTorch's
 /// does without `SyncBatchNorm`; ``broadcastBuffers()`` makes the running statistics rank 0's.
 public final class DistributedDataParallel<Scalar: TensorScalar> {
     /// The replicated model.
@@ -105,13 +107,14 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
     /// When this step's first bucket started from a hook.
     private var firstBucketStart: Double?
     private var hookHandles: [GradientHookHandle] = []
-    /// The first MPI error a hook met (hooks cannot throw); thrown by the next finish.
+    /// The first MPI error a hook or host step met (they cannot throw); thrown by
+    /// ``throwIfFailed()``.
     private var pendingError: MPIError?
-
-    /// The reason a `CapturedStep` that runs this exchange stays eager.
-    static var captureReason: String {
-        "DistributedDataParallel exchanges gradients over MPI in hooks during backward, which a replay of the step's kernels would not run"
-    }
+    /// Parameters whose hook has run but whose gradient is not copied into its bucket yet.
+    private var arrived: [Int] = []
+    /// The host steps: one per parameter, run from its hook, and the end of the exchange.
+    private var arrivals: [Arrival<Scalar>] = []
+    private let finisher = Finisher<Scalar>()
 
     /// Replicates `model` over `communicator`'s ranks: broadcasts rank 0's parameters and
     /// buffers, groups the parameters into buckets of `bucketCapacityBytes` and registers the
@@ -146,10 +149,14 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
         ready = Array(repeating: false, count: parameters.count)
         try broadcastParameters()
         try broadcastBuffers()
+        arrivals = parameters.indices.map { Arrival<Scalar>(parameter: $0) }
+        finisher.owner = self
         for index in parameters.indices {
+            arrivals[index].owner = self
             hookHandles.append(
-                parameters[index].value.registerHook { [unowned self] gradient in
-                    gradientArrived(parameter: index, gradient)
+                parameters[index].value.registerHook { [unowned self] _ in
+                    Capture.recordHostStep(arrivals[index])
+                    arrive(parameter: index)
                     return nil
                 })
         }
@@ -202,49 +209,19 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
     /// a parameter this rank's pass did not reach), waits for every bucket's all-reduce, and
     /// writes the summed, weighted gradients into every parameter's `.grad`. Call it once after
     /// each backward pass and before the optimizer's step, on every rank — also on a rank whose
-    /// slice of the batch was empty (with ``gradientWeight`` 0 and no backward pass).
+    /// slice of the batch was empty (with ``gradientWeight`` 0 and no backward pass). Inside a
+    /// `CapturedStep` it is recorded as a host step, which every replay repeats.
     public func finishGradientSynchronization() throws {
-        Capture.refuse(Self.captureReason)
-        let start = monotonicSeconds()
-        defer {
-            for index in ready.indices { ready[index] = false }
-            for bucket in storage {
-                bucket.arrived = 0
-                bucket.request = nil
-            }
-            nextToStart = 0
-            statistics.steps += 1
-            statistics.exchangeSeconds += monotonicSeconds() - start
-        }
+        Capture.recordHostStep(finisher)
+        finish()
+        try throwIfFailed()
+    }
+
+    /// Throws the first MPI error the exchange met since the last call, if any: the hooks and a
+    /// replayed step's host steps cannot throw, so they keep it. ``finishGradientSynchronization()``
+    /// calls it; a loop whose step is replayed from a capture calls it after each step.
+    public func throwIfFailed() throws {
         if let error = pendingError.take() { throw error }
-        for index in parameters.indices where !ready[index] {
-            copyIn(parameter: index, parameters[index].grad)
-            ready[index] = true
-        }
-        let startedEarly = nextToStart
-        if let firstStart = firstBucketStart.take() { statistics.overlapWindowSeconds += start - firstStart }
-        let waitStart = monotonicSeconds()
-        if overlapsBackward {
-            try startReadyBuckets()
-            for bucket in storage { try bucket.request?.wait() }
-        } else {
-            for bucket in storage { try communicator.allReduce(bucket.elements, .sum) }
-        }
-        statistics.waitSeconds += monotonicSeconds() - waitStart
-        statistics.bucketsStartedDuringBackward += startedEarly
-        statistics.bucketsStartedAtFinish += storage.count - startedEarly
-        for (index, parameter) in parameters.enumerated() {
-            let (bucketIndex, offset) = placement[index]
-            let bucket = storage[bucketIndex]
-            var gradient = parameter.grad ?? Tensor.zeros(parameter.shape, on: parameter.value.device)
-            parameter.value.grad = nil
-            gradient.withUnsafeMutableBufferPointer { destination in
-                UnsafeMutableRawPointer(destination.baseAddress!).copyMemory(
-                    from: bucket.elements.baseAddress! + offset,
-                    byteCount: destination.count * MemoryLayout<Scalar>.stride)
-            }
-            parameter.value.grad = gradient
-        }
     }
 
     /// Sums `values` over the ranks (loss sums, counts of correct predictions): every rank gets
@@ -255,13 +232,17 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
         return values
     }
 
-    // MARK: The hooks
+    // MARK: The exchange, as host steps
 
-    /// A parameter's gradient of this backward pass is complete: copy `.grad + gradient`
-    /// (what `.grad` is about to become), weighted, into its bucket, start the buckets now
-    /// complete, and let MPI progress those in flight.
-    private func gradientArrived(parameter index: Int, _ gradient: Tensor<Scalar>) {
-        Capture.refuse(Self.captureReason)
+    // The work is done by host steps (CaptureHostStep) so that a captured step's replays repeat
+    // it where the eager step did it: a hook registers its parameter's step and runs it; the end
+    // of the step registers and runs the finisher. A step reads and writes `.grad` through its
+    // buffer's memory, which a replay's kernels use in place, and never runs a tensor op.
+
+    /// A parameter's gradient of this pass is complete and about to be added to `.grad`: the
+    /// parameters that arrived before it are in `.grad` by now, so their bucket copies are made
+    /// (and complete buckets started) here, and this one waits for the next step or the finish.
+    fileprivate func arrive(parameter index: Int) {
         let start = monotonicSeconds()
         defer { statistics.exchangeSeconds += monotonicSeconds() - start }
         guard !ready[index] else {
@@ -269,8 +250,9 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
                 "DistributedDataParallel: parameter \(index) (shape \(parameters[index].shape)) received a second gradient before finishGradientSynchronization(): call it after every backward pass"
             )
         }
+        copyInArrived()
         ready[index] = true
-        copyIn(parameter: index, parameters[index].grad.map { $0 + gradient } ?? gradient)
+        arrived.append(index)
         guard overlapsBackward, pendingError == nil else { return }
         do {
             try startReadyBuckets()
@@ -280,27 +262,108 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
         }
     }
 
-    /// Writes `gradientWeight · gradient` (zeros for nil) into the parameter's part of its
-    /// bucket and counts it as arrived. The product is a tensor op (the backend's specialized
-    /// loop), the copy a `memcpy`: element loops in this generic type would run unspecialized.
-    private func copyIn(parameter index: Int, _ gradient: Tensor<Scalar>?) {
+    /// The end of the exchange (``finishGradientSynchronization()``'s host step).
+    fileprivate func finish() {
+        let start = monotonicSeconds()
+        defer {
+            for index in ready.indices { ready[index] = false }
+            for bucket in storage {
+                bucket.filled = 0
+                bucket.request = nil
+            }
+            arrived.removeAll(keepingCapacity: true)
+            nextToStart = 0
+            statistics.steps += 1
+            statistics.exchangeSeconds += monotonicSeconds() - start
+        }
+        copyInArrived()
+        for index in parameters.indices where !ready[index] { copyIn(parameter: index) }
+        let startedEarly = nextToStart
+        if let firstStart = firstBucketStart.take() { statistics.overlapWindowSeconds += start - firstStart }
+        let waitStart = monotonicSeconds()
+        do {
+            if overlapsBackward {
+                try startReadyBuckets()
+                for bucket in storage { try bucket.request?.wait() }
+            } else {
+                for bucket in storage { try communicator.allReduce(bucket.elements, .sum) }
+            }
+        } catch {
+            pendingError = pendingError ?? error as? MPIError
+            for bucket in storage { try? bucket.request?.wait() }
+            return
+        }
+        statistics.waitSeconds += monotonicSeconds() - waitStart
+        statistics.bucketsStartedDuringBackward += startedEarly
+        statistics.bucketsStartedAtFinish += storage.count - startedEarly
+        copyOut()
+    }
+
+    /// Copies the parameters that have arrived (their gradients now in `.grad`) into their
+    /// buckets.
+    private func copyInArrived() {
+        for index in arrived { copyIn(parameter: index) }
+        arrived.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes `gradientWeight · .grad` (zeros without a gradient) into the parameter's part of
+    /// its bucket and counts it as filled.
+    private func copyIn(parameter index: Int) {
         let (bucketIndex, offset) = placement[index]
         let bucket = storage[bucketIndex]
-        let byteCount = parameters[index].value.count * MemoryLayout<Scalar>.stride
+        let count = parameters[index].value.count
         let destination = UnsafeMutableRawPointer(bucket.elements.baseAddress! + offset)
-        if let gradient {
-            let weighted = withoutGrad { gradientWeight == 1 ? gradient : gradient * Scalar(gradientWeight) }
-            weighted.withUnsafeBufferPointer { destination.copyMemory(from: $0.baseAddress!, byteCount: byteCount) }
+        if let gradient = parameters[index].grad, let source = Self.hostMemory(of: gradient, count: count) {
+            scaledCopy(from: source, to: destination, count: count, by: gradientWeight, dtype: Scalar.dtype)
+        } else if let gradient = parameters[index].grad {
+            // Not host memory of its own (another device): through a copy.
+            gradient.withUnsafeBufferPointer {
+                scaledCopy(
+                    from: UnsafeRawPointer($0.baseAddress!), to: destination, count: count, by: gradientWeight,
+                    dtype: Scalar.dtype)
+            }
         } else {
-            destination.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount)
+            destination.initializeMemory(as: UInt8.self, repeating: 0, count: count * MemoryLayout<Scalar>.stride)
         }
-        bucket.arrived += 1
+        bucket.filled += 1
+    }
+
+    /// Writes each parameter's part of the reduced buckets into its `.grad`: into the gradient's
+    /// own memory when it has its own (so a replayed step's optimizer reads it there), else into a
+    /// new tensor.
+    private func copyOut() {
+        var written = Set<ObjectIdentifier>()
+        for (index, parameter) in parameters.enumerated() {
+            let (bucketIndex, offset) = placement[index]
+            let source = UnsafeRawPointer(storage[bucketIndex].elements.baseAddress! + offset)
+            let count = parameter.value.count
+            let byteCount = count * MemoryLayout<Scalar>.stride
+            // Two parameters may share one gradient buffer after an eager pass (an op that hands
+            // the same gradient to both): each then gets a tensor of its own.
+            if let gradient = parameter.grad, let memory = Self.hostMemory(of: gradient, count: count),
+                written.insert(ObjectIdentifier(gradient.captureBuffer)).inserted
+            {
+                UnsafeMutableRawPointer(mutating: memory).copyMemory(from: source, byteCount: byteCount)
+            } else {
+                let values = Array(
+                    UnsafeBufferPointer(start: source.assumingMemoryBound(to: Scalar.self), count: count))
+                parameter.value.grad = Tensor(shape: parameter.shape, scalars: values, on: parameter.value.device)
+            }
+        }
+    }
+
+    /// The host memory of `tensor`'s elements, when its buffer is host memory holding exactly
+    /// `count` of them.
+    private static func hostMemory(of tensor: Tensor<Scalar>, count: Int) -> UnsafeRawPointer? {
+        let buffer = tensor.captureBuffer
+        guard buffer.isHostMemory, buffer.count == count, buffer.dtype == Scalar.dtype else { return nil }
+        return UnsafeRawPointer(buffer.hostAddress)
     }
 
     /// Starts, in bucket order, every bucket whose gradients have all arrived, stopping at the
     /// first that is not complete.
     private func startReadyBuckets() throws {
-        while nextToStart < storage.count, storage[nextToStart].arrived == storage[nextToStart].members.count {
+        while nextToStart < storage.count, storage[nextToStart].filled == storage[nextToStart].members.count {
             let bucket = storage[nextToStart]
             bucket.request = try communicator.startAllReduce(bucket.elements, .sum, keeping: bucket)
             if nextToStart == 0 { firstBucketStart = monotonicSeconds() }
@@ -312,7 +375,8 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
     private final class Bucket {
         let members: [Int]
         let elements: UnsafeMutableBufferPointer<Scalar>
-        var arrived = 0
+        /// Parameters whose gradients have been copied in this step.
+        var filled = 0
         var request: AllReduceRequest?
 
         init(members: [Int], count: Int) {
@@ -322,6 +386,39 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
         }
 
         deinit { elements.deallocate() }
+    }
+}
+
+/// A parameter's arrival, as a host step a captured step's replays repeat.
+private final class Arrival<Scalar: TensorScalar>: CaptureHostStep {
+    let parameter: Int
+    unowned(unsafe) var owner: DistributedDataParallel<Scalar>!
+    init(parameter: Int) { self.parameter = parameter }
+    func replayHostStep() { owner.arrive(parameter: parameter) }
+}
+
+/// The end of the exchange, as a host step.
+private final class Finisher<Scalar: TensorScalar>: CaptureHostStep {
+    unowned(unsafe) var owner: DistributedDataParallel<Scalar>!
+    func replayHostStep() { owner.finish() }
+}
+
+/// `destination[i] = weight · source[i]` for `count` elements of `dtype` (Float or Double), in
+/// loops compiled for each type.
+func scaledCopy(
+    from source: UnsafeRawPointer, to destination: UnsafeMutableRawPointer, count: Int, by weight: Double, dtype: DType
+) {
+    switch dtype {
+    case .float32:
+        let (x, y, w) = (
+            source.assumingMemoryBound(to: Float.self), destination.assumingMemoryBound(to: Float.self), Float(weight)
+        )
+        for i in 0..<count { y[i] = w * x[i] }
+    case .float64:
+        let (x, y) = (source.assumingMemoryBound(to: Double.self), destination.assumingMemoryBound(to: Double.self))
+        for i in 0..<count { y[i] = weight * x[i] }
+    default:
+        tensorFailure("DistributedDataParallel: gradients of type \(dtype) cannot be exchanged; use Float or Double")
     }
 }
 

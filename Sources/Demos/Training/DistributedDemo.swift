@@ -112,8 +112,14 @@ struct DistributedTraining {
         do { try body() } catch { failure.error = failure.error ?? error }
     }
 
-    /// Throws the error a step recorded, if any.
+    /// Throws the error a step recorded, or the exchange kept (a replayed step's host steps
+    /// cannot throw), if any.
     func rethrow() throws {
+        do {
+            try parallel.throwIfFailed()
+        } catch {
+            failure.error = failure.error ?? error
+        }
         if let error = failure.error.take() { throw DemoError.message("--distributed: \(error)") }
     }
 

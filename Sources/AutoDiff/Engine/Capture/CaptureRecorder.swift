@@ -257,13 +257,6 @@ public enum Capture {
         CaptureRecorder.current?.recordHostStep(step)
     }
 
-    /// Keeps the step being recorded on this thread (if any) eager, with `reason` as its
-    /// ``CapturedStep/eagerReason``: for work inside a step that a replay of its kernels would
-    /// not repeat, such as exchanging gradients with other processes.
-    public static func refuse(_ reason: String) {
-        CaptureRecorder.current?.refuse(reason)
-    }
-
     /// Makes the next random kernel `body` runs draw from `cell` when replayed.
     static func using<R>(_ cell: RandomGeneratorCell, _ body: () -> R) -> R {
         CaptureRecorder.current?.pendingGenerator = cell
