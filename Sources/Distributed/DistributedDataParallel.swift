@@ -11,7 +11,7 @@ import NN
 /// optimizer takes the same step.
 ///
 /// - **At creation** rank 0's parameters and buffers (BatchNorm's running statistics) are
-///   broadcast to every rank, so all replicas start equal, and a gradient hook is registered on
+///   broadcast to every rank, so all replicas start equal, and a post-accumulate gradient hook is registered on
 ///   every parameter.
 /// - **Buckets**: the parameters, in reverse order (the order a backward pass completes their
 ///   gradients), are grouped into buckets of at least ``bucketCapacityBytes`` (PyTorch's rule: a
@@ -110,8 +110,6 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
     /// The first MPI error a hook or host step met (they cannot throw); thrown by
     /// ``throwIfFailed()``.
     private var pendingError: MPIError?
-    /// Parameters whose hook has run but whose gradient is not copied into its bucket yet.
-    private var arrived: [Int] = []
     /// The host steps: one per parameter, run from its hook, and the end of the exchange.
     private var arrivals: [Arrival<Scalar>] = []
     private let finisher = Finisher<Scalar>()
@@ -154,10 +152,9 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
         for index in parameters.indices {
             arrivals[index].owner = self
             hookHandles.append(
-                parameters[index].value.registerHook { [unowned self] _ in
+                parameters[index].value.registerPostAccumulateGradHook { [unowned self] _ in
                     Capture.recordHostStep(arrivals[index])
                     arrive(parameter: index)
-                    return nil
                 })
         }
     }
@@ -235,13 +232,13 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
     // MARK: The exchange, as host steps
 
     // The work is done by host steps (CaptureHostStep) so that a captured step's replays repeat
-    // it where the eager step did it: a hook registers its parameter's step and runs it; the end
-    // of the step registers and runs the finisher. A step reads and writes `.grad` through its
-    // buffer's memory, which a replay's kernels use in place, and never runs a tensor op.
+    // it where the eager step did it: a parameter's post-accumulate hook registers its step and
+    // runs it; the end of the step registers and runs the finisher. A step reads and writes
+    // `.grad` through its buffer's memory, which a replay's kernels use in place, and never runs
+    // a tensor op.
 
-    /// A parameter's gradient of this pass is complete and about to be added to `.grad`: the
-    /// parameters that arrived before it are in `.grad` by now, so their bucket copies are made
-    /// (and complete buckets started) here, and this one waits for the next step or the finish.
+    /// A parameter's `.grad` of this pass is complete: copy it into its bucket, start the
+    /// buckets now complete and let MPI progress those in flight.
     fileprivate func arrive(parameter index: Int) {
         let start = monotonicSeconds()
         defer { statistics.exchangeSeconds += monotonicSeconds() - start }
@@ -250,9 +247,8 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
                 "DistributedDataParallel: parameter \(index) (shape \(parameters[index].shape)) received a second gradient before finishGradientSynchronization(): call it after every backward pass"
             )
         }
-        copyInArrived()
+        copyIn(parameter: index)
         ready[index] = true
-        arrived.append(index)
         guard overlapsBackward, pendingError == nil else { return }
         do {
             try startReadyBuckets()
@@ -271,12 +267,10 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
                 bucket.filled = 0
                 bucket.request = nil
             }
-            arrived.removeAll(keepingCapacity: true)
             nextToStart = 0
             statistics.steps += 1
             statistics.exchangeSeconds += monotonicSeconds() - start
         }
-        copyInArrived()
         for index in parameters.indices where !ready[index] { copyIn(parameter: index) }
         let startedEarly = nextToStart
         if let firstStart = firstBucketStart.take() { statistics.overlapWindowSeconds += start - firstStart }
@@ -297,13 +291,6 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
         statistics.bucketsStartedDuringBackward += startedEarly
         statistics.bucketsStartedAtFinish += storage.count - startedEarly
         copyOut()
-    }
-
-    /// Copies the parameters that have arrived (their gradients now in `.grad`) into their
-    /// buckets.
-    private func copyInArrived() {
-        for index in arrived { copyIn(parameter: index) }
-        arrived.removeAll(keepingCapacity: true)
     }
 
     /// Writes `gradientWeight · .grad` (zeros without a gradient) into the parameter's part of

@@ -50,6 +50,37 @@ struct HookTests {
         #expect(net.w2.grad?.scalars == expected[1].scalars)
     }
 
+    @Test("post-accumulate hooks see the new .grad at once, accumulated, before earlier layers are differentiated")
+    func postAccumulateHooks() {
+        let net = Network()
+        let expected = gradients(of: net.forward(), wrt: [net.w1, net.w2])
+        var events: [String] = []
+        var seen: [[Double]] = []
+        let handles = [
+            net.w2.registerPostAccumulateGradHook { grad in
+                events.append("w2 .grad")
+                seen.append(grad.scalars)
+            },
+            net.w2.registerHook { g in
+                events.append("w2 hook")
+                return g * 3
+            },
+        ]
+        defer { for handle in handles { handle.remove() } }
+        for pass in 1...2 {
+            let loss = net.forward { z, _ in
+                z.registerHook { _ in
+                    events.append("z")
+                    return nil
+                }
+            }
+            loss.backward()
+            // .grad accumulates across passes: the hook sees 3g, then 6g.
+            #expect(seen.last == expected[1].scalars.map { Double(3 * pass) * $0 })
+        }
+        #expect(events == ["w2 hook", "w2 .grad", "z", "w2 hook", "w2 .grad", "z"])
+    }
+
     @Test("a leaf used several times is finished once, with the sum of every use's gradient")
     func leafUsedTwiceFinishesOnce() {
         let w = Tensor<Double>(shape: [3], scalars: [0.5, -1, 2]).requiringGrad()

@@ -114,7 +114,7 @@ enum Engine {
                 node.forEachInput { input in
                     guard input.isLeaf else { return }
                     let leaf = unsafeDowncast(input, to: GradNode<Scalar>.self)
-                    if !leaf.hooks.isEmpty { leaf.usesPending += 1 }
+                    if leaf.hasLeafHooks { leaf.usesPending += 1 }
                 }
             }
         }
@@ -137,9 +137,7 @@ enum Engine {
             }
             if _slowPath(earlyLeaves) && input.usesPending > 0 {
                 input.usesPending -= 1
-                if input.usesPending == 0, let complete = input.pending.take() {
-                    input.accumulateGrad(input.runHooks(complete))
-                }
+                if input.usesPending == 0, let complete = input.pending.take() { input.finishGradient(complete) }
             }
         }
 
@@ -147,6 +145,10 @@ enum Engine {
         // because all its consumers were created after it.
         for node in order {
             guard var upstream = node.pending.take() else { continue }
+            if !functional && node.isLeaf && _slowPath(!node.postAccumulateHooks.isEmpty) {
+                node.finishGradient(upstream)
+                continue
+            }
             if _slowPath(!node.hooks.isEmpty) { upstream = node.runHooks(upstream) }
             if functional && node.visitStamp == targetStamp { kept![ObjectIdentifier(node)] = upstream }
             if !functional && (node.isLeaf || node.retainsGrad) { node.accumulateGrad(upstream) }

@@ -58,6 +58,32 @@ extension Tensor {
         }
     }
 
+    /// Calls `hook` with this leaf's ``grad`` each time a backward pass
+    /// (``backward(seed:retainGraph:createGraph:)``) has added its gradient to it — as soon as
+    /// every op of the pass that uses the leaf has sent its part, after the leaf's
+    /// ``registerHook(_:)`` hooks (PyTorch's `register_post_accumulate_grad_hook`). For work on
+    /// the finished `.grad` while the rest of backward runs: `DistributedDataParallel` copies it
+    /// into a bucket and starts the bucket's all-reduce. ``gradients(of:wrt:seed:retainGraph:createGraph:)``,
+    /// which does not touch `.grad`, does not call it.
+    ///
+    /// Only leaves (parameters) have a `.grad` to finish; an intermediate stops with a one-line
+    /// error.
+    @discardableResult
+    public func registerPostAccumulateGradHook(_ hook: @escaping (Tensor) -> Void) -> GradientHookHandle {
+        guard let node, node.isLeaf else {
+            tensorFailure(
+                "registerPostAccumulateGradHook: the tensor is not a leaf that requires gradients (shape \(shape)); register it on a parameter"
+            )
+        }
+        let id = hookCounter.wrappingAdd(1, ordering: .relaxed).newValue
+        node.postAccumulateHooks.append((id, hook))
+        leafHookCount.add(1, ordering: .relaxed)
+        return GradientHookHandle { [weak node] in
+            leafHookCount.subtract(1, ordering: .relaxed)
+            node?.postAccumulateHooks.removeAll { $0.id == id }
+        }
+    }
+
     /// Keeps this intermediate result's gradient: each backward pass adds `∂loss/∂self` (after
     /// this tensor's hooks) into ``grad``, as it does for leaves (PyTorch's `retain_grad`). For
     /// inspecting a network's pre-activations and activations; a leaf keeps its gradient anyway.
