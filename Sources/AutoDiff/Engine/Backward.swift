@@ -145,7 +145,8 @@ enum Engine {
         // because all its consumers were created after it.
         for node in order {
             guard var upstream = node.pending.take() else { continue }
-            if !functional && node.isLeaf && _slowPath(!node.postAccumulateHooks.isEmpty) {
+            // (Post-accumulate hooks count as leaf hooks, so earlyLeaves is set when any exist.)
+            if _slowPath(earlyLeaves) && node.isLeaf && !node.postAccumulateHooks.isEmpty {
                 node.finishGradient(upstream)
                 continue
             }
