@@ -10,8 +10,9 @@ struct ExchangeTiming: Encodable {
     var ranks: Int
     /// Bytes of gradients in each bucket, in the order they are reduced.
     var bucketBytes: [Int]
-    /// A blocking all-reduce of every bucket, one after another, timed on its own after
-    /// training (the median of 30): what the exchange costs when nothing overlaps it.
+    /// An all-reduce of every bucket, one after another, each waited for (yielding, as the
+    /// training's wait does), timed on its own after training (the median of 30): what the
+    /// exchange costs when nothing overlaps it.
     var allReduceMillisecondsPerStep: Double
     /// Time a step waited at its end for all-reduces still in flight: the part not hidden.
     var waitMillisecondsPerStep: Double
@@ -23,7 +24,7 @@ struct ExchangeTiming: Encodable {
     var hiddenShare: Double
     /// The rest of backward after the first bucket started, per step: the time it can hide.
     var overlapWindowMillisecondsPerStep: Double
-    /// Each bucket alone, blocking (median of 30), in milliseconds.
+    /// Each bucket alone, waited for (median of 30), in milliseconds.
     var bucketAllReduceMilliseconds: [Double]
     /// Buckets whose all-reduce started from a hook during backward, per step.
     var bucketsStartedDuringBackwardPerStep: Double
@@ -103,7 +104,8 @@ extension Workload {
         return report
     }
 
-    /// The median over 30 rounds of one blocking all-reduce of each of `counts` Floats in turn.
+    /// The median over 30 rounds of one all-reduce of each of `counts` Floats in turn, each
+    /// waited for before the next starts.
     func blockingAllReduceSeconds(counts: [Int], communicator: Communicator) throws -> Double {
         let buffers = counts.map { UnsafeMutableBufferPointer<Float>.allocate(capacity: $0) }
         defer { for buffer in buffers { buffer.deallocate() } }
@@ -112,7 +114,7 @@ extension Workload {
         for round in 0..<33 {
             try communicator.barrier()
             let start = Date()
-            for buffer in buffers { try communicator.allReduce(buffer, .sum) }
+            for buffer in buffers { try communicator.startAllReduce(buffer, .sum).waitYielding() }
             if round >= 3 { rounds.append(Date().timeIntervalSince(start)) }
         }
         return rounds.sorted()[rounds.count / 2]

@@ -252,6 +252,15 @@ public final class AllReduceRequest {
         complete()
     }
 
+    /// Waits until the all-reduce has finished by testing it (`MPI_Test`) and yielding the core
+    /// (`sched_yield`) between tests: a rank waiting for a slower one leaves its core to whatever
+    /// else is runnable — the slower rank, on a machine with more processes than cores — instead
+    /// of spinning in `MPI_Wait`, without making every `MPI_Test` yield as Open MPI's
+    /// `mpi_yield_when_idle` does.
+    public func waitYielding() throws {
+        while try !test() { sched_yield() }
+    }
+
     private func complete() {
         isComplete = true
         completion()

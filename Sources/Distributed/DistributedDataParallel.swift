@@ -64,8 +64,9 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
     /// buckets are reduced.
     public let buckets: [[Int]]
     /// Whether buckets start their all-reduce from the hooks during backward (the default), or
-    /// all at the end, one blocking all-reduce each, in ``finishGradientSynchronization()``: for
-    /// measuring what the overlap gains.
+    /// all at the end, one after another, in ``finishGradientSynchronization()``: for measuring
+    /// what the overlap gains. Either way a rank waiting for the others yields its core between
+    /// tests (``AllReduceRequest/waitYielding()``).
     public var overlapsBackward = true
     /// What the gradient exchange has done so far.
     public private(set) var statistics = Statistics()
@@ -278,9 +279,11 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
         do {
             if overlapsBackward {
                 try startReadyBuckets()
-                for bucket in storage { try bucket.request?.wait() }
+                for bucket in storage { try bucket.request?.waitYielding() }
             } else {
-                for bucket in storage { try communicator.allReduce(bucket.elements, .sum) }
+                for bucket in storage {
+                    try communicator.startAllReduce(bucket.elements, .sum, keeping: bucket).waitYielding()
+                }
             }
         } catch {
             pendingError = pendingError ?? error as? MPIError
