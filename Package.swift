@@ -7,6 +7,8 @@ let package = Package(
         .library(name: "AutoDiff", targets: ["AutoDiff"]),
         .library(name: "NN", targets: ["NN"]),
         .library(name: "GradCheck", targets: ["GradCheck"]),
+        // Data-parallel training over MPI: the only product that needs Open MPI installed.
+        .library(name: "Distributed", targets: ["Distributed"]),
         .executable(name: "demos", targets: ["Demos"]),
         .executable(name: "bench", targets: ["Bench"]),
         .executable(name: "reader-fuzzer", targets: ["ReaderFuzzer"]),
@@ -25,6 +27,9 @@ let package = Package(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
+        .systemLibrary(
+            name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         // Hot loops compiled for AVX2+FMA and for the baseline, dispatched at load time.
         .target(
             name: "CKernels", exclude: ["thin_gemm.inc"],
@@ -35,21 +40,25 @@ let package = Package(
             dependencies: ["COpenBLAS", "CMalloc", "CKernels", .product(name: "RealModule", package: "swift-numerics")]),
         .target(name: "GradCheck", dependencies: ["AutoDiff"], path: "GradCheck"),
         .target(name: "NN", dependencies: ["AutoDiff", "CZlib"]),
+        .target(name: "Distributed", dependencies: ["AutoDiff", "NN", "CMPI"]),
         .executableTarget(
             name: "Demos",
             dependencies: [
-                "NN", "GradCheck", "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "NN", "GradCheck", "Distributed", "CZlib",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
             name: "Bench",
             dependencies: [
-                "NN", "CKernels", "COpenBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "NN", "Distributed", "CKernels", "COpenBLAS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // libFuzzer targets for the IDX, gzip and safetensors readers (built with -DFUZZING by .ci/run).
         .executableTarget(name: "ReaderFuzzer", dependencies: ["NN"], path: "Fuzz/Sources"),
         .testTarget(name: "AutoDiffTests", dependencies: ["AutoDiff", "GradCheck"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "GradCheck"], exclude: ["Python", "Fixtures"]),
         .testTarget(name: "GradCheckTests", dependencies: ["GradCheck", "AutoDiff"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "NN"]),
         .testTarget(name: "DemosTests", dependencies: ["Demos", "NN", "GradCheck"]),
     ]
 )

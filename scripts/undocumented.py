@@ -18,7 +18,7 @@ import re
 import subprocess
 import sys
 
-MODULES = ("AutoDiff", "NN", "GradCheck")
+MODULES = ("AutoDiff", "NN", "GradCheck", "Distributed")
 
 
 def symbol_graph_folder(package):

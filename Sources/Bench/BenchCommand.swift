@@ -1,5 +1,6 @@
 import ArgumentParser
 import AutoDiff
+import Distributed
 import Foundation
 
 /// `bench [workload …]`: the performance issue's workloads, one JSON line each.
@@ -31,6 +32,18 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Run every training step eagerly (recorded on the tape) instead of replaying a captured step.")
     var eager = false
 
+    @Flag(
+        help:
+            "Train the MNIST workloads data-parallel over MPI, one rank per process: `mpirun -np 2 bench mnist-b128 --distributed --threads 1`. Rank 0 prints the reports, with the gradient exchange's timings."
+    )
+    var distributed = false
+
+    @Flag(
+        help:
+            "With --distributed: all-reduce every bucket of gradients at the end of backward, blocking, instead of starting each during backward (to measure what the overlap gains)."
+    )
+    var blockingExchange = false
+
     @Flag(help: "Run in this process (used for the per-workload child processes).")
     var inProcess = false
 
@@ -39,6 +52,19 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        // A distributed run stays in the rank's process: a child would be outside the MPI job.
+        if distributed {
+            let world = try Communicator.world()
+            Workload.distributed.store(true, ordering: .releasing)
+            Workload.blockingExchange.store(blockingExchange, ordering: .relaxed)
+            for workload in workloads {
+                guard [.mnistB128, .mnistSeed004, .cnnMNIST].contains(workload) else {
+                    throw ValidationError("--distributed: workload \(workload.rawValue) is not an MNIST workload")
+                }
+                try runHere(workload, printing: world.isRoot)
+            }
+            return
+        }
         if inProcess {
             for workload in workloads { try runHere(workload) }
             return
@@ -62,11 +88,12 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
-    func runHere(_ workload: Workload) throws {
+    func runHere(_ workload: Workload, printing: Bool = true) throws {
         ComputeThreads.set(threads)
         var report = try workload.run(dataDirectory: data, captured: !eager)
         report.threads = threads
         report.peakResidentMB = peakResidentMegabytes()
+        guard printing else { return }
         print(report.jsonLine())
         FileHandle.standardOutput.synchronizeFile()
     }

@@ -34,6 +34,8 @@ struct Report: Encodable {
     var plannedKernels: Int?
     var temporaryBytesRecorded: Int?
     var temporaryBytesAllocated: Int?
+    /// The gradient exchange of a `--distributed` run.
+    var exchange: ExchangeTiming?
 
     /// The report with what `step` did: replayed steps, the reason it stayed eager, its plan.
     func describing<each Input, Output>(_ step: CapturedStep<repeat each Input, Output>) -> Report {

@@ -52,9 +52,14 @@ struct DemosCommand: ParsableCommand {
         } else {
             message = AllowedValues.explain(singleLine(Self.message(for: error)))
         }
+        var status = code == .success ? 1 : code.rawValue
+        if case .interrupted(let signal, _) = error as? DemoError { status = 128 + signal }
+        // --distributed: one report for the job, and no rank left waiting for this one.
+        if DistributedDemo.communicator != nil {
+            DistributedDemo.exit(reporting: error, message: message, code: status)
+        }
         FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
-        if case .interrupted(let signal, _) = error as? DemoError { Foundation.exit(128 + signal) }
-        Foundation.exit(code == .success ? 1 : code.rawValue)
+        Foundation.exit(status)
     }
 
     /// Joins ArgumentParser's message onto one line and drops the "Error: " prefix it may carry.

@@ -1,4 +1,5 @@
 import AutoDiff
+import Foundation
 import GradCheck
 import Testing
 
@@ -17,6 +18,84 @@ struct HookTests {
             observe(z, h)
             return h.matmul(w2).squared().sum()
         }
+    }
+
+    @Test("a leaf's hooks run as soon as its gradient is complete, before earlier layers are differentiated")
+    func leafHooksRunEarly() {
+        let net = Network()
+        let expected = gradients(of: net.forward(), wrt: [net.w1, net.w2])
+        var events: [String] = []
+        let handles = [
+            net.w1.registerHook { _ in
+                events.append("w1")
+                return nil
+            },
+            net.w2.registerHook { g in
+                // .grad is filled right after the hooks, at the same early point.
+                events.append(net.w2.grad == nil ? "w2" : "w2 after .grad")
+                return nil
+            },
+        ]
+        defer { for handle in handles { handle.remove() } }
+        let loss = net.forward { z, _ in
+            z.registerHook { _ in
+                events.append("z")
+                return nil
+            }
+        }
+        loss.backward()
+        // w2's last use is the last layer: its hook precedes the sweep through z; w1's follows it.
+        #expect(events == ["w2", "z", "w1"])
+        #expect(net.w1.grad?.scalars == expected[0].scalars)
+        #expect(net.w2.grad?.scalars == expected[1].scalars)
+    }
+
+    @Test("post-accumulate hooks see the new .grad at once, accumulated, before earlier layers are differentiated")
+    func postAccumulateHooks() {
+        let net = Network()
+        let expected = gradients(of: net.forward(), wrt: [net.w1, net.w2])
+        var events: [String] = []
+        var seen: [[Double]] = []
+        let handles = [
+            net.w2.registerPostAccumulateGradHook { grad in
+                events.append("w2 .grad")
+                seen.append(grad.scalars)
+            },
+            net.w2.registerHook { g in
+                events.append("w2 hook")
+                return g * 3
+            },
+        ]
+        defer { for handle in handles { handle.remove() } }
+        for pass in 1...2 {
+            let loss = net.forward { z, _ in
+                z.registerHook { _ in
+                    events.append("z")
+                    return nil
+                }
+            }
+            loss.backward()
+            // .grad accumulates across passes: the hook sees 3g, then 6g.
+            #expect(seen.last == expected[1].scalars.map { Double(3 * pass) * $0 })
+        }
+        #expect(events == ["w2 hook", "w2 .grad", "z", "w2 hook", "w2 .grad", "z"])
+    }
+
+    @Test("a leaf used several times is finished once, with the sum of every use's gradient")
+    func leafUsedTwiceFinishesOnce() {
+        let w = Tensor<Double>(shape: [3], scalars: [0.5, -1, 2]).requiringGrad()
+        let x = Tensor<Double>(shape: [3], scalars: [1, 2, 3])
+        var seen: [[Double]] = []
+        let handle = w.registerHook { g in
+            seen.append(g.scalars)
+            return nil
+        }
+        defer { handle.remove() }
+        ((x * w).sum() + (w * w).sum() + w.exp().sum()).backward()
+        let expected = zip([1.0, 2, 3], [0.5, -1, 2]).map { $0 + 2 * $1 + Foundation.exp($1) }
+        #expect(seen.count == 1)
+        #expect(zip(seen[0], expected).allSatisfy { abs($0 - $1) < 1e-12 })
+        #expect(zip(w.grad!.scalars, expected).allSatisfy { abs($0 - $1) < 1e-12 })
     }
 
     @Test("retainGrad fills an intermediate's .grad with the gradient gradients(of:wrt:) gives")

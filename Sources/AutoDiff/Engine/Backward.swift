@@ -104,6 +104,21 @@ enum Engine {
         var kept: [ObjectIdentifier: Tensor<Scalar>]? = functional ? [:] : nil
         root.pending = createGraph ? seed : seed.detached()
 
+        // Leaves with hooks are finished (hooks, then .grad) as soon as their last use in this
+        // pass has sent its gradient, not at the end of the sweep where leaves sit: count their
+        // uses first. A use whose rule sends nothing leaves the leaf to its place in the sweep.
+        let earlyLeaves = !functional && leafHookCount.load(ordering: .relaxed) > 0
+        if earlyLeaves {
+            for node in order where node.isLeaf { node.usesPending = 0 }
+            for node in order {
+                node.forEachInput { input in
+                    guard input.isLeaf else { return }
+                    let leaf = unsafeDowncast(input, to: GradNode<Scalar>.self)
+                    if leaf.hasLeafHooks { leaf.usesPending += 1 }
+                }
+            }
+        }
+
         /// Adds one input's gradient into its pending sum, undoing broadcasting first: the one
         /// place broadcasting is undone, for every op.
         @inline(__always)
@@ -120,12 +135,21 @@ enum Engine {
             } else {
                 input.pending = consume gradient
             }
+            if _slowPath(earlyLeaves) && input.usesPending > 0 {
+                input.usesPending -= 1
+                if input.usesPending == 0, let complete = input.pending.take() { input.finishGradient(complete) }
+            }
         }
 
         // One reverse sweep in creation order: every node is complete before it is visited,
         // because all its consumers were created after it.
         for node in order {
             guard var upstream = node.pending.take() else { continue }
+            // (Post-accumulate hooks count as leaf hooks, so earlyLeaves is set when any exist.)
+            if _slowPath(earlyLeaves) && node.isLeaf && !node.postAccumulateHooks.isEmpty {
+                node.finishGradient(upstream)
+                continue
+            }
             if _slowPath(!node.hooks.isEmpty) { upstream = node.runHooks(upstream) }
             if functional && node.visitStamp == targetStamp { kept![ObjectIdentifier(node)] = upstream }
             if !functional && (node.isLeaf || node.retainsGrad) { node.accumulateGrad(upstream) }

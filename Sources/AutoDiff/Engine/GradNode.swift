@@ -125,6 +125,25 @@ public final class GradNode<Scalar: TensorScalar>: NodeBase {
     var retainsGrad = false
     /// Gradient hooks in registration order (``Tensor/registerHook(_:)``), each with its id.
     var hooks: [(id: Int, hook: (Tensor<Scalar>) -> Tensor<Scalar>?)] = []
+    /// Hooks run after a leaf's ``grad`` has been updated
+    /// (``Tensor/registerPostAccumulateGradHook(_:)``), in registration order, each with its id.
+    var postAccumulateHooks: [(id: Int, hook: (Tensor<Scalar>) -> Void)] = []
+    /// For a leaf with hooks, during a backward pass: the uses of it whose gradients have not
+    /// arrived yet (`Engine.run` finishes the leaf early when this reaches zero).
+    var usesPending = 0
+
+    /// Whether backward must finish this leaf as soon as its gradient is complete: it has hooks.
+    var hasLeafHooks: Bool { !hooks.isEmpty || !postAccumulateHooks.isEmpty }
+
+    /// A leaf's (or retained intermediate's) gradient of this pass is complete: runs its
+    /// hooks, adds the result to ``grad`` and runs the post-accumulate hooks on the new ``grad``.
+    @inline(__always)
+    func finishGradient(_ gradient: Tensor<Scalar>) {
+        accumulateGrad(hooks.isEmpty ? gradient : runHooks(gradient))
+        if _slowPath(!postAccumulateHooks.isEmpty), let grad {
+            for (_, hook) in postAccumulateHooks { hook(grad) }
+        }
+    }
 
     /// A leaf.
     init(leafShape shape: [Int]) {

@@ -2,6 +2,9 @@ import Synchronization
 
 /// Ids of gradient hooks, so a handle removes exactly the hook it registered.
 private let hookCounter = Atomic<Int>(0)
+/// Hooks registered on leaves and not removed: while there are none, a backward pass skips
+/// counting the uses of its leaves (`Engine.run`).
+let leafHookCount = Atomic<Int>(0)
 
 /// A registered gradient hook (``Tensor/registerHook(_:)``). ``remove()`` unregisters it; the
 /// hook stays registered when the handle is dropped, as in PyTorch.
@@ -25,6 +28,12 @@ extension Tensor {
     /// everything upstream then sees the replacement. Hooks run in registration order, each
     /// seeing the previous one's result (PyTorch's `Tensor.register_hook`).
     ///
+    /// On a leaf (a parameter), the hooks run and `.grad` is accumulated as soon as the leaf's
+    /// gradient is complete — once every op of the pass that uses it has sent its part — rather
+    /// than at the leaf's place at the end of the sweep, as PyTorch runs a leaf's
+    /// `AccumulateGrad` early: a hook can then start sending a layer's gradients while the
+    /// layers before it are still being differentiated (`DistributedDataParallel`).
+    ///
     /// The hook belongs to this value on the tape: copies of the tensor share it, and a later
     /// op's result does not. Under `createGraph: true` the gradient it receives is recorded, so
     /// a hook written with tensor ops is differentiated too.
@@ -41,7 +50,38 @@ extension Tensor {
         }
         let id = hookCounter.wrappingAdd(1, ordering: .relaxed).newValue
         node.hooks.append((id, hook))
-        return GradientHookHandle { [weak node] in node?.hooks.removeAll { $0.id == id } }
+        let onLeaf = node.isLeaf
+        if onLeaf { leafHookCount.add(1, ordering: .relaxed) }
+        return GradientHookHandle { [weak node] in
+            if onLeaf { leafHookCount.subtract(1, ordering: .relaxed) }
+            node?.hooks.removeAll { $0.id == id }
+        }
+    }
+
+    /// Calls `hook` with this leaf's ``grad`` each time a backward pass
+    /// (``backward(seed:retainGraph:createGraph:)``) has added its gradient to it — as soon as
+    /// every op of the pass that uses the leaf has sent its part, after the leaf's
+    /// ``registerHook(_:)`` hooks (PyTorch's `register_post_accumulate_grad_hook`). For work on
+    /// the finished `.grad` while the rest of backward runs: `DistributedDataParallel` copies it
+    /// into a bucket and starts the bucket's all-reduce. ``gradients(of:wrt:seed:retainGraph:createGraph:)``,
+    /// which does not touch `.grad`, does not call it.
+    ///
+    /// Only leaves (parameters) have a `.grad` to finish; an intermediate stops with a one-line
+    /// error.
+    @discardableResult
+    public func registerPostAccumulateGradHook(_ hook: @escaping (Tensor) -> Void) -> GradientHookHandle {
+        guard let node, node.isLeaf else {
+            tensorFailure(
+                "registerPostAccumulateGradHook: the tensor is not a leaf that requires gradients (shape \(shape)); register it on a parameter"
+            )
+        }
+        let id = hookCounter.wrappingAdd(1, ordering: .relaxed).newValue
+        node.postAccumulateHooks.append((id, hook))
+        leafHookCount.add(1, ordering: .relaxed)
+        return GradientHookHandle { [weak node] in
+            leafHookCount.subtract(1, ordering: .relaxed)
+            node?.postAccumulateHooks.removeAll { $0.id == id }
+        }
     }
 
     /// Keeps this intermediate result's gradient: each backward pass adds `∂loss/∂self` (after

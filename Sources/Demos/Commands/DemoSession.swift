@@ -114,6 +114,8 @@ struct DemoSession {
             testLoss: metrics.test?.loss, testAccuracy: metrics.test?.accuracy,
             seconds: (seconds * 1000).rounded() / 1000, threads: settings.threads, files: files,
             replayedSteps: settings.epochs > 0 ? metrics.replayedSteps : nil,
-            eagerSteps: settings.epochs > 0 ? metrics.eagerSteps : nil)
+            eagerSteps: settings.epochs > 0 ? metrics.eagerSteps : nil,
+            eagerReason: settings.epochs > 0 ? metrics.eagerReason : nil,
+            ranks: settings.distributed ? DistributedDemo.communicator?.size : nil)
     }
 }

@@ -87,7 +87,7 @@ struct MNISTCommand: ParsableCommand {
         let defaults =
             model == .cnn
             ? MNISTDefaults.convolutional! : (hidden: MNISTDefaults.hidden, dropout: MNISTDefaults.dropout)
-        let settings = options.settings(hidden: defaults.hidden, dropout: defaults.dropout)
+        let settings = try DistributedDemo.prepare(options.settings(hidden: defaults.hidden, dropout: defaults.dropout))
         let session = DemoSession(demo: dataset.displayName, settings: settings, heldOutName: "validation")
         let result = try MNISTDemo.train(
             settings: settings, dataset: dataset, model: model, files: files, progress: session.progress,

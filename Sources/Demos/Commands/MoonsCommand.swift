@@ -13,7 +13,7 @@ struct MoonsCommand: ParsableCommand {
     @OptionGroup var options: TrainingOptions<MoonsDefaults>
 
     func run() throws {
-        let settings = options.settings
+        let settings = try DistributedDemo.prepare(options.settings)
         let session = DemoSession(demo: "moons", settings: settings, heldOutName: "test")
         let result = try MoonsDemo.train(settings: settings, progress: session.progress)
         try session.finish(result)

@@ -13,7 +13,7 @@ struct SpiralCommand: ParsableCommand {
     @OptionGroup var options: TrainingOptions<SpiralDefaults>
 
     func run() throws {
-        let settings = options.settings
+        let settings = try DistributedDemo.prepare(options.settings)
         let session = DemoSession(demo: "spiral", settings: settings, heldOutName: "validation")
         let result = try SpiralDemo.train(settings: settings, progress: session.progress)
         try session.finish(result)

@@ -106,6 +106,12 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
     )
     var eager = false
 
+    @Flag(
+        help:
+            "Train data-parallel over MPI, one rank per process: start with `mpirun -np N demos <demo> --distributed`. Each rank trains on its slice of every batch of --batch-size (the global batch); rank 0 prints and writes the files. (default: off)"
+    )
+    var distributed = false
+
     @Flag(help: "Print only the final summary. (default: off)")
     var quiet = false
 
@@ -186,7 +192,8 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
             l1: l1,
             l2: l2,
             seed: seed,
-            threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
+            threads: threads
+                ?? (distributed ? DistributedDemo.defaultThreads : ProcessInfo.processInfo.activeProcessorCount),
             savePath: save,
             loadPath: load,
             checkpointPath: checkpoint,
@@ -195,6 +202,7 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
             tensorBoardDirectory: tensorboard,
             plotDirectory: plotOptions.directory,
             outputMode: json ? .json : quiet ? .quiet : .automatic,
-            capturedSteps: !eager)
+            capturedSteps: !eager,
+            distributed: distributed)
     }
 }

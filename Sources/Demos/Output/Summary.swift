@@ -39,13 +39,18 @@ struct Summary: Codable, Equatable, Sendable {
     /// with `--eager`); absent when the run trained nothing.
     var replayedSteps: Int?
     var eagerSteps: Int?
+    /// Why the training step was not captured, when it was refused (a `--distributed` step).
+    var eagerReason: String?
+    /// MPI ranks that trained the model together (`--distributed`); absent for one process.
+    var ranks: Int?
 
     init(
         demo: String, epochs: Int, seed: UInt64, parameters: Int,
         trainLoss: Double, trainAccuracy: Double,
         validationLoss: Double? = nil, validationAccuracy: Double? = nil,
         testLoss: Double? = nil, testAccuracy: Double? = nil,
-        seconds: Double, threads: Int, files: [String] = [], replayedSteps: Int? = nil, eagerSteps: Int? = nil
+        seconds: Double, threads: Int, files: [String] = [], replayedSteps: Int? = nil, eagerSteps: Int? = nil,
+        eagerReason: String? = nil, ranks: Int? = nil
     ) {
         self.demo = demo
         self.epochs = epochs
@@ -62,6 +67,8 @@ struct Summary: Codable, Equatable, Sendable {
         self.files = files
         self.replayedSteps = replayedSteps
         self.eagerSteps = eagerSteps
+        self.eagerReason = eagerReason
+        self.ranks = ranks
     }
 
     /// The summary as one line of JSON with sorted keys; a diverged (NaN or infinite) loss is
@@ -112,6 +119,9 @@ struct Summary: Codable, Equatable, Sendable {
         }
         if let testLoss, let testAccuracy { lines.append(row("test", testLoss, testAccuracy)) }
         lines.append("  (train: the whole training set in evaluation mode, without dropout)")
+        if let ranks {
+            lines.append("  (trained data-parallel by \(ranks) MPI ranks, each on its slice of every batch)")
+        }
         for file in files { lines.append("  wrote \(file)") }
         return lines.joined(separator: "\n")
     }

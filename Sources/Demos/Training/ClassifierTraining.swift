@@ -1,4 +1,5 @@
 import AutoDiff
+import Distributed
 import Foundation
 import NN
 
@@ -76,6 +77,8 @@ struct ClassifierTraining {
     final class StepCounts {
         var replayed = 0
         var eager = 0
+        /// Why the step was not captured, if it was refused (a distributed step).
+        var eagerReason: String?
     }
 
     /// The default of ``evaluationRows``: an MLP's activations for 10,000 rows are a few tens of
@@ -114,46 +117,74 @@ struct ClassifierTraining {
             model.summary(inputShape: [settings.batchSize] + (sampleShape ?? Array(train.features.shape.dropFirst())))
                 .description)
         Interruption.install()
+        // --distributed: after any --resume, so every rank starts from rank 0's restored weights.
+        let distributed = settings.distributed ? try DistributedTraining(model: model) : nil
         // The step as a function of the batch: captured after its first calls and replayed (the
         // same numbers as eager, bit for bit), unless --eager. The loss is checked after it
-        // returns; a diverged step has already updated the weights, and the run stops.
+        // returns; a diverged step has already updated the weights, and the run stops. With
+        // --distributed the gradients are exchanged during backward, and the step stays eager
+        // (its eagerReason says so).
         let trainingStep = CapturedStep(enabled: settings.capturedSteps) {
             (input: Tensor<Float>, labels: Tensor<Float>) -> [Tensor<Float>] in
             optimizer.zeroGrad()
             let logits = model(input)
             let dataLoss = head.loss(logits: logits, labels: labels)
             (regularized ? dataLoss + model.regularizationLoss() : dataLoss).backward()
+            distributed?.recording { try distributed?.parallel.finishGradientSynchronization() }
             optimizer.step()
             return [dataLoss, logits]
         }
         for epoch in stride(from: firstEpoch, through: settings.epochs, by: 1) {
             model.train()
-            // A full batch in any order gives the same gradient: skip the per-epoch copy.
-            let batches: AnySequence<Dataset<Float>> =
-                fullBatch
-                ? AnySequence([train]) : AnySequence(train.batches(size: settings.batchSize, shuffledBy: &shuffler))
             let steps = (train.count + settings.batchSize - 1) / settings.batchSize
             let epochStart = TrainingProgress.monotonicSeconds()
             progress.begin(epoch: epoch, steps: fullBatch ? 1 : steps)
             var lossSum = 0.0
             var correct = 0
             var seen = 0
-            for (step, batch) in batches.enumerated() {
-                let results = trainingStep(modelInput(batch.features), batch.labels)
-                let (loss, logits) = (Double(results[0].item), results[1])
+            for (step, batch) in try epochBatches(train, fullBatch: fullBatch, shuffler: &shuffler).enumerated() {
+                var (loss, hits, count) = (0.0, 0, 0)
+                if let data = batch.data {
+                    distributed?.parallel.gradientWeight = batch.share
+                    let results = trainingStep(modelInput(data.features), data.labels)
+                    try distributed?.rethrow()
+                    let labels = classIndices(data.labels)
+                    (loss, count) = (Double(results[0].item), labels.count)
+                    hits = zip(head.predictions(results[1]), labels).filter { $0 == $1 }.count
+                } else if let distributed {
+                    // This rank's slice of a batch smaller than the job is empty: it still takes
+                    // part in the exchange, with weight 0, and steps with everyone else.
+                    optimizer.zeroGrad()
+                    distributed.parallel.gradientWeight = 0
+                    distributed.recording { try distributed.parallel.finishGradientSynchronization() }
+                    try distributed.rethrow()
+                    optimizer.step()
+                }
+                var signal = Interruption.signal
+                if let distributed {
+                    // The batch's figures, and whether any rank was signalled, agreed by all.
+                    let totals = try distributed.sum([
+                        count > 0 ? loss * Double(count) : 0, Double(hits), Double(count), signal == nil ? 0 : 1,
+                    ])
+                    (loss, hits, count) = (totals[0] / max(totals[2], 1), Int(totals[1]), Int(totals[2]))
+                    if totals[3] > 0 { signal = signal ?? SIGTERM }
+                }
                 guard loss.isFinite else { throw diverged(loss: loss, epoch: epoch, step: step + 1) }
-                let labels = classIndices(batch.labels)
-                let hits = zip(head.predictions(logits), labels).filter { $0 == $1 }.count
-                lossSum += loss * Double(labels.count)
+                lossSum += loss * Double(count)
                 correct += hits
-                seen += labels.count
-                progress.step(loss: loss, accuracy: Double(hits) / Double(labels.count), samples: labels.count)
+                seen += count
+                progress.step(loss: loss, accuracy: Double(hits) / Double(count), samples: count)
                 try recorders.step(
-                    (epoch - 1) * steps + step + 1, loss: loss, accuracy: Double(hits) / Double(labels.count),
+                    (epoch - 1) * steps + step + 1, loss: loss, accuracy: Double(hits) / Double(count),
                     learningRate: optimizer.currentLearningRate)
-                if let signal = Interruption.signal { throw interrupted(signal, epoch: epoch) }
+                if let signal { throw interrupted(signal, epoch: epoch) }
             }
-            let held = evaluate(heldOut)
+            if let distributed {
+                do { try distributed.parallel.broadcastBuffers() } catch {
+                    throw DemoError.message("--distributed: \(error)")
+                }
+            }
+            let held = try distributed.map { try evaluateShared(heldOut, $0) } ?? evaluate(heldOut)
             lastHeldOut = held
             let metrics = EpochMetrics(
                 epoch: epoch, trainLoss: lossSum / Double(seen), trainAccuracy: Double(correct) / Double(seen),
@@ -162,11 +193,68 @@ struct ClassifierTraining {
             progress.endEpoch(metrics)
             try recorders.epoch(metrics, seconds: TrainingProgress.monotonicSeconds() - epochStart, model: model)
             if let path = settings.checkpointPath { try saveCheckpoint(to: path, epoch: epoch, shuffler: shuffler) }
-            if let signal = Interruption.signal { throw interrupted(signal, epoch: epoch + 1) }
+            var signal = Interruption.signal
+            if let distributed, try distributed.sum([signal == nil ? 0 : 1])[0] > 0 { signal = signal ?? SIGTERM }
+            if let signal { throw interrupted(signal, epoch: epoch + 1) }
             stepCounts.replayed = trainingStep.replayedCalls
             stepCounts.eager = trainingStep.eagerCalls + trainingStep.recordedCalls
+            stepCounts.eagerReason = trainingStep.eagerReason
         }
-        return (evaluate(train), lastHeldOut ?? evaluate(heldOut), recorders.files)
+        // A distributed run's per-epoch figures have no predictions: rank 0 evaluates the
+        // held-out split in full for the plots; the training split's figures are shared out.
+        let finalHeldOut = distributed == nil ? lastHeldOut ?? evaluate(heldOut) : evaluateReported(heldOut)
+        return (try distributed.map { try evaluateShared(train, $0) } ?? evaluate(train), finalHeldOut, recorders.files)
+    }
+
+    /// ``evaluate(_:)`` where its result is reported: in full, except on a rank of a distributed
+    /// run other than 0, which reports nothing and returns an empty evaluation instead of
+    /// spending the cores the ranks share.
+    func evaluateReported(_ data: Dataset<Float>) -> Evaluation {
+        guard settings.distributed, let world = DistributedDemo.communicator, !world.isRoot else {
+            return evaluate(data)
+        }
+        return Evaluation(loss: 0, accuracy: 0, predictions: [])
+    }
+
+    /// One batch of an epoch as this process trains it: its samples (nil for a distributed
+    /// rank whose slice is empty) and their share of the global batch.
+    struct EpochBatch {
+        var data: Dataset<Float>?
+        var share: Double
+    }
+
+    /// The epoch's batches: shuffled by `shuffler` (one permutation per epoch), or the whole
+    /// set in order for a full batch (any order gives the same gradient: no per-epoch copy); with
+    /// --distributed, this rank's slice of each (``DistributedSampler``).
+    func epochBatches(
+        _ train: Dataset<Float>, fullBatch: Bool, shuffler: inout RandomGenerator
+    ) throws -> AnySequence<EpochBatch> {
+        guard settings.distributed, let world = DistributedDemo.communicator else {
+            return fullBatch
+                ? AnySequence([EpochBatch(data: train, share: 1)])
+                : AnySequence(
+                    train.batches(size: settings.batchSize, shuffledBy: &shuffler).lazy.map {
+                        EpochBatch(data: $0, share: 1)
+                    })
+        }
+        let sampler = DistributedSampler(
+            sampleCount: train.count, batchSize: settings.batchSize, rank: world.rank, worldSize: world.size)
+        let shards = fullBatch ? sampler.epoch(order: Array(0..<train.count)) : sampler.epoch(shuffledBy: &shuffler)
+        return AnySequence(
+            shards.lazy.map { EpochBatch(data: $0.indices.isEmpty ? nil : train.rows($0.indices), share: $0.share) })
+    }
+
+    /// ``evaluate(_:)`` of `data` shared among the ranks: each evaluates its contiguous part and
+    /// the loss sums and correct counts are summed (no predictions).
+    func evaluateShared(_ data: Dataset<Float>, _ distributed: DistributedTraining) throws -> Evaluation {
+        let part = distributed.share(of: data.count)
+        let local = part.isEmpty ? nil : evaluate(data.rows(part))
+        let count = Double(part.count)
+        let totals = try distributed.sum([
+            (local?.loss ?? 0) * count, (local?.accuracy ?? 0) * count, count,
+        ])
+        let total = max(totals[2], 1)
+        return Evaluation(loss: totals[0] / total, accuracy: (totals[1] / total), predictions: [])
     }
 
     // MARK: Checkpoints
@@ -255,6 +343,6 @@ struct ClassifierTraining {
         FinalMetrics(
             parameters: model.parameterCount, trainLoss: train.loss, trainAccuracy: train.accuracy,
             validation: validation?.figures, test: test?.figures, replayedSteps: stepCounts.replayed,
-            eagerSteps: stepCounts.eager)
+            eagerSteps: stepCounts.eager, eagerReason: stepCounts.eagerReason)
     }
 }

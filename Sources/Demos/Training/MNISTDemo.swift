@@ -63,7 +63,7 @@ enum MNISTDemo {
             training.evaluationRows = convolutionEvaluationRows
         }
         let (trainResult, validationResult, logFiles) = try training.run(train: trainSet, heldOut: validationSet)
-        let testResult = training.evaluate(testSet)
+        let testResult = training.evaluateReported(testSet)
         let saved = try settings.savePath.map {
             try ModelFile.save(
                 model, to: $0,

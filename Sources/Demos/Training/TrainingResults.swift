@@ -14,6 +14,8 @@ struct FinalMetrics: Equatable, Sendable {
     /// Training steps replayed from a capture, and run eagerly (``CapturedStep``).
     var replayedSteps = 0
     var eagerSteps = 0
+    /// Why the step was not captured, if it was refused.
+    var eagerReason: String? = nil
 }
 
 /// Which split a demo holds out from training and evaluates after every epoch: the name its

@@ -38,6 +38,8 @@ struct TrainingSettings: Equatable, Sendable {
     var outputMode: OutputMode
     /// Whether training steps are captured and replayed (``CapturedStep``); `--eager` turns it off.
     var capturedSteps = true
+    /// Whether this process is one rank of a data-parallel run over MPI (`--distributed`).
+    var distributed = false
 }
 
 /// How much a run prints on standard output.

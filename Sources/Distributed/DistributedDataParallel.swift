@@ -1,0 +1,420 @@
+import AutoDiff
+import NN
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Data-parallel training of one model replicated on every rank (PyTorch's
+/// `DistributedDataParallel`): each rank differentiates the loss of its slice of the global
+/// batch, and the gradients are combined across ranks during `backward` so every rank's
+/// optimizer takes the same step.
+///
+/// - **At creation** rank 0's parameters and buffers (BatchNorm's running statistics) are
+///   broadcast to every rank, so all replicas start equal, and a post-accumulate gradient hook is registered on
+///   every parameter.
+/// - **Buckets**: the parameters, in reverse order (the order a backward pass completes their
+///   gradients), are grouped into buckets of at least ``bucketCapacityBytes`` (PyTorch's rule: a
+///   bucket closes when it reaches the capacity; the last one holds the rest). When the last
+///   gradient of a bucket arrives, the bucket's nonblocking all-reduce starts
+///   (`MPI_Iallreduce`) while the backward pass goes on to earlier layers; each later hook lets
+///   MPI progress the ones in flight (`MPI_Test`). Buckets start strictly in order, so every rank
+///   issues the same collectives in the same order.
+/// - **The average**: each rank contributes `w_r · g_r`, its mean gradient `g_r` times its
+///   ``gradientWeight`` `w_r` (its share `n_r / n` of the global batch, or `1/p` by default),
+///   and the all-reduce sums them: `g = Σ_r (n_r/n) · g_r`, the global batch's mean gradient
+///   even when the slices differ in size. A loss that is a mean over the batch (every loss of NN)
+///   is what this assumes.
+/// - **The end**: ``finishGradientSynchronization()`` (after `backward`, before the optimizer's
+///   step) starts any bucket not started yet, waits for all of them and writes the averaged
+///   gradients into the parameters' `.grad`.
+///
+/// ```swift
+/// let world = try Communicator.world()
+/// let model = Sequential<Float>(…)                 // the same architecture and seed on every rank
+/// let parallel = try DistributedDataParallel(model: model, communicator: world)
+/// for shard in sampler.epoch(shuffledBy: &shuffler) {
+///     let batch = train.rows(shard.indices)
+///     optimizer.zeroGrad()
+///     parallel.gradientWeight = shard.share
+///     try parallel.backward(softmaxCrossEntropy(logits: model(batch.features), labels: batch.labels))
+///     optimizer.step()
+/// }
+/// ```
+///
+/// Inside a `CapturedStep` the step is captured and replayed like any other: the exchange is
+/// done by host steps (`CaptureHostStep`) that the hooks and the finish register where they run,
+/// so every replay repeats it at the same points between the kernels, reading and writing the
+/// gradients in the buffers the replayed kernels use; a replay gives bit for bit what the eager
+/// step gives. An MPI failure inside a replay is kept for ``throwIfFailed()``. BatchNorm normalizes each rank's slice by the slice's own statistics, as PyTorch's
+/// does without `SyncBatchNorm`; ``broadcastBuffers()`` makes the running statistics rank 0's.
+public final class DistributedDataParallel<Scalar: TensorScalar> {
+    /// The replicated model.
+    public let model: any Layer<Scalar>
+    /// The ranks that train it.
+    public let communicator: Communicator
+    /// The least bytes of gradients a bucket holds before it closes (the last bucket may hold
+    /// fewer).
+    public let bucketCapacityBytes: Int
+    /// This rank's weight in the sum of gradients: its share of the global batch
+    /// (``ShardedBatch/share``), `1 / size` by default (equal slices). Set it before each
+    /// backward pass when slices differ in size.
+    public var gradientWeight: Double
+    /// The parameters of each bucket, as indices into `model.parameters`, in the order the
+    /// buckets are reduced.
+    public let buckets: [[Int]]
+    /// Whether buckets start their all-reduce from the hooks during backward (the default), or
+    /// all at the end, one after another, in ``finishGradientSynchronization()``: for measuring
+    /// what the overlap gains. Either way a rank waiting for the others yields its core between
+    /// tests (``AllReduceRequest/waitYielding()``).
+    public var overlapsBackward = true
+    /// What the gradient exchange has done so far.
+    public private(set) var statistics = Statistics()
+
+    /// Counts and times of the gradient exchange, summed over steps.
+    public struct Statistics: Sendable {
+        /// Calls of ``finishGradientSynchronization()``.
+        public var steps = 0
+        /// Bucket all-reduces started from a gradient hook, while backward was still running.
+        public var bucketsStartedDuringBackward = 0
+        /// Bucket all-reduces started by ``finishGradientSynchronization()`` (their gradients
+        /// were not all complete before it was called).
+        public var bucketsStartedAtFinish = 0
+        /// Seconds spent waiting in ``finishGradientSynchronization()`` for all-reduces to end:
+        /// the communication the backward pass did not hide.
+        public var waitSeconds = 0.0
+        /// Seconds from the start of each step's first bucket to the call of
+        /// ``finishGradientSynchronization()``: the rest of backward, the window in which the
+        /// buckets started from hooks can move while gradients are still being computed.
+        public var overlapWindowSeconds = 0.0
+        /// Seconds spent in the hooks and in ``finishGradientSynchronization()`` altogether:
+        /// copies in and out of the buckets, starting and progressing all-reduces, waiting.
+        public var exchangeSeconds = 0.0
+    }
+
+    /// PyTorch starts with a 1 MB bucket and then uses 25 MB ones, sized for models of hundreds
+    /// of megabytes; the models here hold 0.2–2.2 MB of gradients, which a 25 MB bucket would
+    /// send in one piece after backward has ended. 256 KB closes a bucket at the layer where the
+    /// rest of backward is the most work (the MLP's first layer, the CNN's convolutions), and
+    /// moves in about 0.2 ms at 10 Gbit/s, well above a message's latency (5–50 µs).
+    public static var defaultBucketCapacityBytes: Int { 256 * 1024 }
+
+    private let parameters: [Parameter<Scalar>]
+    private var storage: [Bucket]
+    /// Per parameter: its bucket and its offset in the bucket.
+    private var placement: [(bucket: Int, offset: Int)]
+    private var ready: [Bool]
+    private var nextToStart = 0
+    /// When this step's first bucket started from a hook.
+    private var firstBucketStart: Double?
+    private var hookHandles: [GradientHookHandle] = []
+    /// The first MPI error a hook or host step met (they cannot throw); thrown by
+    /// ``throwIfFailed()``.
+    private var pendingError: MPIError?
+    /// The host steps: one per parameter, run from its hook, and the end of the exchange.
+    private var arrivals: [Arrival<Scalar>] = []
+    private let finisher = Finisher<Scalar>()
+
+    /// Replicates `model` over `communicator`'s ranks: broadcasts rank 0's parameters and
+    /// buffers, groups the parameters into buckets of `bucketCapacityBytes` and registers the
+    /// gradient hooks. Every rank must create it with the same architecture, after loading any
+    /// weights (a parameter replaced later loses its hook, and its gradient is then reduced
+    /// only when the step finishes).
+    public init(
+        model: any Layer<Scalar>, communicator: Communicator,
+        bucketCapacityBytes: Int = DistributedDataParallel.defaultBucketCapacityBytes
+    ) throws {
+        guard bucketCapacityBytes > 0 else {
+            tensorFailure("DistributedDataParallel: bucketCapacityBytes \(bucketCapacityBytes) must be > 0")
+        }
+        self.model = model
+        self.communicator = communicator
+        self.bucketCapacityBytes = bucketCapacityBytes
+        gradientWeight = 1 / Double(communicator.size)
+        parameters = model.parameters
+        buckets = Self.assignBuckets(
+            counts: parameters.map(\.value.count), bytesPerElement: MemoryLayout<Scalar>.stride,
+            capacityBytes: bucketCapacityBytes)
+        placement = Array(repeating: (0, 0), count: parameters.count)
+        storage = []
+        for (index, members) in buckets.enumerated() {
+            var offset = 0
+            for parameter in members {
+                placement[parameter] = (index, offset)
+                offset += parameters[parameter].value.count
+            }
+            storage.append(Bucket(members: members, count: offset))
+        }
+        ready = Array(repeating: false, count: parameters.count)
+        try broadcastParameters()
+        try broadcastBuffers()
+        arrivals = parameters.indices.map { Arrival<Scalar>(parameter: $0) }
+        finisher.owner = self
+        for index in parameters.indices {
+            arrivals[index].owner = self
+            hookHandles.append(
+                parameters[index].value.registerPostAccumulateGradHook { [unowned self] _ in
+                    Capture.recordHostStep(arrivals[index])
+                    arrive(parameter: index)
+                })
+        }
+    }
+
+    deinit {
+        for handle in hookHandles { handle.remove() }
+        for bucket in storage { try? bucket.request?.wait() }
+    }
+
+    /// Groups parameters into buckets in reverse order: a bucket takes parameters until it holds
+    /// at least `capacityBytes`, then closes; the last bucket holds what is left. Returns the
+    /// parameter indices of each bucket (`counts` are the parameters' element counts).
+    public static func assignBuckets(counts: [Int], bytesPerElement: Int, capacityBytes: Int) -> [[Int]] {
+        var result: [[Int]] = []
+        var current: [Int] = []
+        var bytes = 0
+        for index in counts.indices.reversed() {
+            current.append(index)
+            bytes += counts[index] * bytesPerElement
+            if bytes >= capacityBytes {
+                result.append(current)
+                current = []
+                bytes = 0
+            }
+        }
+        if !current.isEmpty { result.append(current) }
+        return result
+    }
+
+    /// Copies rank 0's parameter values to every rank.
+    public func broadcastParameters() throws {
+        for parameter in parameters { try communicator.broadcast(&parameter.value, from: 0) }
+    }
+
+    /// Copies rank 0's buffers (BatchNorm's running statistics) to every rank; a model without
+    /// buffers makes no call.
+    public func broadcastBuffers() throws {
+        for named in model.namedBuffers { try communicator.broadcast(&named.buffer.value, from: 0) }
+    }
+
+    /// `loss.backward()`, then ``finishGradientSynchronization()``: every parameter's `.grad`
+    /// is then the global batch's gradient.
+    public func backward(_ loss: Tensor<Scalar>) throws {
+        loss.backward()
+        try finishGradientSynchronization()
+    }
+
+    /// Starts the buckets not started yet (their missing gradients taken from `.grad`, or zeros:
+    /// a parameter this rank's pass did not reach), waits for every bucket's all-reduce, and
+    /// writes the summed, weighted gradients into every parameter's `.grad`. Call it once after
+    /// each backward pass and before the optimizer's step, on every rank — also on a rank whose
+    /// slice of the batch was empty (with ``gradientWeight`` 0 and no backward pass). Inside a
+    /// `CapturedStep` it is recorded as a host step, which every replay repeats.
+    public func finishGradientSynchronization() throws {
+        Capture.recordHostStep(finisher)
+        finish()
+        try throwIfFailed()
+    }
+
+    /// Throws the first MPI error the exchange met since the last call, if any: the hooks and a
+    /// replayed step's host steps cannot throw, so they keep it. ``finishGradientSynchronization()``
+    /// calls it; a loop whose step is replayed from a capture calls it after each step.
+    public func throwIfFailed() throws {
+        if let error = pendingError.take() { throw error }
+    }
+
+    /// Sums `values` over the ranks (loss sums, counts of correct predictions): every rank gets
+    /// the totals.
+    public func reduceMetrics(_ values: [Double]) throws -> [Double] {
+        var values = values
+        try communicator.allReduce(&values, .sum)
+        return values
+    }
+
+    // MARK: The exchange, as host steps
+
+    // The work is done by host steps (CaptureHostStep) so that a captured step's replays repeat
+    // it where the eager step did it: a parameter's post-accumulate hook registers its step and
+    // runs it; the end of the step registers and runs the finisher. A step reads and writes
+    // `.grad` through its buffer's memory, which a replay's kernels use in place, and never runs
+    // a tensor op.
+
+    /// A parameter's `.grad` of this pass is complete: copy it into its bucket, start the
+    /// buckets now complete and let MPI progress those in flight.
+    fileprivate func arrive(parameter index: Int) {
+        let start = monotonicSeconds()
+        defer { statistics.exchangeSeconds += monotonicSeconds() - start }
+        guard !ready[index] else {
+            tensorFailure(
+                "DistributedDataParallel: parameter \(index) (shape \(parameters[index].shape)) received a second gradient before finishGradientSynchronization(): call it after every backward pass"
+            )
+        }
+        copyIn(parameter: index)
+        ready[index] = true
+        guard overlapsBackward, pendingError == nil else { return }
+        do {
+            try startReadyBuckets()
+            for bucket in storage[..<nextToStart] { try bucket.request?.test() }
+        } catch {
+            pendingError = error as? MPIError
+        }
+    }
+
+    /// The end of the exchange (``finishGradientSynchronization()``'s host step).
+    fileprivate func finish() {
+        let start = monotonicSeconds()
+        defer {
+            for index in ready.indices { ready[index] = false }
+            for bucket in storage {
+                bucket.filled = 0
+                bucket.request = nil
+            }
+            nextToStart = 0
+            statistics.steps += 1
+            statistics.exchangeSeconds += monotonicSeconds() - start
+        }
+        for index in parameters.indices where !ready[index] { copyIn(parameter: index) }
+        let startedEarly = nextToStart
+        if let firstStart = firstBucketStart.take() { statistics.overlapWindowSeconds += start - firstStart }
+        let waitStart = monotonicSeconds()
+        do {
+            if overlapsBackward {
+                try startReadyBuckets()
+                for bucket in storage { try bucket.request?.waitYielding() }
+            } else {
+                for bucket in storage {
+                    try communicator.startAllReduce(bucket.elements, .sum, keeping: bucket).waitYielding()
+                }
+            }
+        } catch {
+            pendingError = pendingError ?? error as? MPIError
+            for bucket in storage { try? bucket.request?.wait() }
+            return
+        }
+        statistics.waitSeconds += monotonicSeconds() - waitStart
+        statistics.bucketsStartedDuringBackward += startedEarly
+        statistics.bucketsStartedAtFinish += storage.count - startedEarly
+        copyOut()
+    }
+
+    /// Writes `gradientWeight · .grad` (zeros without a gradient) into the parameter's part of
+    /// its bucket and counts it as filled.
+    private func copyIn(parameter index: Int) {
+        let (bucketIndex, offset) = placement[index]
+        let bucket = storage[bucketIndex]
+        let count = parameters[index].value.count
+        let destination = UnsafeMutableRawPointer(bucket.elements.baseAddress! + offset)
+        if let gradient = parameters[index].grad, let source = Self.hostMemory(of: gradient, count: count) {
+            scaledCopy(from: source, to: destination, count: count, by: gradientWeight, dtype: Scalar.dtype)
+        } else if let gradient = parameters[index].grad {
+            // Not host memory of its own (another device): through a copy.
+            gradient.withUnsafeBufferPointer {
+                scaledCopy(
+                    from: UnsafeRawPointer($0.baseAddress!), to: destination, count: count, by: gradientWeight,
+                    dtype: Scalar.dtype)
+            }
+        } else {
+            destination.initializeMemory(as: UInt8.self, repeating: 0, count: count * MemoryLayout<Scalar>.stride)
+        }
+        bucket.filled += 1
+    }
+
+    /// Writes each parameter's part of the reduced buckets into its `.grad`: into the gradient's
+    /// own memory when it has its own (so a replayed step's optimizer reads it there), else into a
+    /// new tensor.
+    private func copyOut() {
+        var written = Set<ObjectIdentifier>()
+        for (index, parameter) in parameters.enumerated() {
+            let (bucketIndex, offset) = placement[index]
+            let source = UnsafeRawPointer(storage[bucketIndex].elements.baseAddress! + offset)
+            let count = parameter.value.count
+            let byteCount = count * MemoryLayout<Scalar>.stride
+            // Two parameters may share one gradient buffer after an eager pass (an op that hands
+            // the same gradient to both): each then gets a tensor of its own.
+            if let gradient = parameter.grad, let memory = Self.hostMemory(of: gradient, count: count),
+                written.insert(ObjectIdentifier(gradient.captureBuffer)).inserted
+            {
+                UnsafeMutableRawPointer(mutating: memory).copyMemory(from: source, byteCount: byteCount)
+            } else {
+                let values = Array(
+                    UnsafeBufferPointer(start: source.assumingMemoryBound(to: Scalar.self), count: count))
+                parameter.value.grad = Tensor(shape: parameter.shape, scalars: values, on: parameter.value.device)
+            }
+        }
+    }
+
+    /// The host memory of `tensor`'s elements, when its buffer is host memory holding exactly
+    /// `count` of them.
+    private static func hostMemory(of tensor: Tensor<Scalar>, count: Int) -> UnsafeRawPointer? {
+        let buffer = tensor.captureBuffer
+        guard buffer.isHostMemory, buffer.count == count, buffer.dtype == Scalar.dtype else { return nil }
+        return UnsafeRawPointer(buffer.hostAddress)
+    }
+
+    /// Starts, in bucket order, every bucket whose gradients have all arrived, stopping at the
+    /// first that is not complete.
+    private func startReadyBuckets() throws {
+        while nextToStart < storage.count, storage[nextToStart].filled == storage[nextToStart].members.count {
+            let bucket = storage[nextToStart]
+            bucket.request = try communicator.startAllReduce(bucket.elements, .sum, keeping: bucket)
+            if nextToStart == 0 { firstBucketStart = monotonicSeconds() }
+            nextToStart += 1
+        }
+    }
+
+    /// One bucket: its parameters, their gradients side by side, its all-reduce in flight.
+    private final class Bucket {
+        let members: [Int]
+        let elements: UnsafeMutableBufferPointer<Scalar>
+        /// Parameters whose gradients have been copied in this step.
+        var filled = 0
+        var request: AllReduceRequest?
+
+        init(members: [Int], count: Int) {
+            self.members = members
+            elements = .allocate(capacity: count)
+            elements.initialize(repeating: 0)
+        }
+
+        deinit { elements.deallocate() }
+    }
+}
+
+/// A parameter's arrival, as a host step a captured step's replays repeat.
+private final class Arrival<Scalar: TensorScalar>: CaptureHostStep {
+    let parameter: Int
+    unowned(unsafe) var owner: DistributedDataParallel<Scalar>!
+    init(parameter: Int) { self.parameter = parameter }
+    func replayHostStep() { owner.arrive(parameter: parameter) }
+}
+
+/// The end of the exchange, as a host step.
+private final class Finisher<Scalar: TensorScalar>: CaptureHostStep {
+    unowned(unsafe) var owner: DistributedDataParallel<Scalar>!
+    func replayHostStep() { owner.finish() }
+}
+
+/// `destination[i] = weight · source[i]` for `count` elements of `dtype` (Float or Double), in
+/// loops compiled for each type.
+func scaledCopy(
+    from source: UnsafeRawPointer, to destination: UnsafeMutableRawPointer, count: Int, by weight: Double, dtype: DType
+) {
+    switch dtype {
+    case .float32:
+        let (x, y, w) = (
+            source.assumingMemoryBound(to: Float.self), destination.assumingMemoryBound(to: Float.self), Float(weight)
+        )
+        for i in 0..<count { y[i] = w * x[i] }
+    case .float64:
+        let (x, y) = (source.assumingMemoryBound(to: Double.self), destination.assumingMemoryBound(to: Double.self))
+        for i in 0..<count { y[i] = weight * x[i] }
+    default:
+        tensorFailure("DistributedDataParallel: gradients of type \(dtype) cannot be exchanged; use Float or Double")
+    }
+}
+
+/// Seconds on the monotonic clock.
+func monotonicSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+}

@@ -1,0 +1,302 @@
+import Foundation
+import NN
+import Testing
+
+/// `mpirun -np 2 demos … --distributed`: two ranks on this machine (loopback) train the
+/// single-process run's model, and a killed rank ends the job without a hang. Skipped, with one
+/// line saying why, where Open MPI's `mpirun` is not installed.
+@Suite(
+    "Distributed training over MPI, end to end",
+    .enabled(if: MPIRun.executable != nil, "mpirun not found: apt-get install openmpi-bin libopenmpi-dev"))
+struct DistributedRunTests {
+    /// The largest difference between two models' tensors, relative to the larger magnitude in
+    /// each tensor (`max |a − b| / max(‖a‖∞, ‖b‖∞)`), and the names both files hold.
+    static func relativeDifference(_ first: String, _ second: String) throws -> (difference: Double, names: [String]) {
+        let a = try Safetensors.read(contentsOf: first, as: Double.self)
+        let b = try Safetensors.read(contentsOf: second, as: Double.self)
+        #expect(a.names.sorted() == b.names.sorted())
+        var worst = 0.0
+        for name in a.names {
+            let x = a.tensors[name]!.scalars
+            let y = b.tensors[name]!.scalars
+            let scale = max(x.map(abs).max() ?? 0, y.map(abs).max() ?? 0, 1e-30)
+            worst = max(worst, (zip(x, y).map { abs($0 - $1) }.max() ?? 0) / scale)
+        }
+        return (worst, a.names)
+    }
+
+    /// The `--json` line a run printed last (empty when it printed none).
+    static func summary(_ run: DemosBinary.Run) -> [String: Any] {
+        let line = run.standardOutput.split(separator: "\n").last.map(String.init) ?? ""
+        return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? [:]
+    }
+
+    @Test(
+        "2 ranks end an epoch with one process's parameters (≤ 1e-5 relative) and the same accuracy",
+        arguments: [
+            // moons: 800 training points in batches of 64, the last of 32.
+            ["moons", "--epochs", "1"],
+            // spiral: batches of 33 split 16 + 17 (unequal slices), a last batch of 6.
+            ["spiral", "--epochs", "1", "--batch-size", "33", "--dropout", "0"],
+        ])
+    func twoRanksMatchOneProcess(arguments: [String]) throws {
+        let folder = try TemporaryFolder.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let common = arguments + ["--no-plot", "--json"]
+        let single = try DemosBinary.run(common + ["--save", "single.safetensors", "--threads", "1"], in: folder)
+        let ranks = try MPIRun.run(ranks: 2, common + ["--distributed", "--save", "ranks.safetensors"], in: folder)
+        #expect(single.exitCode == 0, "stderr: \(single.standardError)")
+        #expect(ranks.exitCode == 0, "stderr: \(ranks.standardError)")
+        let (difference, names) = try Self.relativeDifference(
+            folder.appendingPathComponent("single.safetensors").path,
+            folder.appendingPathComponent("ranks.safetensors").path)
+        #expect(!names.isEmpty)
+        #expect(difference <= 1e-5, "largest relative difference \(difference)")
+        let (one, two) = (Self.summary(single), Self.summary(ranks))
+        let accuracy = one["testAccuracy"] != nil ? "testAccuracy" : "validationAccuracy"
+        #expect(one[accuracy] as? Double != nil)
+        #expect(one[accuracy] as? Double == two[accuracy] as? Double)
+        #expect(two["ranks"] as? Int == 2)
+        // Only rank 0 prints: one summary line.
+        #expect(ranks.standardOutput.split(separator: "\n").count == 1, "stdout: \(ranks.standardOutput)")
+        // The distributed step is captured and replayed, its exchange repeated as host steps:
+        // bit for bit what the same ranks compute op by op (--eager).
+        #expect((two["replayedSteps"] as? Int ?? 0) > 0)
+        #expect(two["eagerReason"] == nil)
+        let eager = try MPIRun.run(
+            ranks: 2, common + ["--distributed", "--eager", "--save", "eager.safetensors"], in: folder)
+        #expect(eager.exitCode == 0, "stderr: \(eager.standardError)")
+        #expect(Self.summary(eager)["replayedSteps"] as? Int == 0)
+        let replayed = try Data(contentsOf: folder.appendingPathComponent("ranks.safetensors"))
+        #expect(try Data(contentsOf: folder.appendingPathComponent("eager.safetensors")) == replayed)
+    }
+
+    @Test(
+        "2 ranks as two hosts over TCP (network namespaces joined by a veth pair) match one process",
+        .enabled(
+            if: TwoHosts.available,
+            "needs root and `ip netns` (network namespaces); skipped where they cannot be created"))
+    func twoHostsOverTCP() throws {
+        let folder = try TemporaryFolder.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let hosts = try TwoHosts(folder: folder)
+        defer { hosts.remove() }
+        let common = ["moons", "--epochs", "1", "--no-plot", "--json", "--threads", "1"]
+        let single = try DemosBinary.run(common + ["--save", "single.safetensors"], in: folder)
+        let ranks = try hosts.run(common + ["--distributed", "--save", "hosts.safetensors"], in: folder)
+        #expect(single.exitCode == 0, "stderr: \(single.standardError)")
+        #expect(ranks.exitCode == 0, "stderr: \(ranks.standardError)")
+        let (difference, _) = try Self.relativeDifference(
+            folder.appendingPathComponent("single.safetensors").path,
+            folder.appendingPathComponent("hosts.safetensors").path)
+        #expect(difference <= 1e-5, "largest relative difference \(difference)")
+        #expect(Self.summary(ranks)["ranks"] as? Int == 2)
+        #expect(Self.summary(ranks)["testAccuracy"] as? Double == Self.summary(single)["testAccuracy"] as? Double)
+    }
+
+    @Test("a rank killed mid-run ends the job within seconds; the last checkpoint resumes")
+    func killedRank() throws {
+        let folder = try TemporaryFolder.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let checkpoint = folder.appendingPathComponent("run.ckpt").path
+        let job = try MPIRun.start(
+            ranks: 2,
+            ["moons", "--distributed", "--no-plot", "--quiet", "--epochs", "100000", "--checkpoint", "run.ckpt"],
+            in: folder)
+        // Wait for a first checkpoint, then for the ranks to be well into later epochs.
+        let started = Date()
+        while !FileManager.default.fileExists(atPath: checkpoint) && Date().timeIntervalSince(started) < 60 {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        Thread.sleep(forTimeInterval: 0.5)
+        let rank = try #require(MPIRun.rankProcesses(of: job.process.processIdentifier).last, "no rank processes found")
+        kill(rank, SIGKILL)
+        let killed = Date()
+        while job.process.isRunning && Date().timeIntervalSince(killed) < 30 { Thread.sleep(forTimeInterval: 0.05) }
+        let seconds = Date().timeIntervalSince(killed)
+        if job.process.isRunning { job.process.interrupt() }
+        job.process.waitUntilExit()
+        let error = job.standardError()
+        #expect(seconds < 15, "the job took \(seconds) s to end after a rank was killed")
+        #expect(job.process.terminationStatus != 0)
+        #expect(error.contains("exited on signal 9"), "stderr: \(error)")
+        // The checkpoint is whole: every rank resumes from it for one more epoch.
+        let saved = try Safetensors.read(contentsOf: checkpoint, as: Double.self)
+        let epoch = try #require(saved.metadata["step"].flatMap(Int.init))
+        let resumed = try MPIRun.run(
+            ranks: 2,
+            ["moons", "--distributed", "--no-plot", "--epochs", "\(epoch + 1)", "--resume", "run.ckpt", "--json"],
+            in: folder)
+        #expect(resumed.exitCode == 0, "stderr: \(resumed.standardError)")
+        #expect(Self.summary(resumed)["epochs"] as? Int == epoch + 1)
+    }
+}
+
+/// Starts `demos` under Open MPI's `mpirun` on this machine.
+enum MPIRun {
+    /// `mpirun` on the `PATH`, if installed.
+    static let executable: URL? = {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        return path.split(separator: ":").map { URL(fileURLWithPath: String($0)).appendingPathComponent("mpirun") }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }()
+
+    /// A job started in the background, its output going to files.
+    struct Job {
+        let process: Process
+        let outputURL: URL
+        let errorURL: URL
+        func standardError() -> String { (try? String(contentsOf: errorURL, encoding: .utf8)) ?? "" }
+    }
+
+    /// mpirun's arguments for `ranks` ranks of `demos arguments` on this machine: as root when
+    /// the tests run as root (containers, CI), oversubscribing the cores, over shared memory
+    /// and TCP loopback.
+    static func arguments(ranks: Int, _ arguments: [String]) -> [String] {
+        ["-np", "\(ranks)", "--oversubscribe", "--bind-to", "none", "--mca", "btl_tcp_if_include", "lo"]
+            + (getuid() == 0 ? ["--allow-run-as-root"] : []) + [DemosBinary.url?.path ?? "demos"] + arguments
+    }
+
+    static func start(ranks: Int, _ arguments: [String], in folder: URL) throws -> Job {
+        try start(executable!, Self.arguments(ranks: ranks, arguments), in: folder)
+    }
+
+    /// Starts `executable` with `arguments` in `folder`, its output going to files there.
+    static func start(_ executable: URL, _ arguments: [String], in folder: URL) throws -> Job {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.currentDirectoryURL = folder
+        let output = folder.appendingPathComponent(".mpirun-stdout-\(UUID().uuidString)")
+        let error = folder.appendingPathComponent(".mpirun-stderr-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: error.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = try FileHandle(forWritingTo: error)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return Job(process: process, outputURL: output, errorURL: error)
+    }
+
+    /// Runs a job to its end and returns what it printed (mpirun's standard output carries rank
+    /// 0's; the other ranks print nothing there).
+    static func run(ranks: Int, _ arguments: [String], in folder: URL) throws -> DemosBinary.Run {
+        try finish(start(ranks: ranks, arguments, in: folder))
+    }
+
+    /// Waits for `job` and returns what it printed, removing its output files.
+    static func finish(_ job: Job) -> DemosBinary.Run {
+        job.process.waitUntilExit()
+        defer {
+            try? FileManager.default.removeItem(at: job.outputURL)
+            try? FileManager.default.removeItem(at: job.errorURL)
+        }
+        return DemosBinary.Run(
+            exitCode: job.process.terminationStatus,
+            standardOutput: (try? String(contentsOf: job.outputURL, encoding: .utf8)) ?? "",
+            standardError: job.standardError())
+    }
+
+    /// The `demos` processes mpirun started (its children, through Open MPI's local daemon when
+    /// there is one), in process-id order.
+    static func rankProcesses(of launcher: Int32) -> [Int32] {
+        var found: [Int32] = []
+        var frontier = [launcher]
+        while let parent = frontier.popLast() {
+            let children =
+                (try? String(contentsOfFile: "/proc/\(parent)/task/\(parent)/children", encoding: .utf8))?
+                .split(separator: " ").compactMap { Int32($0) } ?? []
+            for child in children {
+                let name = (try? String(contentsOfFile: "/proc/\(child)/comm", encoding: .utf8)) ?? ""
+                if name.hasPrefix("demos") { found.append(child) } else { frontier.append(child) }
+            }
+        }
+        return found.sorted()
+    }
+}
+
+/// Two "hosts" on this machine: network namespaces joined by a veth pair (10.77.0.1 and
+/// 10.77.0.2), mpirun in the first, the second rank started in the second by an rsh agent that
+/// runs `ip netns exec`; the ranks talk over TCP only (`--mca btl tcp,self`).
+struct TwoHosts {
+    let names: (String, String)
+    let agent: URL
+
+    /// Whether network namespaces can be created here (root, `ip` installed, permitted).
+    static let available: Bool = {
+        guard getuid() == 0, MPIRun.executable != nil else { return false }
+        let probe = "ddpprobe\(getpid())"
+        guard (try? TwoHosts.ip(["netns", "add", probe])) == 0 else { return false }
+        _ = try? TwoHosts.ip(["netns", "del", probe])
+        return true
+    }()
+
+    /// The `ip` tool (iproute2).
+    static let ipTool =
+        ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"].map { URL(fileURLWithPath: $0) }
+        .first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? URL(fileURLWithPath: "/usr/sbin/ip")
+
+    /// Runs `ip arguments`, quietly; returns its exit status.
+    @discardableResult
+    static func ip(_ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = ipTool
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    init(folder: URL) throws {
+        let id = getpid() % 100_000
+        names = ("ddpa\(id)", "ddpb\(id)")
+        let (a, b) = names
+        agent = folder.appendingPathComponent("netns-agent.sh")
+        try """
+        #!/bin/sh
+        host=$1; shift
+        case "$host" in 10.77.0.1) ns=\(a) ;; 10.77.0.2) ns=\(b) ;; *) exit 1 ;; esac
+        exec ip netns exec "$ns" sh -c "$*"
+        """.write(to: agent, atomically: true, encoding: .utf8)
+        chmod(agent.path, 0o755)
+        let steps: [[String]] = [
+            ["netns", "add", a], ["netns", "add", b],
+            ["link", "add", "v\(a)", "type", "veth", "peer", "name", "v\(b)"],
+            ["link", "set", "v\(a)", "netns", a], ["link", "set", "v\(b)", "netns", b],
+            ["-n", a, "addr", "add", "10.77.0.1/24", "dev", "v\(a)"],
+            ["-n", b, "addr", "add", "10.77.0.2/24", "dev", "v\(b)"],
+            ["-n", a, "link", "set", "v\(a)", "up"], ["-n", b, "link", "set", "v\(b)", "up"],
+            ["-n", a, "link", "set", "lo", "up"], ["-n", b, "link", "set", "lo", "up"],
+        ]
+        for step in steps where try Self.ip(step) != 0 {
+            remove()
+            throw DemoError("ip \(step.joined(separator: " ")) failed")
+        }
+    }
+
+    /// Deletes both namespaces (and with them the veth pair).
+    func remove() {
+        _ = try? Self.ip(["netns", "del", names.0])
+        _ = try? Self.ip(["netns", "del", names.1])
+    }
+
+    /// `mpirun` in the first namespace, one rank per host, over TCP between 10.77.0.1 and 10.77.0.2.
+    func run(_ arguments: [String], in folder: URL) throws -> DemosBinary.Run {
+        let mpirun = [
+            "netns", "exec", names.0, MPIRun.executable!.path, "--allow-run-as-root", "-np", "2",
+            "--host", "10.77.0.1,10.77.0.2", "--mca", "plm_rsh_agent", agent.path, "--mca", "btl", "tcp,self",
+            "--mca", "btl_tcp_if_include", "10.77.0.0/24", "--mca", "oob_tcp_if_include", "10.77.0.0/24",
+            "-x", "OMPI_ALLOW_RUN_AS_ROOT=1", "-x", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+            DemosBinary.url?.path ?? "demos",
+        ]
+        return MPIRun.finish(try MPIRun.start(Self.ipTool, mpirun + arguments, in: folder))
+    }
+
+    /// A failure to set the namespaces up.
+    struct DemoError: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+}
