@@ -141,6 +141,11 @@ DEFINE_SUM_ROWS(double, f64x8, sum_rows_f64)
             if (beta != 0) out += beta * (f32x16)_mm512_maskz_loadu_ps(mask, row);                     \
             if (bias) out += (f32x16)_mm512_maskz_loadu_ps(mask, bias + j);                            \
             if (relu) out = (f32x16)((__typeof__(out > 0))out & (out > 0));                            \
+            if (drop) {                                                                                \
+                f32x16 factor_ = {0};                                                                  \
+                for (long e_ = 0; e_ < n - j; e_++) factor_[e_] = dropScale * (T)drop[(row - c) + e_];  \
+                out = out * factor_;                                                                   \
+            }                                                                                          \
             if (keep) {                                                                                \
                 f32x16 keep_ = (f32x16)_mm512_maskz_loadu_ps(mask, keep + (row - c));                  \
                 out = (f32x16)((__typeof__(keep_ > 0))out & (keep_ > 0));                              \
@@ -213,17 +218,17 @@ void ad_thin_gemm_f32(int transA, int transB, long m, long n, long k, float alph
 }
 
 void ad_thin_gemm_fused_f32(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda,
-                            const float *b, long ldb, float beta, const float *bias, int relu, const float *keep,
-                            float *columnSums, float *c, long ldc) {
+                            const float *b, long ldb, float beta, const float *bias, int relu, const uint8_t *drop,
+                            float dropScale, const float *keep, float *columnSums, float *c, long ldc) {
 #if AD_HAS_VARIANTS
     if (sixteen_wide(transA, m, n)) {
-        ad_thin_gemm_fused_f32x16(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, relu, keep, columnSums,
-                                  c, ldc);
+        ad_thin_gemm_fused_f32x16(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, relu, drop, dropScale,
+                                  keep, columnSums, c, ldc);
         return;
     }
 #endif
-    ad_thin_gemm_fused_f32x8(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, relu, keep, columnSums, c,
-                             ldc);
+    ad_thin_gemm_fused_f32x8(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, relu, drop, dropScale, keep,
+                             columnSums, c, ldc);
 }
 
 // ---------------------------------------------------------------------------------------------

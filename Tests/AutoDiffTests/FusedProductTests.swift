@@ -147,6 +147,67 @@ struct FusedProductTests {
         }
     }
 
+    @Test(
+        "matmulDropoutBackward is matmul, maskedScale and (optionally) reluBackward, bit for bit",
+        arguments: [DType.float32, .float64], [false, true])
+    func matmulDropoutBackward(dtype: DType, withReLU: Bool) {
+        if dtype == .float32 {
+            checkMatmulDropoutBackward(Float.self, withReLU)
+        } else {
+            checkMatmulDropoutBackward(Double.self, withReLU)
+        }
+    }
+
+    func checkMatmulDropoutBackward<S: TensorScalar>(_: S.Type, _ withReLU: Bool) {
+        for (m, n, k) in Self.shapes {
+            for (transA, transB) in [(false, true), (true, false)] {
+                let inputs = (
+                    a: Self.values(m * k, seed: 12, period: 53), b: Self.values(k * n, seed: 13),
+                    keep: Self.values(m * n, seed: 14, period: 7)
+                )
+                var generator = RandomGenerator(seed: 15)
+                let dropMask = (0..<(m * n)).map { _ in UInt8(generator.nextUniform() < 0.8 ? 1 : 0) }
+                func run(on device: Device, fused: Bool) -> Buffer {
+                    let backend = device.backend
+                    let (a, b, keep) = (
+                        Self.buffer(inputs.a, S.self, on: device), Self.buffer(inputs.b, S.self, on: device),
+                        Self.buffer(inputs.keep, S.self, on: device)
+                    )
+                    let drop = backend.allocate(m * n, .uint8)
+                    dropMask.withUnsafeBytes { backend.copy(fromHost: $0.baseAddress!, into: drop) }
+                    let out = backend.allocate(m * n, S.dtype)
+                    if fused {
+                        backend.matmulDropoutBackward(
+                            a, b, dropoutKeep: drop, scale: 1.25, reluKeep: withReLU ? keep : nil, into: out, m: m,
+                            n: n, k: k, transposeA: transA, transposeB: transB)
+                    } else {
+                        let (product, dropped) = (backend.allocate(m * n, S.dtype), backend.allocate(m * n, S.dtype))
+                        backend.matmul(
+                            a, b, into: product, batch: 1, m: m, n: n, k: k, transposeA: transA, transposeB: transB)
+                        backend.maskedScale(product, keep: drop, scale: 1.25, into: withReLU ? dropped : out)
+                        if withReLU {
+                            backend.binary(.reluBackward, dropped, [m, n], keep, [m, n], into: out, shape: [m, n])
+                        }
+                    }
+                    return out
+                }
+                Self.atEveryThreadCount { threads in
+                    let fused = run(on: .cpu, fused: true)
+                    let label = "transposes \((transA, transB)) [\(m),\(k)]·[\(k),\(n)] at \(threads) threads"
+                    #expect(Self.bits(fused, S.self) == Self.bits(run(on: .cpu, fused: false), S.self), "\(label)")
+                    let dropped = zip(Self.doubles(fused, S.self), dropMask).allSatisfy { v, kept in
+                        kept == 1 || v == 0 || v.isNaN
+                    }
+                    #expect(dropped, "zero (or NaN from a NaN product) wherever dropped: \(label)")
+                    #expect(
+                        Self.close(
+                            Self.doubles(fused, S.self), Self.doubles(run(on: .reference, fused: true), S.self),
+                            1e-5 * Double(k)), "\(label) against the reference")
+                }
+            }
+        }
+    }
+
     @Test("matmulColumnSums is xᵀ·g and the sum of g over its rows, bit for bit", arguments: [DType.float32, .float64])
     func matmulColumnSums(dtype: DType) {
         if dtype == .float32 { checkMatmulColumnSums(Float.self) } else { checkMatmulColumnSums(Double.self) }
@@ -254,6 +315,36 @@ struct PlanFusionTests {
         program = productReadTwice
         CapturePlan.fuse(&program, isTemporary: Self.temporaries())
         #expect(program == productReadTwice)
+    }
+
+    @Test("a product read only by dropout's backward takes its mask in its store, and relu's after it")
+    func dropoutBackward() {
+        let product = CapturedKernel.matmul(
+            a: 0, b: 1, c: 3, batch: 1, m: 6, n: 4, k: 5, transposeA: false, transposeB: true)
+        let dropped = CapturedKernel.maskedScale(x: 3, keep: 2, scale: 1.25, out: 4)
+        var program: [CapturedKernel] = [product, dropped, Self.reluBackward(4, mask: 5, out: 6)]
+        CapturePlan.fuse(&program, isTemporary: Self.temporaries())
+        #expect(
+            program == [
+                .matmulDropoutBackward(
+                    a: 0, b: 1, dropoutKeep: 2, scale: 1.25, reluKeep: 5, c: 6, m: 6, n: 4, k: 5, transposeA: false,
+                    transposeB: true)
+            ])
+        // The dropped gradient also read elsewhere: only the dropout is fused.
+        program = [product, dropped, Self.reluBackward(4, mask: 5, out: 6), .unary(.negate, x: 4, out: 7)]
+        CapturePlan.fuse(&program, isTemporary: Self.temporaries())
+        #expect(
+            program == [
+                .matmulDropoutBackward(
+                    a: 0, b: 1, dropoutKeep: 2, scale: 1.25, reluKeep: nil, c: 4, m: 6, n: 4, k: 5, transposeA: false,
+                    transposeB: true),
+                Self.reluBackward(4, mask: 5, out: 6), .unary(.negate, x: 4, out: 7),
+            ])
+        // The dropout mask rewritten between the product and the dropout: nothing fused.
+        let maskWritten: [CapturedKernel] = [product, .fill(out: 2, value: 1), dropped]
+        program = maskWritten
+        CapturePlan.fuse(&program, isTemporary: Self.temporaries())
+        #expect(program == maskWritten)
     }
 
     @Test("a weight gradient and the bias gradient of the same g become one kernel at the later one's place")

@@ -267,6 +267,13 @@ public protocol Backend: AnyObject, Sendable {
     func matmulReLUBackward(
         _ a: Buffer, _ b: Buffer, keep: Buffer, into c: Buffer, m: Int, n: Int, k: Int, transposeA: Bool,
         transposeB: Bool)
+    /// `c ← op(a)·op(b)·(dropoutKeep ≠ 0 ? scale : 0)`, then 0 where `reluKeep ≤ 0` when given:
+    /// a one-block ``matmul(_:_:into:batch:m:n:k:transposeA:transposeB:)``, then dropout's
+    /// backward ``maskedScale(_:keep:scale:into:)`` (`dropoutKeep` a `uint8` mask of `m × n`),
+    /// then ``binary(_:_:_:_:_:into:shape:)`` with ``BinaryKernel/reluBackward``, with the same bits.
+    func matmulDropoutBackward(
+        _ a: Buffer, _ b: Buffer, dropoutKeep: Buffer, scale: Double, reluKeep: Buffer?, into c: Buffer, m: Int, n: Int,
+        k: Int, transposeA: Bool, transposeB: Bool)
     /// A linear layer's weight and bias gradients from its input `x` (`k × m`) and the gradient
     /// of its output `g` (`k × n`): `c ← xᵀ·g` and `columnSums[j] ← Σₚ g[p, j]`, with the bits of
     /// ``matmul(_:_:into:batch:m:n:k:transposeA:transposeB:)`` (A transposed) and
@@ -458,6 +465,16 @@ extension Backend {
     ) {
         matmul(a, b, into: c, batch: 1, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB)
         binary(.reluBackward, c, [m, n], keep, [m, n], into: c, shape: [m, n])
+    }
+
+    /// The kernels one after the other (the specification of the fusion).
+    public func matmulDropoutBackward(
+        _ a: Buffer, _ b: Buffer, dropoutKeep: Buffer, scale: Double, reluKeep: Buffer?, into c: Buffer, m: Int, n: Int,
+        k: Int, transposeA: Bool, transposeB: Bool
+    ) {
+        matmul(a, b, into: c, batch: 1, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB)
+        maskedScale(c, keep: dropoutKeep, scale: scale, into: c)
+        if let reluKeep { binary(.reluBackward, c, [m, n], reluKeep, [m, n], into: c, shape: [m, n]) }
     }
 
     /// The two kernels one after the other (the specification of the fusion).

@@ -51,27 +51,33 @@ enum Products {
     ) -> Void
 
     /// CKernels' thin product with its fused epilogue (`ad_thin_gemm_fused_*`): the arguments of
-    /// ``ThinKernel`` with, after the bias, relu (nonzero: on), keep (nil: none) and the column
-    /// sums of B (nil: none) before C and ldc.
+    /// ``ThinKernel`` with, after the bias, relu (nonzero: on), dropout's mask (nil: none) and
+    /// scale, relu's backward mask (nil: none) and the column sums of B (nil: none) before C and
+    /// ldc.
     typealias FusedThinKernel<S> = (
         Int32, Int32, Int, Int, Int, S, UnsafePointer<S>, Int, UnsafePointer<S>, Int, S, UnsafePointer<S>?, Int32,
-        UnsafePointer<S>?, UnsafeMutablePointer<S>?, UnsafeMutablePointer<S>, Int
+        UnsafePointer<UInt8>?, S, UnsafePointer<S>?, UnsafeMutablePointer<S>?, UnsafeMutablePointer<S>, Int
     ) -> Void
 
     /// What a fused product does to each element of C after the bias: relu (`v > 0 ? v : 0`,
-    /// as ``UnaryKernel/relu``), then relu's backward mask (`keep > 0 ? v : 0`, `keep` laid out
-    /// as C, as ``BinaryKernel/reluBackward``). Both only select, so fused and unfused agree bit
-    /// for bit.
+    /// as ``UnaryKernel/relu``), then dropout's backward (`v·(dropScale·drop)`, `drop` a 0/1
+    /// mask, as ``Backend/maskedScale(_:keep:scale:into:)``), then relu's backward mask
+    /// (`keep > 0 ? v : 0`, as ``BinaryKernel/reluBackward``), the masks laid out as C. Each is
+    /// the unfused kernel's operation on one element, so fused and unfused agree bit for bit.
     struct Epilogue<S: TensorScalar> {
         var relu = false
+        var drop: UnsafePointer<UInt8>? = nil
+        var dropScale: S = 0
         var keep: UnsafePointer<S>? = nil
 
         /// Nothing after the bias.
         static var none: Self { Self() }
-        var isNone: Bool { !relu && keep == nil }
+        var isNone: Bool { !relu && drop == nil && keep == nil }
 
         /// The epilogue of the block of C starting `offset` elements in.
-        func offset(by offset: Int) -> Self { Self(relu: relu, keep: keep.map { $0 + offset }) }
+        func offset(by offset: Int) -> Self {
+            Self(relu: relu, drop: drop.map { $0 + offset }, dropScale: dropScale, keep: keep.map { $0 + offset })
+        }
 
         /// Applies the epilogue to `rows × columns` of C already stored (the paths that cannot
         /// fuse it: BLAS, and thin products split along their inner sum).
@@ -81,6 +87,7 @@ enum Products {
                 for j in 0..<columns {
                     var v = c[i * ldc + j]
                     if relu { v = v > 0 ? v : 0 }
+                    if let drop { v = v * (dropScale * S(drop[i * ldc + j])) }
                     if let keep { v = keep[i * ldc + j] > 0 ? v : 0 }
                     c[i * ldc + j] = v
                 }
@@ -107,20 +114,24 @@ enum Products {
         if parts <= 1 && epilogue.isNone {
             plain(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc)
         } else if parts <= 1 {
-            thin(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, bias, relu, epilogue.keep, nil, c, ldc)
+            thin(
+                ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, bias, relu, epilogue.drop, epilogue.dropScale,
+                epilogue.keep, nil, c, ldc)
         } else if m >= n && m >= k {
             ComputeThreads.forEachRange(of: m, elements: elements) { r in
                 let rowsOfA = a + (transA ? r.lowerBound : r.lowerBound * lda)
+                let part = epilogue.offset(by: r.lowerBound * ldc)
                 thin(
-                    ta, tb, r.count, n, k, alpha, rowsOfA, lda, b, ldb, beta, bias, relu,
-                    epilogue.keep.map { $0 + r.lowerBound * ldc }, nil, c + r.lowerBound * ldc, ldc)
+                    ta, tb, r.count, n, k, alpha, rowsOfA, lda, b, ldb, beta, bias, relu, part.drop, part.dropScale,
+                    part.keep, nil, c + r.lowerBound * ldc, ldc)
             }
         } else if n >= k {
             ComputeThreads.forEachRange(of: n, elements: elements) { r in
                 let columnsOfB = b + (transB ? r.lowerBound * ldb : r.lowerBound)
+                let part = epilogue.offset(by: r.lowerBound)
                 thin(
                     ta, tb, m, r.count, k, alpha, a, lda, columnsOfB, ldb, beta, bias.map { $0 + r.lowerBound }, relu,
-                    epilogue.keep.map { $0 + r.lowerBound }, nil, c + r.lowerBound, ldc)
+                    part.drop, part.dropScale, part.keep, nil, c + r.lowerBound, ldc)
             }
         } else {
             withUnsafeTemporaryAllocation(of: S.self, capacity: (parts - 1) * m * n) { scratch in
@@ -130,12 +141,14 @@ enum Products {
                     let partA = a + (transA ? r.lowerBound * lda : r.lowerBound)
                     let partB = b + (transB ? r.lowerBound : r.lowerBound * ldb)
                     if part == 0 {
-                        thin(ta, tb, m, n, r.count, alpha, partA, lda, partB, ldb, beta, bias, 0, nil, nil, c, ldc)
+                        thin(
+                            ta, tb, m, n, r.count, alpha, partA, lda, partB, ldb, beta, bias, 0, nil, 0, nil, nil, c,
+                            ldc)
                     } else if r.isEmpty {
                         (scratch + (part - 1) * m * n).initialize(repeating: 0, count: m * n)
                     } else {
                         thin(
-                            ta, tb, m, n, r.count, alpha, partA, lda, partB, ldb, 0, nil, 0, nil, nil,
+                            ta, tb, m, n, r.count, alpha, partA, lda, partB, ldb, 0, nil, 0, nil, 0, nil, nil,
                             scratch + (part - 1) * m * n, n)
                     }
                 }
@@ -286,6 +299,25 @@ extension CPUBackend {
         }
     }
 
+    public func matmulDropoutBackward(
+        _ a: Buffer, _ b: Buffer, dropoutKeep: Buffer, scale: Double, reluKeep: Buffer?, into c: Buffer, m: Int, n: Int,
+        k: Int, transposeA: Bool, transposeB: Bool
+    ) {
+        captureKernel {
+            .matmulDropoutBackward(
+                a: $0.read(a), b: $0.read(b), dropoutKeep: $0.read(dropoutKeep), scale: scale,
+                reluKeep: reluKeep.map($0.read), c: $0.write(c), m: m, n: n, k: k, transposeA: transposeA,
+                transposeB: transposeB)
+        }
+        switch a.dtype {
+        case .float32:
+            f32.matmul(a, b, c, 1, m, n, k, transposeA, transposeB, drop: (dropoutKeep, scale), keep: reluKeep)
+        case .float64:
+            f64.matmul(a, b, c, 1, m, n, k, transposeA, transposeB, drop: (dropoutKeep, scale), keep: reluKeep)
+        case .uint8, .int64: unsupported(a.dtype, "matmulDropoutBackward")
+        }
+    }
+
     public func matmulColumnSums(_ x: Buffer, _ g: Buffer, into c: Buffer, columnSums: Buffer, m: Int, n: Int, k: Int) {
         captureKernel {
             .matmulColumnSums(
@@ -312,32 +344,35 @@ extension CPUKernels {
             && ComputeThreads.parts(elements: k * n) <= 1
         {
             CPULoops.fill(ps, 0, n)
-            thinGemmFused(1, 0, m, n, k, 1, px, m, pg, n, 0, nil, 0, nil, ps, pc, n)
+            thinGemmFused(1, 0, m, n, k, 1, px, m, pg, n, 0, nil, 0, nil, 0, nil, ps, pc, n)
             return
         }
         matmul(x, g, c, 1, m, n, k, true, false)
         reduce(.sum, g, [k, n], [0], sums)
     }
 
-    /// `c ← op(a)·op(b)` per block of `batch`; with `keep`, zero where `keep ≤ 0` (relu's backward
-    /// fused into the store).
+    /// `c ← op(a)·op(b)` per block of `batch`; with `drop`, times its scale where its mask is 1
+    /// and 0 where it is 0 (dropout's backward), then with `keep`, zero where `keep ≤ 0` (relu's
+    /// backward), both applied as C is stored.
     func matmul(
         _ a: Buffer, _ b: Buffer, _ c: Buffer, _ batch: Int, _ m: Int, _ n: Int, _ k: Int, _ ta: Bool, _ tb: Bool,
-        keep: Buffer? = nil
+        drop: (mask: Buffer, scale: Double)? = nil, keep: Buffer? = nil
     ) {
         let (pa, pb, pc) = (p(a), p(b), p(c))
+        let epilogue = Products.Epilogue(
+            drop: drop.map { UnsafePointer($0.mask.host(UInt8.self)) }, dropScale: S(drop?.scale ?? 0),
+            keep: keep.map { UnsafePointer(p($0)) })
         if k == 0 {
             CPULoops.fill(pc, 0, batch * m * n)
+            epilogue.apply(to: pc, rows: batch * m, columns: n, ldc: n)
             return
         }
         guard m > 0 && n > 0 else { return }
-        let keep = keep.map { UnsafePointer(p($0)) }
         for i in 0..<batch {
             Products.gemm(
                 transA: ta, transB: tb, m: m, n: n, k: k, alpha: 1, a: pa + i * m * k, lda: ta ? m : k,
-                b: pb + i * k * n, ldb: tb ? k : n, beta: 0,
-                epilogue: Products.Epilogue(keep: keep.map { $0 + i * m * n }), c: pc + i * m * n, ldc: n,
-                kernels: self)
+                b: pb + i * k * n, ldb: tb ? k : n, beta: 0, epilogue: epilogue.offset(by: i * m * n),
+                c: pc + i * m * n, ldc: n, kernels: self)
         }
     }
 

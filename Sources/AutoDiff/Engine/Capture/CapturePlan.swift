@@ -239,6 +239,9 @@ final class CapturePlan {
     ///   the pre-activation (`x > 0` exactly where `relu(x) > 0`), which is no longer stored;
     /// - `matmul` → `reluBackward` of its result: the mask applied as the product is stored
     ///   (``CapturedKernel/matmulReLUBackward(a:b:keep:c:m:n:k:transposeA:transposeB:)``);
+    /// - `matmul` → dropout's backward (`maskedScale`) of its result, and relu's backward of that
+    ///   when it follows:
+    ///   ``CapturedKernel/matmulDropoutBackward(a:b:dropoutKeep:scale:reluKeep:c:m:n:k:transposeA:transposeB:)``;
     /// - a weight gradient `xᵀ·g` and the bias gradient `Σ g` over the same rows: one call
     ///   (``CapturedKernel/matmulColumnSums(x:g:c:columnSums:m:n:k:)``) at the later one's place.
     static func fuse(_ program: inout [CapturedKernel], isTemporary: [Bool]) {
@@ -246,6 +249,7 @@ final class CapturePlan {
         while position < program.count {
             if fuseLinearReLU(&program, at: position, isTemporary: isTemporary)
                 || fuseReLUBackward(&program, at: position, isTemporary: isTemporary)
+                || fuseDropoutBackward(&program, at: position, isTemporary: isTemporary)
                 || fuseColumnSums(&program, at: position)
             {
                 continue  // the kernel at `position` is now fused; it may fuse again
@@ -296,6 +300,49 @@ final class CapturePlan {
             untouched(o, between: i, and: j, in: program)
         else { return false }
         program[i] = .matmulReLUBackward(a: a, b: b, keep: keep, c: o, m: m, n: n, k: k, transposeA: tA, transposeB: tB)
+        program.remove(at: j)
+        return true
+    }
+
+    /// `matmul(a, b) → t; maskedScale(t, drop) → u` with `t` read by nothing else, and then
+    /// `reluBackward(u, keep) → o` too when `u` is a temporary read by nothing else.
+    static func fuseDropoutBackward(_ program: inout [CapturedKernel], at i: Int, isTemporary: [Bool]) -> Bool {
+        guard case .matmul(let a, let b, let t, 1, let m, let n, let k, let tA, let tB) = program[i],
+            isTemporary[Int(t)]
+        else { return false }
+        let uses = accesses(of: t, in: program)
+        guard uses.count == 2, uses[0].position == i, uses[1].access == .read,
+            case .maskedScale(t, let drop, let scale, let u) = program[uses[1].position],
+            drop != t, ![a, b, drop, t].contains(u)
+        else { return false }
+        let j = uses[1].position
+        guard untouched(drop, between: i, and: j, in: program, writesOnly: true),
+            untouched(u, between: i, and: j, in: program)
+        else { return false }
+        // relu's backward of the dropped gradient, when nothing else reads that.
+        let uUses = accesses(of: u, in: program)
+        if isTemporary[Int(u)], uUses.count == 2, uUses[0].position == j, uUses[1].access == .read,
+            case .binary(.reluBackward, u, let uShape, let keep, let keepShape, let o, let shape) =
+                program[uUses[1].position],
+            uShape == shape, keepShape == shape, shape.reduce(1, *) == m * n, keep != u,
+            ![a, b, drop, keep, u].contains(o)
+        {
+            let l = uUses[1].position
+            if untouched(keep, between: i, and: l, in: program, writesOnly: true),
+                untouched(drop, between: i, and: l, in: program, writesOnly: true),
+                untouched(o, between: i, and: l, in: program)
+            {
+                program[i] = .matmulDropoutBackward(
+                    a: a, b: b, dropoutKeep: drop, scale: scale, reluKeep: keep, c: o, m: m, n: n, k: k,
+                    transposeA: tA, transposeB: tB)
+                program.remove(at: l)
+                program.remove(at: j)
+                return true
+            }
+        }
+        program[i] = .matmulDropoutBackward(
+            a: a, b: b, dropoutKeep: drop, scale: scale, reluKeep: nil, c: u, m: m, n: n, k: k, transposeA: tA,
+            transposeB: tB)
         program.remove(at: j)
         return true
     }

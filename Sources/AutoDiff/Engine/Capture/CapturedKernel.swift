@@ -47,10 +47,14 @@ enum CapturedKernel: Equatable {
     case matmul(a: Slot, b: Slot, c: Slot, batch: Int, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool)
     case linear(x: Slot, weight: Slot, bias: Slot, out: Slot, m: Int, n: Int, k: Int)
     /// The plan's fusions (CapturePlan.swift, `fuse`): a linear layer and its relu; a product
-    /// and relu's backward on it; a weight gradient and its bias gradient.
+    /// and relu's backward on it; a product and dropout's backward on it (and relu's after
+    /// that); a weight gradient and its bias gradient.
     case linearReLU(x: Slot, weight: Slot, bias: Slot, out: Slot, m: Int, n: Int, k: Int)
     case matmulReLUBackward(
         a: Slot, b: Slot, keep: Slot, c: Slot, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool)
+    case matmulDropoutBackward(
+        a: Slot, b: Slot, dropoutKeep: Slot, scale: Double, reluKeep: Slot?, c: Slot, m: Int, n: Int, k: Int,
+        transposeA: Bool, transposeB: Bool)
     case matmulColumnSums(x: Slot, g: Slot, c: Slot, columnSums: Slot, m: Int, n: Int, k: Int)
     case argReduce(ReductionKernel, x: Slot, outer: Int, length: Int, inner: Int, out: Slot)
     case indexed(IndexKernel, x: Slot, outer: Int, length: Int, inner: Int, indices: Slot, out: Slot)
@@ -125,6 +129,12 @@ enum CapturedKernel: Equatable {
             body(a, .read)
             body(b, .read)
             body(keep, .read)
+            body(c, .write)
+        case .matmulDropoutBackward(let a, let b, let dropoutKeep, _, let reluKeep, let c, _, _, _, _, _):
+            body(a, .read)
+            body(b, .read)
+            body(dropoutKeep, .read)
+            if let reluKeep { body(reluKeep, .read) }
             body(c, .write)
         case .matmulColumnSums(let x, let g, let c, let columnSums, _, _, _):
             body(x, .read)
@@ -253,6 +263,11 @@ enum CapturedKernel: Equatable {
         case .matmulReLUBackward(let a, let b, let keep, let c, let m, let n, let k, let tA, let tB):
             .matmulReLUBackward(
                 a: map(a), b: map(b), keep: map(keep), c: map(c), m: m, n: n, k: k, transposeA: tA, transposeB: tB)
+        case .matmulDropoutBackward(
+            let a, let b, let dropoutKeep, let scale, let reluKeep, let c, let m, let n, let k, let tA, let tB):
+            .matmulDropoutBackward(
+                a: map(a), b: map(b), dropoutKeep: map(dropoutKeep), scale: scale, reluKeep: reluKeep.map(map),
+                c: map(c), m: m, n: n, k: k, transposeA: tA, transposeB: tB)
         case .matmulColumnSums(let x, let g, let c, let columnSums, let m, let n, let k):
             .matmulColumnSums(x: map(x), g: map(g), c: map(c), columnSums: map(columnSums), m: m, n: n, k: k)
         case .argReduce(let op, let x, let outer, let length, let inner, let out):
@@ -354,6 +369,11 @@ enum CapturedKernel: Equatable {
         case .matmulReLUBackward(let a, let bb, let keep, let c, let m, let n, let k, let tA, let tB):
             backend.matmulReLUBackward(
                 b(a), b(bb), keep: b(keep), into: b(c), m: m, n: n, k: k, transposeA: tA, transposeB: tB)
+        case .matmulDropoutBackward(
+            let a, let bb, let dropoutKeep, let scale, let reluKeep, let c, let m, let n, let k, let tA, let tB):
+            backend.matmulDropoutBackward(
+                b(a), b(bb), dropoutKeep: b(dropoutKeep), scale: scale, reluKeep: reluKeep.map(b), into: b(c), m: m,
+                n: n, k: k, transposeA: tA, transposeB: tB)
         case .matmulColumnSums(let x, let g, let c, let columnSums, let m, let n, let k):
             backend.matmulColumnSums(b(x), b(g), into: b(c), columnSums: b(columnSums), m: m, n: n, k: k)
         case .argReduce(let op, let x, let outer, let length, let inner, let out):
