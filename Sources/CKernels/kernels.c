@@ -13,7 +13,11 @@
 //   is small, else streaming B once per 4 rows into a cache-resident scratch block (a
 //   transposed B is first copied into rows; a thin side makes that copy cheap);
 // - n < 8, A transposed ([k, m], contiguous down i): colⱼ += B(p,j)·Aᵀ(p,:), one pass over A;
-// - n < 8, A as is: dot products of A's rows with B's columns, eight terms per vector.
+// - n < 8, A as is: dot products of A's rows with B's columns, eight terms per vector;
+// - n = 8 with α = 1, β = 0 (small layers): k ≤ 8 keeps B's rows in registers for all rows of C;
+//   A transposed with m ≤ 8 keeps all of C in registers over one pass down k.
+// The fused entry points (ad_thin_gemm_fused_*) add an epilogue to every store (ReLU, dropout's
+// and relu's backward masks) and the column sums of B, for a captured step's rewrites.
 
 enum { ROW_BLOCK = 4, COLUMN_BLOCK = 512, THIN_COLUMNS = 8 };
 // Up to this many elements of B, the register tiles re-read B from L1 for each block of rows.

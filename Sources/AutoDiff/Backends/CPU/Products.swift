@@ -99,13 +99,16 @@ enum Products {
     /// `thin` (the fused kernel), cut into ``ComputeThreads`` parts
     /// along the product's longest side when its largest operand is big enough to pay: rows of C
     /// (m), columns of C (n), or the inner sum (k). For the inner sum, part 0 accumulates into C
-    /// and every other part into a scratch block that is then added to C, in part order.
+    /// and every other part into a scratch block that is then added to C, in part order; each
+    /// of those parts then runs `alongsideInnerParts` (the bias gradient's share of the rows, in
+    /// ``CPUKernels/matmulColumnSums(_:_:_:_:_:_:_:)``).
     @inline(__always)
     static func run<S: TensorScalar>(
         _ plain: ThinKernel<S>, _ thin: FusedThinKernel<S>, transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
         alpha: S,
         a: UnsafePointer<S>, lda: Int, b: UnsafePointer<S>, ldb: Int, beta: S, bias: UnsafePointer<S>?,
-        epilogue: Epilogue<S> = .none, c: UnsafeMutablePointer<S>, ldc: Int
+        epilogue: Epilogue<S> = .none, c: UnsafeMutablePointer<S>, ldc: Int,
+        alongsideInnerParts: ((_ part: Int, _ parts: Int) -> Void)? = nil
     ) {
         let (ta, tb): (Int32, Int32) = (transA ? 1 : 0, transB ? 1 : 0)
         let elements = max(m * k, k * n, m * n)
@@ -151,6 +154,7 @@ enum Products {
                             ta, tb, m, n, r.count, alpha, partA, lda, partB, ldb, 0, nil, 0, nil, 0, nil, nil,
                             scratch + (part - 1) * m * n, n)
                     }
+                    alongsideInnerParts?(part, parts)
                 }
                 for part in 1..<parts {
                     let block = scratch + (part - 1) * m * n
@@ -332,19 +336,40 @@ extension CPUBackend {
 }
 
 extension CPUKernels {
-    /// ``CPUBackend/matmulColumnSums(_:_:into:columnSums:m:n:k:)``: one C call computing the
-    /// product and, while `g` is in cache, its column sums by ad_sum3d's loop, when neither the
-    /// product nor the sum would be split across threads (then the two kernels run one by one,
-    /// which is what the fused call reproduces).
+    /// ``CPUBackend/matmulColumnSums(_:_:into:columnSums:m:n:k:)``: the product and the column
+    /// sums of `g` in one pass while `g` is in cache, reproducing how the two kernels would run
+    /// one by one: on one thread, one C call summing by ad_sum3d's loop; when both would be
+    /// split into the same number of parts along the rows of `g` (the product over its inner
+    /// sum), each part of the product also sums the rows the reduction's part would, into the
+    /// reduction's partial sums, which are then added in part order as it adds them. Otherwise
+    /// the two kernels run one by one.
     func matmulColumnSums(_ x: Buffer, _ g: Buffer, _ c: Buffer, _ sums: Buffer, _ m: Int, _ n: Int, _ k: Int) {
         let (px, pg, pc, ps) = (p(x), p(g), p(c), p(sums))
+        let productParts = ComputeThreads.parts(elements: max(m * k, k * n, m * n))
+        let sumParts = ComputeThreads.parts(elements: k * n)
         // `reduce` copies instead of summing when the summed axis has one element (k = 1).
-        if k > 1 && m > 0 && n > 0 && Products.handles(S.self, m: m, n: n, k: k)
-            && ComputeThreads.parts(elements: max(m * k, k * n, m * n)) <= 1
-            && ComputeThreads.parts(elements: k * n) <= 1
-        {
+        let fusable = k > 1 && m > 0 && n > 0 && Products.handles(S.self, m: m, n: n, k: k)
+        if fusable && productParts <= 1 && sumParts <= 1 {
             CPULoops.fill(ps, 0, n)
             thinGemmFused(1, 0, m, n, k, 1, px, m, pg, n, 0, nil, 0, nil, 0, nil, ps, pc, n)
+            return
+        }
+        let splitAlongRowsOfG = !(m >= n && m >= k) && !(n >= k)  // Products.run's choice
+        if fusable && productParts == sumParts && splitAlongRowsOfG {
+            withUnsafeTemporaryAllocation(of: S.self, capacity: sumParts * n) { partials in
+                let partials = partials.baseAddress!
+                CPULoops.fill(partials, 0, sumParts * n)
+                Products.run(
+                    thinGemm, thinGemmFused, transA: true, transB: false, m: m, n: n, k: k, alpha: 1, a: px, lda: m,
+                    b: pg, ldb: n, beta: 0, bias: nil, c: pc, ldc: n
+                ) { part, parts in
+                    // reduce3DInParts' share of part `part`, into its partial sums.
+                    let rows = ComputeThreads.range(of: part, parts, in: k, alignment: 1)
+                    if !rows.isEmpty { sum3D(pg + rows.lowerBound * n, 1, rows.count, n, partials + part * n) }
+                }
+                CPULoops.fill(ps, 0, n)
+                sum3D(partials, 1, sumParts, n, ps)
+            }
             return
         }
         matmul(x, g, c, 1, m, n, k, true, false)
