@@ -55,6 +55,22 @@ struct FusedProductTests {
         for threads in 1...3 { ComputeThreads.withCount(threads) { body(threads) } }
     }
 
+    /// At 1, 2 and 3 threads: the fused kernel's result (`run(.cpu, true)`) has the bytes of the
+    /// unfused kernels' (`run(.cpu, false)`) and is within rounding of the reference backend's;
+    /// `check` sees the fused result. `label` names the case.
+    static func expectFusedMatchesUnfused<S: TensorScalar>(
+        _: S.Type, _ label: String, k: Int, run: (Device, Bool) -> Buffer, check: ([Double]) -> Bool = { _ in true }
+    ) {
+        atEveryThreadCount { threads in
+            let fused = run(.cpu, true)
+            #expect(bits(fused, S.self) == bits(run(.cpu, false), S.self), "\(label) at \(threads) threads")
+            #expect(check(doubles(fused, S.self)), "\(label) at \(threads) threads")
+            #expect(
+                close(doubles(fused, S.self), doubles(run(.reference, true), S.self), 1e-5 * Double(k)),
+                "\(label) against the reference")
+        }
+    }
+
     @Test("linearReLU is linear then relu, bit for bit", arguments: [DType.float32, .float64])
     func linearReLU(dtype: DType) {
         if dtype == .float32 { checkLinearReLU(Float.self) } else { checkLinearReLU(Double.self) }
@@ -66,7 +82,7 @@ struct FusedProductTests {
                 x: Self.values(m * k, seed: 1, period: 97), weight: Self.values(k * n, seed: 2),
                 bias: Self.values(n, seed: 3, period: 5)
             )
-            func run(on device: Device, fused: Bool) -> Buffer {
+            func run(_ device: Device, _ fused: Bool) -> Buffer {
                 let backend = device.backend
                 let (x, weight, bias) = (
                     Self.buffer(inputs.x, S.self, on: device), Self.buffer(inputs.weight, S.self, on: device),
@@ -82,16 +98,8 @@ struct FusedProductTests {
                 }
                 return out
             }
-            Self.atEveryThreadCount { threads in
-                let fused = run(on: .cpu, fused: true)
-                #expect(
-                    Self.bits(fused, S.self) == Self.bits(run(on: .cpu, fused: false), S.self),
-                    "[\(m),\(k)]·[\(k),\(n)] at \(threads) threads")
-                #expect(Self.doubles(fused, S.self).allSatisfy { $0 >= 0 && $0.sign == .plus })
-                #expect(
-                    Self.close(
-                        Self.doubles(fused, S.self), Self.doubles(run(on: .reference, fused: true), S.self),
-                        1e-5 * Double(k)), "[\(m),\(k)]·[\(k),\(n)] against the reference")
+            Self.expectFusedMatchesUnfused(S.self, "[\(m),\(k)]·[\(k),\(n)]", k: k, run: run) {
+                $0.allSatisfy { $0 >= 0 && $0.sign == .plus }
             }
         }
     }
@@ -114,7 +122,7 @@ struct FusedProductTests {
                 a: Self.values(m * k, seed: 4), b: Self.values(k * n, seed: 5),
                 keep: Self.values(m * n, seed: 6, period: 7)
             )
-            func run(on device: Device, fused: Bool) -> Buffer {
+            func run(_ device: Device, _ fused: Bool) -> Buffer {
                 let backend = device.backend
                 let (a, b, keep) = (
                     Self.buffer(inputs.a, S.self, on: device), Self.buffer(inputs.b, S.self, on: device),
@@ -132,17 +140,9 @@ struct FusedProductTests {
                 }
                 return out
             }
-            Self.atEveryThreadCount { threads in
-                let fused = run(on: .cpu, fused: true)
-                #expect(
-                    Self.bits(fused, S.self) == Self.bits(run(on: .cpu, fused: false), S.self),
-                    "\(transposes) [\(m),\(k)]·[\(k),\(n)] at \(threads) threads")
-                let kept = zip(Self.doubles(fused, S.self), inputs.keep).allSatisfy { v, keep in keep > 0 || v == 0 }
-                #expect(kept, "zero wherever keep ≤ 0 or is NaN")
-                #expect(
-                    Self.close(
-                        Self.doubles(fused, S.self), Self.doubles(run(on: .reference, fused: true), S.self),
-                        1e-5 * Double(k)), "\(transposes) [\(m),\(k)]·[\(k),\(n)] against the reference")
+            // Zero wherever keep ≤ 0 or is NaN.
+            Self.expectFusedMatchesUnfused(S.self, "\(transposes) [\(m),\(k)]·[\(k),\(n)]", k: k, run: run) {
+                zip($0, inputs.keep).allSatisfy { v, keep in keep > 0 || v == 0 }
             }
         }
     }
@@ -167,7 +167,7 @@ struct FusedProductTests {
                 )
                 var generator = RandomGenerator(seed: 15)
                 let dropMask = (0..<(m * n)).map { _ in UInt8(generator.nextUniform() < 0.8 ? 1 : 0) }
-                func run(on device: Device, fused: Bool) -> Buffer {
+                func run(_ device: Device, _ fused: Bool) -> Buffer {
                     let backend = device.backend
                     let (a, b, keep) = (
                         Self.buffer(inputs.a, S.self, on: device), Self.buffer(inputs.b, S.self, on: device),
@@ -191,18 +191,10 @@ struct FusedProductTests {
                     }
                     return out
                 }
-                Self.atEveryThreadCount { threads in
-                    let fused = run(on: .cpu, fused: true)
-                    let label = "transposes \((transA, transB)) [\(m),\(k)]·[\(k),\(n)] at \(threads) threads"
-                    #expect(Self.bits(fused, S.self) == Self.bits(run(on: .cpu, fused: false), S.self), "\(label)")
-                    let dropped = zip(Self.doubles(fused, S.self), dropMask).allSatisfy { v, kept in
-                        kept == 1 || v == 0 || v.isNaN
-                    }
-                    #expect(dropped, "zero (or NaN from a NaN product) wherever dropped: \(label)")
-                    #expect(
-                        Self.close(
-                            Self.doubles(fused, S.self), Self.doubles(run(on: .reference, fused: true), S.self),
-                            1e-5 * Double(k)), "\(label) against the reference")
+                // Zero (or NaN from a NaN product) wherever dropped.
+                let label = "transposes \((transA, transB)) [\(m),\(k)]·[\(k),\(n)]"
+                Self.expectFusedMatchesUnfused(S.self, label, k: k, run: run) {
+                    zip($0, dropMask).allSatisfy { v, kept in kept == 1 || v == 0 || v.isNaN }
                 }
             }
         }
@@ -254,6 +246,16 @@ struct PlanFusionTests {
 
     static let shape = [6, 4]
 
+    /// `program` after the plan's fusions (slots 0…9 temporaries, except `kept`).
+    static func fused(_ program: [CapturedKernel], keeping kept: Set<Int> = []) -> [CapturedKernel] {
+        var program = program
+        CapturePlan.fuse(&program, isTemporary: temporaries(except: kept))
+        return program
+    }
+
+    /// The plan's fusions leave `program` as it is.
+    static func expectUnchanged(_ program: [CapturedKernel]) { #expect(fused(program) == program) }
+
     static func linear(out: Slot) -> CapturedKernel { .linear(x: 0, weight: 1, bias: 2, out: out, m: 6, n: 4, k: 3) }
 
     static func reluBackward(_ g: Slot, mask: Slot, out: Slot) -> CapturedKernel {
@@ -262,12 +264,11 @@ struct PlanFusionTests {
 
     @Test("linear then relu becomes linearReLU, and relu's backward reads the relu's output")
     func linearReLU() {
-        var program: [CapturedKernel] = [
+        let program: [CapturedKernel] = [
             Self.linear(out: 3), .unary(.relu, x: 3, out: 4), Self.reluBackward(5, mask: 3, out: 6),
         ]
-        CapturePlan.fuse(&program, isTemporary: Self.temporaries())
         #expect(
-            program == [
+            Self.fused(program) == [
                 .linearReLU(x: 0, weight: 1, bias: 2, out: 4, m: 6, n: 4, k: 3), Self.reluBackward(5, mask: 4, out: 6),
             ])
     }
@@ -277,44 +278,32 @@ struct PlanFusionTests {
         let readElsewhere: [CapturedKernel] = [
             Self.linear(out: 3), .unary(.relu, x: 3, out: 4), .reduce(.sum, x: 3, shape: Self.shape, axes: [0], out: 7),
         ]
-        var program = readElsewhere
-        CapturePlan.fuse(&program, isTemporary: Self.temporaries())
-        #expect(program == readElsewhere)
+        Self.expectUnchanged(readElsewhere)
         let kept: [CapturedKernel] = [Self.linear(out: 3), .unary(.relu, x: 3, out: 4)]
-        program = kept
-        CapturePlan.fuse(&program, isTemporary: Self.temporaries(except: [3]))
-        #expect(program == kept)
+        #expect(Self.fused(kept, keeping: [3]) == kept)
         // The relu's output read before the relu writes it (as an accumulation target).
         let earlyRead: [CapturedKernel] = [
             Self.linear(out: 3),
             .scatterStrided(source: 8, destination: 4, offset: 0, strides: [4, 1], shape: Self.shape),
             .unary(.relu, x: 3, out: 4),
         ]
-        program = earlyRead
-        CapturePlan.fuse(&program, isTemporary: Self.temporaries())
-        #expect(program == earlyRead)
+        Self.expectUnchanged(earlyRead)
     }
 
     @Test("a product read only by relu's backward takes the mask in its store, unless the mask changes in between")
     func reluBackward() {
         let product = CapturedKernel.matmul(
             a: 0, b: 1, c: 3, batch: 1, m: 6, n: 4, k: 5, transposeA: false, transposeB: true)
-        var program: [CapturedKernel] = [product, Self.reluBackward(3, mask: 4, out: 5)]
-        CapturePlan.fuse(&program, isTemporary: Self.temporaries())
         #expect(
-            program == [
+            Self.fused([product, Self.reluBackward(3, mask: 4, out: 5)]) == [
                 .matmulReLUBackward(a: 0, b: 1, keep: 4, c: 5, m: 6, n: 4, k: 5, transposeA: false, transposeB: true)
             ])
         let maskWritten: [CapturedKernel] = [product, .fill(out: 4, value: 1), Self.reluBackward(3, mask: 4, out: 5)]
-        program = maskWritten
-        CapturePlan.fuse(&program, isTemporary: Self.temporaries())
-        #expect(program == maskWritten)
+        Self.expectUnchanged(maskWritten)
         let productReadTwice: [CapturedKernel] = [
             product, Self.reluBackward(3, mask: 4, out: 5), .unary(.negate, x: 3, out: 6),
         ]
-        program = productReadTwice
-        CapturePlan.fuse(&program, isTemporary: Self.temporaries())
-        #expect(program == productReadTwice)
+        Self.expectUnchanged(productReadTwice)
     }
 
     @Test("a product read only by dropout's backward takes its mask in its store, and relu's after it")
@@ -322,19 +311,15 @@ struct PlanFusionTests {
         let product = CapturedKernel.matmul(
             a: 0, b: 1, c: 3, batch: 1, m: 6, n: 4, k: 5, transposeA: false, transposeB: true)
         let dropped = CapturedKernel.maskedScale(x: 3, keep: 2, scale: 1.25, out: 4)
-        var program: [CapturedKernel] = [product, dropped, Self.reluBackward(4, mask: 5, out: 6)]
-        CapturePlan.fuse(&program, isTemporary: Self.temporaries())
         #expect(
-            program == [
+            Self.fused([product, dropped, Self.reluBackward(4, mask: 5, out: 6)]) == [
                 .matmulDropoutBackward(
                     a: 0, b: 1, dropoutKeep: 2, scale: 1.25, reluKeep: 5, c: 6, m: 6, n: 4, k: 5, transposeA: false,
                     transposeB: true)
             ])
         // The dropped gradient also read elsewhere: only the dropout is fused.
-        program = [product, dropped, Self.reluBackward(4, mask: 5, out: 6), .unary(.negate, x: 4, out: 7)]
-        CapturePlan.fuse(&program, isTemporary: Self.temporaries())
         #expect(
-            program == [
+            Self.fused([product, dropped, Self.reluBackward(4, mask: 5, out: 6), .unary(.negate, x: 4, out: 7)]) == [
                 .matmulDropoutBackward(
                     a: 0, b: 1, dropoutKeep: 2, scale: 1.25, reluKeep: nil, c: 4, m: 6, n: 4, k: 5, transposeA: false,
                     transposeB: true),
@@ -342,9 +327,7 @@ struct PlanFusionTests {
             ])
         // The dropout mask rewritten between the product and the dropout: nothing fused.
         let maskWritten: [CapturedKernel] = [product, .fill(out: 2, value: 1), dropped]
-        program = maskWritten
-        CapturePlan.fuse(&program, isTemporary: Self.temporaries())
-        #expect(program == maskWritten)
+        Self.expectUnchanged(maskWritten)
     }
 
     @Test("a weight gradient and the bias gradient of the same g become one kernel at the later one's place")
@@ -355,23 +338,17 @@ struct PlanFusionTests {
         let fused = CapturedKernel.matmulColumnSums(x: 0, g: 1, c: 2, columnSums: 3, m: 3, n: 4, k: 6)
         let between = CapturedKernel.unary(.negate, x: 5, out: 6)
         for order in [[gradient, between, biasGradient], [biasGradient, between, gradient]] {
-            var program = order
-            CapturePlan.fuse(&program, isTemporary: Self.temporaries())
-            #expect(program == [between, fused])
+            #expect(Self.fused(order) == [between, fused])
         }
         // The earlier result read in between, or g rewritten in between: unchanged.
         for order in [
             [biasGradient, .unary(.negate, x: 3, out: 6), gradient], [gradient, .fill(out: 1, value: 0), biasGradient],
             [gradient, .unary(.negate, x: 2, out: 6), biasGradient],
         ] as [[CapturedKernel]] {
-            var program = order
-            CapturePlan.fuse(&program, isTemporary: Self.temporaries())
-            #expect(program == order)
+            Self.expectUnchanged(order)
         }
         // A sum over another axis, or of a differently shaped g: unchanged.
         let otherAxis: [CapturedKernel] = [gradient, .reduce(.sum, x: 1, shape: [6, 4], axes: [1], out: 3)]
-        var program = otherAxis
-        CapturePlan.fuse(&program, isTemporary: Self.temporaries())
-        #expect(program == otherAxis)
+        Self.expectUnchanged(otherAxis)
     }
 }

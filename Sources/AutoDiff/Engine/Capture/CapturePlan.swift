@@ -284,18 +284,25 @@ final class CapturePlan {
         return true
     }
 
-    /// `matmul(a, b) → t; reluBackward(t, keep) → o` with `t` read by nothing else.
-    static func fuseReLUBackward(_ program: inout [CapturedKernel], at i: Int, isTemporary: [Bool]) -> Bool {
+    /// A one-block product at `i` whose result is a temporary that exactly one later kernel (at
+    /// `reader`) reads and nothing else touches.
+    static func productWithSoleReader(_ program: [CapturedKernel], at i: Int, isTemporary: [Bool]) -> (
+        a: Slot, b: Slot, t: Slot, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, reader: Int
+    )? {
         guard case .matmul(let a, let b, let t, 1, let m, let n, let k, let tA, let tB) = program[i],
             isTemporary[Int(t)]
-        else { return false }
+        else { return nil }
         let uses = accesses(of: t, in: program)
-        guard uses.count == 2, uses[0].position == i, uses[1].access == .read,
-            case .binary(.reluBackward, t, let tShape, let keep, let keepShape, let o, let shape) =
-                program[uses[1].position],
+        guard uses.count == 2, uses[0].position == i, uses[1].access == .read else { return nil }
+        return (a, b, t, m, n, k, tA, tB, uses[1].position)
+    }
+
+    /// `matmul(a, b) → t; reluBackward(t, keep) → o` with `t` read by nothing else.
+    static func fuseReLUBackward(_ program: inout [CapturedKernel], at i: Int, isTemporary: [Bool]) -> Bool {
+        guard let (a, b, t, m, n, k, tA, tB, j) = productWithSoleReader(program, at: i, isTemporary: isTemporary),
+            case .binary(.reluBackward, t, let tShape, let keep, let keepShape, let o, let shape) = program[j],
             tShape == shape, keepShape == shape, keep != t, ![a, b, keep, t].contains(o)
         else { return false }
-        let j = uses[1].position
         guard untouched(keep, between: i, and: j, in: program, writesOnly: true),
             untouched(o, between: i, and: j, in: program)
         else { return false }
@@ -307,15 +314,9 @@ final class CapturePlan {
     /// `matmul(a, b) → t; maskedScale(t, drop) → u` with `t` read by nothing else, and then
     /// `reluBackward(u, keep) → o` too when `u` is a temporary read by nothing else.
     static func fuseDropoutBackward(_ program: inout [CapturedKernel], at i: Int, isTemporary: [Bool]) -> Bool {
-        guard case .matmul(let a, let b, let t, 1, let m, let n, let k, let tA, let tB) = program[i],
-            isTemporary[Int(t)]
+        guard let (a, b, t, m, n, k, tA, tB, j) = productWithSoleReader(program, at: i, isTemporary: isTemporary),
+            case .maskedScale(t, let drop, let scale, let u) = program[j], drop != t, ![a, b, drop, t].contains(u)
         else { return false }
-        let uses = accesses(of: t, in: program)
-        guard uses.count == 2, uses[0].position == i, uses[1].access == .read,
-            case .maskedScale(t, let drop, let scale, let u) = program[uses[1].position],
-            drop != t, ![a, b, drop, t].contains(u)
-        else { return false }
-        let j = uses[1].position
         guard untouched(drop, between: i, and: j, in: program, writesOnly: true),
             untouched(u, between: i, and: j, in: program)
         else { return false }
