@@ -106,6 +106,9 @@ typedef double f64x8 __attribute__((vector_size(64)));
 // zmm register) in a variant compiled for AVX-512 only (ad_thin_gemm_f32x16): target_clones
 // compiles one source per target, and would leave explicit eight-wide code eight wide.
 typedef float f32x16 __attribute__((vector_size(64)));
+// A dropout mask's bytes for eight or sixteen lanes (thin_gemm.inc's epilogue).
+typedef uint8_t u8x8 __attribute__((vector_size(8)));
+typedef uint8_t u8x16 __attribute__((vector_size(16)));
 DEFINE_SUM_ROWS(float, f32x8, sum_rows_f32)
 DEFINE_SUM_ROWS(double, f64x8, sum_rows_f64)
 
