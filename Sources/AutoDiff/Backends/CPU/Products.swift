@@ -113,28 +113,35 @@ enum Products {
         let (ta, tb): (Int32, Int32) = (transA ? 1 : 0, transB ? 1 : 0)
         let elements = max(m * k, k * n, m * n)
         let parts = ComputeThreads.parts(elements: elements)
-        let relu: Int32 = epilogue.relu ? 1 : 0
-        if parts <= 1 && epilogue.isNone {
-            plain(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc)
-        } else if parts <= 1 {
-            thin(
-                ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, bias, relu, epilogue.drop, epilogue.dropScale,
-                epilogue.keep, nil, c, ldc)
+        // One block of C: the plain kernel when there is no epilogue (its loops test no flags).
+        @inline(__always) func block(
+            _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<S>, _ b: UnsafePointer<S>, _ beta: S,
+            _ bias: UnsafePointer<S>?, _ epilogue: Epilogue<S>, _ c: UnsafeMutablePointer<S>, _ ldc: Int
+        ) {
+            if epilogue.isNone {
+                plain(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc)
+            } else {
+                thin(
+                    ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, bias, epilogue.relu ? 1 : 0, epilogue.drop,
+                    epilogue.dropScale, epilogue.keep, nil, c, ldc)
+            }
+        }
+        if parts <= 1 {
+            block(m, n, k, a, b, beta, bias, epilogue, c, ldc)
         } else if m >= n && m >= k {
             ComputeThreads.forEachRange(of: m, elements: elements) { r in
                 let rowsOfA = a + (transA ? r.lowerBound : r.lowerBound * lda)
-                let part = epilogue.offset(by: r.lowerBound * ldc)
-                thin(
-                    ta, tb, r.count, n, k, alpha, rowsOfA, lda, b, ldb, beta, bias, relu, part.drop, part.dropScale,
-                    part.keep, nil, c + r.lowerBound * ldc, ldc)
+                block(
+                    r.count, n, k, rowsOfA, b, beta, bias, epilogue.offset(by: r.lowerBound * ldc),
+                    c + r.lowerBound * ldc, ldc)
             }
         } else if n >= k {
             ComputeThreads.forEachRange(of: n, elements: elements) { r in
                 let columnsOfB = b + (transB ? r.lowerBound * ldb : r.lowerBound)
-                let part = epilogue.offset(by: r.lowerBound)
-                thin(
-                    ta, tb, m, r.count, k, alpha, a, lda, columnsOfB, ldb, beta, bias.map { $0 + r.lowerBound }, relu,
-                    part.drop, part.dropScale, part.keep, nil, c + r.lowerBound, ldc)
+                block(
+                    m, r.count, k, a, columnsOfB, beta, bias.map { $0 + r.lowerBound },
+                    epilogue.offset(by: r.lowerBound),
+                    c + r.lowerBound, ldc)
             }
         } else {
             withUnsafeTemporaryAllocation(of: S.self, capacity: (parts - 1) * m * n) { scratch in
@@ -144,22 +151,20 @@ enum Products {
                     let partA = a + (transA ? r.lowerBound * lda : r.lowerBound)
                     let partB = b + (transB ? r.lowerBound : r.lowerBound * ldb)
                     if part == 0 {
-                        thin(
-                            ta, tb, m, n, r.count, alpha, partA, lda, partB, ldb, beta, bias, 0, nil, 0, nil, nil, c,
-                            ldc)
+                        block(m, n, r.count, partA, partB, beta, bias, .none, c, ldc)
                     } else if r.isEmpty {
                         (scratch + (part - 1) * m * n).initialize(repeating: 0, count: m * n)
                     } else {
-                        thin(
-                            ta, tb, m, n, r.count, alpha, partA, lda, partB, ldb, 0, nil, 0, nil, 0, nil, nil,
-                            scratch + (part - 1) * m * n, n)
+                        plain(
+                            ta, tb, m, n, r.count, alpha, partA, lda, partB, ldb, 0, nil, scratch + (part - 1) * m * n,
+                            n)
                     }
                     alongsideInnerParts?(part, parts)
                 }
                 for part in 1..<parts {
-                    let block = scratch + (part - 1) * m * n
+                    let partial = scratch + (part - 1) * m * n
                     for i in 0..<m {
-                        for j in 0..<n { c[i * ldc + j] += block[i * n + j] }
+                        for j in 0..<n { c[i * ldc + j] += partial[i * n + j] }
                     }
                 }
             }
