@@ -13,11 +13,17 @@
 //   is small, else streaming B once per 4 rows into a cache-resident scratch block (a
 //   transposed B is first copied into rows; a thin side makes that copy cheap);
 // - n < 8, A transposed ([k, m], contiguous down i): colⱼ += B(p,j)·Aᵀ(p,:), one pass over A;
-// - n < 8, A as is: dot products of A's rows with B's columns, eight terms per vector.
+// - n < 8, A as is: dot products of A's rows with B's columns, eight terms per vector;
+// - n = 8 with α = 1, β = 0 (small layers): k ≤ 8 keeps B's rows in registers for all rows of C;
+//   A transposed with m ≤ 8 keeps all of C in registers over one pass down k.
+// The fused entry points (ad_thin_gemm_fused_*) add an epilogue to every store (ReLU, dropout's
+// and relu's backward masks) and the column sums of B, for a captured step's rewrites.
 
 enum { ROW_BLOCK = 4, COLUMN_BLOCK = 512, THIN_COLUMNS = 8 };
 // Up to this many elements of B, the register tiles re-read B from L1 for each block of rows.
 enum { TILED_B_LIMIT = 16384 };
+// A transposed thin B up to this many elements is copied into rows on the stack, not the heap.
+enum { SMALL_COPY = 256 };
 
 // Eight elements: one AVX register of floats, two of doubles (or two and four SSE registers).
 typedef float f32x8 __attribute__((vector_size(32)));
@@ -39,12 +45,75 @@ typedef double f64x8 __attribute__((vector_size(64)));
     } while (0)
 #define STORE8(p, v) ({ __typeof__(v) v_ = (v); memcpy((p), &v_, sizeof v_); })
 
+// Sums over the rows of a [length, inner] block added into sums[inner] (bias gradients: [batch,
+// features] down to [features]; a row sum when inner = 1): ad_sum3d's loop, which the fused
+// weight-gradient product (thin_gemm.inc) calls too, so both give the same bits. Columns are
+// summed 32, then 8 at a time in vector registers down all the rows (four rows a step, as
+// (r0 + r1) + (r2 + r3)), then one at a time; a single column uses eight partial sums, which
+// vectorise (and round less on long rows). Every element sees the same additions in the same
+// order whatever the vector width.
+#define DEFINE_SUM_ROWS(T, VT, NAME)                                                                    \
+    INLINE void NAME(const T *restrict block, long length, long inner, T *restrict sums) {             \
+        if (inner == 1) {                                                                               \
+            T partial[8] = {0};                                                                         \
+            long k = 0;                                                                                 \
+            for (; k + 8 <= length; k += 8)                                                             \
+                for (int e = 0; e < 8; e++) partial[e] += block[k + e];                                 \
+            T s = ((partial[0] + partial[4]) + (partial[2] + partial[6])) +                             \
+                  ((partial[1] + partial[5]) + (partial[3] + partial[7]));                              \
+            for (; k < length; k++) s += block[k];                                                      \
+            sums[0] += s;                                                                               \
+            return;                                                                                     \
+        }                                                                                               \
+        long j = 0;                                                                                     \
+        for (; j + 32 <= inner; j += 32) {                                                              \
+            VT s[4];                                                                                    \
+            for (int v = 0; v < 4; v++) s[v] = LOAD8(VT, sums + j + 8 * v);                             \
+            long k = 0;                                                                                 \
+            for (; k + 4 <= length; k += 4) {                                                           \
+                const T *r0 = block + k * inner + j, *r1 = r0 + inner, *r2 = r1 + inner, *r3 = r2 + inner; \
+                for (int v = 0; v < 4; v++)                                                             \
+                    s[v] += (LOAD8(VT, r0 + 8 * v) + LOAD8(VT, r1 + 8 * v)) +                           \
+                            (LOAD8(VT, r2 + 8 * v) + LOAD8(VT, r3 + 8 * v));                            \
+            }                                                                                           \
+            for (; k < length; k++)                                                                     \
+                for (int v = 0; v < 4; v++) s[v] += LOAD8(VT, block + k * inner + j + 8 * v);           \
+            for (int v = 0; v < 4; v++) STORE8(sums + j + 8 * v, s[v]);                                 \
+        }                                                                                               \
+        for (; j + 8 <= inner; j += 8) {                                                                \
+            VT s = LOAD8(VT, sums + j);                                                                 \
+            long k = 0;                                                                                 \
+            for (; k + 4 <= length; k += 4) {                                                           \
+                const T *r0 = block + k * inner + j, *r1 = r0 + inner, *r2 = r1 + inner, *r3 = r2 + inner; \
+                s += (LOAD8(VT, r0) + LOAD8(VT, r1)) + (LOAD8(VT, r2) + LOAD8(VT, r3));                 \
+            }                                                                                           \
+            for (; k < length; k++) s += LOAD8(VT, block + k * inner + j);                              \
+            STORE8(sums + j, s);                                                                        \
+        }                                                                                               \
+        for (; j < inner; j++) {                                                                        \
+            T s = sums[j];                                                                              \
+            long k = 0;                                                                                 \
+            for (; k + 4 <= length; k += 4) {                                                           \
+                const T *r0 = block + k * inner + j;                                                    \
+                s += (r0[0] + r0[inner]) + (r0[2 * inner] + r0[3 * inner]);                             \
+            }                                                                                           \
+            for (; k < length; k++) s += block[k * inner + j];                                          \
+            sums[j] = s;                                                                                \
+        }                                                                                               \
+    }
+
 // Floats: eight a vector in the AVX2 and baseline clones (ad_thin_gemm_f32x8), sixteen (one
 // zmm register) in a variant compiled for AVX-512 only (ad_thin_gemm_f32x16): target_clones
 // compiles one source per target, and would leave explicit eight-wide code eight wide.
 typedef float f32x16 __attribute__((vector_size(64)));
+// A dropout mask's bytes for eight or sixteen lanes (thin_gemm.inc's epilogue).
+typedef uint8_t u8x8 __attribute__((vector_size(8)));
+typedef uint8_t u8x16 __attribute__((vector_size(16)));
+DEFINE_SUM_ROWS(float, f32x8, sum_rows_f32)
+DEFINE_SUM_ROWS(double, f64x8, sum_rows_f64)
 
 #define T float
+#define SUM_ROWS sum_rows_f32
 #define V f32x8
 #define DV f32x8
 #define W 8
@@ -78,6 +147,16 @@ typedef float f32x16 __attribute__((vector_size(64)));
             f32x16 out = alpha * sums[q];                                                              \
             if (beta != 0) out += beta * (f32x16)_mm512_maskz_loadu_ps(mask, row);                     \
             if (bias) out += (f32x16)_mm512_maskz_loadu_ps(mask, bias + j);                            \
+            if (relu) out = (f32x16)((__typeof__(out > 0))out & (out > 0));                            \
+            if (drop) {                                                                                \
+                f32x16 factor_ = {0};                                                                  \
+                for (long e_ = 0; e_ < n - j; e_++) factor_[e_] = dropScale * (T)drop[(row - c) + e_];  \
+                out = out * factor_;                                                                   \
+            }                                                                                          \
+            if (keep) {                                                                                \
+                f32x16 keep_ = (f32x16)_mm512_maskz_loadu_ps(mask, keep + (row - c));                  \
+                out = (f32x16)((__typeof__(keep_ > 0))out & (keep_ > 0));                              \
+            }                                                                                          \
             _mm512_mask_storeu_ps(row, mask, (__m512)out);                                             \
         }                                                                                              \
         j = n;                                                                                         \
@@ -99,7 +178,9 @@ typedef float f32x16 __attribute__((vector_size(64)));
 #undef DV
 
 // Doubles: eight a vector (one zmm register, two ymm or four xmm), in every clone.
+#undef SUM_ROWS
 #define T double
+#define SUM_ROWS sum_rows_f64
 #define V f64x8
 #define DV f64x8
 #define W 8
@@ -115,22 +196,46 @@ typedef float f32x16 __attribute__((vector_size(64)));
 #undef ENTRY
 #undef HELPER
 #undef FN
+#undef SUM_ROWS
+
+// Whether the sixteen-wide AVX-512 float product takes this shape: where rows of C (n > 8, the
+// last n mod 16 columns masked) or columns of it (A transposed, n < 8, m ≥ 32) fill zmm registers:
+// 1.3× on spiral's [3000,2]·[2,64], 1.8× on [128,128]·[128,64], 5–8× on [128,64]·[64,10] and its
+// gradient (whose last 2 columns the eight-wide clone sums as scalars). On moons' 8-column
+// products and [8,1000]ᵀ·[1000,1] the eight-wide clone was measured faster (1.0 against 1.4 µs,
+// 0.9 against 2.5 µs); both give the same bits (InstructionSetTests).
+static int sixteen_wide(int transA, long m, long n) {
+#if AD_HAS_VARIANTS
+    return ad_cpu_isa() >= AD_ISA_AVX512 && (n > THIN_COLUMNS || (transA && n < THIN_COLUMNS && m >= 32));
+#else
+    (void)transA, (void)m, (void)n;
+    return 0;
+#endif
+}
 
 void ad_thin_gemm_f32(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda,
                       const float *b, long ldb, float beta, const float *bias, float *c, long ldc) {
 #if AD_HAS_VARIANTS
-    // Sixteen-wide where rows of C (n > 8, the last n mod 16 columns masked) or columns of it (A
-    // transposed, n < 8, m ≥ 32) fill zmm registers: 1.3× on spiral's [3000,2]·[2,64], 1.8× on
-    // [128,128]·[128,64], 5–8× on [128,64]·[64,10] and its gradient (whose last 2 columns the eight-wide clone sums
-    // as scalars). On moons' 8-column products and [8,1000]ᵀ·[1000,1] the eight-wide clone was
-    // measured faster (1.0 against 1.4 µs, 0.9 against 2.5 µs); both give the same bits
-    // (InstructionSetTests).
-    if (ad_cpu_isa() >= AD_ISA_AVX512 && (n > THIN_COLUMNS || (transA && n < THIN_COLUMNS && m >= 32))) {
+    if (sixteen_wide(transA, m, n)) {
         ad_thin_gemm_f32x16(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc);
         return;
     }
 #endif
     ad_thin_gemm_f32x8(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc);
+}
+
+void ad_thin_gemm_fused_f32(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda,
+                            const float *b, long ldb, float beta, const float *bias, int relu, const uint8_t *drop,
+                            float dropScale, const float *keep, float *columnSums, float *c, long ldc) {
+#if AD_HAS_VARIANTS
+    if (sixteen_wide(transA, m, n)) {
+        ad_thin_gemm_fused_f32x16(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, relu, drop, dropScale,
+                                  keep, columnSums, c, ldc);
+        return;
+    }
+#endif
+    ad_thin_gemm_fused_f32x8(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, relu, drop, dropScale, keep,
+                             columnSums, c, ldc);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -238,39 +343,16 @@ DEFINE_ADAM(float, ad_adam_f32)
 DEFINE_ADAM(double, ad_adam_f64)
 
 // ---------------------------------------------------------------------------------------------
-// Sums over the middle axis of [outer, length, inner] (bias gradients: [batch, features] down
-// to [features]; row sums when inner = 1). Rows are added four at a time, so the running sums
-// are loaded and stored once per four rows; row sums use eight partial sums, which vectorise
-// (and round less on long rows).
+// Sums over the middle axis of [outer, length, inner]: each [length, inner] block by the rows'
+// loop above (sum_rows_*), shared with the fused weight-gradient product.
 
-#define DEFINE_SUM3D(T, NAME)                                                                           \
+#define DEFINE_SUM3D(T, NAME, ROWS)                                                                     \
     DISPATCHED void NAME(const T *restrict x, long outer, long length, long inner, T *restrict acc) {   \
-        for (long o = 0; o < outer; o++) {                                                                \
-            const T *block = x + o * length * inner;                                                      \
-            if (inner == 1) {                                                                             \
-                T partial[8] = {0};                                                                       \
-                long k = 0;                                                                               \
-                for (; k + 8 <= length; k += 8)                                                           \
-                    for (int e = 0; e < 8; e++) partial[e] += block[k + e];                               \
-                T s = ((partial[0] + partial[4]) + (partial[2] + partial[6])) +                           \
-                      ((partial[1] + partial[5]) + (partial[3] + partial[7]));                            \
-                for (; k < length; k++) s += block[k];                                                    \
-                acc[o] += s;                                                                              \
-                continue;                                                                                 \
-            }                                                                                             \
-            T *sums = acc + o * inner;                                                                    \
-            long k = 0;                                                                                   \
-            for (; k + 4 <= length; k += 4) {                                                             \
-                const T *r0 = block + k * inner, *r1 = r0 + inner, *r2 = r1 + inner, *r3 = r2 + inner;    \
-                for (long j = 0; j < inner; j++) sums[j] += (r0[j] + r1[j]) + (r2[j] + r3[j]);            \
-            }                                                                                             \
-            for (; k < length; k++)                                                                       \
-                for (long j = 0; j < inner; j++) sums[j] += block[k * inner + j];                         \
-        }                                                                                                 \
+        for (long o = 0; o < outer; o++) ROWS(x + o * length * inner, length, inner, acc + o * inner);   \
     }
 
-DEFINE_SUM3D(float, ad_sum3d_f32)
-DEFINE_SUM3D(double, ad_sum3d_f64)
+DEFINE_SUM3D(float, ad_sum3d_f32, sum_rows_f32)
+DEFINE_SUM3D(double, ad_sum3d_f64, sum_rows_f64)
 
 // ---------------------------------------------------------------------------------------------
 // Binary cross-entropy on logits. Its exponentials and logarithms are most of its time, and

@@ -181,4 +181,54 @@ import Testing
             #expect(step.eagerReason?.contains("device") == true, "\(step.eagerReason ?? "")")
         }
     }
+
+    /// Runs `steps` full-batch steps of a 2-8-8-1 ReLU MLP with binary cross-entropy and SGD (the
+    /// moons workload's shape, 40 rows); with `readsPreActivation`, the loss also has a term of the
+    /// first layer's pre-activation. Returns the losses' and parameters' bits, and the step.
+    static func smallMLP(captured: Bool, steps: Int, readsPreActivation: Bool = false) -> (
+        bits: [[UInt32]], step: CapturedStep<Tensor<Float>, Tensor<Float>, Tensor<Float>>
+    ) {
+        var generator = RandomGenerator(seed: 3)
+        let first = Linear<Float>(2, 8, generator: &generator)
+        let rest = Sequential<Float>(mlp: [8, 8, 1], activation: .relu, generator: &generator)
+        let parameters = first.parameters + rest.parameters
+        let optimizer = SGD(parameters: parameters, learningRate: 0.5)
+        let step = CapturedStep(enabled: captured) { (x: Tensor<Float>, y: Tensor<Float>) -> Tensor<Float> in
+            let preActivation = first(x)
+            var loss = binaryCrossEntropy(logits: rest(preActivation.relu()), targets: y)
+            if readsPreActivation { loss = loss + (preActivation * preActivation).mean() * Tensor(0.01) }
+            optimizer.zeroGrad()
+            loss.backward()
+            optimizer.step()
+            return loss
+        }
+        var data = RandomGenerator(seed: 5)
+        let x = Tensor<Float>.randomNormal([40, 2], generator: &data)
+        let y = Tensor<Float>(shape: [40, 1], scalars: (0..<40).map { Float($0 % 2) })
+        var bits: [[UInt32]] = []
+        for _ in 0..<steps { bits.append([step(x, y).item.bitPattern]) }
+        for parameter in parameters { bits.append(parameter.value.scalars.map(\.bitPattern)) }
+        return (bits, step)
+    }
+
+    /// The plan fuses each layer's relu into its product, relu's backward into the product that
+    /// feeds it, and each bias gradient into its weight gradient (CapturePlan's `fuse`): the
+    /// MLP's 24 recorded kernels become 17, and the replays stay bit for bit the eager steps.
+    @Test func productsFuseWithTheirReLUsAndBiasGradients() {
+        let eager = Self.smallMLP(captured: false, steps: 10)
+        let captured = Self.smallMLP(captured: true, steps: 10)
+        #expect(eager.bits == captured.bits)
+        #expect(captured.step.replayedCalls == 7, "\(captured.step.eagerReason ?? "")")
+        #expect(captured.step.plannedKernelCount == 17)
+    }
+
+    /// A pre-activation that something besides relu reads (here the loss) must stay stored: that
+    /// layer's relu is not fused into its product (the other fusions still apply; the plan's own
+    /// tests, `PlanFusionTests`, check which), and the replays stay bit for bit the eager steps.
+    @Test func aPreActivationReadElsewhereStaysBitIdentical() {
+        let eager = Self.smallMLP(captured: false, steps: 10, readsPreActivation: true)
+        let captured = Self.smallMLP(captured: true, steps: 10, readsPreActivation: true)
+        #expect(eager.bits == captured.bits)
+        #expect(captured.step.replayedCalls == 7, "\(captured.step.eagerReason ?? "")")
+    }
 }

@@ -256,6 +256,30 @@ public protocol Backend: AnyObject, Sendable {
     /// (broadcast to every element).
     func linear(_ x: Buffer, weight: Buffer, bias: Buffer, into out: Buffer, m: Int, n: Int, k: Int)
 
+    // MARK: Fused products (a captured step's rewrites, Engine/Capture/CapturePlan.swift)
+
+    /// `out ← relu(x·W + 1·bᵀ)`: ``linear(_:weight:bias:into:m:n:k:)`` then
+    /// ``unary(_:_:into:)`` with ``UnaryKernel/relu`` on its result, with the same bits.
+    func linearReLU(_ x: Buffer, weight: Buffer, bias: Buffer, into out: Buffer, m: Int, n: Int, k: Int)
+    /// `c ← op(a)·op(b)` where `keep > 0`, else 0 (`keep` `m × n`, as `c`): a one-block
+    /// ``matmul(_:_:into:batch:m:n:k:transposeA:transposeB:)`` then ``binary(_:_:_:_:_:into:shape:)``
+    /// with ``BinaryKernel/reluBackward`` of the product and `keep`, with the same bits.
+    func matmulReLUBackward(
+        _ a: Buffer, _ b: Buffer, keep: Buffer, into c: Buffer, m: Int, n: Int, k: Int, transposeA: Bool,
+        transposeB: Bool)
+    /// `c ← op(a)·op(b)·(dropoutKeep ≠ 0 ? scale : 0)`, then 0 where `reluKeep ≤ 0` when given:
+    /// a one-block ``matmul(_:_:into:batch:m:n:k:transposeA:transposeB:)``, then dropout's
+    /// backward ``maskedScale(_:keep:scale:into:)`` (`dropoutKeep` a `uint8` mask of `m × n`),
+    /// then ``binary(_:_:_:_:_:into:shape:)`` with ``BinaryKernel/reluBackward``, with the same bits.
+    func matmulDropoutBackward(
+        _ a: Buffer, _ b: Buffer, dropoutKeep: Buffer, scale: Double, reluKeep: Buffer?, into c: Buffer, m: Int, n: Int,
+        k: Int, transposeA: Bool, transposeB: Bool)
+    /// A linear layer's weight and bias gradients from its input `x` (`k × m`) and the gradient
+    /// of its output `g` (`k × n`): `c ← xᵀ·g` and `columnSums[j] ← Σₚ g[p, j]`, with the bits of
+    /// ``matmul(_:_:into:batch:m:n:k:transposeA:transposeB:)`` (A transposed) and
+    /// ``reduce(_:_:shape:axes:into:)`` summing `g` (shape `[k, n]`) over axis 0.
+    func matmulColumnSums(_ x: Buffer, _ g: Buffer, into c: Buffer, columnSums: Buffer, m: Int, n: Int, k: Int)
+
     // MARK: Indexing
 
     // Indices are `int64` buffers. A kernel given indices checks them as it reads them: it
@@ -431,6 +455,39 @@ public protocol Backend: AnyObject, Sendable {
     /// One optimizer step, in place, on `weights` with `gradient` and the rule's `state`
     /// buffers (in the order ``UpdateKernel`` documents).
     func update(_ rule: UpdateKernel, weights: Buffer, gradient: Buffer, state: [Buffer])
+}
+
+extension Backend {
+    /// The two kernels one after the other (the specification of the fusion).
+    public func linearReLU(_ x: Buffer, weight: Buffer, bias: Buffer, into out: Buffer, m: Int, n: Int, k: Int) {
+        linear(x, weight: weight, bias: bias, into: out, m: m, n: n, k: k)
+        unary(.relu, out, into: out)
+    }
+
+    /// The two kernels one after the other (the specification of the fusion).
+    public func matmulReLUBackward(
+        _ a: Buffer, _ b: Buffer, keep: Buffer, into c: Buffer, m: Int, n: Int, k: Int, transposeA: Bool,
+        transposeB: Bool
+    ) {
+        matmul(a, b, into: c, batch: 1, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB)
+        binary(.reluBackward, c, [m, n], keep, [m, n], into: c, shape: [m, n])
+    }
+
+    /// The kernels one after the other (the specification of the fusion).
+    public func matmulDropoutBackward(
+        _ a: Buffer, _ b: Buffer, dropoutKeep: Buffer, scale: Double, reluKeep: Buffer?, into c: Buffer, m: Int, n: Int,
+        k: Int, transposeA: Bool, transposeB: Bool
+    ) {
+        matmul(a, b, into: c, batch: 1, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB)
+        maskedScale(c, keep: dropoutKeep, scale: scale, into: c)
+        if let reluKeep { binary(.reluBackward, c, [m, n], reluKeep, [m, n], into: c, shape: [m, n]) }
+    }
+
+    /// The two kernels one after the other (the specification of the fusion).
+    public func matmulColumnSums(_ x: Buffer, _ g: Buffer, into c: Buffer, columnSums: Buffer, m: Int, n: Int, k: Int) {
+        matmul(x, g, into: c, batch: 1, m: m, n: n, k: k, transposeA: true, transposeB: false)
+        reduce(.sum, g, shape: [k, n], axes: [0], into: columnSums)
+    }
 }
 
 // MARK: Kernel codes

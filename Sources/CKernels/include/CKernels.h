@@ -20,6 +20,19 @@ void ad_thin_gemm_f32(int transA, int transB, long m, long n, long k, float alph
                       const float *b, long ldb, float beta, const float *bias, float *c, long ldc);
 void ad_thin_gemm_f64(int transA, int transB, long m, long n, long k, double alpha, const double *a, long lda,
                       const double *b, long ldb, double beta, const double *bias, double *c, long ldc);
+/// ad_thin_gemm_* with a fused epilogue, for a captured step's rewrites: each element v of C,
+/// after the bias, becomes `v > 0 ? v : 0` when `relu` is not 0 (the relu kernel's bits), then
+/// `v·(dropScale·drop(i,j))` when `drop` (a 0/1 mask) is not NULL (dropout's backward, as
+/// ad_masked_scale_*), then `keep(i,j) > 0 ? v : 0` when `keep` is not NULL (relu's backward); the
+/// masks are laid out as C, with ldc. When `columnSums` is not NULL (B not transposed, ldb = n),
+/// the sums of B's columns over its k rows are added into it in the order of ad_sum3d_* (a linear
+/// layer's bias gradient beside its weight gradient).
+void ad_thin_gemm_fused_f32(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda,
+                            const float *b, long ldb, float beta, const float *bias, int relu, const uint8_t *drop,
+                            float dropScale, const float *keep, float *columnSums, float *c, long ldc);
+void ad_thin_gemm_fused_f64(int transA, int transB, long m, long n, long k, double alpha, const double *a, long lda,
+                            const double *b, long ldb, double beta, const double *bias, int relu, const uint8_t *drop,
+                            double dropScale, const double *keep, double *columnSums, double *c, long ldc);
 
 /// y[i] ← value where a uniform 32-bit draw is below `threshold`, else 0, for n elements — times
 /// x[i] when `x` is not NULL (dropout), with keep[i] ← 1 or 0 when `keep` is not NULL (the mask

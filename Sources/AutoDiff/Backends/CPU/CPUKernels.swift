@@ -13,6 +13,7 @@ import COpenBLAS
 struct CPUKernels<S: TensorScalar>: @unchecked Sendable {
     // The C and BLAS functions of this element type.
     let thinGemm: Products.ThinKernel<S>
+    let thinGemmFused: Products.FusedThinKernel<S>
     let blasGemm: Products.BLASKernel<S>
     /// The library's own packed AVX-512 product (`ad_gemm_f32_avx512`) where this CPU runs it and
     /// the type has one (Float); nil sends dense products to ``blasGemm``.
@@ -47,7 +48,7 @@ struct CPUKernels<S: TensorScalar>: @unchecked Sendable {
 
 extension CPUKernels<Float> {
     static let float = CPUKernels(
-        thinGemm: ad_thin_gemm_f32, blasGemm: cblas_sgemm,
+        thinGemm: ad_thin_gemm_f32, thinGemmFused: ad_thin_gemm_fused_f32, blasGemm: cblas_sgemm,
         packedGemm: ad_cpu_isa() >= AD_ISA_AVX512 ? ad_gemm_f32_avx512 : nil,
         zeroSkipping: ZeroSkipping.Kernels(
             scan: { ad_nonzero_columns_f32($0, $1, $2, $3, $4.assumingMemoryBound(to: UInt32.self), $5) },
@@ -63,7 +64,7 @@ extension CPUKernels<Float> {
 
 extension CPUKernels<Double> {
     static let double = CPUKernels(
-        thinGemm: ad_thin_gemm_f64, blasGemm: cblas_dgemm, packedGemm: nil,
+        thinGemm: ad_thin_gemm_f64, thinGemmFused: ad_thin_gemm_fused_f64, blasGemm: cblas_dgemm, packedGemm: nil,
         zeroSkipping: ZeroSkipping.Kernels(
             scan: { ad_nonzero_columns_f64($0, $1, $2, $3, $4.assumingMemoryBound(to: UInt64.self), $5) },
             gather: ad_gather_runs_f64),

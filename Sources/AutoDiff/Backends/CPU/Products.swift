@@ -63,31 +63,97 @@ enum Products {
         UnsafeMutablePointer<S>, Int
     ) -> Void
 
-    /// `C ← α·op(A)·op(B) + β·C (+ 1·biasᵀ)` through `thin`, cut into ``ComputeThreads`` parts
+    /// CKernels' thin product with its fused epilogue (`ad_thin_gemm_fused_*`): the arguments of
+    /// ``ThinKernel`` with, after the bias, relu (nonzero: on), dropout's mask (nil: none) and
+    /// scale, relu's backward mask (nil: none) and the column sums of B (nil: none) before C and
+    /// ldc.
+    typealias FusedThinKernel<S> = (
+        Int32, Int32, Int, Int, Int, S, UnsafePointer<S>, Int, UnsafePointer<S>, Int, S, UnsafePointer<S>?, Int32,
+        UnsafePointer<UInt8>?, S, UnsafePointer<S>?, UnsafeMutablePointer<S>?, UnsafeMutablePointer<S>, Int
+    ) -> Void
+
+    /// What a fused product does to each element of C after the bias: relu (`v > 0 ? v : 0`,
+    /// as ``UnaryKernel/relu``), then dropout's backward (`v·(dropScale·drop)`, `drop` a 0/1
+    /// mask, as ``Backend/maskedScale(_:keep:scale:into:)``), then relu's backward mask
+    /// (`keep > 0 ? v : 0`, as ``BinaryKernel/reluBackward``), the masks laid out as C. Each is
+    /// the unfused kernel's operation on one element, so fused and unfused agree bit for bit.
+    struct Epilogue<S: TensorScalar> {
+        var relu = false
+        var drop: UnsafePointer<UInt8>? = nil
+        var dropScale: S = 0
+        var keep: UnsafePointer<S>? = nil
+
+        /// Nothing after the bias.
+        static var none: Self { Self() }
+        var isNone: Bool { !relu && drop == nil && keep == nil }
+
+        /// The epilogue of the block of C starting `offset` elements in.
+        func offset(by offset: Int) -> Self {
+            Self(relu: relu, drop: drop.map { $0 + offset }, dropScale: dropScale, keep: keep.map { $0 + offset })
+        }
+
+        /// Applies the epilogue to `rows × columns` of C already stored (the paths that cannot
+        /// fuse it: BLAS, and thin products split along their inner sum).
+        func apply(to c: UnsafeMutablePointer<S>, rows: Int, columns: Int, ldc: Int) {
+            guard !isNone else { return }
+            for i in 0..<rows {
+                for j in 0..<columns {
+                    var v = c[i * ldc + j]
+                    if relu { v = v > 0 ? v : 0 }
+                    if let drop { v = v * (dropScale * S(drop[i * ldc + j])) }
+                    if let keep { v = keep[i * ldc + j] > 0 ? v : 0 }
+                    c[i * ldc + j] = v
+                }
+            }
+        }
+    }
+
+    /// `C ← α·op(A)·op(B) + β·C (+ 1·biasᵀ)`, then `epilogue`, through `plain` (no epilogue) or
+    /// `thin` (the fused kernel), cut into ``ComputeThreads`` parts
     /// along the product's longest side when its largest operand is big enough to pay: rows of C
     /// (m), columns of C (n), or the inner sum (k). For the inner sum, part 0 accumulates into C
-    /// and every other part into a scratch block that is then added to C, in part order.
+    /// and every other part into a scratch block that is then added to C, in part order; each
+    /// of those parts then runs `alongsideInnerParts` (the bias gradient's share of the rows, in
+    /// ``CPUKernels/matmulColumnSums(_:_:_:_:_:_:_:)``).
     @inline(__always)
     static func run<S: TensorScalar>(
-        _ thin: ThinKernel<S>, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: S, a: UnsafePointer<S>,
-        lda: Int, b: UnsafePointer<S>, ldb: Int, beta: S, bias: UnsafePointer<S>?, c: UnsafeMutablePointer<S>,
-        ldc: Int
+        _ plain: ThinKernel<S>, _ thin: FusedThinKernel<S>, transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+        alpha: S,
+        a: UnsafePointer<S>, lda: Int, b: UnsafePointer<S>, ldb: Int, beta: S, bias: UnsafePointer<S>?,
+        epilogue: Epilogue<S> = .none, c: UnsafeMutablePointer<S>, ldc: Int,
+        alongsideInnerParts: ((_ part: Int, _ parts: Int) -> Void)? = nil
     ) {
         let (ta, tb): (Int32, Int32) = (transA ? 1 : 0, transB ? 1 : 0)
         let elements = max(m * k, k * n, m * n)
         let parts = ComputeThreads.parts(elements: elements)
+        // One block of C: the plain kernel when there is no epilogue (its loops test no flags).
+        @inline(__always) func block(
+            _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<S>, _ b: UnsafePointer<S>, _ beta: S,
+            _ bias: UnsafePointer<S>?, _ epilogue: Epilogue<S>, _ c: UnsafeMutablePointer<S>, _ ldc: Int
+        ) {
+            if epilogue.isNone {
+                plain(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc)
+            } else {
+                thin(
+                    ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, bias, epilogue.relu ? 1 : 0, epilogue.drop,
+                    epilogue.dropScale, epilogue.keep, nil, c, ldc)
+            }
+        }
         if parts <= 1 {
-            thin(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc)
+            block(m, n, k, a, b, beta, bias, epilogue, c, ldc)
         } else if m >= n && m >= k {
             ComputeThreads.forEachRange(of: m, elements: elements) { r in
                 let rowsOfA = a + (transA ? r.lowerBound : r.lowerBound * lda)
-                thin(ta, tb, r.count, n, k, alpha, rowsOfA, lda, b, ldb, beta, bias, c + r.lowerBound * ldc, ldc)
+                block(
+                    r.count, n, k, rowsOfA, b, beta, bias, epilogue.offset(by: r.lowerBound * ldc),
+                    c + r.lowerBound * ldc, ldc)
             }
         } else if n >= k {
             ComputeThreads.forEachRange(of: n, elements: elements) { r in
                 let columnsOfB = b + (transB ? r.lowerBound * ldb : r.lowerBound)
-                thin(
-                    ta, tb, m, r.count, k, alpha, a, lda, columnsOfB, ldb, beta, bias.map { $0 + r.lowerBound },
+                block(
+                    m, r.count, k, a, columnsOfB, beta, bias.map { $0 + r.lowerBound },
+                    epilogue.offset(by: r.lowerBound),
                     c + r.lowerBound, ldc)
             }
         } else {
@@ -98,22 +164,24 @@ enum Products {
                     let partA = a + (transA ? r.lowerBound * lda : r.lowerBound)
                     let partB = b + (transB ? r.lowerBound : r.lowerBound * ldb)
                     if part == 0 {
-                        thin(ta, tb, m, n, r.count, alpha, partA, lda, partB, ldb, beta, bias, c, ldc)
+                        block(m, n, r.count, partA, partB, beta, bias, .none, c, ldc)
                     } else if r.isEmpty {
                         (scratch + (part - 1) * m * n).initialize(repeating: 0, count: m * n)
                     } else {
-                        thin(
+                        plain(
                             ta, tb, m, n, r.count, alpha, partA, lda, partB, ldb, 0, nil, scratch + (part - 1) * m * n,
                             n)
                     }
+                    alongsideInnerParts?(part, parts)
                 }
                 for part in 1..<parts {
-                    let block = scratch + (part - 1) * m * n
+                    let partial = scratch + (part - 1) * m * n
                     for i in 0..<m {
-                        for j in 0..<n { c[i * ldc + j] += block[i * n + j] }
+                        for j in 0..<n { c[i * ldc + j] += partial[i * n + j] }
                     }
                 }
             }
+            epilogue.apply(to: c, rows: m, columns: n, ldc: ldc)
         }
     }
 
@@ -141,15 +209,17 @@ enum Products {
     @inline(__always)
     static func gemm<S: TensorScalar>(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: S, a: UnsafePointer<S>, lda: Int,
-        b: UnsafePointer<S>, ldb: Int, beta: S, c: UnsafeMutablePointer<S>, ldc: Int, kernels: CPUKernels<S>
+        b: UnsafePointer<S>, ldb: Int, beta: S, epilogue: Epilogue<S> = .none, c: UnsafeMutablePointer<S>, ldc: Int,
+        kernels: CPUKernels<S>
     ) {
         if handles(S.self, m: m, n: n, k: k) {
             run(
-                kernels.thinGemm, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
-                ldb: ldb,
-                beta: beta, bias: nil, c: c, ldc: ldc)
+                kernels.thinGemm, kernels.thinGemmFused, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                a: a, lda: lda,
+                b: b, ldb: ldb, beta: beta, bias: nil, epilogue: epilogue, c: c, ldc: ldc)
             return
         }
+        defer { epilogue.apply(to: c, rows: m, columns: n, ldc: ldc) }
         func dense(
             _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: S, _ a: UnsafePointer<S>, _ lda: Int,
             _ b: UnsafePointer<S>, _ ldb: Int, _ beta: S, _ c: UnsafeMutablePointer<S>, _ ldc: Int
@@ -178,27 +248,29 @@ enum Products {
         dense(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     }
 
-    /// `out ← x·W + 1·bᵀ` (``Backend/linear(_:weight:bias:into:m:n:k:)``): through the thin
-    /// loops with the bias added as the product is stored, or with the rows prefilled with the
-    /// bias for BLAS to accumulate onto (β = 1), which saves a zero-fill, a separate addition and
-    /// its buffer.
+    /// `out ← x·W + 1·bᵀ` (``Backend/linear(_:weight:bias:into:m:n:k:)``), then `epilogue`:
+    /// through the thin loops with the bias added as the product is stored, or with the rows
+    /// prefilled with the bias for BLAS to accumulate onto (β = 1), which saves a zero-fill, a
+    /// separate addition and its buffer.
     @inline(__always)
     static func linear<S: TensorScalar>(
         m: Int, n: Int, k: Int, x: UnsafePointer<S>, weight: UnsafePointer<S>, bias: UnsafePointer<S>,
-        biasCount: Int, out: UnsafeMutablePointer<S>, kernels: CPUKernels<S>
+        biasCount: Int, epilogue: Epilogue<S> = .none, out: UnsafeMutablePointer<S>, kernels: CPUKernels<S>
     ) {
         if biasCount == n && handles(S.self, m: m, n: n, k: k) {
             run(
-                kernels.thinGemm, transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: x, lda: k, b: weight,
-                ldb: n,
-                beta: 0, bias: bias, c: out, ldc: n)
+                kernels.thinGemm, kernels.thinGemmFused, transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: x,
+                lda: k,
+                b: weight, ldb: n, beta: 0, bias: bias, epilogue: epilogue, c: out, ldc: n)
             return
         }
         CPULoops.fillRows(out, with: bias, biasCount, rows: m, columns: n)
         if m > 0 && n > 0 && k > 0 {
             gemm(
                 transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: x, lda: k, b: weight, ldb: n, beta: 1,
-                c: out, ldc: n, kernels: kernels)
+                epilogue: epilogue, c: out, ldc: n, kernels: kernels)
+        } else {
+            epilogue.apply(to: out, rows: m, columns: n, ldc: n)
         }
     }
 }
@@ -234,20 +306,132 @@ extension CPUBackend {
     }
 }
 
+// MARK: The seam's fused products (a captured step's rewrites)
+
+extension CPUBackend {
+    public func linearReLU(_ x: Buffer, weight: Buffer, bias: Buffer, into out: Buffer, m: Int, n: Int, k: Int) {
+        captureKernel {
+            .linearReLU(
+                x: $0.read(x), weight: $0.read(weight), bias: $0.read(bias), out: $0.write(out), m: m, n: n, k: k)
+        }
+        switch x.dtype {
+        case .float32: f32.linear(x, weight, bias, out, m, n, k, relu: true)
+        case .float64: f64.linear(x, weight, bias, out, m, n, k, relu: true)
+        case .uint8, .int64: unsupported(x.dtype, "linearReLU")
+        }
+    }
+
+    public func matmulReLUBackward(
+        _ a: Buffer, _ b: Buffer, keep: Buffer, into c: Buffer, m: Int, n: Int, k: Int, transposeA: Bool,
+        transposeB: Bool
+    ) {
+        captureKernel {
+            .matmulReLUBackward(
+                a: $0.read(a), b: $0.read(b), keep: $0.read(keep), c: $0.write(c), m: m, n: n, k: k,
+                transposeA: transposeA, transposeB: transposeB)
+        }
+        switch a.dtype {
+        case .float32: f32.matmul(a, b, c, 1, m, n, k, transposeA, transposeB, keep: keep)
+        case .float64: f64.matmul(a, b, c, 1, m, n, k, transposeA, transposeB, keep: keep)
+        case .uint8, .int64: unsupported(a.dtype, "matmulReLUBackward")
+        }
+    }
+
+    public func matmulDropoutBackward(
+        _ a: Buffer, _ b: Buffer, dropoutKeep: Buffer, scale: Double, reluKeep: Buffer?, into c: Buffer, m: Int, n: Int,
+        k: Int, transposeA: Bool, transposeB: Bool
+    ) {
+        captureKernel {
+            .matmulDropoutBackward(
+                a: $0.read(a), b: $0.read(b), dropoutKeep: $0.read(dropoutKeep), scale: scale,
+                reluKeep: reluKeep.map($0.read), c: $0.write(c), m: m, n: n, k: k, transposeA: transposeA,
+                transposeB: transposeB)
+        }
+        switch a.dtype {
+        case .float32:
+            f32.matmul(a, b, c, 1, m, n, k, transposeA, transposeB, drop: (dropoutKeep, scale), keep: reluKeep)
+        case .float64:
+            f64.matmul(a, b, c, 1, m, n, k, transposeA, transposeB, drop: (dropoutKeep, scale), keep: reluKeep)
+        case .uint8, .int64: unsupported(a.dtype, "matmulDropoutBackward")
+        }
+    }
+
+    public func matmulColumnSums(_ x: Buffer, _ g: Buffer, into c: Buffer, columnSums: Buffer, m: Int, n: Int, k: Int) {
+        captureKernel {
+            .matmulColumnSums(
+                x: $0.read(x), g: $0.read(g), c: $0.write(c), columnSums: $0.write(columnSums), m: m, n: n, k: k)
+        }
+        switch x.dtype {
+        case .float32: f32.matmulColumnSums(x, g, c, columnSums, m, n, k)
+        case .float64: f64.matmulColumnSums(x, g, c, columnSums, m, n, k)
+        case .uint8, .int64: unsupported(x.dtype, "matmulColumnSums")
+        }
+    }
+}
+
 extension CPUKernels {
+    /// ``CPUBackend/matmulColumnSums(_:_:into:columnSums:m:n:k:)``: the product and the column
+    /// sums of `g` in one pass while `g` is in cache, reproducing how the two kernels would run
+    /// one by one: on one thread, one C call summing by ad_sum3d's loop; when both would be
+    /// split into the same number of parts along the rows of `g` (the product over its inner
+    /// sum), each part of the product also sums the rows the reduction's part would, into the
+    /// reduction's partial sums, which are then added in part order as it adds them. Otherwise
+    /// the two kernels run one by one.
+    func matmulColumnSums(_ x: Buffer, _ g: Buffer, _ c: Buffer, _ sums: Buffer, _ m: Int, _ n: Int, _ k: Int) {
+        let (px, pg, pc, ps) = (p(x), p(g), p(c), p(sums))
+        let productParts = ComputeThreads.parts(elements: max(m * k, k * n, m * n))
+        let sumParts = ComputeThreads.parts(elements: k * n)
+        // `reduce` copies instead of summing when the summed axis has one element (k = 1).
+        let fusable = k > 1 && m > 0 && n > 0 && Products.handles(S.self, m: m, n: n, k: k)
+        if fusable && productParts <= 1 && sumParts <= 1 {
+            CPULoops.fill(ps, 0, n)
+            thinGemmFused(1, 0, m, n, k, 1, px, m, pg, n, 0, nil, 0, nil, 0, nil, ps, pc, n)
+            return
+        }
+        let splitAlongRowsOfG = !(m >= n && m >= k) && !(n >= k)  // Products.run's choice
+        if fusable && productParts == sumParts && splitAlongRowsOfG {
+            withUnsafeTemporaryAllocation(of: S.self, capacity: sumParts * n) { partials in
+                let partials = partials.baseAddress!
+                CPULoops.fill(partials, 0, sumParts * n)
+                Products.run(
+                    thinGemm, thinGemmFused, transA: true, transB: false, m: m, n: n, k: k, alpha: 1, a: px, lda: m,
+                    b: pg, ldb: n, beta: 0, bias: nil, c: pc, ldc: n
+                ) { part, parts in
+                    // reduce3DInParts' share of part `part`, into its partial sums.
+                    let rows = ComputeThreads.range(of: part, parts, in: k, alignment: 1)
+                    if !rows.isEmpty { sum3D(pg + rows.lowerBound * n, 1, rows.count, n, partials + part * n) }
+                }
+                CPULoops.fill(ps, 0, n)
+                sum3D(partials, 1, sumParts, n, ps)
+            }
+            return
+        }
+        matmul(x, g, c, 1, m, n, k, true, false)
+        reduce(.sum, g, [k, n], [0], sums)
+    }
+
+    /// `c ← op(a)·op(b)` per block of `batch`; with `drop`, times its scale where its mask is 1
+    /// and 0 where it is 0 (dropout's backward), then with `keep`, zero where `keep ≤ 0` (relu's
+    /// backward), both applied as C is stored.
     func matmul(
-        _ a: Buffer, _ b: Buffer, _ c: Buffer, _ batch: Int, _ m: Int, _ n: Int, _ k: Int, _ ta: Bool, _ tb: Bool
+        _ a: Buffer, _ b: Buffer, _ c: Buffer, _ batch: Int, _ m: Int, _ n: Int, _ k: Int, _ ta: Bool, _ tb: Bool,
+        drop: (mask: Buffer, scale: Double)? = nil, keep: Buffer? = nil
     ) {
         let (pa, pb, pc) = (p(a), p(b), p(c))
+        let epilogue = Products.Epilogue(
+            drop: drop.map { UnsafePointer($0.mask.host(UInt8.self)) }, dropScale: S(drop?.scale ?? 0),
+            keep: keep.map { UnsafePointer(p($0)) })
         if k == 0 {
             CPULoops.fill(pc, 0, batch * m * n)
+            epilogue.apply(to: pc, rows: batch * m, columns: n, ldc: n)
             return
         }
         guard m > 0 && n > 0 else { return }
         for i in 0..<batch {
-            gemm(
+            Products.gemm(
                 transA: ta, transB: tb, m: m, n: n, k: k, alpha: 1, a: pa + i * m * k, lda: ta ? m : k,
-                b: pb + i * k * n, ldb: tb ? k : n, beta: 0, c: pc + i * m * n, ldc: n)
+                b: pb + i * k * n, ldb: tb ? k : n, beta: 0, epilogue: epilogue.offset(by: i * m * n),
+                c: pc + i * m * n, ldc: n, kernels: self)
         }
     }
 
@@ -262,9 +446,12 @@ extension CPUKernels {
             c: c, ldc: ldc, kernels: self)
     }
 
-    func linear(_ x: Buffer, _ weight: Buffer, _ bias: Buffer, _ out: Buffer, _ m: Int, _ n: Int, _ k: Int) {
+    /// `out ← x·W + 1·bᵀ`, with relu applied as it is stored when `relu` is set.
+    func linear(
+        _ x: Buffer, _ weight: Buffer, _ bias: Buffer, _ out: Buffer, _ m: Int, _ n: Int, _ k: Int, relu: Bool = false
+    ) {
         Products.linear(
-            m: m, n: n, k: k, x: p(x), weight: p(weight), bias: p(bias), biasCount: bias.count, out: p(out),
-            kernels: self)
+            m: m, n: n, k: k, x: p(x), weight: p(weight), bias: p(bias), biasCount: bias.count,
+            epilogue: Products.Epilogue(relu: relu), out: p(out), kernels: self)
     }
 }

@@ -135,6 +135,7 @@ final class CapturePlan {
             isTemporary[Int(target)] = false
         }
         program = remaining
+        Self.fuse(&program, isTemporary: isTemporary)
         kernels = ContiguousArray(program)
 
         // Temporaries: first and last use; greedy sharing among equal sizes, a buffer free
@@ -206,6 +207,165 @@ final class CapturePlan {
             program.remove(at: j)
             j -= 1
         }
+    }
+
+    /// Every access to `slot` in `program`, in order.
+    static func accesses(of slot: Slot, in program: [CapturedKernel]) -> [(
+        position: Int, access: CapturedKernel.Access
+    )] {
+        var found: [(position: Int, access: CapturedKernel.Access)] = []
+        for (position, kernel) in program.enumerated() {
+            kernel.forEachSlot { s, access in if s == slot { found.append((position, access)) } }
+        }
+        return found
+    }
+
+    /// Whether no kernel strictly between `start` and `end` touches `slot` (`writesOnly`: writes it).
+    static func untouched(
+        _ slot: Slot, between start: Int, and end: Int, in program: [CapturedKernel], writesOnly: Bool = false
+    ) -> Bool {
+        accesses(of: slot, in: program).allSatisfy { use in
+            use.position <= start || use.position >= end || (writesOnly && use.access == .read)
+        }
+    }
+
+    /// The fusions of products with the kernels around them, each only where the result it
+    /// saves is a temporary nothing else reads, and where moving a kernel's reads or writes to
+    /// the fused kernel's position changes no value another kernel sees. Each fused kernel does
+    /// the same floating-point operations in the same order as the kernels it replaces, so a
+    /// replay stays bit-identical to the eager step:
+    /// - `linear` → `relu`: one ``CapturedKernel/linearReLU(x:weight:bias:out:m:n:k:)`` writing
+    ///   the relu's output; relu's backward kernels then read the sign of that output instead of
+    ///   the pre-activation (`x > 0` exactly where `relu(x) > 0`), which is no longer stored;
+    /// - `matmul` → `reluBackward` of its result: the mask applied as the product is stored
+    ///   (``CapturedKernel/matmulReLUBackward(a:b:keep:c:m:n:k:transposeA:transposeB:)``);
+    /// - `matmul` → dropout's backward (`maskedScale`) of its result, and relu's backward of that
+    ///   when it follows:
+    ///   ``CapturedKernel/matmulDropoutBackward(a:b:dropoutKeep:scale:reluKeep:c:m:n:k:transposeA:transposeB:)``;
+    /// - a weight gradient `xᵀ·g` and the bias gradient `Σ g` over the same rows: one call
+    ///   (``CapturedKernel/matmulColumnSums(x:g:c:columnSums:m:n:k:)``) at the later one's place.
+    static func fuse(_ program: inout [CapturedKernel], isTemporary: [Bool]) {
+        var position = 0
+        while position < program.count {
+            if fuseLinearReLU(&program, at: position, isTemporary: isTemporary)
+                || fuseReLUBackward(&program, at: position, isTemporary: isTemporary)
+                || fuseDropoutBackward(&program, at: position, isTemporary: isTemporary)
+                || fuseColumnSums(&program, at: position)
+            {
+                continue  // the kernel at `position` is now fused; it may fuse again
+            }
+            position += 1
+        }
+    }
+
+    /// `linear(x, W, b) → t; relu(t) → h` with `t` read after that only as relu backward's mask.
+    static func fuseLinearReLU(_ program: inout [CapturedKernel], at i: Int, isTemporary: [Bool]) -> Bool {
+        guard case .linear(let x, let weight, let bias, let t, let m, let n, let k) = program[i], isTemporary[Int(t)]
+        else { return false }
+        let uses = accesses(of: t, in: program)
+        guard uses.count >= 2, uses[0].position == i, uses.dropFirst().allSatisfy({ $0.access == .read }),
+            case .unary(.relu, t, let h) = program[uses[1].position], h != t
+        else { return false }
+        let j = uses[1].position
+        var masks: [Int] = []
+        for use in uses.dropFirst(2) {
+            guard case .binary(.reluBackward, let g, let gShape, t, let tShape, _, let shape) = program[use.position],
+                g != t, gShape == shape, tShape == shape
+            else { return false }
+            masks.append(use.position)
+        }
+        let hWrites = accesses(of: h, in: program).filter { $0.access != .read }
+        guard hWrites.count == 1, hWrites[0].position == j, untouched(h, between: i, and: j, in: program) else {
+            return false
+        }
+        program[i] = .linearReLU(x: x, weight: weight, bias: bias, out: h, m: m, n: n, k: k)
+        for position in masks { program[position] = program[position].mapSlots { $0 == t ? h : $0 } }
+        program.remove(at: j)
+        return true
+    }
+
+    /// A one-block product at `i` whose result is a temporary that exactly one later kernel (at
+    /// `reader`) reads and nothing else touches.
+    static func productWithSoleReader(_ program: [CapturedKernel], at i: Int, isTemporary: [Bool]) -> (
+        a: Slot, b: Slot, t: Slot, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, reader: Int
+    )? {
+        guard case .matmul(let a, let b, let t, 1, let m, let n, let k, let tA, let tB) = program[i],
+            isTemporary[Int(t)]
+        else { return nil }
+        let uses = accesses(of: t, in: program)
+        guard uses.count == 2, uses[0].position == i, uses[1].access == .read else { return nil }
+        return (a, b, t, m, n, k, tA, tB, uses[1].position)
+    }
+
+    /// `matmul(a, b) → t; reluBackward(t, keep) → o` with `t` read by nothing else.
+    static func fuseReLUBackward(_ program: inout [CapturedKernel], at i: Int, isTemporary: [Bool]) -> Bool {
+        guard let (a, b, t, m, n, k, tA, tB, j) = productWithSoleReader(program, at: i, isTemporary: isTemporary),
+            case .binary(.reluBackward, t, let tShape, let keep, let keepShape, let o, let shape) = program[j],
+            tShape == shape, keepShape == shape, keep != t, ![a, b, keep, t].contains(o)
+        else { return false }
+        guard untouched(keep, between: i, and: j, in: program, writesOnly: true),
+            untouched(o, between: i, and: j, in: program)
+        else { return false }
+        program[i] = .matmulReLUBackward(a: a, b: b, keep: keep, c: o, m: m, n: n, k: k, transposeA: tA, transposeB: tB)
+        program.remove(at: j)
+        return true
+    }
+
+    /// `matmul(a, b) → t; maskedScale(t, drop) → u` with `t` read by nothing else, and then
+    /// `reluBackward(u, keep) → o` too when `u` is a temporary read by nothing else.
+    static func fuseDropoutBackward(_ program: inout [CapturedKernel], at i: Int, isTemporary: [Bool]) -> Bool {
+        guard let (a, b, t, m, n, k, tA, tB, j) = productWithSoleReader(program, at: i, isTemporary: isTemporary),
+            case .maskedScale(t, let drop, let scale, let u) = program[j], drop != t, ![a, b, drop, t].contains(u)
+        else { return false }
+        guard untouched(drop, between: i, and: j, in: program, writesOnly: true),
+            untouched(u, between: i, and: j, in: program)
+        else { return false }
+        // relu's backward of the dropped gradient, when nothing else reads that.
+        let uUses = accesses(of: u, in: program)
+        if isTemporary[Int(u)], uUses.count == 2, uUses[0].position == j, uUses[1].access == .read,
+            case .binary(.reluBackward, u, let uShape, let keep, let keepShape, let o, let shape) =
+                program[uUses[1].position],
+            uShape == shape, keepShape == shape, shape.reduce(1, *) == m * n, keep != u,
+            ![a, b, drop, keep, u].contains(o)
+        {
+            let l = uUses[1].position
+            if untouched(keep, between: i, and: l, in: program, writesOnly: true),
+                untouched(drop, between: i, and: l, in: program, writesOnly: true),
+                untouched(o, between: i, and: l, in: program)
+            {
+                program[i] = .matmulDropoutBackward(
+                    a: a, b: b, dropoutKeep: drop, scale: scale, reluKeep: keep, c: o, m: m, n: n, k: k,
+                    transposeA: tA, transposeB: tB)
+                program.remove(at: l)
+                program.remove(at: j)
+                return true
+            }
+        }
+        program[i] = .matmulDropoutBackward(
+            a: a, b: b, dropoutKeep: drop, scale: scale, reluKeep: nil, c: u, m: m, n: n, k: k, transposeA: tA,
+            transposeB: tB)
+        program.remove(at: j)
+        return true
+    }
+
+    /// `matmul(xᵀ, g) → c` and `reduce(sum over axis 0 of g as [k, n]) → s`, in either order.
+    static func fuseColumnSums(_ program: inout [CapturedKernel], at i: Int) -> Bool {
+        guard case .matmul(let x, let g, let c, 1, let m, let n, let k, true, false) = program[i] else { return false }
+        let reduction = program.indices.first { j in
+            guard case .reduce(.sum, g, [k, n], [0], let s) = program[j] else { return false }
+            return ![x, g, c].contains(s)
+        }
+        guard let j = reduction, case .reduce(_, _, _, _, let sums) = program[j] else { return false }
+        // The earlier kernel moves to the later one's place: its inputs must not change, and its
+        // outputs must not be used, in between.
+        let (early, late) = (min(i, j), max(i, j))
+        let (earlyReads, earlyWrites) = i < j ? ([x, g], [c]) : ([g], [sums])
+        guard earlyReads.allSatisfy({ untouched($0, between: early, and: late, in: program, writesOnly: true) }),
+            earlyWrites.allSatisfy({ untouched($0, between: early, and: late, in: program) })
+        else { return false }
+        program[late] = .matmulColumnSums(x: x, g: g, c: c, columnSums: sums, m: m, n: n, k: k)
+        program.remove(at: early)
+        return true
     }
 
     /// The slot `kernel` writes if it can run once at planning: a fill, or an elementwise

@@ -46,6 +46,16 @@ enum CapturedKernel: Equatable {
     case logSumExp(x: Slot, outer: Int, length: Int, inner: Int, out: Slot)
     case matmul(a: Slot, b: Slot, c: Slot, batch: Int, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool)
     case linear(x: Slot, weight: Slot, bias: Slot, out: Slot, m: Int, n: Int, k: Int)
+    /// The plan's fusions (CapturePlan.swift, `fuse`): a linear layer and its relu; a product
+    /// and relu's backward on it; a product and dropout's backward on it (and relu's after
+    /// that); a weight gradient and its bias gradient.
+    case linearReLU(x: Slot, weight: Slot, bias: Slot, out: Slot, m: Int, n: Int, k: Int)
+    case matmulReLUBackward(
+        a: Slot, b: Slot, keep: Slot, c: Slot, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool)
+    case matmulDropoutBackward(
+        a: Slot, b: Slot, dropoutKeep: Slot, scale: Double, reluKeep: Slot?, c: Slot, m: Int, n: Int, k: Int,
+        transposeA: Bool, transposeB: Bool)
+    case matmulColumnSums(x: Slot, g: Slot, c: Slot, columnSums: Slot, m: Int, n: Int, k: Int)
     case argReduce(ReductionKernel, x: Slot, outer: Int, length: Int, inner: Int, out: Slot)
     case indexed(IndexKernel, x: Slot, outer: Int, length: Int, inner: Int, indices: Slot, out: Slot)
     case convolution2d(input: Slot, weight: Slot, bias: Slot?, out: Slot, Convolution2DGeometry)
@@ -109,11 +119,28 @@ enum CapturedKernel: Equatable {
             body(a, .read)
             body(b, .read)
             body(c, .write)
-        case .linear(let x, let weight, let bias, let out, _, _, _):
+        case .linear(let x, let weight, let bias, let out, _, _, _),
+            .linearReLU(let x, let weight, let bias, let out, _, _, _):
             body(x, .read)
             body(weight, .read)
             body(bias, .read)
             body(out, .write)
+        case .matmulReLUBackward(let a, let b, let keep, let c, _, _, _, _, _):
+            body(a, .read)
+            body(b, .read)
+            body(keep, .read)
+            body(c, .write)
+        case .matmulDropoutBackward(let a, let b, let dropoutKeep, _, let reluKeep, let c, _, _, _, _, _):
+            body(a, .read)
+            body(b, .read)
+            body(dropoutKeep, .read)
+            if let reluKeep { body(reluKeep, .read) }
+            body(c, .write)
+        case .matmulColumnSums(let x, let g, let c, let columnSums, _, _, _):
+            body(x, .read)
+            body(g, .read)
+            body(c, .write)
+            body(columnSums, .write)
         case .argReduce(_, let x, _, _, _, let out):
             body(x, .read)
             body(out, .write)
@@ -231,6 +258,18 @@ enum CapturedKernel: Equatable {
             .matmul(a: map(a), b: map(b), c: map(c), batch: batch, m: m, n: n, k: k, transposeA: tA, transposeB: tB)
         case .linear(let x, let weight, let bias, let out, let m, let n, let k):
             .linear(x: map(x), weight: map(weight), bias: map(bias), out: map(out), m: m, n: n, k: k)
+        case .linearReLU(let x, let weight, let bias, let out, let m, let n, let k):
+            .linearReLU(x: map(x), weight: map(weight), bias: map(bias), out: map(out), m: m, n: n, k: k)
+        case .matmulReLUBackward(let a, let b, let keep, let c, let m, let n, let k, let tA, let tB):
+            .matmulReLUBackward(
+                a: map(a), b: map(b), keep: map(keep), c: map(c), m: m, n: n, k: k, transposeA: tA, transposeB: tB)
+        case .matmulDropoutBackward(
+            let a, let b, let dropoutKeep, let scale, let reluKeep, let c, let m, let n, let k, let tA, let tB):
+            .matmulDropoutBackward(
+                a: map(a), b: map(b), dropoutKeep: map(dropoutKeep), scale: scale, reluKeep: reluKeep.map(map),
+                c: map(c), m: m, n: n, k: k, transposeA: tA, transposeB: tB)
+        case .matmulColumnSums(let x, let g, let c, let columnSums, let m, let n, let k):
+            .matmulColumnSums(x: map(x), g: map(g), c: map(c), columnSums: map(columnSums), m: m, n: n, k: k)
         case .argReduce(let op, let x, let outer, let length, let inner, let out):
             .argReduce(op, x: map(x), outer: outer, length: length, inner: inner, out: map(out))
         case .indexed(let kind, let x, let outer, let length, let inner, let indices, let out):
@@ -325,6 +364,18 @@ enum CapturedKernel: Equatable {
             backend.matmul(b(a), b(bb), into: b(c), batch: batch, m: m, n: n, k: k, transposeA: tA, transposeB: tB)
         case .linear(let x, let weight, let bias, let out, let m, let n, let k):
             backend.linear(b(x), weight: b(weight), bias: b(bias), into: b(out), m: m, n: n, k: k)
+        case .linearReLU(let x, let weight, let bias, let out, let m, let n, let k):
+            backend.linearReLU(b(x), weight: b(weight), bias: b(bias), into: b(out), m: m, n: n, k: k)
+        case .matmulReLUBackward(let a, let bb, let keep, let c, let m, let n, let k, let tA, let tB):
+            backend.matmulReLUBackward(
+                b(a), b(bb), keep: b(keep), into: b(c), m: m, n: n, k: k, transposeA: tA, transposeB: tB)
+        case .matmulDropoutBackward(
+            let a, let bb, let dropoutKeep, let scale, let reluKeep, let c, let m, let n, let k, let tA, let tB):
+            backend.matmulDropoutBackward(
+                b(a), b(bb), dropoutKeep: b(dropoutKeep), scale: scale, reluKeep: reluKeep.map(b), into: b(c), m: m,
+                n: n, k: k, transposeA: tA, transposeB: tB)
+        case .matmulColumnSums(let x, let g, let c, let columnSums, let m, let n, let k):
+            backend.matmulColumnSums(b(x), b(g), into: b(c), columnSums: b(columnSums), m: m, n: n, k: k)
         case .argReduce(let op, let x, let outer, let length, let inner, let out):
             backend.argReduce(op, b(x), outer: outer, length: length, inner: inner, into: b(out))
         case .indexed(let kind, let x, let outer, let length, let inner, let indices, let out):
