@@ -351,4 +351,19 @@ struct PlanFusionTests {
         let otherAxis: [CapturedKernel] = [gradient, .reduce(.sum, x: 1, shape: [6, 4], axes: [1], out: 3)]
         Self.expectUnchanged(otherAxis)
     }
+
+    /// A host step (DistributedDataParallel's copy of a finished gradient into its bucket, an
+    /// optimizer's schedule) may read or write any buffer without naming it: no kernel moves
+    /// across one, so the gradient it reads is the one the eager step had at that point.
+    @Test("nothing is fused across a host step")
+    func hostStepsAreBarriers() {
+        let gradient = CapturedKernel.matmul(
+            a: 0, b: 1, c: 2, batch: 1, m: 3, n: 4, k: 6, transposeA: true, transposeB: false)
+        let biasGradient = CapturedKernel.reduce(.sum, x: 1, shape: [6, 4], axes: [0], out: 3)
+        Self.expectUnchanged([gradient, .host(0), biasGradient])
+        let product = CapturedKernel.matmul(
+            a: 0, b: 1, c: 3, batch: 1, m: 6, n: 4, k: 5, transposeA: false, transposeB: true)
+        Self.expectUnchanged([product, .host(0), Self.reluBackward(3, mask: 4, out: 5)])
+        Self.expectUnchanged([Self.linear(out: 3), .host(0), .unary(.relu, x: 3, out: 4)])
+    }
 }

@@ -202,7 +202,9 @@ final class CapturePlan {
                 continue
             }
             let writer = uses[0].position
-            guard !destinationUses.contains(where: { $0 >= writer && $0 < j }) else { continue }
+            guard !destinationUses.contains(where: { $0 >= writer && $0 < j }),
+                !hostStep(between: writer, and: j, in: program)
+            else { continue }
             program[writer] = program[writer].mapSlots { $0 == source ? destination : $0 }
             program.remove(at: j)
             j -= 1
@@ -220,13 +222,22 @@ final class CapturePlan {
         return found
     }
 
-    /// Whether no kernel strictly between `start` and `end` touches `slot` (`writesOnly`: writes it).
+    /// Whether no kernel strictly between `start` and `end` touches `slot` (`writesOnly`: writes it),
+    /// and no host step runs there: a host step (a gradient exchange, an optimizer's schedule)
+    /// may read or write any buffer without naming it, so nothing moves across one.
     static func untouched(
         _ slot: Slot, between start: Int, and end: Int, in program: [CapturedKernel], writesOnly: Bool = false
     ) -> Bool {
-        accesses(of: slot, in: program).allSatisfy { use in
-            use.position <= start || use.position >= end || (writesOnly && use.access == .read)
-        }
+        !hostStep(between: start, and: end, in: program)
+            && accesses(of: slot, in: program).allSatisfy { use in
+                use.position <= start || use.position >= end || (writesOnly && use.access == .read)
+            }
+    }
+
+    /// Whether a host step runs strictly between `start` and `end`.
+    static func hostStep(between start: Int, and end: Int, in program: [CapturedKernel]) -> Bool {
+        guard start + 1 < end else { return false }
+        return program[(start + 1)..<end].contains { if case .host = $0 { true } else { false } }
     }
 
     /// The fusions of products with the kernels around them, each only where the result it
