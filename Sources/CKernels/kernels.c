@@ -308,6 +308,30 @@ DEFINE_BERNOULLI(double, uint64_t, ad_bernoulli_f64)
 DEFINE_MASKED_SCALE(float, ad_masked_scale_f32)
 DEFINE_MASKED_SCALE(double, ad_masked_scale_f64)
 
+// A product's epilogue applied after the product was stored without it (Products.Epilogue): one
+// pass per step and row, each a branch-free loop (a relu mask is a coin flip per element, which
+// a branch per element mispredicts half the time).
+#define DEFINE_PRODUCT_EPILOGUE(T, NAME)                                                                 \
+    DISPATCHED void NAME(T *c, long rows, long columns, long ldc, int relu, const uint8_t *drop, T scale,   \
+                         const T *keep) {                                                                \
+        for (long i = 0; i < rows; i++) {                                                                \
+            T *restrict row = c + i * ldc;                                                               \
+            if (relu)                                                                                    \
+                for (long j = 0; j < columns; j++) row[j] = row[j] > 0 ? row[j] : 0;                     \
+            if (drop) {                                                                                  \
+                const uint8_t *restrict mask = drop + i * ldc;                                           \
+                for (long j = 0; j < columns; j++) row[j] = row[j] * (scale * (T)mask[j]);               \
+            }                                                                                            \
+            if (keep) {                                                                                  \
+                const T *restrict sign = keep + i * ldc;                                                 \
+                for (long j = 0; j < columns; j++) row[j] = sign[j] > 0 ? row[j] : 0;                    \
+            }                                                                                            \
+        }                                                                                                \
+    }
+
+DEFINE_PRODUCT_EPILOGUE(float, ad_product_epilogue_f32)
+DEFINE_PRODUCT_EPILOGUE(double, ad_product_epilogue_f64)
+
 // ---------------------------------------------------------------------------------------------
 // Adam: every state array read and written once per step, with the square roots and divisions
 // (which bound this loop) vectorised: `restrict` rules out overlap, and

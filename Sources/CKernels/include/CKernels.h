@@ -47,6 +47,14 @@ void ad_bernoulli_f64(double *y, const double *x, uint8_t *keep, long n, uint32_
 void ad_masked_scale_f32(float *y, const float *x, const uint8_t *keep, long n, float scale);
 void ad_masked_scale_f64(double *y, const double *x, const uint8_t *keep, long n, double scale);
 
+/// For each of `rows` rows of c (`ldc` apart; drop and keep rows too): with `relu`,
+/// c ← (c > 0 ? c : 0); with `drop`, c ← c·(scale·drop); with `keep`, c ← (keep > 0 ? c : 0); in that
+/// order (a product's epilogue when the product could not apply it as it stored C).
+void ad_product_epilogue_f32(float *c, long rows, long columns, long ldc, int relu, const uint8_t *drop, float scale,
+                             const float *keep);
+void ad_product_epilogue_f64(double *c, long rows, long columns, long ldc, int relu, const uint8_t *drop,
+                             double scale, const double *keep);
+
 /// x[i] ← e^{x[i]} for n elements, eight at a time through glibc's libmvec on AVX2 machines
 /// (e^{−∞} = 0).
 void ad_exp_in_place_f32(float *x, long n);

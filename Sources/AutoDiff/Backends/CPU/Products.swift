@@ -94,15 +94,23 @@ enum Products {
 
         /// Applies the epilogue to `rows × columns` of C already stored (the paths that cannot
         /// fuse it: BLAS, and thin products split along their inner sum).
+        /// Rows are split across ``ComputeThreads``; CKernels' `ad_product_epilogue_*` takes each
+        /// step one branch-free pass at a time: the same operations on each element, in the same
+        /// order, as the fused kernels' stores.
         func apply(to c: UnsafeMutablePointer<S>, rows: Int, columns: Int, ldc: Int) {
-            guard !isNone else { return }
-            for i in 0..<rows {
-                for j in 0..<columns {
-                    var v = c[i * ldc + j]
-                    if relu { v = v > 0 ? v : 0 }
-                    if let drop { v = v * (dropScale * S(drop[i * ldc + j])) }
-                    if let keep { v = keep[i * ldc + j] > 0 ? v : 0 }
-                    c[i * ldc + j] = v
+            guard !isNone, rows > 0, columns > 0 else { return }
+            ComputeThreads.forEachRange(of: rows, elements: rows * columns, alignment: 1) { r in
+                let (start, offset) = (UnsafeMutableRawPointer(c + r.lowerBound * ldc), r.lowerBound * ldc)
+                let (flag, mask) = (Int32(relu ? 1 : 0), drop.map { $0 + offset })
+                let sign = keep.map { UnsafeRawPointer($0 + offset) }
+                if S.self == Float.self {
+                    ad_product_epilogue_f32(
+                        start.assumingMemoryBound(to: Float.self), r.count, columns, ldc, flag, mask,
+                        Float(dropScale), sign?.assumingMemoryBound(to: Float.self))
+                } else {
+                    ad_product_epilogue_f64(
+                        start.assumingMemoryBound(to: Double.self), r.count, columns, ldc, flag, mask,
+                        Double(dropScale), sign?.assumingMemoryBound(to: Double.self))
                 }
             }
         }
