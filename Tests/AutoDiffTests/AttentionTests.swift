@@ -261,7 +261,7 @@ struct AttentionTests {
 
 /// Wrong uses of the attention op, each with the line it must print.
 enum AttentionMisuse: String, CaseIterable, Codable, Sendable {
-    case learnedMask, width, maskShape, packedWidth
+    case learnedMask, width, maskShape, packedWidth, packedHeads, packedScale
 
     var expectedLine: String {
         switch self {
@@ -273,6 +273,10 @@ enum AttentionMisuse: String, CaseIterable, Codable, Sendable {
             "scaledDotProductAttention: mask of shape [2, 3] does not broadcast to the scores' shape [2, 3, 3]"
         case .packedWidth:
             "scaledDotProductAttention(packedQueryKeyValue:): packed input [2, 3, 4] must be [batch, time, 3·heads·width] with 2 heads and width ≥ 1"
+        case .packedHeads:
+            "scaledDotProductAttention(packedQueryKeyValue:): heads is 0; it must be at least 1"
+        case .packedScale:
+            "scaledDotProductAttention(packedQueryKeyValue:): scale inf is not finite"
         }
     }
 
@@ -285,6 +289,11 @@ enum AttentionMisuse: String, CaseIterable, Codable, Sendable {
         case .width: _ = Tensor.scaledDotProductAttention(query: x, key: .ones([2, 3, 5]), value: x)
         case .maskShape: _ = Tensor.scaledDotProductAttention(query: x, key: x, value: x, mask: Tensor.zeros([2, 3]))
         case .packedWidth: _ = Tensor.scaledDotProductAttention(packedQueryKeyValue: x, heads: 2)
+        case .packedHeads:
+            _ = Tensor.scaledDotProductAttention(packedQueryKeyValue: Tensor<Float>.ones([2, 3, 6]), heads: 0)
+        case .packedScale:
+            _ = Tensor.scaledDotProductAttention(
+                packedQueryKeyValue: Tensor<Float>.ones([2, 3, 6]), heads: 1, scale: .infinity)
         }
     }
 }
