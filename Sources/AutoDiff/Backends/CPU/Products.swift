@@ -49,11 +49,18 @@ enum Products {
     static let minPackedSide = 24
 
     /// ``handles(m:n:k:)`` for element type `S`: on AVX-512 machines the float loops also take
-    /// every product with rows of C wider than ``maxThinSide`` and op(B) up to ``maxSixteenWideB``.
+    /// every product with rows of C wider than ``maxThinSide`` and op(B) up to
+    /// ``maxSixteenWideB``, unless C has at least ``minPackedSide`` rows and columns: those go to
+    /// the packed kernel, whose 14 × 32 tiles do 28 multiply-adds per two loads of B where the
+    /// loops' 4 × 32 do 8. On gpt-words, whose forward and input-gradient products are all
+    /// [1024, 64–256]·[64–256, 64–256], that took one thread from 10.9–11.0 s to 9.7–9.8 s and
+    /// two from 6.2–7.3 s to 5.6–6.0 (`bench gpt-words`, alternating runs, 2026-11-27); spiral,
+    /// mnist-b128 and mnist-seed004 were unchanged within their noise.
     @inline(__always)
     static func handles<S: TensorScalar>(_: S.Type, m: Int, n: Int, k: Int) -> Bool {
         handles(m: m, n: n, k: k)
-            || (S.self == Float.self && sixteenWide && n > maxThinSide && k * n <= maxSixteenWideB)
+            || (S.self == Float.self && sixteenWide && n > maxThinSide && k * n <= maxSixteenWideB
+                && min(m, n) < minPackedSide)
     }
 
     /// CKernels' thin product for one element type (`ad_thin_gemm_*`): transA, transB, m, n, k,
