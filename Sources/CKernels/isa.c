@@ -49,6 +49,8 @@ int ad_cpu_isa(void) {
     X(activation_backward_f32x8, ad_activation_backward_f32x8)                                         \
     X(normalize_f32, ad_normalize_f32)                                                                 \
     X(normalize_backward_f32, ad_normalize_backward_f32)                                               \
+    X(layer_norm_f32, ad_layer_norm_f32)                                                               \
+    X(layer_norm_backward_f32, ad_layer_norm_backward_f32)                                             \
     X(max_pool_2x2_f32, ad_max_pool_2x2_f32)                                                           \
     X(max_pool_2x2_f64, ad_max_pool_2x2_f64)                                                           \
     X(conv_one_channel_f32, ad_conv_one_channel_f32)                                                   \

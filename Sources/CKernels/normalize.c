@@ -138,3 +138,75 @@ DISPATCHED void ad_normalize_backward_f32(const float *g, const float *x, const 
         }
     }
 }
+
+// Layer normalization with a per-column affine map: each row of `width` elements normalized by
+// its own statistics (the same two passes as ad_normalize_f32, so μ and rstd are the same bits),
+// then y = x̂·weight[j] + bias[j] in the pass that writes the row.
+DISPATCHED void ad_layer_norm_f32(const float *x, long width, long first, long last, double epsilon,
+                                  const float *weight, const float *bias, float *out, float *mean, float *rstd) {
+    for (long row = first; row < last; row++) {
+        const float *xr = x + row * width;
+        float *yr = out + row * width;
+        double mu = width > 0 ? run_sum(xr, width, 0, 1) / (double)width : 0;
+        double squares = run_sum(xr, width, (float)mu, 2);
+        double offset = mu - (double)(float)mu;
+        double variance = width > 0 ? squares / (double)width - offset * offset : 0;
+        if (variance < 0) variance = 0;
+        float m = (float)mu, r = (float)(1 / sqrt(variance + epsilon));
+        mean[row] = m;
+        rstd[row] = r;
+        if (!weight && !bias) {
+            run_affine(xr, yr, width, r, -m * r);
+            continue;
+        }
+        f32x8 vm = SPLAT8(m), vr = SPLAT8(r), one = SPLAT8(1), zero = SPLAT8(0);
+        long j = 0;
+        for (; j + 8 <= width; j += 8) {
+            f32x8 w = weight ? LOAD8(weight + j) : one, b = bias ? LOAD8(bias + j) : zero;
+            STORE8(yr + j, (LOAD8(xr + j) - vm) * vr * w + b);
+        }
+        for (; j < width; j++) yr[j] = (xr[j] - m) * r * (weight ? weight[j] : 1) + (bias ? bias[j] : 0);
+    }
+}
+
+DISPATCHED void ad_layer_norm_backward_f32(const float *g, const float *x, const float *mean, const float *rstd,
+                                           const float *weight, long width, long first, long last, float *dx,
+                                           float *weight_sums, float *bias_sums) {
+    if (weight_sums) memset(weight_sums, 0, (size_t)width * sizeof(float));
+    if (bias_sums) memset(bias_sums, 0, (size_t)width * sizeof(float));
+    double n = (double)width;
+    for (long row = first; row < last; row++) {
+        const float *gr = g + row * width, *xr = x + row * width;
+        float *dr = dx + row * width;
+        float m = mean[row], r = rstd[row];
+        f32x8 vm = SPLAT8(m), vr = SPLAT8(r), one = SPLAT8(1);
+        // Σ gw and Σ gw·x̂ (gw = g·weight) for the row; the columns' Σ g·x̂ and Σ g on the way.
+        f32x8 a = SPLAT8(0), b = SPLAT8(0);
+        double ta = 0, tb = 0;
+        long j = 0;
+        for (; j + 8 <= width; j += 8) {
+            f32x8 gv = LOAD8(gr + j), xh = (LOAD8(xr + j) - vm) * vr;
+            f32x8 gw = gv * (weight ? LOAD8(weight + j) : one);
+            a += gw;
+            b += gw * xh;
+            if (weight_sums) STORE8(weight_sums + j, LOAD8(weight_sums + j) + gv * xh);
+            if (bias_sums) STORE8(bias_sums + j, LOAD8(bias_sums + j) + gv);
+        }
+        for (; j < width; j++) {
+            float xh = (xr[j] - m) * r, gw = gr[j] * (weight ? weight[j] : 1);
+            ta += gw;
+            tb += (double)gw * xh;
+            if (weight_sums) weight_sums[j] += gr[j] * xh;
+            if (bias_sums) bias_sums[j] += gr[j];
+        }
+        double meanGW = (LANES(a) + ta) / n, meanGWXhat = (LANES(b) + tb) / n;
+        // dx = r·(gw − mean(gw) − x̂·mean(gw·x̂)) = r·gw + B·(x − μ) + C.
+        float B = (float)(-(double)r * r * meanGWXhat), C = (float)(-(double)r * meanGW);
+        f32x8 vb = SPLAT8(B), vc = SPLAT8(C);
+        for (j = 0; j + 8 <= width; j += 8) {
+            f32x8 gw = LOAD8(gr + j) * (weight ? LOAD8(weight + j) : one);
+            STORE8(dr + j, gw * vr + (LOAD8(xr + j) - vm) * vb + vc);
+        }
+        for (; j < width; j++) dr[j] = gr[j] * (weight ? weight[j] : 1) * r + (xr[j] - m) * B + C;
+    }
+}

@@ -352,6 +352,21 @@ struct InstructionSetTests {
             t.normalize_backward_f32(g, x, mean, rstd, scale, outer, groups, inner, 0, groups, &dx, &sumG, &sumGX)
             return (out + mean + rstd + dx + sumG + sumGX).map(Double.init)
         }
+        // Rows of 67 elements: eight-lane blocks and a tail; the affine map per column.
+        let (rows, width) = (outer * groups, inner)
+        let weightRow = Self.uniform(width, seed: 15)
+        let biasRow = Self.uniform(width, seed: 16)
+        agree("layer norm", tolerance: 1e-5) { t in
+            var out = [Float](repeating: 0, count: x.count)
+            var mean = [Float](repeating: 0, count: rows)
+            var rstd = mean
+            var dx = out
+            var weightSums = [Float](repeating: .nan, count: width)
+            var biasSums = weightSums
+            t.layer_norm_f32(x, width, 0, rows, 1e-5, weightRow, biasRow, &out, &mean, &rstd)
+            t.layer_norm_backward_f32(g, x, mean, rstd, weightRow, width, 0, rows, &dx, &weightSums, &biasSums)
+            return (out + mean + rstd + dx + weightSums + biasSums).map(Double.init)
+        }
         let (images, h, w, cout, kernel) = (2, 11, 13, 4, 3)
         let image = Self.uniform(images * h * w, seed: 10)
         let weight = Self.uniform(cout * kernel * kernel, seed: 11)

@@ -235,6 +235,15 @@ struct NormalizationOpTests {
             OpCase<Float>("layerNorm long rows", [[6, 2500]]) {
                 OpCases.weighted($0[0].layerNorm(normalizedShape: [2500]))
             },
+            OpCase<Float>("layerNorm affine, rows over several blocks", [[1030, 67], [67], [67]]) {
+                OpCases.weighted($0[0].layerNorm(normalizedShape: [67], weight: $0[1], bias: $0[2]))
+            },
+            OpCase<Float>("layerNorm weight only", [[70, 64], [64]]) {
+                OpCases.weighted($0[0].layerNorm(normalizedShape: [64], weight: $0[1]))
+            },
+            OpCase<Float>("layerNorm bias only, two axes", [[5, 13, 2, 8], [2, 8]]) {
+                OpCases.weighted($0[0].layerNorm(normalizedShape: [2, 8], bias: $0[1]))
+            },
             OpCase<Float>("groupNorm", [[8, 16, 9, 9]]) { OpCases.weighted($0[0].groupNorm(groups: 4)) },
             OpCase<Float>("activations", [[300, 400]]) { xs in
                 let x = xs[0] * 4
@@ -246,6 +255,34 @@ struct NormalizationOpTests {
             ComputeThreads.withCount(threads) {
                 BackendCrossCheckTests.crossCheck(op, tolerance: 2e-4, "\(threads) threads")
             }
+        }
+    }
+
+    /// The fused layer norm's weight and bias gradients are sums over blocks of rows taken in
+    /// a fixed order, so they are the same bits at any thread count.
+    @Test("layerNorm's gradients are the same bits at every thread count")
+    func layerNormThreadCountIndependence() {
+        let x = Tensor<Float>(converting: GradCheck.input([300, 48], seed: 11)).requiringGrad()
+        let w = Tensor<Float>(converting: GradCheck.input([48], seed: 12)).requiringGrad()
+        let b = Tensor<Float>(converting: GradCheck.input([48], seed: 13)).requiringGrad()
+        func grads() -> [[Float]] {
+            let loss = OpCases.weighted(x.layerNorm(normalizedShape: [48], weight: w, bias: b)).sum()
+            return gradients(of: loss, wrt: [x, w, b]).map(\.scalars)
+        }
+        let one = ComputeThreads.withCount(1) { grads() }
+        for threads in 2...4 { #expect(ComputeThreads.withCount(threads) { grads() } == one, "\(threads) threads") }
+    }
+
+    @Test("the fused layerNorm backward pass equals the recorded one")
+    func fusedAndRecordedLayerNormAgree() {
+        let x = Tensor<Float>(converting: GradCheck.input([70, 24], seed: 6)).requiringGrad()
+        let w = Tensor<Float>(converting: GradCheck.input([24], seed: 7)).requiringGrad()
+        let b = Tensor<Float>(converting: GradCheck.input([24], seed: 8)).requiringGrad()
+        let loss = { OpCases.weighted(x.layerNorm(normalizedShape: [24], weight: w, bias: b)).sum() }
+        let fused = gradients(of: loss(), wrt: [x, w, b])
+        let recorded = gradients(of: loss(), wrt: [x, w, b], createGraph: true)
+        for (f, r) in zip(fused, recorded) {
+            expectClose(f.scalars.map(Double.init), r.scalars.map(Double.init), tolerance: 1e-4, "gradient")
         }
     }
 

@@ -73,8 +73,10 @@ struct TransformerLayerTests {
         let block = TransformerBlock<Float>(embedDim: 16, heads: 4, generator: &generator)
         let x = Tensor<Float>(converting: GradCheck.input([2, 5, 16], seed: 22))
         var values = x.scalars
+        // Not the same amount at every feature: a pre-LayerNorm block cannot see a constant added
+        // to a whole position (the normalization removes it), only through the residual.
         for sequence in 0..<2 {
-            for j in 0..<16 { values[(sequence * 5 + changed) * 16 + j] += 0.5 }
+            for j in 0..<16 { values[(sequence * 5 + changed) * 16 + j] += 0.5 + 0.1 * Float(j) }
         }
         let (before, after) = (block(x).scalars, block(Tensor(shape: [2, 5, 16], scalars: values)).scalars)
         for sequence in 0..<2 {

@@ -406,6 +406,25 @@ public protocol Backend: AnyObject, Sendable {
     func normalizeBackward(
         _ g: Buffer, _ x: Buffer, mean: Buffer, rstd: Buffer, scale: Buffer?, outer: Int, groups: Int, inner: Int,
         into dx: Buffer, sumG: Buffer, sumGXhat: Buffer)
+    /// Layer normalization of `rows` rows of `width` elements with a per-column affine map:
+    /// per row `r`, `μ_r` and `σ²_r` (biased) as ``normalize(_:outer:groups:inner:epsilon:scale:shift:into:mean:rstd:)``
+    /// computes them, `rstd_r = 1/√(σ²_r + epsilon)`, and
+    /// `out[r, j] = (x[r, j] − μ_r)·rstd_r·weight[j] + bias[j]` (weight 1 and bias 0 when not
+    /// given); `mean` and `rstd` (`rows` elements each) receive `μ` and `rstd`. The default runs
+    /// `normalize` and the two broadcast ops one after the other (the specification of the
+    /// fused kernel).
+    func layerNorm(
+        _ x: Buffer, rows: Int, width: Int, epsilon: Double, weight: Buffer?, bias: Buffer?, into out: Buffer,
+        mean: Buffer, rstd: Buffer)
+    /// The backward pass of ``layerNorm(_:rows:width:epsilon:weight:bias:into:mean:rstd:)`` for
+    /// the upstream gradient `g` of `out`, from `x` and the saved `mean` and `rstd`: with
+    /// `x̂ = (x − μ_r)·rstd_r` and `gw = g·weight[j]` (`g` without a weight),
+    /// `dx = rstd_r·(gw − Σⱼ gw/width − x̂·Σⱼ gw·x̂/width)`,
+    /// `weightGradient[j] = Σ_r g·x̂` and `biasGradient[j] = Σ_r g` (each computed only when
+    /// given). The default runs the unfused kernels one after the other.
+    func layerNormBackward(
+        _ g: Buffer, _ x: Buffer, mean: Buffer, rstd: Buffer, weight: Buffer?, rows: Int, width: Int,
+        into dx: Buffer, weightGradient: Buffer?, biasGradient: Buffer?)
 
     // MARK: Attention
 
@@ -481,6 +500,68 @@ extension Backend {
         matmul(a, b, into: c, batch: 1, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB)
         maskedScale(c, keep: dropoutKeep, scale: scale, into: c)
         if let reluKeep { binary(.reluBackward, c, [m, n], reluKeep, [m, n], into: c, shape: [m, n]) }
+    }
+
+    /// The unfused kernels one after the other (the specification of the fusion):
+    /// `normalize`, then `· weight` and `+ bias`.
+    public func layerNorm(
+        _ x: Buffer, rows: Int, width: Int, epsilon: Double, weight: Buffer?, bias: Buffer?, into out: Buffer,
+        mean: Buffer, rstd: Buffer
+    ) {
+        composedLayerNorm(
+            x, rows: rows, width: width, epsilon: epsilon, weight: weight, bias: bias, into: out, mean: mean, rstd: rstd
+        )
+    }
+
+    /// The unfused kernels one after the other (the specification of the fusion): the column
+    /// sums, `g·weight`, then `normalizeBackward`.
+    public func layerNormBackward(
+        _ g: Buffer, _ x: Buffer, mean: Buffer, rstd: Buffer, weight: Buffer?, rows: Int, width: Int,
+        into dx: Buffer, weightGradient: Buffer?, biasGradient: Buffer?
+    ) {
+        composedLayerNormBackward(
+            g, x, mean: mean, rstd: rstd, weight: weight, rows: rows, width: width, into: dx,
+            weightGradient: weightGradient, biasGradient: biasGradient)
+    }
+
+    /// ``layerNorm(_:rows:width:epsilon:weight:bias:into:mean:rstd:)`` as `normalize` over
+    /// `[1, rows, width]`, then `· weight` and `+ bias` broadcast along the rows, in place.
+    func composedLayerNorm(
+        _ x: Buffer, rows: Int, width: Int, epsilon: Double, weight: Buffer?, bias: Buffer?, into out: Buffer,
+        mean: Buffer, rstd: Buffer
+    ) {
+        normalize(
+            x, outer: 1, groups: rows, inner: width, epsilon: epsilon, scale: nil, shift: nil, into: out, mean: mean,
+            rstd: rstd)
+        if let weight { binary(.multiply, out, [rows, width], weight, [width], into: out, shape: [rows, width]) }
+        if let bias { binary(.add, out, [rows, width], bias, [width], into: out, shape: [rows, width]) }
+    }
+
+    /// ``layerNormBackward(_:_:mean:rstd:weight:rows:width:into:weightGradient:biasGradient:)``
+    /// as unfused kernels: `Σ_r g`; `x̂` from the saved statistics, `Σ_r g·x̂`; `g·weight`, then
+    /// `normalizeBackward` of it.
+    func composedLayerNormBackward(
+        _ g: Buffer, _ x: Buffer, mean: Buffer, rstd: Buffer, weight: Buffer?, rows: Int, width: Int,
+        into dx: Buffer, weightGradient: Buffer?, biasGradient: Buffer?
+    ) {
+        let (matrix, column) = ([rows, width], [rows, 1])
+        if let biasGradient { reduce(.sum, g, shape: matrix, axes: [0], into: biasGradient) }
+        if let weightGradient {
+            let product = allocate(rows * width, x.dtype)
+            binary(.subtract, x, matrix, mean, column, into: product, shape: matrix)
+            binary(.multiply, product, matrix, rstd, column, into: product, shape: matrix)
+            binary(.multiply, product, matrix, g, matrix, into: product, shape: matrix)
+            reduce(.sum, product, shape: matrix, axes: [0], into: weightGradient)
+        }
+        var scaled = g
+        if let weight {
+            scaled = allocate(rows * width, x.dtype)
+            binary(.multiply, g, matrix, weight, [width], into: scaled, shape: matrix)
+        }
+        let (sumG, sumGXhat) = (allocate(rows, x.dtype), allocate(rows, x.dtype))
+        normalizeBackward(
+            scaled, x, mean: mean, rstd: rstd, scale: nil, outer: 1, groups: rows, inner: width, into: dx, sumG: sumG,
+            sumGXhat: sumGXhat)
     }
 
     /// The two kernels one after the other (the specification of the fusion).

@@ -85,6 +85,9 @@ public enum OpKind: String, CaseIterable, Sendable {
     /// `(x − μ)/√(σ² + ε)` per group, then an optional per-group scale and shift (BatchNorm,
     /// LayerNorm, GroupNorm).
     case normalize
+    /// `(x − μ)/√(σ² + ε)·weight + bias` per row, the affine map per column fused
+    /// (``Tensor/layerNorm(normalizedShape:weight:bias:epsilon:)`` with a weight or a bias).
+    case layerNorm
 
     // Attention, forward and backward fused (Ops/Attention.swift).
     /// `softmax(scale·Q·Kᵀ + mask)·V` over the last two axes, causal or with an additive mask

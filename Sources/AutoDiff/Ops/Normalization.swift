@@ -196,11 +196,81 @@ extension Tensor {
         guard epsilon >= 0, epsilon.isFinite else { tensorFailure("layerNorm: epsilon \(epsilon) must be ≥ 0") }
         let inner = normalizedShape.reduce(1, *)
         let rows = inner > 0 ? count / inner : 0
-        var y = Tensor.normalized(self, outer: 1, groups: rows, inner: inner, scale: nil, shift: nil, epsilon: epsilon)
+        guard weight != nil || bias != nil else {
+            return Tensor.normalized(
+                self, outer: 1, groups: rows, inner: inner, scale: nil, shift: nil, epsilon: epsilon
+            )
             .output
-        if let weight { y = y * weight }
-        if let bias { y = y + bias }
-        return y
+        }
+        return Tensor.layerNormalized(self, rows: rows, width: inner, weight: weight, bias: bias, epsilon: epsilon)
+    }
+
+    /// Layer normalization with its per-column affine map in one kernel, forward and backward
+    /// (``Backend/layerNorm(_:rows:width:epsilon:weight:bias:into:mean:rstd:)``): `x` seen as
+    /// `[rows, width]`, `y = x̂·weight + bias` with `x̂ = (x − μ_r)·rstd_r`. The rule, with
+    /// `gw = g·weight`: `∂x = rstd·(gw − mean(gw) − x̂·mean(gw·x̂))` along each row,
+    /// `∂weight = Σ_r g·x̂`, `∂bias = Σ_r g`; one fused kernel when not recording, the same formula
+    /// as tensor expressions when recording (`createGraph`).
+    static func layerNormalized(
+        _ x: Tensor, rows: Int, width: Int, weight: Tensor?, bias: Tensor?, epsilon: Double
+    ) -> Tensor {
+        for parameter in [weight, bias].compactMap({ $0 }) { x.checkSameDevice(parameter, "layerNorm") }
+        let out = x.newBuffer(x.count)
+        let (mean, rstd) = (x.newBuffer(rows), x.newBuffer(rows))
+        x.backend.layerNorm(
+            x.storage, rows: rows, width: width, epsilon: epsilon, weight: weight?.storage, bias: bias?.storage,
+            into: out, mean: mean, rstd: rstd)
+        let inputs = [x] + [weight, bias].compactMap { $0 }
+        let parameterShape = (weight ?? bias)?.shape ?? [width]
+        return Tensor(shape: x.shape, storage: out).recorded(.layerNorm, inputs) {
+            .nary { g, _ in
+                let wanted = (
+                    x: x.requiresGrad, weight: weight?.requiresGrad ?? false, bias: bias?.requiresGrad ?? false
+                )
+                var (dx, dWeight, dBias): (Tensor?, Tensor?, Tensor?)
+                if ThreadState.current.gradEnabled {
+                    (dx, dWeight, dBias) = layerNormBackwardRecorded(
+                        g, x, rows: rows, width: width, weight: weight, parameterShape: parameterShape,
+                        epsilon: epsilon, wanted: wanted)
+                } else {
+                    x.checkSameDevice(g, "layerNorm")
+                    let dxBuffer = x.newBuffer(x.count)
+                    let weightGradient = wanted.weight ? x.newBuffer(width) : nil
+                    let biasGradient = wanted.bias ? x.newBuffer(width) : nil
+                    x.backend.layerNormBackward(
+                        g.storage, x.storage, mean: mean, rstd: rstd, weight: weight?.storage, rows: rows, width: width,
+                        into: dxBuffer, weightGradient: weightGradient, biasGradient: biasGradient)
+                    dx = wanted.x ? Tensor(shape: x.shape, storage: dxBuffer) : nil
+                    dWeight = weightGradient.map { Tensor(shape: parameterShape, storage: $0) }
+                    dBias = biasGradient.map { Tensor(shape: parameterShape, storage: $0) }
+                }
+                var result: [Tensor?] = [dx]
+                if weight != nil { result.append(dWeight) }
+                if bias != nil { result.append(dBias) }
+                return result
+            }
+        }
+    }
+
+    /// The layer-norm rule as tensor expressions (recorded, so differentiable again): the
+    /// statistics are recomputed from `x` by differentiable ops, since they depend on `x`.
+    private static func layerNormBackwardRecorded(
+        _ g: Tensor, _ x: Tensor, rows: Int, width: Int, weight: Tensor?, parameterShape: [Int], epsilon: Double,
+        wanted: (x: Bool, weight: Bool, bias: Bool)
+    ) -> (dx: Tensor?, dWeight: Tensor?, dBias: Tensor?) {
+        let (x2, g2) = (x.reshaped([rows, width]), g.reshaped([rows, width]))
+        let deviation = x2 - x2.mean(alongAxes: [1], keepDims: true)
+        let rstd = ((deviation * deviation).mean(alongAxes: [1], keepDims: true) + Scalar(epsilon)).pow(-0.5)
+        let xhat = deviation * rstd
+        var dx: Tensor? = nil
+        if wanted.x {
+            let gw = weight.map { g2 * $0.reshaped([width]) } ?? g2
+            let centered = gw - gw.mean(alongAxes: [1], keepDims: true)
+            dx = (rstd * (centered - xhat * (gw * xhat).mean(alongAxes: [1], keepDims: true))).reshaped(x.shape)
+        }
+        let dWeight = wanted.weight ? (g2 * xhat).sum(alongAxes: [0]).reshaped(parameterShape) : nil
+        let dBias = wanted.bias ? g2.sum(alongAxes: [0]).reshaped(parameterShape) : nil
+        return (dx, dWeight, dBias)
     }
 
     /// Group normalization of `x` `[N, C, …]`: the `C` channels cut into `groups` groups of

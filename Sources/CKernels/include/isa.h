@@ -56,6 +56,11 @@ struct ad_kernel_variants {
     void (*normalize_backward_f32)(const float *g, const float *x, const float *mean, const float *rstd,
                                    const float *scale, long outer, long groups, long inner, long first, long last,
                                    float *dx, float *sum_g, float *sum_gxhat);
+    void (*layer_norm_f32)(const float *x, long width, long first, long last, double epsilon, const float *weight,
+                           const float *bias, float *out, float *mean, float *rstd);
+    void (*layer_norm_backward_f32)(const float *g, const float *x, const float *mean, const float *rstd,
+                                    const float *weight, long width, long first, long last, float *dx,
+                                    float *weight_sums, float *bias_sums);
     void (*max_pool_2x2_f32)(const float *x, long planes, long h, long w, long oh, long ow, float *y, long *index);
     void (*max_pool_2x2_f64)(const double *x, long planes, long h, long w, long oh, long ow, double *y,
                              long *index);

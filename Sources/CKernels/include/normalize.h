@@ -17,4 +17,20 @@ void ad_normalize_backward_f32(const float *g, const float *x, const float *mean
                                const float *scale, long outer, long groups, long inner, long first, long last,
                                float *dx, float *sum_g, float *sum_gxhat);
 
+/// Layer normalization of the rows in [first, last) of x (rows of `width` elements): μ and
+/// σ² (biased) of each row as ad_normalize_f32 computes them, rstd = 1/√(σ² + epsilon),
+/// out[row, j] = (x[row, j] − μ)·rstd·weight[j] + bias[j] (weight 1, bias 0 where NULL);
+/// mean[row] ← μ, rstd[row] ← rstd.
+void ad_layer_norm_f32(const float *x, long width, long first, long last, double epsilon, const float *weight,
+                       const float *bias, float *out, float *mean, float *rstd);
+
+/// The backward pass of ad_layer_norm_f32 for the rows in [first, last): with
+/// x̂ = (x − mean[row])·rstd[row] and gw = g·weight[j] (g where weight is NULL),
+/// dx = rstd·(gw − Σⱼgw/width − x̂·Σⱼgw·x̂/width); weight_sums[j] ← Σ_rows g·x̂ and
+/// bias_sums[j] ← Σ_rows g over these rows only (each NULL: not computed), the weight's and the
+/// bias's gradients when the caller sums them over all rows.
+void ad_layer_norm_backward_f32(const float *g, const float *x, const float *mean, const float *rstd,
+                                const float *weight, long width, long first, long last, float *dx,
+                                float *weight_sums, float *bias_sums);
+
 #endif

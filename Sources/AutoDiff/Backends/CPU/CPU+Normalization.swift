@@ -67,6 +67,79 @@ extension CPUBackend {
         }
     }
 
+    public func layerNorm(
+        _ x: Buffer, rows: Int, width: Int, epsilon: Double, weight: Buffer?, bias: Buffer?, into out: Buffer,
+        mean: Buffer, rstd: Buffer
+    ) {
+        guard x.dtype == .float32 else {
+            // Double (GradCheck's type): the unfused kernels, each recorded by a capture itself.
+            guard x.dtype == .float64 else { unsupported(x.dtype, "layerNorm") }
+            composedLayerNorm(
+                x, rows: rows, width: width, epsilon: epsilon, weight: weight, bias: bias, into: out, mean: mean,
+                rstd: rstd)
+            return
+        }
+        captureKernel {
+            .layerNorm(
+                x: $0.read(x), rows: rows, width: width, epsilon: epsilon, weight: weight.map($0.read),
+                bias: bias.map($0.read), out: $0.write(out), mean: $0.write(mean), rstd: $0.write(rstd))
+        }
+        let (px, po, pm, pr) = (x.host(Float.self), out.host(Float.self), mean.host(Float.self), rstd.host(Float.self))
+        let (pw, pb) = (weight?.host(Float.self), bias?.host(Float.self))
+        Self.forEachGroupRange(rows, elements: x.count) { r in
+            ad_layer_norm_f32(px, width, r.lowerBound, r.upperBound, epsilon, pw, pb, po, pm, pr)
+        }
+    }
+
+    /// Rows per block of the layer-norm backward pass's column sums: each block's sums are its
+    /// own, added block after block at the end, so the gradients of the weight and the bias do
+    /// not depend on how the blocks are shared among the threads.
+    static let layerNormRowsPerBlock = 64
+
+    public func layerNormBackward(
+        _ g: Buffer, _ x: Buffer, mean: Buffer, rstd: Buffer, weight: Buffer?, rows: Int, width: Int,
+        into dx: Buffer, weightGradient: Buffer?, biasGradient: Buffer?
+    ) {
+        guard x.dtype == .float32 else {
+            guard x.dtype == .float64 else { unsupported(x.dtype, "layerNormBackward") }
+            composedLayerNormBackward(
+                g, x, mean: mean, rstd: rstd, weight: weight, rows: rows, width: width, into: dx,
+                weightGradient: weightGradient, biasGradient: biasGradient)
+            return
+        }
+        captureKernel {
+            .layerNormBackward(
+                g: $0.read(g), x: $0.read(x), mean: $0.read(mean), rstd: $0.read(rstd), weight: weight.map($0.read),
+                rows: rows, width: width, dx: $0.write(dx), weightGradient: weightGradient.map($0.write),
+                biasGradient: biasGradient.map($0.write))
+        }
+        let (pg, px, pd) = (g.host(Float.self), x.host(Float.self), dx.host(Float.self))
+        let (pm, pr, pw) = (mean.host(Float.self), rstd.host(Float.self), weight?.host(Float.self))
+        let blockRows = Self.layerNormRowsPerBlock
+        let blocks = (rows + blockRows - 1) / blockRows
+        let sums = (weightGradient != nil ? 1 : 0) + (biasGradient != nil ? 1 : 0)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: Swift.max(sums * blocks * width, 1)) { scratch in
+            let weightSums = weightGradient != nil ? scratch.baseAddress! : nil
+            let biasSums = biasGradient != nil ? scratch.baseAddress! + (sums - 1) * blocks * width : nil
+            ComputeThreads.forEachRange(of: blocks, elements: 3 * x.count, alignment: 1) { range in
+                for block in range {
+                    ad_layer_norm_backward_f32(
+                        pg, px, pm, pr, pw, width, block * blockRows, Swift.min(rows, (block + 1) * blockRows), pd,
+                        weightSums.map { $0 + block * width }, biasSums.map { $0 + block * width })
+                }
+            }
+            for (sums, gradient) in [(weightSums, weightGradient), (biasSums, biasGradient)] {
+                guard let sums, let gradient else { continue }
+                let out = gradient.host(Float.self)
+                for j in 0..<width {
+                    var total = 0.0
+                    for block in 0..<blocks { total += Double(sums[block * width + j]) }
+                    out[j] = Float(total)
+                }
+            }
+        }
+    }
+
     /// `0..<groups` cut into one range of whole groups per part.
     private static func forEachGroupRange(_ groups: Int, elements: Int, _ body: (Range<Int>) -> Void) {
         ComputeThreads.forEachRange(of: groups, elements: elements, alignment: 1, body)

@@ -82,6 +82,11 @@ enum CapturedKernel: Equatable {
     case normalizeBackward(
         g: Slot, x: Slot, mean: Slot, rstd: Slot, scale: Slot?, outer: Int, groups: Int, inner: Int, dx: Slot,
         sumG: Slot, sumGXhat: Slot)
+    case layerNorm(
+        x: Slot, rows: Int, width: Int, epsilon: Double, weight: Slot?, bias: Slot?, out: Slot, mean: Slot, rstd: Slot)
+    case layerNormBackward(
+        g: Slot, x: Slot, mean: Slot, rstd: Slot, weight: Slot?, rows: Int, width: Int, dx: Slot,
+        weightGradient: Slot?, biasGradient: Slot?)
     case update(UpdateKernel, weights: Slot, gradient: Slot, state: [Slot])
     case dynamicUpdate(UpdateRuleReference, weights: Slot, gradient: Slot, state: [Slot])
     /// Host work between kernels (an optimizer's step counter and rule), by index into the
@@ -225,6 +230,23 @@ enum CapturedKernel: Equatable {
             body(dx, .write)
             body(sumG, .write)
             body(sumGXhat, .write)
+        case .layerNorm(let x, _, _, _, let weight, let bias, let out, let mean, let rstd):
+            body(x, .read)
+            if let weight { body(weight, .read) }
+            if let bias { body(bias, .read) }
+            body(out, .write)
+            body(mean, .write)
+            body(rstd, .write)
+        case .layerNormBackward(
+            let g, let x, let mean, let rstd, let weight, _, _, let dx, let weightGradient, let biasGradient):
+            body(g, .read)
+            body(x, .read)
+            body(mean, .read)
+            body(rstd, .read)
+            if let weight { body(weight, .read) }
+            body(dx, .write)
+            if let weightGradient { body(weightGradient, .write) }
+            if let biasGradient { body(biasGradient, .write) }
         case .update(_, let weights, let gradient, let state), .dynamicUpdate(_, let weights, let gradient, let state):
             body(weights, .readWrite)
             body(gradient, .read)
@@ -322,6 +344,16 @@ enum CapturedKernel: Equatable {
             .normalizeBackward(
                 g: map(g), x: map(x), mean: map(mean), rstd: map(rstd), scale: scale.map(map), outer: outer,
                 groups: groups, inner: inner, dx: map(dx), sumG: map(sumG), sumGXhat: map(sumGXhat))
+        case .layerNorm(let x, let rows, let width, let epsilon, let weight, let bias, let out, let mean, let rstd):
+            .layerNorm(
+                x: map(x), rows: rows, width: width, epsilon: epsilon, weight: weight.map(map), bias: bias.map(map),
+                out: map(out), mean: map(mean), rstd: map(rstd))
+        case .layerNormBackward(
+            let g, let x, let mean, let rstd, let weight, let rows, let width, let dx, let weightGradient,
+            let biasGradient):
+            .layerNormBackward(
+                g: map(g), x: map(x), mean: map(mean), rstd: map(rstd), weight: weight.map(map), rows: rows,
+                width: width, dx: map(dx), weightGradient: weightGradient.map(map), biasGradient: biasGradient.map(map))
         case .update(let rule, let weights, let gradient, let state):
             .update(rule, weights: map(weights), gradient: map(gradient), state: state.map(map))
         case .dynamicUpdate(let rule, let weights, let gradient, let state):
@@ -446,6 +478,16 @@ enum CapturedKernel: Equatable {
             backend.normalizeBackward(
                 b(g), b(x), mean: b(mean), rstd: b(rstd), scale: scale.map(b), outer: outer, groups: groups,
                 inner: inner, into: b(dx), sumG: b(sumG), sumGXhat: b(sumGXhat))
+        case .layerNorm(let x, let rows, let width, let epsilon, let weight, let bias, let out, let mean, let rstd):
+            backend.layerNorm(
+                b(x), rows: rows, width: width, epsilon: epsilon, weight: weight.map(b), bias: bias.map(b),
+                into: b(out), mean: b(mean), rstd: b(rstd))
+        case .layerNormBackward(
+            let g, let x, let mean, let rstd, let weight, let rows, let width, let dx, let weightGradient,
+            let biasGradient):
+            backend.layerNormBackward(
+                b(g), b(x), mean: b(mean), rstd: b(rstd), weight: weight.map(b), rows: rows, width: width,
+                into: b(dx), weightGradient: weightGradient.map(b), biasGradient: biasGradient.map(b))
         case .update(let rule, let weights, let gradient, _):
             backend.update(rule, weights: b(weights), gradient: b(gradient), state: updateState)
         case .dynamicUpdate(let rule, let weights, let gradient, _):
