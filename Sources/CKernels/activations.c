@@ -101,29 +101,44 @@ typedef int i32x16 __attribute__((vector_size(64)));
 #define ELU_F(x) SELECT((x) > SPLAT(0.0f), (x), SPLAT(alpha) * (VEXP(x) - SPLAT(1.0f)))
 #define ELU_D(x) SELECT((x) > SPLAT(0.0f), SPLAT(1.0f), SPLAT(alpha) * VEXP(x))
 
-// y = F(x) over n elements; the tail as one partial vector (padded with zeros).
+// y = F(x) over n elements: whole vectors (copies of a constant size, which compile to vector
+// loads and stores; a copy of a variable size is a call to libc's memmove, which was most of
+// the time of these kernels), then the tail as one partial vector padded with zeros.
 #define MAP(F)                                                                                         \
     do {                                                                                               \
         long i = 0;                                                                                    \
-        for (; i < n; i += LANES) {                                                                    \
-            long k = n - i < LANES ? n - i : LANES;                                                    \
-            VF v = SPLAT(0.0f);                                                                     \
+        for (; i + LANES <= n; i += LANES) {                                                           \
+            VF v;                                                                                      \
+            memcpy(&v, x + i, sizeof v);                                                               \
+            VF r = F(v);                                                                               \
+            memcpy(y + i, &r, sizeof r);                                                               \
+        }                                                                                              \
+        if (i < n) {                                                                                   \
+            long k = n - i;                                                                            \
+            VF v = SPLAT(0.0f);                                                                        \
             memcpy(&v, x + i, (size_t)k * sizeof(float));                                              \
-            VF r = F(v);                                                                            \
+            VF r = F(v);                                                                               \
             memcpy(y + i, &r, (size_t)k * sizeof(float));                                              \
         }                                                                                              \
     } while (0)
 
-// out = g·D(x) over n elements.
+// out = g·D(x) over n elements, in the same two parts.
 #define MAP_BACKWARD(D)                                                                                \
     do {                                                                                               \
         long i = 0;                                                                                    \
-        for (; i < n; i += LANES) {                                                                    \
-            long k = n - i < LANES ? n - i : LANES;                                                    \
-            VF v = SPLAT(0.0f), gv = SPLAT(0.0f);                                                   \
+        for (; i + LANES <= n; i += LANES) {                                                           \
+            VF v, gv;                                                                                  \
+            memcpy(&v, x + i, sizeof v);                                                               \
+            memcpy(&gv, g + i, sizeof gv);                                                             \
+            VF r = gv * D(v);                                                                          \
+            memcpy(out + i, &r, sizeof r);                                                             \
+        }                                                                                              \
+        if (i < n) {                                                                                   \
+            long k = n - i;                                                                            \
+            VF v = SPLAT(0.0f), gv = SPLAT(0.0f);                                                      \
             memcpy(&v, x + i, (size_t)k * sizeof(float));                                              \
             memcpy(&gv, g + i, (size_t)k * sizeof(float));                                             \
-            VF r = gv * D(v);                                                                       \
+            VF r = gv * D(v);                                                                          \
             memcpy(out + i, &r, (size_t)k * sizeof(float));                                            \
         }                                                                                              \
     } while (0)

@@ -214,15 +214,19 @@ struct job {
     long panels;      // ⌈n / 32⌉
     long row_tiles;   // ⌈m / 14⌉
     long parts;
+    long pack_parts;  // parts packing op(B): its panels split among them
     int by_rows;      // parts split the rows of C (else its panels of columns)
 };
 
 /// The part-th of `parts` nearly equal pieces of 0 ..< count.
 static inline long piece(long part, long parts, long count) { return part * count / parts; }
 
+/// The fewest elements of op(B) whose packing is split across the parts (pack_b_part): 256 KB.
+enum { PARALLEL_PACK_ELEMENTS = 1 << 16 };
+
 static void pack_b_part(void *context, long part) {
     const struct job *job = context;
-    long parts = job->parts < job->panels ? job->parts : job->panels;
+    long parts = job->pack_parts;
     for (long jp = piece(part, parts, job->panels); jp < piece(part + 1, parts, job->panels); jp++)
         pack_b_panel(job->transB, job->k, job->n, job->b, job->ldb, jp * NR, job->packed_b + jp * job->k * NR);
 }
@@ -300,7 +304,10 @@ AVX512 void ad_gemm_f32_avx512(int transA, int transB, long m, long n, long k, f
     }
     job.by_rows = most_rows * n <= m * (most_columns + 16);
     job.parts = job.by_rows ? row_parts : column_parts;
-    ad_pool_run(job.parts < job.panels ? job.parts : job.panels, pack_b_part, &job);
+    // A small op(B) (a transformer's [64, 256] weights) is packed by the caller alone: splitting
+    // a few microseconds of copying would cost a fork and a join of the pool, as much again.
+    job.pack_parts = k * n < PARALLEL_PACK_ELEMENTS ? 1 : job.parts < job.panels ? job.parts : job.panels;
+    ad_pool_run(job.pack_parts, pack_b_part, &job);
     ad_pool_run(job.parts, multiply_part, &job);
 }
 
