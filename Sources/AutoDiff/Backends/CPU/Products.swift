@@ -279,7 +279,11 @@ enum Products {
                 b: weight, ldb: n, beta: 0, bias: bias, epilogue: epilogue, c: out, ldc: n)
             return
         }
-        CPULoops.fillRows(out, with: bias, biasCount, rows: m, columns: n)
+        // Split across the threads: a transformer's [1024, 256] prefill alone on the caller left
+        // the other threads waiting (1.4% of gpt-words on two).
+        ComputeThreads.forEachRange(of: m, elements: m * n, alignment: 1) { r in
+            CPULoops.fillRows(out + r.lowerBound * n, with: bias, biasCount, rows: r.count, columns: n)
+        }
         if m > 0 && n > 0 && k > 0 {
             gemm(
                 transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: x, lda: k, b: weight, ldb: n, beta: 1,
