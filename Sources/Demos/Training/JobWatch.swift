@@ -84,7 +84,8 @@ enum JobWatch {
     static func checkpointCompleted(progress: String) {
         guard armed.load(ordering: .acquiring) else { return }
         state.withLock { state in
-            state.lastCheckpoint = state.checkpointPath.map { Checkpoint(path: $0, progress: progress) }
+            state.lastCheckpoint =
+                state.checkpointPath.map { Checkpoint(path: $0, progress: progress) }
                 ?? state.lastCheckpoint
         }
     }
@@ -108,7 +109,8 @@ enum JobWatch {
     static func report(rank: Int, size: Int, cause: String, checkpointPath: String?, last: Checkpoint?) -> String {
         let kept: String
         if let last {
-            kept = "the last complete checkpoint is \(last.path), after \(last.progress) (resume with --resume \(last.path))"
+            kept =
+                "the last complete checkpoint is \(last.path), after \(last.progress) (resume with --resume \(last.path))"
         } else if let checkpointPath {
             kept = "no checkpoint was complete yet (\(checkpointPath) is written by rank 0)"
         } else {
