@@ -152,13 +152,7 @@ struct ClassifierTraining {
                     (loss, count) = (Double(results[0].item), labels.count)
                     hits = zip(head.predictions(results[1]), labels).filter { $0 == $1 }.count
                 } else if let distributed {
-                    // This rank's slice of a batch smaller than the job is empty: it still takes
-                    // part in the exchange, with weight 0, and steps with everyone else.
-                    optimizer.zeroGrad()
-                    distributed.parallel.gradientWeight = 0
-                    distributed.recording { try distributed.parallel.finishGradientSynchronization() }
-                    try distributed.rethrow()
-                    optimizer.step()
+                    try distributed.stepWithEmptySlice(optimizer)
                 }
                 var signal = Interruption.signal
                 if let distributed {

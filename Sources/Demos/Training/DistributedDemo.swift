@@ -135,6 +135,16 @@ struct DistributedTraining {
         if let error = failure.error.take() { throw DemoError.message("--distributed: \(error)") }
     }
 
+    /// The step of a rank whose slice of the batch is empty (a batch smaller than the job): it
+    /// still takes part in the gradient exchange, with weight 0, and steps with everyone else.
+    func stepWithEmptySlice(_ optimizer: Optimizer<Float>) throws {
+        optimizer.zeroGrad()
+        parallel.gradientWeight = 0
+        recording { try parallel.finishGradientSynchronization() }
+        try rethrow()
+        optimizer.step()
+    }
+
     /// Sums `values` over the ranks.
     func sum(_ values: [Double]) throws -> [Double] {
         do {
