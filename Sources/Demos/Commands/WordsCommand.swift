@@ -123,13 +123,7 @@ struct WordsCommand: ParsableCommand {
         try check(temperature >= 0 && temperature.isFinite, "--temperature", temperature, "a number ≥ 0")
         if let topK { try check(topK >= 1, "--top-k", topK, "an integer ≥ 1") }
         if let threads { try check(threads >= 1, "--threads", threads, "an integer ≥ 1") }
-        if let resume, !FileManager.default.isReadableFile(atPath: resume) {
-            throw ValidationError(
-                "--resume '\(resume)' cannot be read: expected a checkpoint written with --checkpoint")
-        }
-        if resume != nil && load != nil {
-            throw ValidationError("--resume and --load cannot be combined: --resume restores the weights too")
-        }
+        try AllowedValues.checkResume(resume, load: load)
         if let checkpoint, checkpoint.isEmpty {
             throw ValidationError("--checkpoint '' is not a path: expected a file path")
         }

@@ -168,23 +168,12 @@ struct DistributedRunTests {
         let folder = try TemporaryFolder.make()
         defer { try? FileManager.default.removeItem(at: folder) }
         let checkpoint = folder.appendingPathComponent("run.ckpt").path
-        let job = try MPIRun.start(
-            ranks: 2,
-            ["moons", "--distributed", "--no-plot", "--quiet", "--epochs", "100000", "--checkpoint", "run.ckpt"],
-            in: folder)
-        // Wait for a first checkpoint, then for the ranks to be well into later epochs.
-        let started = Date()
-        while !FileManager.default.fileExists(atPath: checkpoint) && Date().timeIntervalSince(started) < 60 {
-            Thread.sleep(forTimeInterval: 0.05)
-        }
+        let job = try MPIRun.startCheckpointedMoons(in: folder)
+        // Let the ranks get well into later epochs.
         Thread.sleep(forTimeInterval: 0.5)
         let rank = try #require(MPIRun.rankProcesses(of: job.process.processIdentifier).last, "no rank processes found")
         kill(rank, SIGKILL)
-        let killed = Date()
-        while job.process.isRunning && Date().timeIntervalSince(killed) < 30 { Thread.sleep(forTimeInterval: 0.05) }
-        let seconds = Date().timeIntervalSince(killed)
-        if job.process.isRunning { job.process.interrupt() }
-        job.process.waitUntilExit()
+        let seconds = job.secondsToEnd()
         let error = job.standardError()
         #expect(seconds < 15, "the job took \(seconds) s to end after a rank was killed")
         #expect(job.process.terminationStatus != 0)
@@ -209,15 +198,7 @@ struct DistributedRunTests {
     func signalledRankWithStoppedPeer() throws {
         let folder = try TemporaryFolder.make()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let checkpoint = folder.appendingPathComponent("run.ckpt").path
-        let job = try MPIRun.start(
-            ranks: 2,
-            ["moons", "--distributed", "--no-plot", "--quiet", "--epochs", "100000", "--checkpoint", "run.ckpt"],
-            in: folder)
-        let started = Date()
-        while !FileManager.default.fileExists(atPath: checkpoint) && Date().timeIntervalSince(started) < 60 {
-            Thread.sleep(forTimeInterval: 0.05)
-        }
+        let job = try MPIRun.startCheckpointedMoons(in: folder)
         let ranks = MPIRun.rankProcesses(of: job.process.processIdentifier)
         try #require(ranks.count == 2, "rank processes: \(ranks)")
         // Rank 1 stays alive but cannot answer, as a rank on another machine that died looks to
@@ -226,11 +207,7 @@ struct DistributedRunTests {
         defer { kill(ranks[1], SIGKILL) }
         Thread.sleep(forTimeInterval: 0.2)
         kill(ranks[0], SIGTERM)
-        let signalled = Date()
-        while job.process.isRunning && Date().timeIntervalSince(signalled) < 30 { Thread.sleep(forTimeInterval: 0.05) }
-        let seconds = Date().timeIntervalSince(signalled)
-        if job.process.isRunning { job.process.interrupt() }
-        job.process.waitUntilExit()
+        let seconds = job.secondsToEnd()
         let error = job.standardError()
         #expect(seconds < 15, "the job took \(seconds) s to end")
         #expect(job.process.terminationStatus != 0)
@@ -256,6 +233,31 @@ enum MPIRun {
         let outputURL: URL
         let errorURL: URL
         func standardError() -> String { (try? String(contentsOf: errorURL, encoding: .utf8)) ?? "" }
+
+        /// Waits up to 30 s for the job to end (then interrupts it) and returns the seconds it took.
+        func secondsToEnd() -> Double {
+            let start = Date()
+            while process.isRunning && Date().timeIntervalSince(start) < 30 { Thread.sleep(forTimeInterval: 0.05) }
+            let seconds = Date().timeIntervalSince(start)
+            if process.isRunning { process.interrupt() }
+            process.waitUntilExit()
+            return seconds
+        }
+    }
+
+    /// Starts 2 ranks of a moons run of 100,000 epochs that saves `run.ckpt` in `folder` after
+    /// each, and returns once the first checkpoint is there (or after a minute).
+    static func startCheckpointedMoons(in folder: URL) throws -> Job {
+        let job = try start(
+            ranks: 2,
+            ["moons", "--distributed", "--no-plot", "--quiet", "--epochs", "100000", "--checkpoint", "run.ckpt"],
+            in: folder)
+        let checkpoint = folder.appendingPathComponent("run.ckpt").path
+        let started = Date()
+        while !FileManager.default.fileExists(atPath: checkpoint) && Date().timeIntervalSince(started) < 60 {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return job
     }
 
     /// mpirun's arguments for `ranks` ranks of `demos arguments` on this machine: as root when
