@@ -14,8 +14,9 @@ import Synchronization
 ///
 /// - **the ranks on this machine**: the other `demos` processes `mpirun` (or Open MPI's daemon on
 ///   another machine) started beside this one, found once at start as the launcher's children
-///   running this executable. One that is gone or a zombie (its `/proc/<pid>/stat`) died: this
-///   rank says so at once, well before `mpirun`'s signals.
+///   running this executable. One that has left the launcher's list of children (`mpirun` reaps
+///   a dead rank at once) and whose `/proc/<pid>/stat` is gone, a zombie's or another
+///   process's, died: this rank says so at once, well before `mpirun`'s signals.
 /// - **`SIGTERM` not acted on**: a rank that was signalled and is still running
 ///   ``signalGrace`` later is stuck waiting for a rank it cannot see (on another machine), or
 ///   busy in a step longer than `mpirun` waits; it says that the job is being ended.
@@ -70,12 +71,13 @@ enum JobWatch {
             $0.size = size
             $0.checkpointPath = checkpointPath
         }
-        let siblings = localSiblings()
+        let launcher = getppid()
+        let siblings = localSiblings(of: launcher)
         Interruption.install()
         armed.store(true, ordering: .releasing)
         // Registered after MPI_Init's own (MPI_Finalize), so it runs before it.
         atexit { JobWatch.armed.store(false, ordering: .releasing) }
-        Thread.detachNewThread { watch(siblings) }
+        Thread.detachNewThread { watch(siblings, launcher: launcher) }
     }
 
     /// Records that the `--checkpoint` file is complete on disk and holds the run after
@@ -120,11 +122,11 @@ enum JobWatch {
     }
 
     /// The watching thread: returns when disarmed, or ends the process.
-    private static func watch(_ siblings: [Sibling]) {
+    private static func watch(_ siblings: [Sibling], launcher: Int32) {
         var signalledAt: Double?
         while armed.load(ordering: .acquiring) {
             usleep(UInt32(pollInterval * 1e6))
-            if siblings.contains(where: { !isRunning($0) }) {
+            if anyGone(siblings, launcher: launcher) {
                 stop(cause: "another rank of the job exited or was killed")
             }
             if Interruption.signal == SIGTERM {
@@ -159,18 +161,39 @@ enum JobWatch {
 
     // MARK: The ranks on this machine
 
-    /// The other processes of this executable that this process's parent started: the job's
-    /// other ranks on this machine when the parent is `mpirun` or Open MPI's daemon (none when
-    /// the ranks were started through a wrapper such as a shell).
-    static func localSiblings() -> [Sibling] {
-        let parent = getppid()
-        guard let ownExecutable = executable(of: "self"),
-            let children = try? String(contentsOfFile: "/proc/\(parent)/task/\(parent)/children", encoding: .utf8)
-        else { return [] }
+    /// The other processes of this executable that `launcher` (this process's parent) started:
+    /// the job's other ranks on this machine when the parent is `mpirun` or Open MPI's daemon
+    /// (none when the ranks were started through a wrapper such as a shell).
+    static func localSiblings(of launcher: Int32) -> [Sibling] {
+        guard let ownExecutable = executable(of: "self"), let children = children(of: launcher) else { return [] }
         let me = getpid()
-        return children.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-            .filter { $0 != me && executable(of: String($0)) == ownExecutable }
+        return children.filter { $0 != me && executable(of: String($0)) == ownExecutable }
             .compactMap { pid in status(of: pid).map { Sibling(pid: pid, startTime: $0.startTime) } }
+    }
+
+    /// Whether one of `siblings` has ended. One read of `launcher`'s list of children per call
+    /// while they are all listed (a zombie is listed until `mpirun` reaps it, at once); a
+    /// sibling missing from it, or every sibling when the list cannot be read, is looked up
+    /// itself (the list may miss a child that forks or exits while it is read).
+    static func anyGone(_ siblings: [Sibling], launcher: Int32) -> Bool {
+        let listed = children(of: launcher).map(Set.init)
+        return siblings.contains { sibling in
+            if let listed, listed.contains(sibling.pid) { return false }
+            return !isRunning(sibling)
+        }
+    }
+
+    /// The pids of `process`'s children (`/proc/<pid>/task/<tid>/children` of each of its
+    /// threads: a child is listed under the thread that forked it), or nil when they cannot be
+    /// read.
+    static func children(of process: Int32) -> [Int32]? {
+        guard let threads = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process)/task") else {
+            return nil
+        }
+        return threads.flatMap { thread in
+            ((try? String(contentsOfFile: "/proc/\(process)/task/\(thread)/children", encoding: .utf8)) ?? "")
+                .split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
     }
 
     /// Whether `sibling` still runs: its pid exists with the same start time and is not a zombie.

@@ -25,10 +25,16 @@ struct JobWatchTests {
         let start = try #require(JobWatch.status(of: child.processIdentifier)).startTime
         let sibling = JobWatch.Sibling(pid: child.processIdentifier, startTime: start)
         #expect(JobWatch.isRunning(sibling))
+        // This process is the child's launcher, as mpirun is the ranks'.
+        #expect(JobWatch.children(of: getpid())?.contains(child.processIdentifier) == true)
+        #expect(!JobWatch.anyGone([sibling], launcher: getpid()))
         // SIGKILL: the test runner's threads may block SIGTERM, and a child inherits the mask.
         kill(child.processIdentifier, SIGKILL)
         child.waitUntilExit()
         #expect(!JobWatch.isRunning(sibling))
+        #expect(JobWatch.anyGone([sibling], launcher: getpid()))
+        // A launcher that is gone: every sibling is looked up itself.
+        #expect(JobWatch.anyGone([sibling], launcher: Int32.max))
     }
 
     @Test func reportNamesTheCheckpoint() {
