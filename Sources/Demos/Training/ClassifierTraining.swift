@@ -269,7 +269,7 @@ struct ClassifierTraining {
     func saveCheckpoint(to path: String, epoch: Int, shuffler: RandomGenerator) throws {
         let history = String(decoding: try JSONEncoder().encode(progress.history), as: UTF8.self)
         do {
-            try JobWatch.writingCheckpoint {
+            try JobWatch.writingCheckpoint(progress: "epoch \(epoch)") {
                 try Checkpoint.save(
                     to: path, model: model, optimizer: optimizer, step: epoch, generators: ["shuffle": shuffler],
                     metadata: ["run": runShape, "history": history])
@@ -277,7 +277,6 @@ struct ClassifierTraining {
         } catch {
             throw DemoError.message("--checkpoint: \(error)")
         }
-        JobWatch.checkpointCompleted(progress: "epoch \(epoch)")
     }
 
     /// Restores the run saved in the checkpoint at `path`: the model, the optimizer, the curves

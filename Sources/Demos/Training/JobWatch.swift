@@ -81,8 +81,9 @@ enum JobWatch {
     }
 
     /// Records that the `--checkpoint` file is complete on disk and holds the run after
-    /// `progress` ("epoch 3"): rank 0 calls it right after writing it, the other ranks once a
-    /// collective after the write has completed (a no-op without `--checkpoint`).
+    /// `progress` ("epoch 3"): on rank 0 ``writingCheckpoint(progress:_:)`` calls it as the write
+    /// returns; the other ranks call it once a collective after the write has completed (a no-op
+    /// without `--checkpoint`).
     static func checkpointCompleted(progress: String) {
         guard armed.load(ordering: .acquiring) else { return }
         state.withLock { state in
@@ -99,12 +100,16 @@ enum JobWatch {
         state.withLock { $0.lastCheckpoint = Checkpoint(path: path, progress: progress) }
     }
 
-    /// Runs `body` (writing a checkpoint) with the watch's report held back until it returns, so
-    /// a rank never ends in the middle of the write.
-    static func writingCheckpoint<T>(_ body: () throws -> T) rethrows -> T {
+    /// Runs `body`, which writes the `--checkpoint` file with the run after `progress`, with the
+    /// watch's report held back until it returns (a rank never ends in the middle of the write),
+    /// and records the checkpoint as complete when it returns normally
+    /// (``checkpointCompleted(progress:)``) before the report may go.
+    static func writingCheckpoint<T>(progress: String, _ body: () throws -> T) rethrows -> T {
         writingCheckpoint.store(true, ordering: .releasing)
         defer { writingCheckpoint.store(false, ordering: .releasing) }
-        return try body()
+        let result = try body()
+        checkpointCompleted(progress: progress)
+        return result
     }
 
     /// The line a rank reports when it stops because of the rest of the job.

@@ -308,7 +308,7 @@ enum WordsDemo {
                 heldOut: result.heldOutLosses.map(\.loss))
             do {
                 let encoded = String(decoding: try JSONEncoder().encode(curves), as: UTF8.self)
-                try JobWatch.writingCheckpoint {
+                try JobWatch.writingCheckpoint(progress: "step \(step)") {
                     try Checkpoint.save(
                         to: path, model: model, optimizer: optimizer, step: step, generators: ["batches": batches],
                         metadata: [
@@ -318,7 +318,6 @@ enum WordsDemo {
             } catch {
                 throw DemoError.message("--checkpoint: \(error)")
             }
-            JobWatch.checkpointCompleted(progress: "step \(step)")
         }
 
         /// Restores the run saved at `path` into `model` and `optimizer`; returns the step it was
