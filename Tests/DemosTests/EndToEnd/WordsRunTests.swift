@@ -112,25 +112,13 @@ struct WordsRunTests {
     }
 
     @Test func signalStopsAfterTheStepKeepingTheCheckpoint() throws {
-        let executable = try #require(DemosBinary.url)
         let folder = try TemporaryFolder.make()
         defer { try? FileManager.default.removeItem(at: folder) }
         try Self.writeWordList(in: folder)
-        let process = Process()
-        process.executableURL = executable
-        process.arguments =
-            Self.small.map { $0 == "40" ? "1000000" : $0 == "20" ? "5" : $0 } + ["--checkpoint", "run.ckpt"]
-        process.currentDirectoryURL = folder
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let checkpoint = folder.appendingPathComponent("run.ckpt").path
-        while !FileManager.default.fileExists(atPath: checkpoint) && process.isRunning { usleep(20_000) }
-        process.terminate()  // SIGTERM
-        process.waitUntilExit()
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 128 + SIGTERM, "stderr: \(message)")
+        let (status, message) = try DemosBinary.terminatedAfterCheckpoint(
+            Self.small.map { $0 == "40" ? "1000000" : $0 == "20" ? "5" : $0 } + ["--checkpoint", "run.ckpt"],
+            in: folder)
+        #expect(status == 128 + SIGTERM, "stderr: \(message)")
         #expect(message.hasPrefix("Error: interrupted by signal \(SIGTERM) at step "), "stderr: \(message)")
         #expect(message.contains("; run.ckpt holds the run after step "), "stderr: \(message)")
         #expect(try TemporaryFolder.contents(folder) == ["run.ckpt", "words.txt"])
