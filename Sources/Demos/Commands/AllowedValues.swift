@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// What each option accepts, in the words of the error messages: one table, so a range check in
 /// `validate()` and a value ArgumentParser could not even parse (`--epochs many`) are described
@@ -23,6 +24,17 @@ enum AllowedValues {
     /// `--dropout 1.0 is out of range: expected a number in [0, 1)`.
     static func outOfRange(_ option: String, _ value: some CustomStringConvertible) -> ValidationError {
         ValidationError("\(option) \(value) is out of range: expected \(byOption[option] ?? "a valid value")")
+    }
+
+    /// Checks `--resume` (a readable checkpoint) and that it does not come with `--load`.
+    static func checkResume(_ resume: String?, load: String?) throws {
+        if let resume, !FileManager.default.isReadableFile(atPath: resume) {
+            throw ValidationError(
+                "--resume '\(resume)' cannot be read: expected a checkpoint written with --checkpoint")
+        }
+        if resume != nil && load != nil {
+            throw ValidationError("--resume and --load cannot be combined: --resume restores the weights too")
+        }
     }
 
     /// ArgumentParser's "The value 'x' is invalid for '--epochs <epochs>'" with what is allowed

@@ -150,13 +150,7 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
             case .regularFile: break
             }
         }
-        if let resume, !FileManager.default.isReadableFile(atPath: resume) {
-            throw ValidationError(
-                "--resume '\(resume)' cannot be read: expected a checkpoint written with --checkpoint")
-        }
-        if resume != nil && load != nil {
-            throw ValidationError("--resume and --load cannot be combined: --resume restores the weights too")
-        }
+        try AllowedValues.checkResume(resume, load: load)
         if let save, save.isEmpty {
             throw ValidationError("--save '' is not a path: expected a file path")
         }

@@ -77,10 +77,28 @@ struct WordsCommand: ParsableCommand {
             valueName: "path"))
     var load: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "At every held-out evaluation, save the run to this file (atomically): the model, AdamW's state, the step, the window generator and the curves, so --resume continues it exactly.",
+            valueName: "path"))
+    var checkpoint: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Continue the run saved with --checkpoint in this file, exactly as if it had not stopped; pass the --file and options it was saved with, and --steps as the total.",
+            valueName: "path"))
+    var resume: String?
+
     @OptionGroup var plotOptions: PlotOptions
 
     @Flag(help: "Run every training step eagerly instead of replaying a captured step (same results, bit for bit).")
     var eager = false
+
+    @Flag(
+        help:
+            "Train data-parallel over MPI, one rank per process: start with `mpirun -np N demos words --distributed`. Each rank trains on its rows of every batch of --batch-size windows (the global batch); rank 0 prints and writes the files."
+    )
+    var distributed = false
 
     @Flag(help: "Print only the final summary.")
     var quiet = false
@@ -105,6 +123,10 @@ struct WordsCommand: ParsableCommand {
         try check(temperature >= 0 && temperature.isFinite, "--temperature", temperature, "a number ≥ 0")
         if let topK { try check(topK >= 1, "--top-k", topK, "an integer ≥ 1") }
         if let threads { try check(threads >= 1, "--threads", threads, "an integer ≥ 1") }
+        try AllowedValues.checkResume(resume, load: load)
+        if let checkpoint, checkpoint.isEmpty {
+            throw ValidationError("--checkpoint '' is not a path: expected a file path")
+        }
     }
 
     var settings: WordsSettings {
@@ -123,16 +145,24 @@ struct WordsCommand: ParsableCommand {
         settings.temperature = temperature
         settings.topK = topK
         settings.seed = seed
-        if let threads { settings.threads = threads }
+        settings.threads = threads ?? (distributed ? DistributedDemo.defaultThreads : settings.threads)
         settings.save = save
         settings.load = load
+        settings.checkpoint = checkpoint
+        settings.resume = resume
         settings.plotDirectory = plotOptions.directory
         settings.capturedSteps = !eager
+        settings.distributed = distributed
         return settings
     }
 
     func run() throws {
-        let settings = settings
+        var settings = settings
+        if settings.distributed, try !DistributedDemo.join(checkpointPath: settings.checkpoint).isRoot {
+            // Only rank 0 writes files and prints.
+            (settings.save, settings.checkpoint, settings.plotDirectory) = (nil, nil, nil)
+            DistributedDemo.discardStandardOutput()
+        }
         ComputeThreads.set(settings.threads)
         let verbose = !quiet && !json
         let result = try WordsDemo.run(settings: settings) { line in if verbose { print(line) } }
@@ -143,7 +173,8 @@ struct WordsCommand: ParsableCommand {
         print("generated words: \(result.words.joined(separator: " "))")
         print(
             "words: held-out loss \(Format.fixed(result.heldOutLoss, 4)) nats per character after \(settings.steps) steps "
-                + "(\(Format.fixed(result.seconds, 1)) s, \(result.replayedSteps) of them replayed)"
+                + "(\(Format.fixed(result.seconds, 1)) s, \(result.replayedSteps) of them replayed"
+                + (result.ranks.map { ", \($0) ranks" } ?? "") + ")"
                 + (result.eagerReason.map { "; the step stayed eager: \($0)" } ?? ""))
         for file in result.files { print("wrote \(file)") }
     }
@@ -161,6 +192,7 @@ struct WordsCommand: ParsableCommand {
         ]
         if let loss = result.trainLosses.last?.loss { summary["train_loss"] = loss }
         if let reason = result.eagerReason { summary["eager_reason"] = reason }
+        if let ranks = result.ranks { summary["ranks"] = ranks }
         let data = (try? JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }

@@ -152,13 +152,7 @@ struct ClassifierTraining {
                     (loss, count) = (Double(results[0].item), labels.count)
                     hits = zip(head.predictions(results[1]), labels).filter { $0 == $1 }.count
                 } else if let distributed {
-                    // This rank's slice of a batch smaller than the job is empty: it still takes
-                    // part in the exchange, with weight 0, and steps with everyone else.
-                    optimizer.zeroGrad()
-                    distributed.parallel.gradientWeight = 0
-                    distributed.recording { try distributed.parallel.finishGradientSynchronization() }
-                    try distributed.rethrow()
-                    optimizer.step()
+                    try distributed.stepWithEmptySlice(optimizer)
                 }
                 var signal = Interruption.signal
                 if let distributed {
@@ -194,7 +188,11 @@ struct ClassifierTraining {
             try recorders.epoch(metrics, seconds: TrainingProgress.monotonicSeconds() - epochStart, model: model)
             if let path = settings.checkpointPath { try saveCheckpoint(to: path, epoch: epoch, shuffler: shuffler) }
             var signal = Interruption.signal
-            if let distributed, try distributed.sum([signal == nil ? 0 : 1])[0] > 0 { signal = signal ?? SIGTERM }
+            if let distributed {
+                if try distributed.sum([signal == nil ? 0 : 1])[0] > 0 { signal = signal ?? SIGTERM }
+                // Rank 0 has written this epoch's checkpoint (if any) before taking part in the sum.
+                JobWatch.checkpointCompleted(progress: "epoch \(epoch)")
+            }
             if let signal { throw interrupted(signal, epoch: epoch + 1) }
             stepCounts.replayed = trainingStep.replayedCalls
             stepCounts.eager = trainingStep.eagerCalls + trainingStep.recordedCalls
@@ -271,9 +269,11 @@ struct ClassifierTraining {
     func saveCheckpoint(to path: String, epoch: Int, shuffler: RandomGenerator) throws {
         let history = String(decoding: try JSONEncoder().encode(progress.history), as: UTF8.self)
         do {
-            try Checkpoint.save(
-                to: path, model: model, optimizer: optimizer, step: epoch, generators: ["shuffle": shuffler],
-                metadata: ["run": runShape, "history": history])
+            try JobWatch.writingCheckpoint(progress: "epoch \(epoch)") {
+                try Checkpoint.save(
+                    to: path, model: model, optimizer: optimizer, step: epoch, generators: ["shuffle": shuffler],
+                    metadata: ["run": runShape, "history": history])
+            }
         } catch {
             throw DemoError.message("--checkpoint: \(error)")
         }
@@ -297,6 +297,7 @@ struct ClassifierTraining {
             progress.restore(try JSONDecoder().decode([EpochMetrics].self, from: Data(history.utf8)))
         }
         progress.note("resumed \(path) after epoch \(restored.step)")
+        JobWatch.resumed(from: path, progress: "epoch \(restored.step)")
         return (restored.step, shuffler)
     }
 

@@ -23,13 +23,7 @@ enum DistributedDemo {
     /// `--save`, `--checkpoint`, `--log`, `--tensorboard`), with its standard output discarded.
     static func prepare(_ settings: TrainingSettings) throws -> TrainingSettings {
         guard settings.distributed else { return settings }
-        let world: Communicator
-        do {
-            world = try Communicator.world()
-        } catch {
-            throw DemoError.message("--distributed: \(error)")
-        }
-        joined.store(true, ordering: .releasing)
+        let world = try join(checkpointPath: settings.checkpointPath)
         guard !world.isRoot else { return settings }
         var settings = settings
         settings.plotDirectory = nil
@@ -37,13 +31,31 @@ enum DistributedDemo {
         settings.checkpointPath = nil
         settings.logPath = nil
         settings.tensorBoardDirectory = nil
-        let null = open("/dev/null", O_WRONLY)
-        if null >= 0 {
-            fflush(nil)
-            dup2(null, STDOUT_FILENO)
-            close(null)
-        }
+        discardStandardOutput()
         return settings
+    }
+
+    /// Joins the MPI job and starts this rank's ``JobWatch`` (its report names
+    /// `checkpointPath`, the `--checkpoint` rank 0 writes).
+    static func join(checkpointPath: String?) throws -> Communicator {
+        let world: Communicator
+        do {
+            world = try Communicator.world()
+        } catch {
+            throw DemoError.message("--distributed: \(error)")
+        }
+        joined.store(true, ordering: .releasing)
+        JobWatch.start(rank: world.rank, size: world.size, checkpointPath: checkpointPath)
+        return world
+    }
+
+    /// Sends this process's standard output to `/dev/null`: a rank other than 0 prints nothing.
+    static func discardStandardOutput() {
+        let null = open("/dev/null", O_WRONLY)
+        guard null >= 0 else { return }
+        fflush(nil)
+        dup2(null, STDOUT_FILENO)
+        close(null)
     }
 
     /// Compute threads per rank when `--threads` is not given: the cores shared among the
@@ -93,9 +105,9 @@ struct DistributedTraining {
         var error: Error?
     }
 
-    /// Replicates `model` over the job ``DistributedDemo/prepare(_:)`` joined (rank 0's weights
-    /// broadcast to every rank).
-    init(model: Sequential<Float>) throws {
+    /// Replicates `model` over the job ``DistributedDemo/join(checkpointPath:)`` joined (rank
+    /// 0's weights broadcast to every rank).
+    init(model: any Layer<Float>) throws {
         guard let world = DistributedDemo.communicator else {
             throw DemoError.message("--distributed: the MPI job was not joined before training")
         }
@@ -121,6 +133,16 @@ struct DistributedTraining {
             failure.error = failure.error ?? error
         }
         if let error = failure.error.take() { throw DemoError.message("--distributed: \(error)") }
+    }
+
+    /// The step of a rank whose slice of the batch is empty (a batch smaller than the job): it
+    /// still takes part in the gradient exchange, with weight 0, and steps with everyone else.
+    func stepWithEmptySlice(_ optimizer: Optimizer<Float>) throws {
+        optimizer.zeroGrad()
+        parallel.gradientWeight = 0
+        recording { try parallel.finishGradientSynchronization() }
+        try rethrow()
+        optimizer.step()
     }
 
     /// Sums `values` over the ranks.

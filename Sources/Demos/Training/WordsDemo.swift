@@ -1,4 +1,5 @@
 import AutoDiff
+import Distributed
 import Foundation
 import NN
 
@@ -24,8 +25,14 @@ struct WordsSettings: Equatable {
     var threads = ProcessInfo.processInfo.activeProcessorCount
     var save: String?
     var load: String?
+    /// Where to save the run at every held-out evaluation (`--checkpoint`).
+    var checkpoint: String?
+    /// The checkpoint to continue (`--resume`).
+    var resume: String?
     var plotDirectory: String? = "demos-output"
     var capturedSteps = true
+    /// Data-parallel over the ranks of an MPI job (`--distributed`).
+    var distributed = false
 }
 
 /// What a `demos words` run measured.
@@ -44,6 +51,8 @@ struct WordsResult {
     var eagerSteps = 0
     var eagerReason: String?
     var files: [String] = []
+    /// The ranks that trained, with `--distributed`.
+    var ranks: Int?
 
     /// The last held-out loss.
     var heldOutLoss: Double { heldOutLosses.last?.loss ?? .nan }
@@ -54,6 +63,11 @@ struct WordsResult {
 /// `../shared/peers/torch_models.py gpt-words`, so the held-out loss compares with PyTorch's
 /// (2.127 after 2000 steps); the seeds play the roles of the peer's: `seed` shuffles the words
 /// and draws the weights, `seed + 1` the training windows, `seed + 2` the held-out windows.
+///
+/// With `--distributed` every rank draws each step's global batch of windows and trains on its
+/// rows `⌊b·r/p⌋ ..< ⌊b·(r+1)/p⌋` (``DistributedSampler``'s slice), its mean loss weighted by its
+/// share, so the ranks together take the single-process run's steps; the held-out batches are
+/// shared out and their losses summed. Only rank 0 prints, samples and writes files.
 enum WordsDemo {
     /// The system word list (Debian package `wamerican`).
     static let defaultWordList = "/usr/share/dict/words"
@@ -125,44 +139,96 @@ enum WordsDemo {
         let optimizer = AdamW(
             for: model, learningRate: settings.learningRate, beta1: 0.9, beta2: 0.99,
             weightDecay: settings.weightDecay)
-        let step = trainingStep(model: model, optimizer: optimizer, captured: settings.capturedSteps)
+        let run = Run(settings: settings, shape: shape, vocabulary: corpus.vocabulary)
+        var batches = RandomGenerator(seed: settings.seed &+ 1)
+        var firstStep = 1
+        // The checkpoint the run could continue from, as an interruption's message names it.
+        var lastCheckpoint: (path: String, step: Int)?
+        if let path = settings.resume {
+            let restored = try run.resume(from: path, model: model, optimizer: optimizer)
+            (batches, firstStep) = (restored.batches, restored.step + 1)
+            (result.trainLosses, result.heldOutLosses) = (restored.trainLosses, restored.heldOutLosses)
+            lastCheckpoint = (path, restored.step)
+            JobWatch.resumed(from: path, progress: "step \(restored.step)")
+            progress("resumed \(path) after step \(restored.step)")
+        }
+        // --distributed: after any --load or --resume, so every rank starts from rank 0's weights.
+        let distributed = settings.distributed ? try DistributedTraining(model: model) : nil
+        result.ranks = distributed?.communicator.size
+        let step = trainingStep(
+            model: model, optimizer: optimizer, captured: settings.capturedSteps, distributed: distributed)
         // The peer's held-out loss: the same 50 windows at every evaluation.
         let heldOutBatches = corpus.fixedBatches(
             of: corpus.heldOut, count: settings.evalBatches, size: settings.batchSize, context: shape.context,
             seed: settings.seed &+ 2)
-        var batches = RandomGenerator(seed: settings.seed &+ 1)
+        // This rank's windows of every global batch, and their share of it.
+        let rows = distributed?.share(of: settings.batchSize) ?? 0..<settings.batchSize
+        let share = Double(rows.count) / Double(settings.batchSize)
+        // A checkpoint rank 0 wrote at the last evaluation: the other ranks count it as complete
+        // once the next collective has completed.
+        var unconfirmedCheckpoint: Int?
         let start = Date()
+        Interruption.install()
         model.train()
-        for index in 1...max(settings.steps, 1) where settings.steps > 0 {
+        for index in stride(from: firstStep, through: settings.steps, by: 1) {
             let (inputs, targets) = corpus.batch(
                 of: corpus.training, size: settings.batchSize, context: shape.context, generator: &batches)
-            let loss = Double(step(inputs, targets).item)
+            var loss = 0.0
+            var signal = Interruption.signal
+            if let distributed {
+                if rows.isEmpty {
+                    try distributed.stepWithEmptySlice(optimizer)
+                } else {
+                    distributed.parallel.gradientWeight = share
+                    loss = Double(step(inputs.rows(rows), targets.rows(rows)).item)
+                    try distributed.rethrow()
+                }
+                // The global batch's mean loss (the share-weighted sum), and whether any rank
+                // was signalled, agreed by all.
+                let totals = try distributed.sum([share * loss, signal == nil ? 0 : 1])
+                loss = totals[0]
+                if totals[1] > 0 { signal = signal ?? SIGTERM }
+                if let saved = unconfirmedCheckpoint.take() { JobWatch.checkpointCompleted(progress: "step \(saved)") }
+            } else {
+                loss = Double(step(inputs, targets).item)
+            }
             guard loss.isFinite else {
                 throw DemoError.message(
                     "training diverged: the loss became \(loss.isNaN ? "NaN" : "infinite") at step \(index): try a smaller --lr"
                 )
             }
             result.trainLosses.append((index, loss))
+            if let signal {
+                let kept = lastCheckpoint.map { "; \($0.path) holds the run after step \($0.step)" } ?? ""
+                throw DemoError.interrupted(
+                    signal: signal, "interrupted by signal \(signal) at step \(index)\(kept)")
+            }
             if index % settings.evalInterval == 0 || index == settings.steps {
-                let heldOut = model.meanLoss(over: heldOutBatches)
+                let heldOut = try heldOutLoss(model, heldOutBatches, distributed)
                 result.heldOutLosses.append((index, heldOut))
                 model.train()
                 progress(
                     "step \(index)/\(settings.steps): train loss \(Format.fixed(loss, 4)), held-out loss \(Format.fixed(heldOut, 4))"
                 )
+                if let path = settings.checkpoint {
+                    try run.save(to: path, step: index, model: model, optimizer: optimizer, batches: batches, result)
+                    lastCheckpoint = (path, index)
+                }
+                unconfirmedCheckpoint = index
             }
         }
         result.seconds = Date().timeIntervalSince(start)
         if settings.steps == 0 {
-            result.heldOutLosses.append(
-                (0, model.meanLoss(over: heldOutBatches)))
+            result.heldOutLosses.append((0, try heldOutLoss(model, heldOutBatches, distributed)))
         }
         result.replayedSteps = step.replayedCalls
         result.eagerSteps = step.eagerCalls + step.recordedCalls
         result.eagerReason = step.eagerReason
         var sampler = RandomGenerator(seed: settings.seed &+ 3)
         let separator = corpus.vocabulary.separatorIndex
-        result.words = (0..<settings.samples).map { _ in
+        // Only rank 0 prints the words: the other ranks leave the cores to it.
+        let samples = distributed?.communicator.isRoot == false ? 0 : settings.samples
+        result.words = (0..<samples).map { _ in
             let tokens = model.generate(
                 prompt: [separator], maxNewTokens: 4 * shape.context, temperature: settings.temperature,
                 topK: settings.topK, stop: separator, generator: &sampler)
@@ -180,6 +246,7 @@ enum WordsDemo {
             }
             result.files.append(path)
         }
+        if let path = lastCheckpoint?.path, path == settings.checkpoint { result.files.append(path) }
         if let directory = settings.plotDirectory, !result.trainLosses.isEmpty {
             result.files.append(try writeCurves(result, in: directory))
         }
@@ -187,16 +254,108 @@ enum WordsDemo {
     }
 
     /// The training step, captured unless `captured` is false: AdamW on the mean cross-entropy of
-    /// the next-character logits; returns the loss.
+    /// the next-character logits; returns the loss. With `distributed`, the gradients are
+    /// exchanged during backward and averaged before the optimizer's step (a replay repeats the
+    /// exchange: ``DistributedDataParallel``).
     static func trainingStep(
-        model: GPT<Float>, optimizer: Optimizer<Float>, captured: Bool
+        model: GPT<Float>, optimizer: Optimizer<Float>, captured: Bool, distributed: DistributedTraining? = nil
     ) -> CapturedStep<IndexTensor, IndexTensor, Tensor<Float>> {
         CapturedStep(enabled: captured) { inputs, targets in
             optimizer.zeroGrad()
             let loss = model.loss(inputs, targets)
             loss.backward()
+            distributed?.recording { try distributed?.parallel.finishGradientSynchronization() }
             optimizer.step()
             return loss
+        }
+    }
+
+    /// The mean of the held-out batches' losses (``GPT/meanLoss(over:)``); with `distributed`,
+    /// each rank evaluates its contiguous part of the batches and the sums are added up.
+    static func heldOutLoss(
+        _ model: GPT<Float>, _ batches: [(inputs: IndexTensor, targets: IndexTensor)],
+        _ distributed: DistributedTraining?
+    ) throws -> Double {
+        guard let distributed else { return model.meanLoss(over: batches) }
+        let part = distributed.share(of: batches.count)
+        let local = part.isEmpty ? 0 : model.meanLoss(over: Array(batches[part])) * Double(part.count)
+        return try distributed.sum([local])[0] / Double(max(batches.count, 1))
+    }
+
+    /// What a checkpoint of `demos words` must match to be continued, and how it is written and
+    /// read: the model and AdamW's state, the step, the window generator, and the loss curves so
+    /// far (`Checkpoint`).
+    struct Run {
+        let settings: WordsSettings
+        let shape: (context: Int, blocks: Int, heads: Int, width: Int)
+        let vocabulary: CharacterVocabulary
+
+        /// The options and data that shape the run: a checkpoint continues only the run it was
+        /// saved from.
+        var description: String {
+            "context \(shape.context), blocks \(shape.blocks), heads \(shape.heads), width \(shape.width), "
+                + "batch-size \(settings.batchSize), lr \(settings.learningRate), weight-decay \(settings.weightDecay), "
+                + "seed \(settings.seed), \(vocabulary.count) characters"
+        }
+
+        /// Saves the run after `step` to `path` (atomically), with `result`'s curves.
+        func save(
+            to path: String, step: Int, model: GPT<Float>, optimizer: Optimizer<Float>, batches: RandomGenerator,
+            _ result: WordsResult
+        ) throws {
+            let curves = Curves(
+                train: result.trainLosses.map(\.loss), heldOutSteps: result.heldOutLosses.map(\.step),
+                heldOut: result.heldOutLosses.map(\.loss))
+            do {
+                let encoded = String(decoding: try JSONEncoder().encode(curves), as: UTF8.self)
+                try JobWatch.writingCheckpoint(progress: "step \(step)") {
+                    try Checkpoint.save(
+                        to: path, model: model, optimizer: optimizer, step: step, generators: ["batches": batches],
+                        metadata: [
+                            "run": description, WordsDemo.vocabularyKey: vocabulary.serialized, "curves": encoded,
+                        ])
+                }
+            } catch {
+                throw DemoError.message("--checkpoint: \(error)")
+            }
+        }
+
+        /// Restores the run saved at `path` into `model` and `optimizer`; returns the step it was
+        /// saved after, the window generator and the curves.
+        func resume(from path: String, model: GPT<Float>, optimizer: Optimizer<Float>) throws -> (
+            step: Int, batches: RandomGenerator, trainLosses: [(step: Int, loss: Double)],
+            heldOutLosses: [(step: Int, loss: Double)]
+        ) {
+            let restored: Checkpoint.Restored
+            do {
+                restored = try Checkpoint.load(from: path, model: model, optimizer: optimizer)
+            } catch {
+                throw DemoError.message("--resume: \(error)")
+            }
+            guard restored.metadata["run"] == description,
+                restored.metadata[WordsDemo.vocabularyKey] == vocabulary.serialized,
+                let batches = restored.generators["batches"],
+                let curves = restored.metadata["curves"].flatMap({
+                    try? JSONDecoder().decode(Curves.self, from: Data($0.utf8))
+                })
+            else {
+                throw DemoError.message(
+                    "--resume \(path): the checkpoint continues a words run with "
+                        + "\(restored.metadata["run"] ?? "other options") and its own word list, not \(description): "
+                        + "pass the --file and options it was saved with")
+            }
+            return (
+                restored.step, batches, curves.train.enumerated().map { ($0 + 1, $1) },
+                Array(zip(curves.heldOutSteps, curves.heldOut)).map { ($0, $1) }
+            )
+        }
+
+        /// The loss curves as a checkpoint keeps them: the training loss of steps 1, 2, … and
+        /// the held-out losses with their steps.
+        struct Curves: Codable {
+            var train: [Double]
+            var heldOutSteps: [Int]
+            var heldOut: [Double]
         }
     }
 
@@ -228,5 +387,15 @@ enum WordsDemo {
             throw DemoError.message("--plot: \(error)")
         }
         return path
+    }
+}
+
+extension IndexTensor {
+    /// Rows `range` of a `[rows, columns]` index tensor (itself when `range` is all of them).
+    fileprivate func rows(_ range: Range<Int>) -> IndexTensor {
+        guard range != 0..<shape[0] else { return self }
+        let columns = shape[1]
+        return IndexTensor(
+            Array(scalars[(range.lowerBound * columns)..<(range.upperBound * columns)]), shape: [range.count, columns])
     }
 }

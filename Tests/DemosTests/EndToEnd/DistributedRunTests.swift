@@ -25,6 +25,35 @@ struct DistributedRunTests {
         return (worst, a.names)
     }
 
+    /// The largest difference between two models' tensors in norm, relative to the first's
+    /// (`‖a − b‖₂ / ‖a‖₂` per tensor), leaving out the key projection's bias (the middle third
+    /// of each `attn.c_attn.bias`).
+    ///
+    /// AdamW divides each element's gradient by that element's own running RMS, so an element
+    /// whose gradient is at the level of rounding moves by an amount rounding decides: the key
+    /// bias exactly (it adds q·b_k to every score of a row, which softmax ignores: its gradient
+    /// is 0 but for rounding, scaled up to steps of ±lr), and the weights out of a GELU unit
+    /// that is almost never active (about 1e-5 of the tensor's largest element after 40 steps,
+    /// while the tensor as a whole agrees to 1e-7). The norm compares what training moved.
+    static func transformerDifference(_ first: String, _ second: String) throws -> (
+        difference: Double, names: [String]
+    ) {
+        let a = try Safetensors.read(contentsOf: first, as: Double.self)
+        let b = try Safetensors.read(contentsOf: second, as: Double.self)
+        #expect(a.names.sorted() == b.names.sorted())
+        var worst = 0.0
+        for name in a.names {
+            var (x, y) = (a.tensors[name]!.scalars, b.tensors[name]!.scalars)
+            if name.hasSuffix("attn.c_attn.bias") {
+                let width = x.count / 3
+                (x, y) = (Array(x[..<width] + x[(2 * width)...]), Array(y[..<width] + y[(2 * width)...]))
+            }
+            let norm = max(x.map { $0 * $0 }.reduce(0, +).squareRoot(), 1e-30)
+            worst = max(worst, zip(x, y).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot() / norm)
+        }
+        return (worst, a.names)
+    }
+
     /// The `--json` line a run printed last (empty when it printed none).
     static func summary(_ run: DemosBinary.Run) -> [String: Any] {
         let line = run.standardOutput.split(separator: "\n").last.map(String.init) ?? ""
@@ -72,6 +101,46 @@ struct DistributedRunTests {
     }
 
     @Test(
+        "words: 2 ranks, stopped and resumed half way, end with one process's parameters and held-out loss (≤ 1e-5 relative)"
+    )
+    func wordsTwoRanksResumedMatchOneProcess() throws {
+        let folder = try TemporaryFolder.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try WordsRunTests.writeWordList(in: folder)
+        // Batches of 15 windows split 7 + 8 (unequal slices); 4 held-out batches, 2 per rank.
+        let common = [
+            "words", "--file", "words.txt", "--eval-interval", "10", "--eval-batches", "4", "--batch-size", "15",
+            "--context", "8", "--width", "16", "--heads", "2", "--samples", "3", "--lr", "0.01", "--json", "--no-plot",
+        ]
+        let single = try DemosBinary.run(
+            common + ["--steps", "40", "--threads", "1", "--save", "single.safetensors"], in: folder)
+        #expect(single.exitCode == 0, "stderr: \(single.standardError)")
+        let first = try MPIRun.run(
+            ranks: 2, common + ["--steps", "20", "--distributed", "--checkpoint", "run.ckpt"], in: folder)
+        #expect(first.exitCode == 0, "stderr: \(first.standardError)")
+        #expect(Self.summary(first)["files"] as? [String] == ["run.ckpt"])
+        let resumed = try MPIRun.run(
+            ranks: 2,
+            common + ["--steps", "40", "--distributed", "--resume", "run.ckpt", "--save", "ranks.safetensors"],
+            in: folder)
+        #expect(resumed.exitCode == 0, "stderr: \(resumed.standardError)")
+        // Only rank 0 prints: one summary line.
+        #expect(resumed.standardOutput.split(separator: "\n").count == 1, "stdout: \(resumed.standardOutput)")
+        let (difference, names) = try Self.transformerDifference(
+            folder.appendingPathComponent("single.safetensors").path,
+            folder.appendingPathComponent("ranks.safetensors").path)
+        #expect(names.count > 10)
+        #expect(difference <= 1e-5, "largest relative difference \(difference)")
+        let (one, two) = (Self.summary(single), Self.summary(resumed))
+        let heldOut = try #require(one["heldout_loss"] as? Double)
+        #expect(abs(heldOut - (two["heldout_loss"] as? Double ?? .nan)) <= 1e-5 * heldOut, "\(one) \(two)")
+        // The curve so far came back from the checkpoint: evaluations at steps 10, 20, 30, 40.
+        #expect((two["heldout_losses"] as? [[String: Any]])?.compactMap { $0["step"] as? Int } == [10, 20, 30, 40])
+        #expect(two["ranks"] as? Int == 2)
+        #expect((two["replayed_steps"] as? Int ?? 0) > 0 && two["eager_reason"] == nil, "\(two)")
+    }
+
+    @Test(
         "2 ranks as two hosts over TCP (network namespaces joined by a veth pair) match one process",
         .enabled(
             if: TwoHosts.available,
@@ -99,27 +168,21 @@ struct DistributedRunTests {
         let folder = try TemporaryFolder.make()
         defer { try? FileManager.default.removeItem(at: folder) }
         let checkpoint = folder.appendingPathComponent("run.ckpt").path
-        let job = try MPIRun.start(
-            ranks: 2,
-            ["moons", "--distributed", "--no-plot", "--quiet", "--epochs", "100000", "--checkpoint", "run.ckpt"],
-            in: folder)
-        // Wait for a first checkpoint, then for the ranks to be well into later epochs.
-        let started = Date()
-        while !FileManager.default.fileExists(atPath: checkpoint) && Date().timeIntervalSince(started) < 60 {
-            Thread.sleep(forTimeInterval: 0.05)
-        }
+        let job = try MPIRun.startCheckpointedMoons(in: folder)
+        // Let the ranks get well into later epochs.
         Thread.sleep(forTimeInterval: 0.5)
         let rank = try #require(MPIRun.rankProcesses(of: job.process.processIdentifier).last, "no rank processes found")
         kill(rank, SIGKILL)
-        let killed = Date()
-        while job.process.isRunning && Date().timeIntervalSince(killed) < 30 { Thread.sleep(forTimeInterval: 0.05) }
-        let seconds = Date().timeIntervalSince(killed)
-        if job.process.isRunning { job.process.interrupt() }
-        job.process.waitUntilExit()
+        let seconds = job.secondsToEnd()
         let error = job.standardError()
         #expect(seconds < 15, "the job took \(seconds) s to end after a rank was killed")
         #expect(job.process.terminationStatus != 0)
         #expect(error.contains("exited on signal 9"), "stderr: \(error)")
+        // The surviving rank's own line, naming the checkpoint it can be resumed from.
+        #expect(
+            error.contains(
+                "Error: rank 0 of 2 stopped: another rank of the job exited or was killed; the last complete checkpoint is run.ckpt, after epoch "
+            ), "stderr: \(error)")
         // The checkpoint is whole: every rank resumes from it for one more epoch.
         let saved = try Safetensors.read(contentsOf: checkpoint, as: Double.self)
         let epoch = try #require(saved.metadata["step"].flatMap(Int.init))
@@ -129,6 +192,29 @@ struct DistributedRunTests {
             in: folder)
         #expect(resumed.exitCode == 0, "stderr: \(resumed.standardError)")
         #expect(Self.summary(resumed)["epochs"] as? Int == epoch + 1)
+    }
+
+    @Test("a signalled rank whose peer is alive but does not answer (stopped) reports within a second")
+    func signalledRankWithStoppedPeer() throws {
+        let folder = try TemporaryFolder.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let job = try MPIRun.startCheckpointedMoons(in: folder)
+        let ranks = MPIRun.rankProcesses(of: job.process.processIdentifier)
+        try #require(ranks.count == 2, "rank processes: \(ranks)")
+        // Rank 1 stays alive but cannot answer, as a rank on another machine that died looks to
+        // rank 0 (which cannot see its process); rank 0 gets the SIGTERM mpirun would send.
+        kill(ranks[1], SIGSTOP)
+        defer { kill(ranks[1], SIGKILL) }
+        Thread.sleep(forTimeInterval: 0.2)
+        kill(ranks[0], SIGTERM)
+        let seconds = job.secondsToEnd()
+        let error = job.standardError()
+        #expect(seconds < 15, "the job took \(seconds) s to end")
+        #expect(job.process.terminationStatus != 0)
+        #expect(
+            error.contains("Error: rank 0 of 2 stopped: SIGTERM arrived and the ranks did not stop together within"),
+            "stderr: \(error)")
+        #expect(error.contains("the last complete checkpoint is run.ckpt, after epoch "), "stderr: \(error)")
     }
 }
 
@@ -147,6 +233,31 @@ enum MPIRun {
         let outputURL: URL
         let errorURL: URL
         func standardError() -> String { (try? String(contentsOf: errorURL, encoding: .utf8)) ?? "" }
+
+        /// Waits up to 30 s for the job to end (then interrupts it) and returns the seconds it took.
+        func secondsToEnd() -> Double {
+            let start = Date()
+            while process.isRunning && Date().timeIntervalSince(start) < 30 { Thread.sleep(forTimeInterval: 0.05) }
+            let seconds = Date().timeIntervalSince(start)
+            if process.isRunning { process.interrupt() }
+            process.waitUntilExit()
+            return seconds
+        }
+    }
+
+    /// Starts 2 ranks of a moons run of 100,000 epochs that saves `run.ckpt` in `folder` after
+    /// each, and returns once the first checkpoint is there (or after a minute).
+    static func startCheckpointedMoons(in folder: URL) throws -> Job {
+        let job = try start(
+            ranks: 2,
+            ["moons", "--distributed", "--no-plot", "--quiet", "--epochs", "100000", "--checkpoint", "run.ckpt"],
+            in: folder)
+        let checkpoint = folder.appendingPathComponent("run.ckpt").path
+        let started = Date()
+        while !FileManager.default.fileExists(atPath: checkpoint) && Date().timeIntervalSince(started) < 60 {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return job
     }
 
     /// mpirun's arguments for `ranks` ranks of `demos arguments` on this machine: as root when

@@ -63,23 +63,12 @@ struct ResumeRunTests {
 
     @Test("SIGTERM stops the run after its step, keeps the last complete checkpoint and no temporary file")
     func signalKeepsLastCheckpoint() throws {
-        guard let executable = DemosBinary.url else { return }
+        guard DemosBinary.url != nil else { return }
         let folder = try TemporaryFolder.make()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = ["spiral", "--no-plot", "--quiet", "--epochs", "100000", "--checkpoint", "run.ckpt"]
-        process.currentDirectoryURL = folder
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let checkpoint = folder.appendingPathComponent("run.ckpt").path
-        while !FileManager.default.fileExists(atPath: checkpoint) && process.isRunning { usleep(20_000) }
-        process.terminate()  // SIGTERM
-        process.waitUntilExit()
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 128 + SIGTERM, "stderr: \(message)")
+        let (status, message) = try DemosBinary.terminatedAfterCheckpoint(
+            ["spiral", "--no-plot", "--quiet", "--epochs", "100000", "--checkpoint", "run.ckpt"], in: folder)
+        #expect(status == 128 + SIGTERM, "stderr: \(message)")
         #expect(message.hasPrefix("Error: interrupted by signal \(SIGTERM) during epoch "))
         #expect(message.contains("run.ckpt holds the run after epoch "))
         #expect(try TemporaryFolder.contents(folder) == ["run.ckpt"])

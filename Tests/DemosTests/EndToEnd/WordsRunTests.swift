@@ -75,6 +75,55 @@ struct WordsRunTests {
         #expect(try #require(again["words"] as? [String]).count == 3)
     }
 
+    @Test func checkpointResumesExactly() throws {
+        let folder = try TemporaryFolder.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Self.writeWordList(in: folder)
+        let whole = try DemosBinary.run(Self.small + ["--save", "whole.safetensors"], in: folder)
+        #expect(whole.exitCode == 0, "stderr: \(whole.standardError)")
+        let half = Self.small.map { $0 == "40" ? "20" : $0 }
+        let first = try DemosBinary.run(half + ["--checkpoint", "run.ckpt"], in: folder)
+        #expect(first.exitCode == 0, "stderr: \(first.standardError)")
+        #expect(try Self.summary(first)["files"] as? [String] == ["run.ckpt"])
+        let resumed = try DemosBinary.run(
+            Self.small + ["--resume", "run.ckpt", "--save", "resumed.safetensors"], in: folder)
+        #expect(resumed.exitCode == 0, "stderr: \(resumed.standardError)")
+        // Bit for bit the uninterrupted run: weights, held-out curve and words.
+        let weights = try ["whole", "resumed"].map {
+            try Data(contentsOf: folder.appendingPathComponent("\($0).safetensors"))
+        }
+        #expect(weights[0] == weights[1], "the resumed run saved other weights than the uninterrupted one")
+        let (a, b) = (try Self.summary(whole), try Self.summary(resumed))
+        let curve = { (summary: [String: Any]) in
+            (summary["heldout_losses"] as? [[String: Any]])?.compactMap { $0["loss"] as? Double } ?? []
+        }
+        #expect(curve(a).count == 2 && curve(a) == curve(b), "\(curve(a)) \(curve(b))")
+        #expect(a["words"] as? [String] == b["words"] as? [String])
+
+        // A checkpoint of another run is one line naming what it continues.
+        let other = try DemosBinary.run(
+            Self.small.map { $0 == "0.01" ? "0.02" : $0 } + ["--resume", "run.ckpt"], in: folder)
+        #expect(other.exitCode != 0)
+        #expect(other.errorLines.count == 1, "stderr: \(other.standardError)")
+        #expect(other.standardError.contains("--resume run.ckpt: the checkpoint continues a words run with"))
+        let both = try DemosBinary.run(
+            Self.small + ["--resume", "run.ckpt", "--load", "whole.safetensors"], in: folder)
+        #expect(both.errorLines == ["Error: --resume and --load cannot be combined: --resume restores the weights too"])
+    }
+
+    @Test func signalStopsAfterTheStepKeepingTheCheckpoint() throws {
+        let folder = try TemporaryFolder.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Self.writeWordList(in: folder)
+        let (status, message) = try DemosBinary.terminatedAfterCheckpoint(
+            Self.small.map { $0 == "40" ? "1000000" : $0 == "20" ? "5" : $0 } + ["--checkpoint", "run.ckpt"],
+            in: folder)
+        #expect(status == 128 + SIGTERM, "stderr: \(message)")
+        #expect(message.hasPrefix("Error: interrupted by signal \(SIGTERM) at step "), "stderr: \(message)")
+        #expect(message.contains("; run.ckpt holds the run after step "), "stderr: \(message)")
+        #expect(try TemporaryFolder.contents(folder) == ["run.ckpt", "words.txt"])
+    }
+
     @Test func plotsAndTextOutput() throws {
         let folder = try TemporaryFolder.make()
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -16,6 +16,27 @@ enum DemosBinary {
         var errorLines: [String] { standardError.split(whereSeparator: \.isNewline).map(String.init) }
     }
 
+    /// Starts `demos arguments` in `folder`, sends it SIGTERM once `run.ckpt` exists there, and
+    /// returns its exit status and standard error.
+    static func terminatedAfterCheckpoint(_ arguments: [String], in folder: URL) throws -> (
+        status: Int32, standardError: String
+    ) {
+        let process = Process()
+        process.executableURL = try #require(url)
+        process.arguments = arguments
+        process.currentDirectoryURL = folder
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let checkpoint = folder.appendingPathComponent("run.ckpt").path
+        while !FileManager.default.fileExists(atPath: checkpoint) && process.isRunning { usleep(20_000) }
+        process.terminate()  // SIGTERM
+        process.waitUntilExit()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return (process.terminationStatus, message)
+    }
+
     /// The package root: the nearest folder above this file holding `Package.swift`.
     static let packageRoot: URL = {
         var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -54,7 +75,9 @@ enum DemosBinary {
         _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]
     ) throws -> Run {
         guard let executable = url else {
-            Issue.record("No demos binary; looked at \(candidates.map(\.path)). Run `swift build --product demos` or set DEMOS_BINARY.")
+            Issue.record(
+                "No demos binary; looked at \(candidates.map(\.path)). Run `swift build --product demos` or set DEMOS_BINARY."
+            )
             return Run(exitCode: -1, standardOutput: "", standardError: "")
         }
         let workingDirectory = try directory ?? TemporaryFolder.make()
