@@ -57,6 +57,16 @@ INLINE void run_affine(const float *x, float *y, long n, float a, float b) {
     for (; i < n; i++) y[i] = x[i] * a + b;
 }
 
+// μ and rstd = 1/√(σ² + ε) as floats, from μ and the squared deviations from μ rounded to float
+// over n elements (σ² corrected for that rounding's offset; 0 for n = 0).
+INLINE void statistics(double mu, double squares, long n, double epsilon, float *mean, float *rstd) {
+    double offset = mu - (double)(float)mu;
+    double variance = n > 0 ? squares / (double)n - offset * offset : 0;
+    if (variance < 0) variance = 0;
+    *mean = (float)mu;
+    *rstd = (float)(1 / sqrt(variance + epsilon));
+}
+
 DISPATCHED void ad_normalize_f32(const float *x, long outer, long groups, long inner, long first, long last,
                                  double epsilon, const float *scale, const float *shift, float *out, float *mean,
                                  float *rstd) {
@@ -67,11 +77,8 @@ DISPATCHED void ad_normalize_f32(const float *x, long outer, long groups, long i
         double mu = n > 0 ? sum / (double)n : 0;
         double squares = 0;
         for (long o = 0; o < outer; o++) squares += run_sum(x + (o * groups + c) * inner, inner, (float)mu, 2);
-        // The deviations were taken from μ rounded to float: correct for that offset.
-        double offset = mu - (double)(float)mu;
-        double variance = n > 0 ? squares / (double)n - offset * offset : 0;
-        if (variance < 0) variance = 0;
-        float m = (float)mu, r = (float)(1 / sqrt(variance + epsilon));
+        float m, r;
+        statistics(mu, squares, n, epsilon, &m, &r);
         mean[c] = m;
         rstd[c] = r;
         float a = r * (scale ? scale[c] : 1);
@@ -148,11 +155,8 @@ DISPATCHED void ad_layer_norm_f32(const float *x, long width, long first, long l
         const float *xr = x + row * width;
         float *yr = out + row * width;
         double mu = width > 0 ? run_sum(xr, width, 0, 1) / (double)width : 0;
-        double squares = run_sum(xr, width, (float)mu, 2);
-        double offset = mu - (double)(float)mu;
-        double variance = width > 0 ? squares / (double)width - offset * offset : 0;
-        if (variance < 0) variance = 0;
-        float m = (float)mu, r = (float)(1 / sqrt(variance + epsilon));
+        float m, r;
+        statistics(mu, run_sum(xr, width, (float)mu, 2), width, epsilon, &m, &r);
         mean[row] = m;
         rstd[row] = r;
         if (!weight && !bias) {
