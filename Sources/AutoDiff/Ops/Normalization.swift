@@ -175,8 +175,10 @@ extension Tensor {
     ///     y = (x − μ)/√(σ² + ε) ⊙ weight + bias
     ///
     /// with `μ`, `σ²` the mean and biased variance of the slice, and `weight`, `bias` of shape
-    /// `normalizedShape` (or `nil`) applied elementwise. One fused kernel normalizes; the affine
-    /// part is a broadcast multiply and add. Second derivatives work.
+    /// `normalizedShape` (or `nil`) applied elementwise. One fused kernel normalizes and applies
+    /// the affine part (``Backend/layerNorm(_:rows:width:epsilon:weight:bias:into:mean:rstd:)``),
+    /// and one computes the backward pass, `∂weight` and `∂bias` included. Second derivatives
+    /// work.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func layerNorm(
