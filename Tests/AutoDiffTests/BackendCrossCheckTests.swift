@@ -101,6 +101,9 @@ enum LargeCases {
             OpCase("sum short axis", [[40000, 3]]) { $0[0].sum(alongAxis: 0) },
             OpCase("sum middle axis", [[20, 3000, 4]]) { $0[0].sum(alongAxis: 1) },
             OpCase("max long axis", [[3, 40000]]) { $0[0].max(alongAxis: 1) },
+            // All axes but a middle block reduced: a convolution's bias gradient.
+            OpCase("sum all but the channels", [[64, 16, 14, 14]]) { $0[0].sum(alongAxes: [0, 2, 3]) },
+            OpCase("max all but the middle axis", [[60, 30, 70]]) { $0[0].max(alongAxes: [0, 2]) },
             OpCase("mean all", [[300, 400]]) { $0[0].mean() },
             OpCase("logSumExp rows", [[3000, 20]]) { ($0[0] * 10).logSumExp(alongAxes: [1]) },
             OpCase("softmax rows", [[3000, 20]]) { $0[0].softmax(alongAxis: 1) },
