@@ -473,6 +473,38 @@ __attribute__((target("avx2,fma"))) static void log_in_place_avx2(float *x, long
 
 void ad_exp_in_place_f32(float *x, long n) { EXP_IN_PLACE(x, n); }
 
+// A row's largest element, NaN when it holds one (−∞ for an empty row), and a row's sum, each
+// over eight independent lanes combined in a fixed order: one running maximum or sum is a chain
+// of dependent operations the compiler may not reorder (a transformer's 70 classes a row took
+// 4 % of its training step in these two loops).
+static inline float row_maximum(const float *row, long n) {
+    float lane[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    int nan = 0;
+    long j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; l++) {
+            float v = row[j + l];
+            lane[l] = v > lane[l] ? v : lane[l];
+            nan |= v != v;
+        }
+    for (; j < n; j++) {
+        lane[0] = row[j] > lane[0] ? row[j] : lane[0];
+        nan |= row[j] != row[j];
+    }
+    float m = lane[0];
+    for (int l = 1; l < 8; l++) m = lane[l] > m ? lane[l] : m;
+    return nan ? NAN : m;
+}
+
+static inline float row_sum(const float *row, long n) {
+    float lane[8] = {0};
+    long j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; l++) lane[l] += row[j + l];
+    for (; j < n; j++) lane[j % 8] += row[j];
+    return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+}
+
 double ad_softmax_cross_entropy_f32(const float *z, const long *labels, long rows, long classes,
                                     float *probabilities) {
     long total = rows * classes;
@@ -482,18 +514,12 @@ double ad_softmax_cross_entropy_f32(const float *z, const long *labels, long row
     float *maxima = rowData, *sums = rowData + rows;
     for (long i = 0; i < rows; i++) {
         const float *row = z + i * classes;
-        float m = -INFINITY;
-        for (long j = 0; j < classes; j++)
-            if (row[j] > m || row[j] != row[j]) m = row[j];
+        float m = row_maximum(row, classes);
         maxima[i] = m == -INFINITY ? 0 : m;  // a row of −∞: shift by 0, so its logSumExp is −∞
         for (long j = 0; j < classes; j++) shifted[i * classes + j] = row[j] - maxima[i];
     }
     EXP_IN_PLACE(shifted, total);
-    for (long i = 0; i < rows; i++) {
-        float s = 0;
-        for (long j = 0; j < classes; j++) s += shifted[i * classes + j];
-        sums[i] = s;
-    }
+    for (long i = 0; i < rows; i++) sums[i] = row_sum(shifted + i * classes, classes);
     if (probabilities)
         for (long i = 0; i < rows; i++) {
             float inverse = 1 / sums[i];

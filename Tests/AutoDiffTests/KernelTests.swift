@@ -314,6 +314,24 @@ struct FloatLossKernelTests {
         #expect(nan.item.isNaN)
     }
 
+    /// The row maximum runs over eight lanes and a tail: a NaN in either makes the loss NaN, and
+    /// the largest logit of a row with 70 classes (a transformer's characters) is found in both.
+    @Test("softmax cross-entropy: a NaN logit in a row's lanes or its tail makes the loss NaN")
+    func softmaxCrossEntropyNaN() {
+        for position in [3, 66] {
+            var logits = [Float](repeating: 0, count: 2 * 70)
+            logits[70 + position] = .nan
+            let loss = Tensor.softmaxCrossEntropy(logits: Tensor(shape: [2, 70], scalars: logits), labels: [0, 1])
+            #expect(loss.item.isNaN, "NaN at column \(position)")
+        }
+        for position in [5, 68] {
+            var logits = [Float](repeating: -3, count: 70)
+            logits[position] = 90  // exp(90 − 0) overflows unless the row's maximum is found
+            let loss = Tensor.softmaxCrossEntropy(logits: Tensor(shape: [1, 70], scalars: logits), labels: [position])
+            #expect(abs(loss.item) < 1e-6, "the largest logit at column \(position)")
+        }
+    }
+
     @Test("softmax cross-entropy and its gradient match a Double reference", arguments: [(37, 10), (3000, 3), (5, 1)])
     func softmaxCrossEntropy(shape: (Int, Int)) {
         let (rows, classes) = shape
