@@ -92,7 +92,7 @@ public final class Communicator: @unchecked Sendable {
     /// the other process's memory (`process_vm_readv`, Linux's cross-memory attach, its default):
     /// the system call pins the other process's pages one by one, which for this library's
     /// gradient buckets (a few hundred KB to a few MB, every step) cost more than the second copy
-    /// saves. mnist-b128 on 2 ranks: 0.63–0.70 s a run with cross-memory attach, 0.51–0.53 s
+    /// saves. mnist-b128 on 2 ranks: 0.61–0.70 s a run with cross-memory attach, 0.51–0.54 s
     /// without, the all-reduce 0.34–0.53 → 0.16 ms a step (BENCHMARKS.md, "Distributed training
     /// (MPI)"). A value the environment already gives (`export
     /// OMPI_MCA_btl_vader_single_copy_mechanism=cma`, or `mpirun --mca

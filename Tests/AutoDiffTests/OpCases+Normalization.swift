@@ -63,6 +63,13 @@ extension OpCases {
             OpCase("layerNorm two axes affine", [[2, 3, 4], [3, 4], [3, 4]]) {
                 weighted($0[0].layerNorm(normalizedShape: [3, 4], weight: $0[1], bias: $0[2]))
             },
+            // The fused op without one of its parameters: the other's gradient shaped as it is.
+            OpCase("layerNorm weight only", [[3, 2, 4], [2, 4]]) {
+                weighted($0[0].layerNorm(normalizedShape: [2, 4], weight: $0[1]))
+            },
+            OpCase("layerNorm bias only", [[4, 5], [5]]) {
+                weighted($0[0].layerNorm(normalizedShape: [5], bias: $0[1]))
+            },
             OpCase("groupNorm affine", [[2, 4, 3], [4], [4]]) {
                 weighted($0[0].groupNorm(groups: 2, weight: $0[1], bias: $0[2]))
             },

@@ -128,8 +128,9 @@ extension CPUBackend {
                         weightSums.map { $0 + block * width }, biasSums.map { $0 + block * width })
                 }
             }
-            for (sums, gradient) in [(weightSums, weightGradient), (biasSums, biasGradient)] {
-                guard let sums, let gradient else { continue }
+            // The blocks' sums added in block order (no array of the two pairs: this runs every step).
+            func addBlocks(_ sums: UnsafeMutablePointer<Float>?, into gradient: Buffer?) {
+                guard let sums, let gradient else { return }
                 let out = gradient.host(Float.self)
                 for j in 0..<width {
                     var total = 0.0
@@ -137,6 +138,8 @@ extension CPUBackend {
                     out[j] = Float(total)
                 }
             }
+            addBlocks(weightSums, into: weightGradient)
+            addBlocks(biasSums, into: biasGradient)
         }
     }
 
