@@ -44,6 +44,12 @@ struct BenchCommand: ParsableCommand {
     )
     var blockingExchange = false
 
+    @Option(
+        help:
+            "With --distributed: how gradients travel between ranks (automatic: shared memory when every rank is on this machine, else MPI; mpi; shared-memory)."
+    )
+    var transport: GradientTransport = .automatic
+
     @Flag(help: "Run in this process (used for the per-workload child processes).")
     var inProcess = false
 
@@ -57,6 +63,7 @@ struct BenchCommand: ParsableCommand {
             let world = try Communicator.world()
             Workload.distributed.store(true, ordering: .releasing)
             Workload.blockingExchange.store(blockingExchange, ordering: .relaxed)
+            Workload.transport.withLock { $0 = transport }
             for workload in workloads {
                 guard [.mnistB128, .mnistSeed004, .cnnMNIST].contains(workload) else {
                     throw ValidationError("--distributed: workload \(workload.rawValue) is not an MNIST workload")
@@ -98,3 +105,5 @@ struct BenchCommand: ParsableCommand {
         FileHandle.standardOutput.synchronizeFile()
     }
 }
+
+extension GradientTransport: ExpressibleByArgument {}

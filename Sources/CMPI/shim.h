@@ -15,3 +15,16 @@ static inline MPI_Errhandler cmpi_errors_return(void) { return MPI_ERRORS_RETURN
 static inline MPI_Request cmpi_request_null(void) { return MPI_REQUEST_NULL; }
 static inline void *cmpi_in_place(void) { return MPI_IN_PLACE; }
 static inline MPI_Status *cmpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
+static inline MPI_Info cmpi_info_null(void) { return MPI_INFO_NULL; }
+static inline int cmpi_comm_type_shared(void) { return MPI_COMM_TYPE_SHARED; }
+
+// The step counters ranks on one machine publish to each other in shared memory
+// (SharedMemoryExchange): a release store after the data it announces, an acquire load before
+// reading that data.
+#include <stdint.h>
+static inline void cmpi_store_release(uint64_t *counter, uint64_t value) {
+    __atomic_store_n(counter, value, __ATOMIC_RELEASE);
+}
+static inline uint64_t cmpi_load_acquire(const uint64_t *counter) {
+    return __atomic_load_n(counter, __ATOMIC_ACQUIRE);
+}

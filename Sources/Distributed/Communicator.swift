@@ -65,6 +65,8 @@ public final class Communicator: @unchecked Sendable {
     }
 
     private static let shared = Mutex<Result<Communicator, MPIError>?>(nil)
+    /// ``ranksOnThisMachine()``, once made.
+    private let machineRanks = Mutex<Communicator?>(nil)
 
     /// The job's world communicator, initializing MPI on the first call (later calls return the
     /// same communicator). Throws when MPI cannot start or gives less thread support than
@@ -127,6 +129,24 @@ public final class Communicator: @unchecked Sendable {
             throw MPIError(operation: "MPI_Comm_set_errhandler", message: errorString(code))
         }
         return try Communicator(handle: world)
+    }
+
+    /// The ranks of this communicator that run on this machine and can share memory with this
+    /// process (`MPI_Comm_split_type` with `MPI_COMM_TYPE_SHARED`), numbered in the order of
+    /// their ranks here. Made on the first call, which is collective: every rank must make it at
+    /// the same point; later calls return the same communicator.
+    public func ranksOnThisMachine() throws -> Communicator {
+        try machineRanks.withLock { cached in
+            if let cached { return cached }
+            var split: MPI_Comm?
+            try check(
+                MPI_Comm_split_type(handle, cmpi_comm_type_shared(), Int32(rank), cmpi_info_null(), &split),
+                "MPI_Comm_split_type of \(size) ranks by machine")
+            try check(MPI_Comm_set_errhandler(split, cmpi_errors_return()), "MPI_Comm_set_errhandler")
+            let machine = try Communicator(handle: split)
+            cached = machine
+            return machine
+        }
     }
 
     /// Blocks until every rank has called it (`MPI_Barrier`).

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distributed
 import Foundation
 import NN
 
@@ -112,6 +113,12 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
     )
     var distributed = false
 
+    @Option(
+        help: ArgumentHelp(
+            "With --distributed: how the ranks exchange gradients: automatic (shared memory when every rank runs on this machine, MPI otherwise), mpi, or shared-memory. (default: automatic)"
+        ))
+    var transport: GradientTransport = .automatic
+
     @Flag(help: "Print only the final summary. (default: off)")
     var quiet = false
 
@@ -197,6 +204,8 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
             plotDirectory: plotOptions.directory,
             outputMode: json ? .json : quiet ? .quiet : .automatic,
             capturedSteps: !eager,
-            distributed: distributed)
+            distributed: distributed,
+            gradientTransport: transport)
     }
 }
+extension GradientTransport: ExpressibleByArgument {}

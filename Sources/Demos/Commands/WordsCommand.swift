@@ -1,5 +1,6 @@
 import ArgumentParser
 import AutoDiff
+import Distributed
 import Foundation
 
 /// `demos words`: a character-level transformer learns to spell words, and invents some.
@@ -100,6 +101,12 @@ struct WordsCommand: ParsableCommand {
     )
     var distributed = false
 
+    @Option(
+        help: ArgumentHelp(
+            "With --distributed: how the ranks exchange gradients: automatic (shared memory when every rank runs on this machine, MPI otherwise), mpi, or shared-memory."
+        ))
+    var transport: GradientTransport = .automatic
+
     @Flag(help: "Print only the final summary.")
     var quiet = false
 
@@ -153,6 +160,7 @@ struct WordsCommand: ParsableCommand {
         settings.plotDirectory = plotOptions.directory
         settings.capturedSteps = !eager
         settings.distributed = distributed
+        settings.gradientTransport = transport
         return settings
     }
 

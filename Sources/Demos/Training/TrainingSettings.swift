@@ -1,3 +1,5 @@
+import Distributed
+
 /// The validated options of one run, as the training seams receive them.
 ///
 /// Plain values with no ArgumentParser types, so the seams (``MoonsDemo``, ``SpiralDemo``,
@@ -40,6 +42,8 @@ struct TrainingSettings: Equatable, Sendable {
     var capturedSteps = true
     /// Whether this process is one rank of a data-parallel run over MPI (`--distributed`).
     var distributed = false
+    /// How the ranks exchange gradients (`--transport`).
+    var gradientTransport = GradientTransport.automatic
 }
 
 /// How much a run prints on standard output.

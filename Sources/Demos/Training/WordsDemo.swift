@@ -33,6 +33,8 @@ struct WordsSettings: Equatable {
     var capturedSteps = true
     /// Data-parallel over the ranks of an MPI job (`--distributed`).
     var distributed = false
+    /// How the ranks exchange gradients (`--transport`).
+    var gradientTransport = GradientTransport.automatic
 }
 
 /// What a `demos words` run measured.
@@ -153,7 +155,8 @@ enum WordsDemo {
             progress("resumed \(path) after step \(restored.step)")
         }
         // --distributed: after any --load or --resume, so every rank starts from rank 0's weights.
-        let distributed = settings.distributed ? try DistributedTraining(model: model) : nil
+        let distributed =
+            settings.distributed ? try DistributedTraining(model: model, transport: settings.gradientTransport) : nil
         result.ranks = distributed?.communicator.size
         let step = trainingStep(
             model: model, optimizer: optimizer, captured: settings.capturedSteps, distributed: distributed)

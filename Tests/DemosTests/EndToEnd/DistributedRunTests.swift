@@ -101,6 +101,39 @@ struct DistributedRunTests {
     }
 
     @Test(
+        "shared memory and MPI exchange the same bits on 2 ranks; 3 ranks over shared memory match one process (≤ 1e-5 relative)"
+    )
+    func transports() throws {
+        let folder = try TemporaryFolder.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let common = ["moons", "--epochs", "1", "--no-plot", "--json", "--distributed"]
+        var saved: [String: Data] = [:]
+        for transport in ["shared-memory", "mpi"] {
+            let run = try MPIRun.run(
+                ranks: 2, common + ["--transport", transport, "--save", "\(transport).safetensors"], in: folder)
+            #expect(run.exitCode == 0, "stderr: \(run.standardError)")
+            saved[transport] = try Data(contentsOf: folder.appendingPathComponent("\(transport).safetensors"))
+        }
+        // Two ranks' sum a + b is the same in either order, and each rank weights its own.
+        #expect(saved["shared-memory"] != nil && saved["shared-memory"] == saved["mpi"])
+        // Three ranks on two cores: slices of unequal length, a sum over three sources in rank
+        // order, ranks that wait for each other's counters while another holds the core.
+        let three = try MPIRun.run(
+            ranks: 3, common + ["--transport", "shared-memory", "--save", "three.safetensors"], in: folder)
+        #expect(three.exitCode == 0, "stderr: \(three.standardError)")
+        #expect(Self.summary(three)["ranks"] as? Int == 3)
+        let single = try DemosBinary.run(
+            ["moons", "--epochs", "1", "--no-plot", "--json", "--threads", "1", "--save", "single.safetensors"],
+            in: folder)
+        #expect(single.exitCode == 0, "stderr: \(single.standardError)")
+        let (difference, names) = try Self.relativeDifference(
+            folder.appendingPathComponent("single.safetensors").path,
+            folder.appendingPathComponent("three.safetensors").path)
+        #expect(!names.isEmpty)
+        #expect(difference <= 1e-5, "largest relative difference \(difference)")
+    }
+
+    @Test(
         "words: 2 ranks, stopped and resumed half way, end with one process's parameters and held-out loss (≤ 1e-5 relative)"
     )
     func wordsTwoRanksResumedMatchOneProcess() throws {
