@@ -121,6 +121,9 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
     /// summed yet this step.
     private let sharedMemory: SharedMemoryExchange<Scalar>?
     private var nextToReduce = 0
+    /// With shared memory, per parameter: where this rank's own part of its gradient (the part of
+    /// its slice) is read from when summed, and the gradient kept alive until then.
+    private var ownParts: [(piece: SharedMemoryExchange<Scalar>.OwnPiece, gradient: Tensor<Scalar>?)?] = []
     /// When this step's first bucket started from a hook.
     private var firstBucketStart: Double?
     private var hookHandles: [GradientHookHandle] = []
@@ -173,6 +176,7 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
             Bucket(members: $0, count: exchange == nil ? $1 : 0)
         }
         ready = Array(repeating: false, count: parameters.count)
+        ownParts = Array(repeating: nil, count: parameters.count)
         try broadcastParameters()
         try broadcastBuffers()
         arrivals = parameters.indices.map { Arrival<Scalar>(parameter: $0) }
@@ -332,7 +336,7 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
             try startReadyBuckets()
             if let sharedMemory {
                 while nextToReduce < nextToStart, sharedMemory.allArrived(bucket: nextToReduce) {
-                    sharedMemory.reduce(bucket: nextToReduce)
+                    reduceSharedMemory(bucket: nextToReduce, sharedMemory)
                     nextToReduce += 1
                 }
             } else {
@@ -391,7 +395,7 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
     private func finishSharedMemory(_ exchange: SharedMemoryExchange<Scalar>) {
         while nextToReduce < storage.count {
             if exchange.allArrived(bucket: nextToReduce) {
-                exchange.reduce(bucket: nextToReduce)
+                reduceSharedMemory(bucket: nextToReduce, exchange)
                 nextToReduce += 1
             } else {
                 sched_yield()
@@ -400,6 +404,18 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
         for bucket in storage.indices {
             while !exchange.allReduced(bucket: bucket) { sched_yield() }
         }
+    }
+
+    /// Sums this rank's slice of `bucket`, its own part of each member's gradient read where
+    /// ``copyIn(parameter:)`` left it.
+    private func reduceSharedMemory(bucket: Int, _ exchange: SharedMemoryExchange<Scalar>) {
+        var pieces: [SharedMemoryExchange<Scalar>.OwnPiece] = []
+        pieces.reserveCapacity(storage[bucket].members.count)
+        for member in storage[bucket].members {
+            if let part = ownParts[member] { pieces.append(part.piece) }
+        }
+        exchange.reduce(bucket: bucket, pieces: pieces)
+        for member in storage[bucket].members { ownParts[member] = nil }
     }
 
     /// Where bucket `index`'s gradients are gathered on this rank: its own memory for MPI, this
@@ -415,6 +431,31 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
         let bucket = storage[bucketIndex]
         let count = parameters[index].value.count
         let destination = UnsafeMutableRawPointer(bucketStart(bucketIndex) + offset)
+        if let sharedMemory, let gradient = parameters[index].grad,
+            let source = Self.hostMemory(of: gradient, count: count)
+        {
+            // Only the parts the other ranks sum go into the mapping; this rank's own part is
+            // read from the gradient when summed, weighted then.
+            let stride = MemoryLayout<Scalar>.stride
+            let own = sharedMemory.slice(bucketIndex, owner: sharedMemory.rank).clamped(to: offset..<offset + count)
+            let ownStart = own.isEmpty ? offset + count : own.lowerBound
+            func copy(_ part: Range<Int>) {
+                scaledCopy(
+                    from: source + (part.lowerBound - offset) * stride,
+                    to: destination + (part.lowerBound - offset) * stride, count: part.count, by: gradientWeight,
+                    dtype: Scalar.dtype)
+            }
+            copy(offset..<ownStart)
+            copy(max(own.upperBound, ownStart)..<offset + count)
+            let piece = SharedMemoryExchange<Scalar>.OwnPiece(
+                range: own, source: source + (own.lowerBound - offset) * stride, weight: gradientWeight)
+            ownParts[index] = (piece, gradient)
+            bucket.filled += 1
+            return
+        }
+        if let sharedMemory {
+            ownParts[index] = (sharedMemory.ownPieceInMapping(bucketIndex, within: offset..<offset + count), nil)
+        }
         if let gradient = parameters[index].grad, let source = Self.hostMemory(of: gradient, count: count) {
             scaledCopy(from: source, to: destination, count: count, by: gradientWeight, dtype: Scalar.dtype)
         } else if let gradient = parameters[index].grad {
@@ -552,7 +593,7 @@ func scaledCopy(
     }
 }
 
-private func scaledCopy<Vector: SIMD>(
+func scaledCopy<Vector: SIMD>(
     from source: UnsafeRawPointer, to destination: UnsafeMutableRawPointer, count: Int, by weight: Vector.Scalar,
     in _: Vector.Type
 ) where Vector.Scalar: FloatingPoint {

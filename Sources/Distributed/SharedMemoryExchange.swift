@@ -146,15 +146,41 @@ final class SharedMemoryExchange<Scalar: TensorScalar> {
         (0..<size).allSatisfy { cmpi_load_acquire(reduced(bucket, $0)) >= step }
     }
 
+    /// One run of this rank's slice of a bucket, and where this rank's own values for it are:
+    /// its gradient memory, to be multiplied by `weight` (the part a rank sums itself is never
+    /// copied into the mapping), or, with `weight` 1, its gradients in the mapping.
+    struct OwnPiece {
+        /// The elements, as offsets into the bucket.
+        var range: Range<Int>
+        var source: UnsafeRawPointer
+        var weight: Double
+    }
+
+    /// The part of this rank's slice of `bucket` inside `range` (bucket offsets), with its own
+    /// values in the mapping: the ``OwnPiece`` for a gradient that was copied in whole.
+    func ownPieceInMapping(_ bucket: Int, within range: Range<Int>) -> OwnPiece {
+        let piece = slice(bucket, owner: rank).clamped(to: range)
+        return OwnPiece(
+            range: piece, source: UnsafeRawPointer(gradients[rank] + bucketOffsets[bucket] + piece.lowerBound),
+            weight: 1)
+    }
+
     /// Sums this rank's slice of `bucket` over the ranks, in rank order, into its results and
-    /// announces it. Every rank must have published the bucket (``allArrived(bucket:)``).
-    func reduce(bucket: Int) {
-        let slice = self.slice(bucket, owner: rank)
-        let start = bucketOffsets[bucket] + slice.lowerBound
-        let output = results[rank] + start
-        let count = slice.count
-        let sources = gradients.map { UnsafeRawPointer($0 + start) }
-        sumInOrder(sources, into: UnsafeMutableRawPointer(output), count: count, dtype: Scalar.dtype)
+    /// announces it: the others' values from their gradients in the mapping, this rank's from
+    /// `pieces`, which cover the slice. Every rank must have published the bucket
+    /// (``allArrived(bucket:)``).
+    func reduce(bucket: Int, pieces: [OwnPiece]) {
+        let base = bucketOffsets[bucket]
+        for piece in pieces where !piece.range.isEmpty {
+            let start = base + piece.range.lowerBound
+            let sources = (0..<size).map { owner in
+                owner == rank
+                    ? (piece.source, piece.weight) : (UnsafeRawPointer(gradients[owner] + start), 1.0)
+            }
+            sumInOrder(
+                sources, into: UnsafeMutableRawPointer(results[rank] + start), count: piece.range.count,
+                dtype: Scalar.dtype)
+        }
         cmpi_store_release(reduced(bucket, rank), step)
     }
 
@@ -198,11 +224,15 @@ final class SharedMemoryExchange<Scalar: TensorScalar> {
     private static func roundedToPage(_ bytes: Int) -> Int { (bytes + 4095) / 4096 * 4096 }
 }
 
-/// `output[i] = ((sources[0][i] + sources[1][i]) + sources[2][i]) + …` for `count` elements of
-/// `dtype` (Float or Double), 64 bytes at a time: the exchange is generic over its element type
-/// (generic arithmetic would cost a call per element), and the compiler does not vectorize a
-/// loop whose output may overlap its inputs.
-func sumInOrder(_ sources: [UnsafeRawPointer], into output: UnsafeMutableRawPointer, count: Int, dtype: DType) {
+/// `output[i] = ((w₀·x₀[i] + w₁·x₁[i]) + w₂·x₂[i]) + …` for the `(x, w)` of `sources` and
+/// `count` elements of `dtype` (Float or Double), 64 bytes at a time: the exchange is generic
+/// over its element type (generic arithmetic would cost a call per element), and the compiler
+/// does not vectorize a loop whose output may overlap its inputs. A weight of 1 leaves its
+/// values as they are (`x · 1 = x` exactly).
+func sumInOrder(
+    _ sources: [(values: UnsafeRawPointer, weight: Double)], into output: UnsafeMutableRawPointer, count: Int,
+    dtype: DType
+) {
     switch dtype {
     case .float32: sumInOrder(sources, into: output, count: count, in: SIMD16<Float>.self)
     case .float64: sumInOrder(sources, into: output, count: count, in: SIMD8<Double>.self)
@@ -212,28 +242,33 @@ func sumInOrder(_ sources: [UnsafeRawPointer], into output: UnsafeMutableRawPoin
 }
 
 private func sumInOrder<Vector: SIMD>(
-    _ sources: [UnsafeRawPointer], into output: UnsafeMutableRawPointer, count: Int, in _: Vector.Type
-) where Vector.Scalar: FloatingPoint {
+    _ sources: [(values: UnsafeRawPointer, weight: Double)], into output: UnsafeMutableRawPointer, count: Int,
+    in _: Vector.Type
+) where Vector.Scalar: BinaryFloatingPoint {
     let width = Vector.scalarCount
     let stride = MemoryLayout<Vector.Scalar>.stride
     let vectors = count / width
     guard sources.count > 1 else {
-        output.copyMemory(from: sources[0], byteCount: count * stride)
+        scaledCopy(
+            from: sources[0].values, to: output, count: count, by: Vector.Scalar(sources[0].weight), in: Vector.self)
         return
     }
     for (index, source) in sources.enumerated().dropFirst() {
-        let previous = index == 1 ? sources[0] : UnsafeRawPointer(output)
+        // The running sum after the first pass: its weight is 1.
+        let (previous, previousWeight) = index == 1 ? sources[0] : (UnsafeRawPointer(output), 1.0)
+        let (a, b) = (Vector.Scalar(previousWeight), Vector.Scalar(source.weight))
+        let (va, vb) = (Vector(repeating: a), Vector(repeating: b))
         for v in 0..<vectors {
             let offset = v * width * stride
             let sum =
-                previous.loadUnaligned(fromByteOffset: offset, as: Vector.self)
-                + source.loadUnaligned(fromByteOffset: offset, as: Vector.self)
+                va * previous.loadUnaligned(fromByteOffset: offset, as: Vector.self)
+                + vb * source.values.loadUnaligned(fromByteOffset: offset, as: Vector.self)
             output.storeBytes(of: sum, toByteOffset: offset, as: Vector.self)
         }
         for i in vectors * width..<count {
             let sum =
-                previous.load(fromByteOffset: i * stride, as: Vector.Scalar.self)
-                + source.load(fromByteOffset: i * stride, as: Vector.Scalar.self)
+                a * previous.load(fromByteOffset: i * stride, as: Vector.Scalar.self)
+                + b * source.values.load(fromByteOffset: i * stride, as: Vector.Scalar.self)
             output.storeBytes(of: sum, toByteOffset: i * stride, as: Vector.Scalar.self)
         }
     }

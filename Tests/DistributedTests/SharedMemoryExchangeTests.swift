@@ -62,7 +62,7 @@ struct SharedMemoryExchangeTests {
         let output = UnsafeMutableBufferPointer<T>.allocate(capacity: count)
         defer { output.deallocate() }
         sumInOrder(
-            inputs.map { UnsafeRawPointer($0.baseAddress!) }, into: UnsafeMutableRawPointer(output.baseAddress!),
+            inputs.map { (UnsafeRawPointer($0.baseAddress!), 1.0) }, into: UnsafeMutableRawPointer(output.baseAddress!),
             count: count, dtype: T.self == Float.self ? .float32 : .float64)
         return Array(output)
     }
