@@ -31,9 +31,9 @@ import NN
 ///   each bucket is all-reduced through MPI (``GradientTransport/mpi``). "Starting" a bucket
 ///   then means publishing it, and a later hook sums this rank's slice once every rank has
 ///   published. Both give every rank the same bits; with two ranks, the same bits as each other.
-///   mnist-b128 on this 2-core machine, 2 ranks: the exchange of a step on its own 0.12 ms
-///   through shared memory against 0.23–0.24 ms through MPI (BENCHMARKS.md, "Distributed
-///   training through shared memory").
+///   mnist-b128 on this 2-core machine, 2 ranks: the exchange of a step on its own takes
+///   0.105–0.111 ms through shared memory against 0.243–0.252 ms through MPI (BENCHMARKS.md,
+///   "Distributed training through shared memory").
 /// - **The end**: ``finishGradientSynchronization()`` (after `backward`, before the optimizer's
 ///   step) starts any bucket not started yet, waits for all of them and writes the averaged
 ///   gradients into the parameters' `.grad`.

@@ -54,6 +54,15 @@ struct DistributedRunTests {
         return (worst, a.names)
     }
 
+    /// Expects the safetensors files `first` and `second` in `folder` to hold the same tensors to
+    /// within 1e-5 of each tensor's largest magnitude.
+    static func expectSameParameters(_ first: String, _ second: String, in folder: URL) throws {
+        let (difference, names) = try relativeDifference(
+            folder.appendingPathComponent(first).path, folder.appendingPathComponent(second).path)
+        #expect(!names.isEmpty)
+        #expect(difference <= 1e-5, "largest relative difference \(difference)")
+    }
+
     /// The `--json` line a run printed last (empty when it printed none).
     static func summary(_ run: DemosBinary.Run) -> [String: Any] {
         let line = run.standardOutput.split(separator: "\n").last.map(String.init) ?? ""
@@ -76,11 +85,7 @@ struct DistributedRunTests {
         let ranks = try MPIRun.run(ranks: 2, common + ["--distributed", "--save", "ranks.safetensors"], in: folder)
         #expect(single.exitCode == 0, "stderr: \(single.standardError)")
         #expect(ranks.exitCode == 0, "stderr: \(ranks.standardError)")
-        let (difference, names) = try Self.relativeDifference(
-            folder.appendingPathComponent("single.safetensors").path,
-            folder.appendingPathComponent("ranks.safetensors").path)
-        #expect(!names.isEmpty)
-        #expect(difference <= 1e-5, "largest relative difference \(difference)")
+        try Self.expectSameParameters("single.safetensors", "ranks.safetensors", in: folder)
         let (one, two) = (Self.summary(single), Self.summary(ranks))
         let accuracy = one["testAccuracy"] != nil ? "testAccuracy" : "validationAccuracy"
         #expect(one[accuracy] as? Double != nil)
@@ -126,11 +131,7 @@ struct DistributedRunTests {
             ["moons", "--epochs", "1", "--no-plot", "--json", "--threads", "1", "--save", "single.safetensors"],
             in: folder)
         #expect(single.exitCode == 0, "stderr: \(single.standardError)")
-        let (difference, names) = try Self.relativeDifference(
-            folder.appendingPathComponent("single.safetensors").path,
-            folder.appendingPathComponent("three.safetensors").path)
-        #expect(!names.isEmpty)
-        #expect(difference <= 1e-5, "largest relative difference \(difference)")
+        try Self.expectSameParameters("single.safetensors", "three.safetensors", in: folder)
     }
 
     @Test(
