@@ -50,6 +50,12 @@ struct BenchCommand: ParsableCommand {
     )
     var transport: GradientTransport = .automatic
 
+    @Flag(
+        help:
+            "With --distributed: BatchNorm layers (cnn-mnist) normalize with the global batch's statistics, summed across ranks (SyncBatchNorm)."
+    )
+    var syncBatchNorm = false
+
     @Flag(help: "Run in this process (used for the per-workload child processes).")
     var inProcess = false
 
@@ -64,6 +70,7 @@ struct BenchCommand: ParsableCommand {
             Workload.distributed.store(true, ordering: .releasing)
             Workload.blockingExchange.store(blockingExchange, ordering: .relaxed)
             Workload.transport.withLock { $0 = transport }
+            Workload.syncBatchNorm.store(syncBatchNorm, ordering: .relaxed)
             for workload in workloads {
                 guard [.mnistB128, .mnistSeed004, .cnnMNIST].contains(workload) else {
                     throw ValidationError("--distributed: workload \(workload.rawValue) is not an MNIST workload")

@@ -45,6 +45,9 @@ extension Workload {
     /// `bench --transport`: how gradients travel between ranks.
     static let transport = Mutex<GradientTransport>(.automatic)
 
+    /// `bench --sync-batch-norm`: BatchNorm with the global batch's statistics.
+    static let syncBatchNorm = Atomic<Bool>(false)
+
     /// Whether `bench --distributed` joined an MPI job.
     static let distributed = Atomic<Bool>(false)
 
@@ -62,7 +65,8 @@ extension Workload {
         captured: Bool
     ) throws -> Report {
         let parallel = try DistributedDataParallel(
-            model: model, communicator: communicator, transport: Workload.transport.withLock { $0 })
+            model: model, communicator: communicator, transport: Workload.transport.withLock { $0 },
+            synchronizesBatchNorm: Workload.syncBatchNorm.load(ordering: .relaxed))
         parallel.overlapsBackward = !Workload.blockingExchange.load(ordering: .relaxed)
         let sampler = DistributedSampler(
             sampleCount: data.train.count, batchSize: batchSize, rank: communicator.rank,

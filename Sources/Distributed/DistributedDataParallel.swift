@@ -141,10 +141,17 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
     /// its hook, and its gradient is then reduced only when the step finishes). Throws when
     /// `transport` is ``GradientTransport/sharedMemory`` and the ranks are not all on one
     /// machine, or the machine cannot share the memory.
+    ///
+    /// With `synchronizesBatchNorm` (PyTorch's `SyncBatchNorm.convert_sync_batchnorm`), every
+    /// BatchNorm layer of the model gets a `statisticsReducer` that sums its statistics across
+    /// the ranks, so training normalizes each channel with the global batch's mean and variance
+    /// (two small `MPI_Allreduce`s forward and two backward per layer); with the same seed and
+    /// global batch the ranks then train the model one process trains. Every rank must have a
+    /// nonempty slice of every batch.
     public init(
         model: any Layer<Scalar>, communicator: Communicator,
         bucketCapacityBytes: Int = DistributedDataParallel.defaultBucketCapacityBytes,
-        transport: GradientTransport = .automatic
+        transport: GradientTransport = .automatic, synchronizesBatchNorm: Bool = false
     ) throws {
         guard bucketCapacityBytes > 0 else {
             tensorFailure("DistributedDataParallel: bucketCapacityBytes \(bucketCapacityBytes) must be > 0")
@@ -181,6 +188,11 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
         try broadcastBuffers()
         arrivals = parameters.indices.map { Arrival<Scalar>(parameter: $0) }
         finisher.owner = self
+        if synchronizesBatchNorm {
+            model.forEachLayer { _, layer in
+                (layer as? BatchNormLayer<Scalar>)?.statisticsReducer = BatchNormSynchronizer(owner: self)
+            }
+        }
         for index in parameters.indices {
             arrivals[index].owner = self
             hookHandles.append(
@@ -301,6 +313,14 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
             seconds.append(monotonicSeconds() - start)
         }
         return seconds.sorted()[rounds / 2]
+    }
+
+    /// Sums `values` in place over the ranks, blocking (`MPI_Allreduce`), for SyncBatchNorm's
+    /// host steps: a failure is kept for ``throwIfFailed()``, and a failed step's values are left
+    /// as they were.
+    func sumAcrossRanks(_ values: UnsafeMutableBufferPointer<Scalar>) {
+        guard pendingError == nil else { return }
+        do { try communicator.allReduce(values, .sum) } catch { pendingError = error as? MPIError }
     }
 
     /// Sums `values` over the ranks (loss sums, counts of correct predictions): every rank gets

@@ -119,6 +119,12 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
         ))
     var transport: GradientTransport = .automatic
 
+    @Flag(
+        help:
+            "With --distributed: normalize BatchNorm layers (mnist --model cnn) with the statistics of the whole global batch, summed across ranks (PyTorch's SyncBatchNorm), so the ranks train what one process trains. (default: off, each rank normalizes its own slice)"
+    )
+    var syncBatchNorm = false
+
     @Flag(help: "Print only the final summary. (default: off)")
     var quiet = false
 
@@ -145,6 +151,8 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
         if !(l1 >= 0) || !l1.isFinite { throw AllowedValues.outOfRange("--l1", l1) }
         if !(l2 >= 0) || !l2.isFinite { throw AllowedValues.outOfRange("--l2", l2) }
         if let threads, threads < 1 { throw AllowedValues.outOfRange("--threads", threads) }
+        if syncBatchNorm && !distributed { throw ValidationError("--sync-batch-norm needs --distributed") }
+        if transport != .automatic && !distributed { throw ValidationError("--transport needs --distributed") }
         if let load {
             let expected = "expected a readable safetensors file"
             switch FileKind(atPath: load) {
@@ -205,7 +213,8 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
             outputMode: json ? .json : quiet ? .quiet : .automatic,
             capturedSteps: !eager,
             distributed: distributed,
-            gradientTransport: transport)
+            gradientTransport: transport,
+            synchronizesBatchNorm: syncBatchNorm)
     }
 }
 extension GradientTransport: ExpressibleByArgument {}

@@ -118,6 +118,7 @@ struct WordsCommand: ParsableCommand {
             if !ok { throw ValidationError("\(option) \(value) is out of range: expected \(expected)") }
         }
         try check(steps >= 1 || (steps == 0 && load != nil), "--steps", steps, "an integer ≥ 1 (or 0 with --load)")
+        if transport != .automatic && !distributed { throw ValidationError("--transport needs --distributed") }
         try check(batchSize >= 1, "--batch-size", batchSize, "an integer ≥ 1")
         try check(context >= 1, "--context", context, "an integer ≥ 1")
         try check(blocks >= 1, "--blocks", blocks, "an integer ≥ 1")

@@ -119,7 +119,10 @@ struct ClassifierTraining {
         Interruption.install()
         // --distributed: after any --resume, so every rank starts from rank 0's restored weights.
         let distributed =
-            settings.distributed ? try DistributedTraining(model: model, transport: settings.gradientTransport) : nil
+            settings.distributed
+            ? try DistributedTraining(
+                model: model, transport: settings.gradientTransport,
+                synchronizesBatchNorm: settings.synchronizesBatchNorm) : nil
         // The step as a function of the batch: captured after its first calls and replayed (the
         // same numbers as eager, bit for bit), unless --eager. The loss is checked after it
         // returns; a diverged step has already updated the weights, and the run stops. With

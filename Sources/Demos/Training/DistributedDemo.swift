@@ -106,14 +106,17 @@ struct DistributedTraining {
     }
 
     /// Replicates `model` over the job ``DistributedDemo/join(checkpointPath:)`` joined (rank
-    /// 0's weights broadcast to every rank), exchanging gradients over `transport`.
-    init(model: any Layer<Float>, transport: GradientTransport) throws {
+    /// 0's weights broadcast to every rank), exchanging gradients over `transport`, with
+    /// SyncBatchNorm when `synchronizesBatchNorm`.
+    init(model: any Layer<Float>, transport: GradientTransport, synchronizesBatchNorm: Bool = false) throws {
         guard let world = DistributedDemo.communicator else {
             throw DemoError.message("--distributed: the MPI job was not joined before training")
         }
         communicator = world
         do {
-            parallel = try DistributedDataParallel(model: model, communicator: world, transport: transport)
+            parallel = try DistributedDataParallel(
+                model: model, communicator: world, transport: transport,
+                synchronizesBatchNorm: synchronizesBatchNorm)
         } catch {
             throw DemoError.message("--distributed: \(error)")
         }

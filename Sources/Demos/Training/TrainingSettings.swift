@@ -44,6 +44,8 @@ struct TrainingSettings: Equatable, Sendable {
     var distributed = false
     /// How the ranks exchange gradients (`--transport`).
     var gradientTransport = GradientTransport.automatic
+    /// Whether BatchNorm layers use the global batch's statistics (`--sync-batch-norm`).
+    var synchronizesBatchNorm = false
 }
 
 /// How much a run prints on standard output.

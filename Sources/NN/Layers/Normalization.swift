@@ -17,6 +17,14 @@ import AutoDiff
 /// batch statistics always). `weight` starts at 1 and `bias` at 0 (`affine`); the buffers
 /// `running_mean` (0), `running_var` (1) and `num_batches_tracked` (0, a scalar) are saved and
 /// loaded with the model.
+///
+/// With a ``statisticsReducer`` (PyTorch's `SyncBatchNorm`; `Distributed` installs one) training
+/// mode takes `μ` and `σ²` over the whole global batch of a data-parallel job, every process's
+/// slice together, and the running averages follow them:
+///
+///     n = Σ_r n_r,  μ = Σ_r Σ x / n,  σ² = Σ_r Σ (x − μ)² / n
+///
+/// (`Σ_r` summed across processes by the reducer, whose gradient flows back across them too).
 public class BatchNormLayer<Scalar: TensorScalar>: Layer {
     /// The number of channels `C`.
     public let numFeatures: Int
@@ -37,6 +45,9 @@ public class BatchNormLayer<Scalar: TensorScalar>: Layer {
     /// Whether the layer normalizes with batch statistics (set by ``Layer/train()`` and
     /// ``Layer/eval()``; on at creation).
     public var isTraining = true
+    /// Sums the batch statistics across the processes of a data-parallel job, so that training
+    /// normalizes with the global batch's (`nil`: this process's batch alone, the default).
+    public var statisticsReducer: (any BatchStatisticsReducer<Scalar>)?
 
     private let name: String
     private let ranks: [Int]
@@ -72,21 +83,53 @@ public class BatchNormLayer<Scalar: TensorScalar>: Layer {
                 mean: runningMean.value, variance: runningVar.value, weight: weight?.value, bias: bias?.value,
                 epsilon: eps)
         }
+        if let statisticsReducer { return synchronizedForward(input, statisticsReducer) }
         let result = input.batchNorm(weight: weight?.value, bias: bias?.value, epsilon: eps)
-        if isTraining, let runningMean, let runningVar, let numBatchesTracked {
-            withoutGrad {
-                // Updated in place (copyElements): a captured training step replays these
-                // updates onto the same buffers.
-                numBatchesTracked.value.copyElements(from: numBatchesTracked.value + 1)
-                let m = Scalar(momentum ?? 1 / Double(numBatchesTracked.value.item))
-                let n = Scalar(result.countPerChannel)
-                let device = runningMean.value.device
-                runningMean.value.copyElements(from: runningMean.value * (1 - m) + result.mean.to(device) * m)
-                runningVar.value.copyElements(
-                    from: runningVar.value * (1 - m) + result.variance.to(device) * (m * n / (n - 1)))
-            }
+        updateRunningStatistics(mean: result.mean) { m in
+            let n = Scalar(result.countPerChannel)
+            return result.variance.to(self.runningVar!.value.device) * (m * n / (n - 1))
         }
         return result.output
+    }
+
+    /// Training mode with the global batch's statistics, as tensor ops around the reducer's two
+    /// sums (the count is summed with the first, so no process needs the others' counts):
+    /// `μ` from `Σ x` and `n`, then `σ²` from `Σ (x − μ)²` about the global `μ`, the two passes
+    /// the fused kernel makes.
+    private func synchronizedForward(
+        _ input: Tensor<Scalar>, _ reducer: any BatchStatisticsReducer<Scalar>
+    ) -> Tensor<Scalar> {
+        let axes = [0] + Array(2..<input.rank)
+        let perChannel = [1, numFeatures] + Array(repeating: 1, count: input.rank - 2)
+        let localCount = Tensor<Scalar>(shape: [1], scalars: [Scalar(input.count / numFeatures)], on: input.device)
+        let sums = reducer.sumOverProcesses(Tensor.concat([input.sum(alongAxes: axes), localCount]))
+        let count = sums[numFeatures..<numFeatures + 1]
+        let mean = sums[0..<numFeatures] / count
+        let centered = input - mean.reshaped(perChannel)
+        let variance = reducer.sumOverProcesses((centered * centered).sum(alongAxes: axes)) / count
+        var scale = (variance + Scalar(eps)).pow(-0.5)
+        if let weight { scale = scale * weight.value }
+        var output = centered * scale.reshaped(perChannel)
+        if let bias { output = output + bias.value.reshaped(perChannel) }
+        updateRunningStatistics(mean: mean.detached()) { m in
+            withoutGrad { (variance * (count / (count - 1))).to(self.runningVar!.value.device) * m }
+        }
+        return output
+    }
+
+    /// The running averages' update after a training batch whose mean is `mean` (a constant);
+    /// `weightedVariance(m)` is the batch's unbiased variance times the new batch's weight `m`.
+    private func updateRunningStatistics(mean: Tensor<Scalar>, weightedVariance: (Scalar) -> Tensor<Scalar>) {
+        guard isTraining, let runningMean, let runningVar, let numBatchesTracked else { return }
+        withoutGrad {
+            // Updated in place (copyElements): a captured training step replays these
+            // updates onto the same buffers.
+            numBatchesTracked.value.copyElements(from: numBatchesTracked.value + 1)
+            let m = Scalar(momentum ?? 1 / Double(numBatchesTracked.value.item))
+            let device = runningMean.value.device
+            runningMean.value.copyElements(from: runningMean.value * (1 - m) + mean.to(device) * m)
+            runningVar.value.copyElements(from: runningVar.value * (1 - m) + weightedVariance(m))
+        }
     }
 
     public var ownParameters: [(name: String, parameter: Parameter<Scalar>)] {
@@ -206,4 +249,18 @@ public final class GroupNorm<Scalar: TensorScalar>: Layer {
     public var ownParameters: [(name: String, parameter: Parameter<Scalar>)] {
         [weight.map { ("weight", $0) }, bias.map { ("bias", $0) }].compactMap { $0 }
     }
+}
+
+/// Sums a BatchNorm layer's per-channel statistics over the processes of a data-parallel job
+/// (``BatchNormLayer/statisticsReducer``): `Distributed`'s `DistributedDataParallel` installs
+/// one on every BatchNorm layer when asked to synchronize them (PyTorch's `SyncBatchNorm`).
+public protocol BatchStatisticsReducer<Scalar>: AnyObject {
+    /// The element type of the statistics.
+    associatedtype Scalar: TensorScalar
+
+    /// `Σ_r local_r` over the processes, the same on every process, recorded as an op whose
+    /// gradient for `local` is the processes' upstream gradients summed the same way (each
+    /// weighted as the process's loss is), so backward differentiates the global batch's loss.
+    /// Every process must call it at the same point of its step with the same shape.
+    func sumOverProcesses(_ local: Tensor<Scalar>) -> Tensor<Scalar>
 }
