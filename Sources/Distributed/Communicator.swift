@@ -132,21 +132,65 @@ public final class Communicator: @unchecked Sendable {
     }
 
     /// The ranks of this communicator that run on this machine and can share memory with this
-    /// process (`MPI_Comm_split_type` with `MPI_COMM_TYPE_SHARED`), numbered in the order of
-    /// their ranks here. Made on the first call, which is collective: every rank must make it at
-    /// the same point; later calls return the same communicator.
+    /// process, numbered in the order of their ranks here. Made on the first call, which is
+    /// collective: every rank must make it at the same point; later calls return the same
+    /// communicator.
+    ///
+    /// A machine is a running kernel (`/proc/sys/kernel/random/boot_id`) seen through the same
+    /// IPC, mount and network namespaces (`/proc/self/ns/…`): processes that agree on all four
+    /// can map one POSIX shared-memory object, and containers or network namespaces on one
+    /// host count as hosts of their own. Every rank's identity is gathered (`MPI_Allgather`)
+    /// and the ranks split by it. (`MPI_Comm_split_type` with `MPI_COMM_TYPE_SHARED` decides by
+    /// host name; Open MPI 4.1 crashed in it when two network namespaces of one host ran ranks.)
     public func ranksOnThisMachine() throws -> Communicator {
         try machineRanks.withLock { cached in
             if let cached { return cached }
-            var split: MPI_Comm?
-            try check(
-                MPI_Comm_split_type(handle, cmpi_comm_type_shared(), Int32(rank), cmpi_info_null(), &split),
-                "MPI_Comm_split_type of \(size) ranks by machine")
-            try check(MPI_Comm_set_errhandler(split, cmpi_errors_return()), "MPI_Comm_set_errhandler")
-            let machine = try Communicator(handle: split)
+            let width = 256
+            var identity = Array(Self.machineIdentity().utf8.prefix(width))
+            identity += Array(repeating: 0, count: width - identity.count)
+            var everyone = [UInt8](repeating: 0, count: width * size)
+            try identity.withUnsafeBytes { mine in
+                try everyone.withUnsafeMutableBytes { all in
+                    try check(
+                        MPI_Allgather(
+                            mine.baseAddress, Int32(width), cmpi_byte(), all.baseAddress, Int32(width), cmpi_byte(),
+                            handle),
+                        "MPI_Allgather of \(size) machine identities")
+                }
+            }
+            // The color of a machine: the lowest rank on it.
+            let color = (0..<size).first { everyone[$0 * width..<($0 + 1) * width].elementsEqual(identity) } ?? rank
+            let machine = try split(color: color, key: rank)
             cached = machine
             return machine
         }
+    }
+
+    /// This process's machine, as ``ranksOnThisMachine()`` tells machines apart: the kernel's
+    /// boot id and the IPC, mount and network namespaces, or the host name where `/proc` does
+    /// not say.
+    static func machineIdentity() -> String {
+        let boot = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)) ?? ""
+        let namespaces = ["ipc", "mnt", "net"].map { name -> String in
+            var target = [CChar](repeating: 0, count: 256)
+            let length = readlink("/proc/self/ns/\(name)", &target, target.count - 1)
+            return length > 0 ? String(decoding: target[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        }
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, host.count - 1)
+        let hostName = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return boot.isEmpty
+            ? hostName : ([boot.trimmingCharacters(in: .whitespacesAndNewlines)] + namespaces).joined(separator: " ")
+    }
+
+    /// Splits this communicator (collective: every rank calls it): the ranks that pass the same
+    /// `color` form one new communicator, numbered in the order of their `key`s
+    /// (`MPI_Comm_split`).
+    public func split(color: Int, key: Int) throws -> Communicator {
+        var part: MPI_Comm?
+        try check(MPI_Comm_split(handle, Int32(color), Int32(key), &part), "MPI_Comm_split of \(size) ranks")
+        try check(MPI_Comm_set_errhandler(part, cmpi_errors_return()), "MPI_Comm_set_errhandler")
+        return try Communicator(handle: part)
     }
 
     /// Blocks until every rank has called it (`MPI_Barrier`).

@@ -25,12 +25,14 @@ import NN
 ///   and the all-reduce sums them: `g = Σ_r (n_r/n) · g_r`, the global batch's mean gradient
 ///   even when the slices differ in size. A loss that is a mean over the batch (every loss of NN)
 ///   is what this assumes.
-/// - **The transport** (``transport``, chosen at creation): when every rank runs on this
-///   machine, the buckets live in one shared-memory mapping and each rank sums its slice of a
-///   bucket straight from the others' gradients (``GradientTransport/sharedMemory``); otherwise
-///   each bucket is all-reduced through MPI (``GradientTransport/mpi``). "Starting" a bucket
-///   then means publishing it, and a later hook sums this rank's slice once every rank has
-///   published. Both give every rank the same bits; with two ranks, the same bits as each other.
+/// - **The transport** (``transport``, chosen at creation): the ranks on one machine keep the
+///   buckets in one shared-memory mapping and each rank sums its slice of a bucket straight
+///   from the others' gradients (``GradientTransport/sharedMemory``), then, on several
+///   machines, all-reduces its sums with the same rank of the others; with one rank per
+///   machine each bucket is all-reduced through MPI (``GradientTransport/mpi``). "Starting" a
+///   bucket then means publishing it, and a later hook sums this rank's slice once every rank
+///   has published. Both give every rank the same bits; with two ranks, the same bits as each
+///   other.
 ///   mnist-b128 on this 2-core machine, 2 ranks: the exchange of a step on its own takes
 ///   0.105–0.111 ms through shared memory against 0.243–0.252 ms through MPI (BENCHMARKS.md,
 ///   "Distributed training through shared memory").
@@ -208,26 +210,41 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
         for bucket in storage { try? bucket.request?.wait() }
     }
 
-    /// The shared-memory exchange `transport` asks for: with `automatic`, when every rank of the
-    /// job is on this machine (and more than one); with `sharedMemory`, always (throwing when
-    /// not every rank is on this machine or the memory cannot be mapped); `nil` for MPI.
+    /// The shared-memory exchange `transport` asks for, or `nil` for MPI. Shared memory needs
+    /// every machine of the job to run the same number of ranks; `automatic` also needs one of
+    /// them to run more than one (else there is nothing to share). `sharedMemory` throws when
+    /// the machines' rank counts differ or the memory cannot be mapped. With several machines,
+    /// each rank also gets the communicator of its position on the other machines.
     private static func sharedMemoryExchange(
         _ transport: GradientTransport, bucketCounts: [Int], communicator: Communicator
     ) throws -> SharedMemoryExchange<Scalar>? {
         if transport == .mpi { return nil }
         let machine = try communicator.ranksOnThisMachine()
-        guard machine.size == communicator.size else {
+        // Every machine runs as many ranks as this one when the mean of the counts' squares is
+        // the square of their mean (sums of small integers, exact in Double).
+        var counts = [Double(machine.size), Double(machine.size * machine.size)]
+        try communicator.allReduce(&counts, .sum)
+        let ranks = Double(communicator.size)
+        guard counts[1] * ranks == counts[0] * counts[0] else {
             guard transport == .automatic else {
                 throw MPIError(
                     operation: "DistributedDataParallel(transport: .sharedMemory)",
                     message:
-                        "only \(machine.size) of the job's \(communicator.size) ranks run on this machine; shared memory needs all of them (use .automatic or .mpi)"
+                        "the job's machines run different numbers of ranks (this one \(machine.size) of \(communicator.size)); shared memory needs the same number on every machine (use .automatic or .mpi)"
                 )
             }
             return nil
         }
         if transport == .automatic, machine.size == 1 { return nil }
-        let exchange = try SharedMemoryExchange<Scalar>.make(bucketCounts: bucketCounts, machine: machine)
+        let across =
+            machine.size < communicator.size
+            ? try communicator.split(color: machine.rank, key: communicator.rank) : nil
+        var exchange = try SharedMemoryExchange<Scalar>.make(
+            bucketCounts: bucketCounts, machine: machine, across: across)
+        // One machine that could not map its memory makes every machine use MPI.
+        var failures = [exchange == nil ? 1.0 : 0.0]
+        try communicator.allReduce(&failures, .sum)
+        if failures[0] > 0 { exchange = nil }
         if exchange == nil, transport == .sharedMemory {
             throw MPIError(
                 operation: "DistributedDataParallel(transport: .sharedMemory)",
@@ -356,9 +373,10 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
             try startReadyBuckets()
             if let sharedMemory {
                 while nextToReduce < nextToStart, sharedMemory.allArrived(bucket: nextToReduce) {
-                    reduceSharedMemory(bucket: nextToReduce, sharedMemory)
+                    try reduceSharedMemory(bucket: nextToReduce, sharedMemory)
                     nextToReduce += 1
                 }
+                try sharedMemory.progressAcrossMachines()
             } else {
                 for bucket in storage[..<nextToStart] { try bucket.request?.test() }
             }
@@ -388,7 +406,7 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
         do {
             if let sharedMemory {
                 try startReadyBuckets()
-                finishSharedMemory(sharedMemory)
+                try finishSharedMemory(sharedMemory)
             } else if overlapsBackward {
                 try startReadyBuckets()
                 for bucket in storage { try bucket.request?.waitYielding() }
@@ -412,15 +430,17 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
     /// The shared-memory end of a step: sums this rank's slice of every bucket not summed yet
     /// (waiting, yielding the core, for ranks that have not published it), then waits until
     /// every rank has summed its slices.
-    private func finishSharedMemory(_ exchange: SharedMemoryExchange<Scalar>) {
+    private func finishSharedMemory(_ exchange: SharedMemoryExchange<Scalar>) throws {
         while nextToReduce < storage.count {
             if exchange.allArrived(bucket: nextToReduce) {
-                reduceSharedMemory(bucket: nextToReduce, exchange)
+                try reduceSharedMemory(bucket: nextToReduce, exchange)
                 nextToReduce += 1
             } else {
+                try exchange.progressAcrossMachines()
                 sched_yield()
             }
         }
+        try exchange.finishAcrossMachines()
         for bucket in storage.indices {
             while !exchange.allReduced(bucket: bucket) { sched_yield() }
         }
@@ -428,13 +448,13 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
 
     /// Sums this rank's slice of `bucket`, its own part of each member's gradient read where
     /// ``copyIn(parameter:)`` left it.
-    private func reduceSharedMemory(bucket: Int, _ exchange: SharedMemoryExchange<Scalar>) {
+    private func reduceSharedMemory(bucket: Int, _ exchange: SharedMemoryExchange<Scalar>) throws {
         var pieces: [SharedMemoryExchange<Scalar>.OwnPiece] = []
         pieces.reserveCapacity(storage[bucket].members.count)
         for member in storage[bucket].members {
             if let part = ownParts[member] { pieces.append(part.piece) }
         }
-        exchange.reduce(bucket: bucket, pieces: pieces)
+        try exchange.reduce(bucket: bucket, pieces: pieces)
         for member in storage[bucket].members { ownParts[member] = nil }
     }
 
@@ -570,17 +590,19 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
 
 /// How ``DistributedDataParallel`` moves gradients between ranks.
 public enum GradientTransport: String, Sendable, CaseIterable, CustomStringConvertible {
-    /// Shared memory when the job has more than one rank and all of them run on this machine,
-    /// MPI otherwise.
+    /// Shared memory when every machine of the job runs the same number of ranks and one of
+    /// them runs more than one (a job on one machine, say); MPI otherwise.
     case automatic
     /// A nonblocking all-reduce of each bucket (`MPI_Iallreduce`), over whatever network MPI
     /// uses: between machines, or between ranks on one machine through its shared-memory
     /// message buffers.
     case mpi
-    /// One shared-memory mapping of every rank's gradients: each rank sums its slice of each
-    /// bucket straight from the others' gradients and reads the others' sums, with no message
-    /// copies (every rank must run on this machine). Each element is summed in rank order by one
-    /// rank, so every rank gets the same bits.
+    /// One shared-memory mapping per machine of its ranks' gradients: each rank sums its slice
+    /// of each bucket straight from the others' gradients and reads the others' sums, with no
+    /// message copies. Each element is summed in rank order by one rank, so every rank gets the
+    /// same bits. On several machines (each running the same number of ranks) a rank's sums of
+    /// its slice are all-reduced through MPI with the ranks in its position on the other
+    /// machines before the others read them: the hierarchical all-reduce.
     case sharedMemory = "shared-memory"
 
     public var description: String { rawValue }

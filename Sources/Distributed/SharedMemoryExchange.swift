@@ -29,6 +29,11 @@ import Synchronization
 /// `N` results out: one pass fewer than a ring all-reduce through MPI's shared-memory buffers,
 /// which copies every element into a message buffer and out again in both of its phases.
 ///
+/// A job on several machines, each running the same number of ranks, adds a stage between 2 and
+/// 3 (the hierarchical all-reduce of Horovod and NCCL): rank `q`'s sums of slice `q` are
+/// all-reduced through MPI with rank `q` of every other machine (``across``), and only then
+/// announced. Each machine moves `N/p` per rank over the network instead of `N`.
+///
 /// A rank never writes its gradients for step `s + 1` before every rank has summed step `s`
 /// (it waits for every `reduced` at the end of step `s`), and never sums step `s + 1` before
 /// every rank has read step `s`'s results (their `arrived` for `s + 1` comes after), so one set
@@ -43,6 +48,10 @@ final class SharedMemoryExchange<Scalar: TensorScalar> {
     /// The step the counters are compared with: 1 for the first, one more after each
     /// ``endStep()``.
     private(set) var step: UInt64 = 1
+    /// The ranks with this rank's position on the other machines, when the job spans several.
+    let across: Communicator?
+    /// Per bucket, this rank's sums on their way across machines.
+    private var inFlight: [AllReduceRequest?]
 
     private let mapping: UnsafeMutableRawPointer
     private let mappingBytes: Int
@@ -59,7 +68,9 @@ final class SharedMemoryExchange<Scalar: TensorScalar> {
     /// a POSIX shared-memory object, the others open it by the name rank 0 broadcasts, and it is
     /// unlinked once every rank has mapped it (it lives until the last rank unmaps it). Returns
     /// `nil` on every rank when any rank could not map it (the caller then uses MPI).
-    static func make(bucketCounts: [Int], machine: Communicator) throws -> SharedMemoryExchange? {
+    static func make(bucketCounts: [Int], machine: Communicator, across: Communicator?) throws
+        -> SharedMemoryExchange?
+    {
         let elementBytes = MemoryLayout<Scalar>.stride
         let total = bucketCounts.reduce(0, +)
         let counterBytes = roundedToPage(max(bucketCounts.count, 1) * 2 * 64)
@@ -107,17 +118,19 @@ final class SharedMemoryExchange<Scalar: TensorScalar> {
             offset += count
         }
         return SharedMemoryExchange(
-            rank: machine.rank, size: machine.size, bucketOffsets: offsets, bucketCounts: bucketCounts,
+            rank: machine.rank, size: machine.size, across: across, bucketOffsets: offsets, bucketCounts: bucketCounts,
             mapping: mapping, mappingBytes: mappingBytes, segmentBytes: segmentBytes, counterBytes: counterBytes,
             areaBytes: areaBytes)
     }
 
     private init(
-        rank: Int, size: Int, bucketOffsets: [Int], bucketCounts: [Int], mapping: UnsafeMutableRawPointer,
-        mappingBytes: Int, segmentBytes: Int, counterBytes: Int, areaBytes: Int
+        rank: Int, size: Int, across: Communicator?, bucketOffsets: [Int], bucketCounts: [Int],
+        mapping: UnsafeMutableRawPointer, mappingBytes: Int, segmentBytes: Int, counterBytes: Int, areaBytes: Int
     ) {
         self.rank = rank
         self.size = size
+        self.across = across
+        inFlight = Array(repeating: nil, count: bucketCounts.count)
         self.bucketOffsets = bucketOffsets
         self.bucketCounts = bucketCounts
         self.mapping = mapping
@@ -128,7 +141,10 @@ final class SharedMemoryExchange<Scalar: TensorScalar> {
         results = segments.map { ($0 + counterBytes + areaBytes).bindMemory(to: Scalar.self, capacity: areaBytes) }
     }
 
-    deinit { munmap(mapping, mappingBytes) }
+    deinit {
+        for request in inFlight { try? request?.wait() }
+        munmap(mapping, mappingBytes)
+    }
 
     /// Where this rank writes bucket `bucket`'s weighted gradients.
     func gradients(of bucket: Int) -> UnsafeMutablePointer<Scalar> { gradients[rank] + bucketOffsets[bucket] }
@@ -168,8 +184,10 @@ final class SharedMemoryExchange<Scalar: TensorScalar> {
     /// Sums this rank's slice of `bucket` over the ranks, in rank order, into its results and
     /// announces it: the others' values from their gradients in the mapping, this rank's from
     /// `pieces`, which cover the slice. Every rank must have published the bucket
-    /// (``allArrived(bucket:)``).
-    func reduce(bucket: Int, pieces: [OwnPiece]) {
+    /// (``allArrived(bucket:)``). Across machines the sums first go to the same rank of every
+    /// other machine, and are announced once ``progressAcrossMachines()`` or
+    /// ``finishAcrossMachines()`` finds them back.
+    func reduce(bucket: Int, pieces: [OwnPiece]) throws {
         let base = bucketOffsets[bucket]
         for piece in pieces where !piece.range.isEmpty {
             let start = base + piece.range.lowerBound
@@ -181,7 +199,35 @@ final class SharedMemoryExchange<Scalar: TensorScalar> {
                 sources, into: UnsafeMutableRawPointer(results[rank] + start), count: piece.range.count,
                 dtype: Scalar.dtype)
         }
-        cmpi_store_release(reduced(bucket, rank), step)
+        let mine = slice(bucket, owner: rank)
+        if let across, !mine.isEmpty {
+            let sums = UnsafeMutableBufferPointer(
+                start: results[rank] + bucketOffsets[bucket] + mine.lowerBound, count: mine.count)
+            inFlight[bucket] = try across.startAllReduce(sums, .sum)
+        } else {
+            cmpi_store_release(reduced(bucket, rank), step)
+        }
+    }
+
+    /// Lets the all-reduces across machines move (`MPI_Test`), announcing the buckets whose
+    /// sums are back.
+    func progressAcrossMachines() throws {
+        for bucket in inFlight.indices {
+            guard let request = inFlight[bucket] else { continue }
+            guard try request.test() else { return }
+            inFlight[bucket] = nil
+            cmpi_store_release(reduced(bucket, rank), step)
+        }
+    }
+
+    /// Waits (yielding the core) for every all-reduce across machines and announces its bucket.
+    func finishAcrossMachines() throws {
+        for bucket in inFlight.indices {
+            guard let request = inFlight[bucket] else { continue }
+            try request.waitYielding()
+            inFlight[bucket] = nil
+            cmpi_store_release(reduced(bucket, rank), step)
+        }
     }
 
     /// Calls `body` with the summed values of elements `range` of `bucket` (``allReduced(bucket:)``

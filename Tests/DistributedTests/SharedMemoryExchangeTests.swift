@@ -67,6 +67,20 @@ struct SharedMemoryExchangeTests {
         return Array(output)
     }
 
+    @Test("a machine is this kernel's boot seen through this process's IPC, mount and network namespaces")
+    func machineIdentity() throws {
+        let identity = Communicator.machineIdentity()
+        #expect(identity == Communicator.machineIdentity())
+        let boot = try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)
+        if let boot {
+            let parts = identity.split(separator: " ").map(String.init)
+            #expect(parts.first == boot.trimmingCharacters(in: .whitespacesAndNewlines))
+            #expect(parts.dropFirst().map { $0.prefix(while: { $0 != ":" }) } == ["ipc", "mnt", "net"])
+        } else {
+            #expect(!identity.isEmpty)
+        }
+    }
+
     @Test("a scaled copy multiplies every element, vectors and tail alike")
     func scaledCopies() {
         let source = (0..<37).map { Float($0) - 3.5 }

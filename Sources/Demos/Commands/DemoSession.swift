@@ -116,6 +116,7 @@ struct DemoSession {
             replayedSteps: settings.epochs > 0 ? metrics.replayedSteps : nil,
             eagerSteps: settings.epochs > 0 ? metrics.eagerSteps : nil,
             eagerReason: settings.epochs > 0 ? metrics.eagerReason : nil,
-            ranks: settings.distributed ? DistributedDemo.communicator?.size : nil)
+            ranks: settings.distributed ? DistributedDemo.communicator?.size : nil,
+            transport: settings.distributed ? DistributedDemo.transport?.rawValue : nil)
     }
 }

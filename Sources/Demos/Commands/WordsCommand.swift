@@ -202,6 +202,7 @@ struct WordsCommand: ParsableCommand {
         if let loss = result.trainLosses.last?.loss { summary["train_loss"] = loss }
         if let reason = result.eagerReason { summary["eager_reason"] = reason }
         if let ranks = result.ranks { summary["ranks"] = ranks }
+        if let transport = result.transport { summary["transport"] = transport }
         let data = (try? JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }

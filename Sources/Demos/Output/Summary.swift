@@ -43,6 +43,8 @@ struct Summary: Codable, Equatable, Sendable {
     var eagerReason: String?
     /// MPI ranks that trained the model together (`--distributed`); absent for one process.
     var ranks: Int?
+    /// How the ranks exchanged gradients (`shared-memory` or `mpi`), with ``ranks``.
+    var transport: String?
 
     init(
         demo: String, epochs: Int, seed: UInt64, parameters: Int,
@@ -50,7 +52,7 @@ struct Summary: Codable, Equatable, Sendable {
         validationLoss: Double? = nil, validationAccuracy: Double? = nil,
         testLoss: Double? = nil, testAccuracy: Double? = nil,
         seconds: Double, threads: Int, files: [String] = [], replayedSteps: Int? = nil, eagerSteps: Int? = nil,
-        eagerReason: String? = nil, ranks: Int? = nil
+        eagerReason: String? = nil, ranks: Int? = nil, transport: String? = nil
     ) {
         self.demo = demo
         self.epochs = epochs
@@ -69,6 +71,7 @@ struct Summary: Codable, Equatable, Sendable {
         self.eagerSteps = eagerSteps
         self.eagerReason = eagerReason
         self.ranks = ranks
+        self.transport = transport
     }
 
     /// The summary as one line of JSON with sorted keys; a diverged (NaN or infinite) loss is
@@ -120,7 +123,9 @@ struct Summary: Codable, Equatable, Sendable {
         if let testLoss, let testAccuracy { lines.append(row("test", testLoss, testAccuracy)) }
         lines.append("  (train: the whole training set in evaluation mode, without dropout)")
         if let ranks {
-            lines.append("  (trained data-parallel by \(ranks) MPI ranks, each on its slice of every batch)")
+            let exchange =
+                transport.map { ", gradients exchanged through \($0 == "mpi" ? "MPI" : "shared memory")" } ?? ""
+            lines.append("  (trained data-parallel by \(ranks) MPI ranks, each on its slice of every batch\(exchange))")
         }
         for file in files { lines.append("  wrote \(file)") }
         return lines.joined(separator: "\n")

@@ -12,6 +12,10 @@ enum DistributedDemo {
     /// Whether ``prepare(_:)`` has joined the job.
     private static let joined = Atomic<Bool>(false)
 
+    /// The transport the last ``DistributedTraining`` of this process chose.
+    static var transport: GradientTransport? { chosenTransport.withLock { $0 } }
+    fileprivate static let chosenTransport = Mutex<GradientTransport?>(nil)
+
     /// The job's communicator once ``prepare(_:)`` has joined it (``Communicator/world()``
     /// keeps the one instance).
     static var communicator: Communicator? {
@@ -117,6 +121,7 @@ struct DistributedTraining {
             parallel = try DistributedDataParallel(
                 model: model, communicator: world, transport: transport,
                 synchronizesBatchNorm: synchronizesBatchNorm)
+            DistributedDemo.chosenTransport.withLock { $0 = parallel.transport }
         } catch {
             throw DemoError.message("--distributed: \(error)")
         }

@@ -55,6 +55,8 @@ struct WordsResult {
     var files: [String] = []
     /// The ranks that trained, with `--distributed`.
     var ranks: Int?
+    /// How the ranks exchanged gradients, when distributed.
+    var transport: String?
 
     /// The last held-out loss.
     var heldOutLoss: Double { heldOutLosses.last?.loss ?? .nan }
@@ -158,6 +160,7 @@ enum WordsDemo {
         let distributed =
             settings.distributed ? try DistributedTraining(model: model, transport: settings.gradientTransport) : nil
         result.ranks = distributed?.communicator.size
+        result.transport = distributed?.parallel.transport.rawValue
         let step = trainingStep(
             model: model, optimizer: optimizer, captured: settings.capturedSteps, distributed: distributed)
         // The peer's held-out loss: the same 50 windows at every evaluation.

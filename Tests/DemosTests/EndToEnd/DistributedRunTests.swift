@@ -219,7 +219,7 @@ struct DistributedRunTests {
     }
 
     @Test(
-        "2 ranks as two hosts over TCP (network namespaces joined by a veth pair) match one process",
+        "2 ranks as two hosts over TCP (network namespaces joined by a veth pair), and 2 on each host through shared memory and MPI, match one process",
         .enabled(
             if: TwoHosts.available,
             "needs root and `ip netns` (network namespaces); skipped where they cannot be created"))
@@ -238,7 +238,16 @@ struct DistributedRunTests {
             folder.appendingPathComponent("hosts.safetensors").path)
         #expect(difference <= 1e-5, "largest relative difference \(difference)")
         #expect(Self.summary(ranks)["ranks"] as? Int == 2)
+        #expect(Self.summary(ranks)["transport"] as? String == "mpi")
         #expect(Self.summary(ranks)["testAccuracy"] as? Double == Self.summary(single)["testAccuracy"] as? Double)
+        // Two ranks on each host: shared memory on each, MPI between them (hierarchical).
+        let four = try hosts.run(
+            common + ["--distributed", "--save", "four.safetensors"], in: folder, ranksPerHost: 2)
+        #expect(four.exitCode == 0, "stderr: \(four.standardError)")
+        #expect(Self.summary(four)["ranks"] as? Int == 4)
+        #expect(Self.summary(four)["transport"] as? String == "shared-memory")
+        try Self.expectSameParameters("single.safetensors", "four.safetensors", in: folder)
+        #expect(Self.summary(four)["testAccuracy"] as? Double == Self.summary(single)["testAccuracy"] as? Double)
     }
 
     @Test("a rank killed mid-run ends the job within seconds; the last checkpoint resumes")
@@ -471,11 +480,13 @@ struct TwoHosts {
         _ = try? Self.ip(["netns", "del", names.1])
     }
 
-    /// `mpirun` in the first namespace, one rank per host, over TCP between 10.77.0.1 and 10.77.0.2.
-    func run(_ arguments: [String], in folder: URL) throws -> DemosBinary.Run {
+    /// `mpirun` in the first namespace, `ranksPerHost` ranks on each host, over TCP between
+    /// 10.77.0.1 and 10.77.0.2.
+    func run(_ arguments: [String], in folder: URL, ranksPerHost: Int = 1) throws -> DemosBinary.Run {
         let mpirun = [
-            "netns", "exec", names.0, MPIRun.executable!.path, "--allow-run-as-root", "-np", "2",
-            "--host", "10.77.0.1,10.77.0.2", "--mca", "plm_rsh_agent", agent.path, "--mca", "btl", "tcp,self",
+            "netns", "exec", names.0, MPIRun.executable!.path, "--allow-run-as-root", "-np", "\(2 * ranksPerHost)",
+            "--host", "10.77.0.1:\(ranksPerHost),10.77.0.2:\(ranksPerHost)", "--mca", "plm_rsh_agent", agent.path,
+            "--mca", "btl", "tcp,self",
             "--mca", "btl_tcp_if_include", "10.77.0.0/24", "--mca", "oob_tcp_if_include", "10.77.0.0/24",
             "-x", "OMPI_ALLOW_RUN_AS_ROOT=1", "-x", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
             DemosBinary.url?.path ?? "demos",
