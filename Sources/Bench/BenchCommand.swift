@@ -46,7 +46,7 @@ struct BenchCommand: ParsableCommand {
 
     @Option(
         help:
-            "With --distributed: how gradients travel between ranks (automatic: shared memory when every rank is on this machine, else MPI; mpi; shared-memory)."
+            "With --distributed: how gradients travel between ranks (automatic: shared memory among each machine's ranks, and MPI between machines, when every machine runs the same number of ranks, else MPI; mpi; shared-memory)."
     )
     var transport: GradientTransport = .automatic
 

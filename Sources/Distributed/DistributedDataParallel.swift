@@ -141,8 +141,8 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
     /// `transport` and registers the gradient hooks. Every rank must create it with the same
     /// architecture and transport, after loading any weights (a parameter replaced later loses
     /// its hook, and its gradient is then reduced only when the step finishes). Throws when
-    /// `transport` is ``GradientTransport/sharedMemory`` and the ranks are not all on one
-    /// machine, or the machine cannot share the memory.
+    /// `transport` is ``GradientTransport/sharedMemory`` and the job's machines run different
+    /// numbers of ranks, or a machine cannot share the memory.
     ///
     /// With `synchronizesBatchNorm` (PyTorch's `SyncBatchNorm.convert_sync_batchnorm`), every
     /// BatchNorm layer of the model gets a `statisticsReducer` that sums its statistics across
@@ -396,6 +396,8 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
             }
             nextToStart = 0
             nextToReduce = 0
+            // Empty after a complete step; after a failed one, nothing of it may be read again.
+            for index in ownParts.indices { ownParts[index] = nil }
             statistics.steps += 1
             statistics.exchangeSeconds += monotonicSeconds() - start
         }

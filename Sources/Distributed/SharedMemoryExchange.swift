@@ -7,7 +7,7 @@ import Synchronization
 #endif
 
 /// The gradient exchange of ranks that share one machine, through one shared-memory mapping
-/// instead of MPI messages (``DistributedDataParallel/Transport/sharedMemory``).
+/// instead of MPI messages (``GradientTransport/sharedMemory``).
 ///
 /// Every rank has a segment in the mapping, which every rank maps:
 ///
@@ -16,18 +16,18 @@ import Synchronization
 ///     [ results:   the sums this rank computed, at the same offsets (N elements) ]
 ///
 /// A step, for bucket `b` of `n` elements split into `p` slices of whole cache lines:
-/// 1. each rank writes `w_r · g_r` into its gradients and stores the step number in its
-///    `arrived[b]` (a release store);
+/// 1. each rank writes `w_r · g_r` into its gradients, except its own slice, which stays in its
+///    `.grad`, and stores the step number in its `arrived[b]` (a release store);
 /// 2. once every rank's `arrived[b]` holds the step (acquire loads), rank `q` sums slice `q` of
-///    `b` over the ranks, `Σ_r w_r g_r` added in rank order, into its results, and stores the
-///    step in its `reduced[b]`;
+///    `b` over the ranks, `Σ_r w_r g_r` added in rank order (its own part read from its
+///    `.grad` and weighted then), into its results, and stores the step in its `reduced[b]`;
 /// 3. once every rank's `reduced[b]` holds the step, every rank copies slice `q` from rank `q`'s
 ///    results.
 ///
 /// Each element is summed by one rank, in rank order, so every rank gets the same bits. The
-/// data moved per rank and step is its `N` gradients in, `N/p` slices of `p` gradients read and
-/// `N` results out: one pass fewer than a ring all-reduce through MPI's shared-memory buffers,
-/// which copies every element into a message buffer and out again in both of its phases.
+/// data moved per rank and step is `N(p − 1)/p` gradients in, `N/p` slices of `p` gradients
+/// read and `N` results out, where a ring all-reduce through MPI's shared-memory buffers copies
+/// every element into a message buffer and out again in both of its phases.
 ///
 /// A job on several machines, each running the same number of ranks, adds a stage between 2 and
 /// 3 (the hierarchical all-reduce of Horovod and NCCL): rank `q`'s sums of slice `q` are

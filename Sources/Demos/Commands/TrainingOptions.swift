@@ -115,7 +115,7 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "With --distributed: how the ranks exchange gradients: automatic (shared memory when every rank runs on this machine, MPI otherwise), mpi, or shared-memory. (default: automatic)"
+            "With --distributed: how the ranks exchange gradients: automatic (shared memory among each machine's ranks, and MPI between machines, when every machine runs the same number of ranks; MPI otherwise), mpi, or shared-memory. (default: automatic)"
         ))
     var transport: GradientTransport = .automatic
 

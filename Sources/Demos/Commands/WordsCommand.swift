@@ -103,7 +103,7 @@ struct WordsCommand: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "With --distributed: how the ranks exchange gradients: automatic (shared memory when every rank runs on this machine, MPI otherwise), mpi, or shared-memory."
+            "With --distributed: how the ranks exchange gradients: automatic (shared memory among each machine's ranks, and MPI between machines, when every machine runs the same number of ranks; MPI otherwise), mpi, or shared-memory."
         ))
     var transport: GradientTransport = .automatic
 

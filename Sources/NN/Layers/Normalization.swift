@@ -83,7 +83,9 @@ public class BatchNormLayer<Scalar: TensorScalar>: Layer {
                 mean: runningMean.value, variance: runningVar.value, weight: weight?.value, bias: bias?.value,
                 epsilon: eps)
         }
-        if let statisticsReducer { return synchronizedForward(input, statisticsReducer) }
+        // Only training synchronizes, as in PyTorch: evaluation without running statistics uses
+        // this process's batch, and ranks may evaluate different numbers of batches.
+        if isTraining, let statisticsReducer { return synchronizedForward(input, statisticsReducer) }
         let result = input.batchNorm(weight: weight?.value, bias: bias?.value, epsilon: eps)
         updateRunningStatistics(mean: result.mean) { m in
             let n = Scalar(result.countPerChannel)

@@ -79,6 +79,10 @@ struct InvalidOptionTests {
             mentions: ["--data", "Package.swift' is a file, not a folder"]),
         Case(arguments: ["mnist", "--dataset", "cifar"], mentions: ["--dataset", "cifar", "mnist", "fashion"]),
         Case(arguments: ["moons", "--no-such-option"], mentions: ["--no-such-option"]),
+        Case(arguments: ["mnist", "--sync-batch-norm"], mentions: ["--sync-batch-norm needs --distributed"]),
+        Case(arguments: ["moons", "--transport", "mpi"], mentions: ["--transport needs --distributed"]),
+        Case(arguments: ["words", "--transport", "shared-memory"], mentions: ["--transport needs --distributed"]),
+        Case(arguments: ["moons", "--transport", "carrier-pigeon"], mentions: ["--transport", "carrier-pigeon"]),
         Case(
             arguments: ["handwritten", "--case", "xor"],
             mentions: ["--case", "xor", "moons, bias-sum, sigmoid-derivative"]),
