@@ -117,6 +117,17 @@ struct ClassifierTraining {
             model.summary(inputShape: [settings.batchSize] + (sampleShape ?? Array(train.features.shape.dropFirst())))
                 .description)
         Interruption.install()
+        // --sync-batch-norm sums statistics in every forward pass, so every rank must have a
+        // part of every batch: a rank left out would leave the others waiting for it.
+        if settings.synchronizesBatchNorm, let ranks = DistributedDemo.communicator?.size {
+            let smallest = fullBatch ? train.count : min(settings.batchSize, train.count % settings.batchSize)
+            let last = smallest == 0 ? settings.batchSize : smallest
+            guard last >= ranks else {
+                throw DemoError.message(
+                    "--sync-batch-norm: a batch of \(last) samples leaves some of the \(ranks) ranks without any; choose a --batch-size whose batches (the last one too, of \(train.count) samples) hold at least \(ranks)"
+                )
+            }
+        }
         // --distributed: after any --resume, so every rank starts from rank 0's restored weights.
         let distributed =
             settings.distributed
