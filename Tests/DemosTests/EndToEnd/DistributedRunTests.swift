@@ -135,7 +135,7 @@ struct DistributedRunTests {
     }
 
     @Test(
-        "CNN with --sync-batch-norm: 2 ranks end with one process's parameters (≤ 1e-5 relative) and accuracy, replayed as eager; without it they do not"
+        "CNN with --sync-batch-norm: 2 ranks, and 3 with unequal slices, end with one process's parameters (≤ 1e-5 relative) and accuracy, replayed as eager; without it they do not"
     )
     func syncBatchNorm() throws {
         let folder = try TemporaryFolder.make()
@@ -143,8 +143,8 @@ struct DistributedRunTests {
         let data = folder.appendingPathComponent("data")
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
         try IDXFixture.writeToyDataSet(in: data)
-        // 200 training images in batches of 100 (50 a rank): ten steps through two BatchNorm
-        // layers. Without dropout, whose masks a rank draws for its own slice. SGD rather than
+        // 184 training images (200 less the validation split) in batches of 100 and 84 (50 and
+        // 42 a rank): ten steps through two BatchNorm layers. Without dropout, whose masks a rank draws for its own slice. SGD rather than
         // Adam: the convolutions' biases, which BatchNorm cancels, have gradients of rounding
         // noise, and Adam would scale that noise up to whole steps. (With batches of 40 the
         // toy images' near-ties in max pooling flip with rounding: after five steps even one
@@ -170,7 +170,13 @@ struct DistributedRunTests {
         #expect((synced["replayedSteps"] as? Int ?? 0) > 0 && synced["eagerReason"] == nil)
         let replayed = try Data(contentsOf: folder.appendingPathComponent("synced.safetensors"))
         #expect(try Data(contentsOf: folder.appendingPathComponent("eager.safetensors")) == replayed)
-        // Each rank normalizing its own 20 images trains another model: the comparison above
+        // Three ranks take slices of 33, 33 and 34 (then 28 each): the gradients of the sums are
+        // weighted by unequal shares.
+        let three = try MPIRun.run(
+            ranks: 3, common + ["--distributed", "--sync-batch-norm", "--save", "three.safetensors"], in: folder)
+        #expect(three.exitCode == 0, "stderr: \(three.standardError)")
+        try Self.expectSameParameters("single.safetensors", "three.safetensors", in: folder)
+        // Each rank normalizing its own 50 or 42 images trains another model: the comparisons above
         // would fail without the synchronization.
         let (local, _) = try Self.relativeDifference(
             folder.appendingPathComponent("single.safetensors").path,
