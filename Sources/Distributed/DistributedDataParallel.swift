@@ -451,12 +451,8 @@ public final class DistributedDataParallel<Scalar: TensorScalar> {
     /// Sums this rank's slice of `bucket`, its own part of each member's gradient read where
     /// ``copyIn(parameter:)`` left it.
     private func reduceSharedMemory(bucket: Int, _ exchange: SharedMemoryExchange<Scalar>) throws {
-        var pieces: [SharedMemoryExchange<Scalar>.OwnPiece] = []
-        pieces.reserveCapacity(storage[bucket].members.count)
-        for member in storage[bucket].members {
-            if let part = ownParts[member] { pieces.append(part.piece) }
-        }
-        try exchange.reduce(bucket: bucket, pieces: pieces)
+        try exchange.reduce(
+            bucket: bucket, pieces: storage[bucket].members.lazy.compactMap { self.ownParts[$0]?.piece })
         for member in storage[bucket].members { ownParts[member] = nil }
     }
 

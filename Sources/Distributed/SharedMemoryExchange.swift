@@ -52,6 +52,8 @@ final class SharedMemoryExchange<Scalar: TensorScalar> {
     let across: Communicator?
     /// Per bucket, this rank's sums on their way across machines.
     private var inFlight: [AllReduceRequest?]
+    /// The sources of one sum, rewritten for each piece (no array made per piece and step).
+    private var sources: [(values: UnsafeRawPointer, weight: Double)]
 
     private let mapping: UnsafeMutableRawPointer
     private let mappingBytes: Int
@@ -131,6 +133,7 @@ final class SharedMemoryExchange<Scalar: TensorScalar> {
         self.size = size
         self.across = across
         inFlight = Array(repeating: nil, count: bucketCounts.count)
+        sources = Array(repeating: (UnsafeRawPointer(mapping), 1), count: size)
         self.bucketOffsets = bucketOffsets
         self.bucketCounts = bucketCounts
         self.mapping = mapping
@@ -187,12 +190,13 @@ final class SharedMemoryExchange<Scalar: TensorScalar> {
     /// (``allArrived(bucket:)``). Across machines the sums first go to the same rank of every
     /// other machine, and are announced once ``progressAcrossMachines()`` or
     /// ``finishAcrossMachines()`` finds them back.
-    func reduce(bucket: Int, pieces: [OwnPiece]) throws {
+    func reduce(bucket: Int, pieces: some Sequence<OwnPiece>) throws {
         let base = bucketOffsets[bucket]
         for piece in pieces where !piece.range.isEmpty {
             let start = base + piece.range.lowerBound
-            let sources = (0..<size).map { owner in
-                owner == rank
+            for owner in 0..<size {
+                sources[owner] =
+                    owner == rank
                     ? (piece.source, piece.weight) : (UnsafeRawPointer(gradients[owner] + start), 1.0)
             }
             sumInOrder(

@@ -113,10 +113,7 @@ struct TrainingOptions<Defaults: DemoDefaults>: ParsableArguments {
     )
     var distributed = false
 
-    @Option(
-        help: ArgumentHelp(
-            "With --distributed: how the ranks exchange gradients: automatic (shared memory among each machine's ranks, and MPI between machines, when every machine runs the same number of ranks; MPI otherwise), mpi, or shared-memory. (default: automatic)"
-        ))
+    @Option(help: ArgumentHelp(DistributedDemo.transportHelp + " (default: automatic)"))
     var transport: GradientTransport = .automatic
 
     @Flag(

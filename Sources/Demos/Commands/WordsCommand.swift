@@ -101,10 +101,7 @@ struct WordsCommand: ParsableCommand {
     )
     var distributed = false
 
-    @Option(
-        help: ArgumentHelp(
-            "With --distributed: how the ranks exchange gradients: automatic (shared memory among each machine's ranks, and MPI between machines, when every machine runs the same number of ranks; MPI otherwise), mpi, or shared-memory."
-        ))
+    @Option(help: ArgumentHelp(DistributedDemo.transportHelp))
     var transport: GradientTransport = .automatic
 
     @Flag(help: "Print only the final summary.")

@@ -12,6 +12,10 @@ enum DistributedDemo {
     /// Whether ``prepare(_:)`` has joined the job.
     private static let joined = Atomic<Bool>(false)
 
+    /// `--transport`'s help, the same for every demo that trains with `--distributed`.
+    static let transportHelp =
+        "With --distributed: how the ranks exchange gradients: automatic (shared memory among each machine's ranks, and MPI between machines, when every machine runs the same number of ranks; MPI otherwise), mpi, or shared-memory."
+
     /// The transport the last ``DistributedTraining`` of this process chose.
     static var transport: GradientTransport? { chosenTransport.withLock { $0 } }
     fileprivate static let chosenTransport = Mutex<GradientTransport?>(nil)

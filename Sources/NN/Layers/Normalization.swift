@@ -87,9 +87,9 @@ public class BatchNormLayer<Scalar: TensorScalar>: Layer {
         // this process's batch, and ranks may evaluate different numbers of batches.
         if isTraining, let statisticsReducer { return synchronizedForward(input, statisticsReducer) }
         let result = input.batchNorm(weight: weight?.value, bias: bias?.value, epsilon: eps)
-        updateRunningStatistics(mean: result.mean) { m in
+        updateRunningStatistics(mean: result.mean) { m, device in
             let n = Scalar(result.countPerChannel)
-            return result.variance.to(self.runningVar!.value.device) * (m * n / (n - 1))
+            return result.variance.to(device) * (m * n / (n - 1))
         }
         return result.output
     }
@@ -113,15 +113,18 @@ public class BatchNormLayer<Scalar: TensorScalar>: Layer {
         if let weight { scale = scale * weight.value }
         var output = centered * scale.reshaped(perChannel)
         if let bias { output = output + bias.value.reshaped(perChannel) }
-        updateRunningStatistics(mean: mean.detached()) { m in
-            withoutGrad { (variance * (count / (count - 1))).to(self.runningVar!.value.device) * m }
+        updateRunningStatistics(mean: mean.detached()) { m, device in
+            (variance * (count / (count - 1))).to(device) * m
         }
         return output
     }
 
     /// The running averages' update after a training batch whose mean is `mean` (a constant);
-    /// `weightedVariance(m)` is the batch's unbiased variance times the new batch's weight `m`.
-    private func updateRunningStatistics(mean: Tensor<Scalar>, weightedVariance: (Scalar) -> Tensor<Scalar>) {
+    /// `weightedVariance(m, device)` is the batch's unbiased variance times the new batch's
+    /// weight `m`, on the running averages' device (it runs without recording).
+    private func updateRunningStatistics(
+        mean: Tensor<Scalar>, weightedVariance: (Scalar, Device) -> Tensor<Scalar>
+    ) {
         guard isTraining, let runningMean, let runningVar, let numBatchesTracked else { return }
         withoutGrad {
             // Updated in place (copyElements): a captured training step replays these
@@ -130,7 +133,7 @@ public class BatchNormLayer<Scalar: TensorScalar>: Layer {
             let m = Scalar(momentum ?? 1 / Double(numBatchesTracked.value.item))
             let device = runningMean.value.device
             runningMean.value.copyElements(from: runningMean.value * (1 - m) + mean.to(device) * m)
-            runningVar.value.copyElements(from: runningVar.value * (1 - m) + weightedVariance(m))
+            runningVar.value.copyElements(from: runningVar.value * (1 - m) + weightedVariance(m, device))
         }
     }
 

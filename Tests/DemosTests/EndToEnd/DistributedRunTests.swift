@@ -178,6 +178,15 @@ struct DistributedRunTests {
         try Self.expectSameParameters("single.safetensors", "three.safetensors", in: folder)
         // Each rank normalizing its own 50 or 42 images trains another model: the comparisons above
         // would fail without the synchronization.
+        // A batch that leaves a rank without samples would leave the others waiting for its sums:
+        // 184 in batches of 183 ends with a batch of 1 for 3 ranks.
+        let refused = try MPIRun.run(
+            ranks: 3, common.map { $0 == "100" ? "183" : $0 } + ["--distributed", "--sync-batch-norm"], in: folder)
+        #expect(refused.exitCode != 0)
+        #expect(
+            refused.standardError.contains(
+                "Error: --sync-batch-norm: a batch of 1 samples leaves some of the 3 ranks without any"),
+            "stderr: \(refused.standardError)")
         let (local, _) = try Self.relativeDifference(
             folder.appendingPathComponent("single.safetensors").path,
             folder.appendingPathComponent("local.safetensors").path)
@@ -248,12 +257,24 @@ struct DistributedRunTests {
         #expect(Self.summary(ranks)["testAccuracy"] as? Double == Self.summary(single)["testAccuracy"] as? Double)
         // Two ranks on each host: shared memory on each, MPI between them (hierarchical).
         let four = try hosts.run(
-            common + ["--distributed", "--save", "four.safetensors"], in: folder, ranksPerHost: 2)
+            common + ["--distributed", "--save", "four.safetensors"], in: folder, ranksPerHost: (2, 2))
         #expect(four.exitCode == 0, "stderr: \(four.standardError)")
         #expect(Self.summary(four)["ranks"] as? Int == 4)
         #expect(Self.summary(four)["transport"] as? String == "shared-memory")
         try Self.expectSameParameters("single.safetensors", "four.safetensors", in: folder)
         #expect(Self.summary(four)["testAccuracy"] as? Double == Self.summary(single)["testAccuracy"] as? Double)
+        // Two ranks on one host and one on the other: automatic uses MPI; shared memory refuses.
+        let uneven = try hosts.run(
+            common + ["--distributed", "--save", "uneven.safetensors"], in: folder, ranksPerHost: (2, 1))
+        #expect(uneven.exitCode == 0, "stderr: \(uneven.standardError)")
+        #expect(Self.summary(uneven)["transport"] as? String == "mpi")
+        try Self.expectSameParameters("single.safetensors", "uneven.safetensors", in: folder)
+        let refused = try hosts.run(
+            common + ["--distributed", "--transport", "shared-memory"], in: folder, ranksPerHost: (2, 1))
+        #expect(refused.exitCode != 0)
+        #expect(
+            refused.standardError.contains("the job's machines run different numbers of ranks"),
+            "stderr: \(refused.standardError)")
     }
 
     @Test("a rank killed mid-run ends the job within seconds; the last checkpoint resumes")
@@ -486,12 +507,13 @@ struct TwoHosts {
         _ = try? Self.ip(["netns", "del", names.1])
     }
 
-    /// `mpirun` in the first namespace, `ranksPerHost` ranks on each host, over TCP between
+    /// `mpirun` in the first namespace, `ranksPerHost` ranks on the two hosts, over TCP between
     /// 10.77.0.1 and 10.77.0.2.
-    func run(_ arguments: [String], in folder: URL, ranksPerHost: Int = 1) throws -> DemosBinary.Run {
+    func run(_ arguments: [String], in folder: URL, ranksPerHost: (Int, Int) = (1, 1)) throws -> DemosBinary.Run {
         let mpirun = [
-            "netns", "exec", names.0, MPIRun.executable!.path, "--allow-run-as-root", "-np", "\(2 * ranksPerHost)",
-            "--host", "10.77.0.1:\(ranksPerHost),10.77.0.2:\(ranksPerHost)", "--mca", "plm_rsh_agent", agent.path,
+            "netns", "exec", names.0, MPIRun.executable!.path, "--allow-run-as-root", "-np",
+            "\(ranksPerHost.0 + ranksPerHost.1)", "--host", "10.77.0.1:\(ranksPerHost.0),10.77.0.2:\(ranksPerHost.1)",
+            "--mca", "plm_rsh_agent", agent.path,
             "--mca", "btl", "tcp,self",
             "--mca", "btl_tcp_if_include", "10.77.0.0/24", "--mca", "oob_tcp_if_include", "10.77.0.0/24",
             "-x", "OMPI_ALLOW_RUN_AS_ROOT=1", "-x", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
