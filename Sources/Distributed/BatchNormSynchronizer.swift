@@ -81,6 +81,13 @@ private final class StatisticsSum<Scalar: TensorScalar>: CaptureHostStep {
     }
 
     private func sum(_ buffer: Buffer) {
+        // MPI reads and writes host memory; a device's buffer would need copies this step does
+        // not make (the gradient exchange makes them, but no device backend exists to test them).
+        guard buffer.isHostMemory else {
+            tensorFailure(
+                "SyncBatchNorm: the statistics are on \(buffer.device), not in host memory; only host-memory backends can sum them across ranks"
+            )
+        }
         let elements = UnsafeMutableBufferPointer(start: buffer.host(Scalar.self), count: buffer.count)
         let weight = Scalar(owner.gradientWeight)
         if weighted {
